@@ -1,0 +1,28 @@
+"""The Nick jobs API spec, loaded once and shared by the mock server and the conformance suite."""
+
+from jobspec.lifecycle import (
+    Change,
+    Lifecycle,
+    LifecycleError,
+    Refusal,
+    Removal,
+    StateRule,
+    Transition,
+    Trigger,
+)
+from jobspec.loader import Operation, Spec, SpecError, load_spec
+
+__all__ = [
+    "Change",
+    "Lifecycle",
+    "LifecycleError",
+    "Operation",
+    "Refusal",
+    "Removal",
+    "Spec",
+    "SpecError",
+    "StateRule",
+    "Transition",
+    "Trigger",
+    "load_spec",
+]

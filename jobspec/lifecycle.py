@@ -1,0 +1,377 @@
+"""The job lifecycle of `x-job-lifecycle` as typed data, validated when it is read."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+ChangeKind = Literal["now", "output", "error", "value"]
+TOKENS: dict[str, ChangeKind] = {"$now": "now", "$output": "output", "$error": "error"}
+FIELD_RULES = {"null": False, "set": True}
+
+
+class LifecycleError(ValueError):
+    """The lifecycle section is malformed; the message names the place and the problem."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a transition sets one field to: the time, the work's output or error, or a value."""
+
+    kind: ChangeKind
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """Who moves a job: the server's worker (`operation` None) or a client's operation."""
+
+    operation: str | None = None
+    status: int | None = None
+
+    @property
+    def is_worker(self) -> bool:
+        """Whether the server's worker fires this transition by itself."""
+        return self.operation is None
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One edge of the lifecycle."""
+
+    name: str
+    source: str
+    target: str
+    trigger: Trigger
+    changes: Mapping[str, Change]
+    effect: str = ""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An operation refused from some states: the status answered and Nick's error type."""
+
+    operation: str
+    states: frozenset[str]
+    status: int
+    error_type: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Removal:
+    """The operation that deletes a job, and what answers for the job afterwards."""
+
+    operation: str
+    status: int
+    states: frozenset[str]
+    afterwards_status: int
+    afterwards_operations: tuple[str, ...]
+    listed_by: str
+
+
+@dataclass(frozen=True)
+class StateRule:
+    """A state, and which timestamp fields are set (True) or null (False) in it."""
+
+    name: str
+    description: str
+    fields: Mapping[str, bool]
+
+
+@dataclass(frozen=True)
+class Invariants:
+    """The invariants that hold at every observation of a job."""
+
+    ordered_timestamps: tuple[str, ...]
+    immutable_fields: tuple[str, ...]
+    list_ignores: tuple[str, ...]
+    descriptions: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """States, transitions, refusals, removal and invariants of a job."""
+
+    status_field: str
+    initial: str
+    terminal: frozenset[str]
+    states: Mapping[str, StateRule]
+    transitions: tuple[Transition, ...]
+    refusals: tuple[Refusal, ...]
+    removal: Removal
+    invariants: Invariants
+
+    @classmethod
+    def from_dict(
+        cls,
+        data: Any,
+        *,
+        operations: frozenset[str] | None = None,
+        job_fields: frozenset[str] | None = None,
+    ) -> Lifecycle:
+        """Parse and validate a lifecycle section; raise LifecycleError naming any problem."""
+        return _Parser(operations, job_fields).lifecycle(data)
+
+    def worker_transitions(self, state: str) -> tuple[Transition, ...]:
+        """The transitions the worker may fire from `state`."""
+        return tuple(t for t in self.transitions if t.source == state and t.trigger.is_worker)
+
+    def client_transitions(self) -> tuple[Transition, ...]:
+        """The transitions a client triggers with an operation."""
+        return tuple(t for t in self.transitions if not t.trigger.is_worker)
+
+    def client_operations(self) -> tuple[str, ...]:
+        """Every operation that a transition or a refusal mentions, in order of appearance."""
+        names = [t.trigger.operation for t in self.client_transitions()]
+        names += [r.operation for r in self.refusals]
+        return tuple(dict.fromkeys(name for name in names if name))
+
+    def outcome(self, operation: str, state: str) -> Transition | Refusal:
+        """What `operation` does to a job in `state`: the transition it fires, or its refusal."""
+        for transition in self.transitions:
+            if transition.source == state and transition.trigger.operation == operation:
+                return transition
+        for refusal in self.refusals:
+            if refusal.operation == operation and state in refusal.states:
+                return refusal
+        raise LifecycleError(f"the lifecycle says nothing of {operation} on a {state} job")
+
+    def successors(self, state: str) -> frozenset[str]:
+        """States one transition away from `state`."""
+        return frozenset(t.target for t in self.transitions if t.source == state)
+
+    def reachable(self, state: str) -> frozenset[str]:
+        """States reachable from `state` by zero or more transitions."""
+        seen, frontier = {state}, [state]
+        while frontier:
+            for successor in self.successors(frontier.pop()) - seen:
+                seen.add(successor)
+                frontier.append(successor)
+        return frozenset(seen)
+
+    def can_follow(self, before: str, after: str) -> bool:
+        """Whether a job seen in `before` may later be seen in `after`."""
+        return after in self.reachable(before)
+
+
+class _Parser:
+    """Reads one lifecycle section; every error names its place in the YAML."""
+
+    def __init__(self, operations: frozenset[str] | None, job_fields: frozenset[str] | None):
+        self.operations = operations
+        self.job_fields = job_fields
+
+    def lifecycle(self, data: Any) -> Lifecycle:
+        data = _mapping(data, "x-job-lifecycle")
+        states = self.states(data.get("states"))
+        initial = _state(data.get("initial"), states, "x-job-lifecycle.initial")
+        terminal = frozenset(
+            _state(name, states, f"x-job-lifecycle.terminal[{i}]")
+            for i, name in enumerate(_list(data.get("terminal"), "x-job-lifecycle.terminal"))
+        )
+        transitions = self.transitions(data.get("transitions"), states)
+        refusals = self.refusals(data.get("refusals"), states)
+        lifecycle = Lifecycle(
+            status_field=str(data.get("field", "status")),
+            initial=initial,
+            terminal=terminal,
+            states=states,
+            transitions=transitions,
+            refusals=refusals,
+            removal=self.removal(data.get("removal"), states),
+            invariants=self.invariants(data.get("invariants")),
+        )
+        _check_graph(lifecycle)
+        return lifecycle
+
+    def states(self, data: Any) -> dict[str, StateRule]:
+        data = _mapping(data, "x-job-lifecycle.states")
+        if not data:
+            raise LifecycleError("x-job-lifecycle.states: no states are defined")
+        return {name: self.state(name, body) for name, body in data.items()}
+
+    def state(self, name: str, body: Any) -> StateRule:
+        where = f"x-job-lifecycle.states.{name}"
+        body = _mapping(body, where)
+        fields = {}
+        for field_name, rule in _mapping(body.get("fields", {}), f"{where}.fields").items():
+            self.field(field_name, f"{where}.fields")
+            key = "null" if rule is None else rule
+            if key not in FIELD_RULES:
+                raise LifecycleError(f"{where}.fields.{field_name}: {rule!r} is neither null nor 'set'")
+            fields[field_name] = FIELD_RULES[key]
+        return StateRule(name, str(body.get("description", "")), fields)
+
+    def transitions(self, data: Any, states: Mapping[str, StateRule]) -> tuple[Transition, ...]:
+        items = _list(data, "x-job-lifecycle.transitions")
+        transitions = tuple(self.transition(i, item, states) for i, item in enumerate(items))
+        names = [t.name for t in transitions]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise LifecycleError(f"x-job-lifecycle.transitions: duplicate names {duplicates}")
+        return transitions
+
+    def transition(self, index: int, data: Any, states: Mapping[str, StateRule]) -> Transition:
+        where = f"x-job-lifecycle.transitions[{index}]"
+        data = _mapping(data, where)
+        name = _text(data.get("name"), f"{where}.name")
+        where = f"x-job-lifecycle.transitions[{index}] ({name})"
+        changes = _mapping(data.get("changes", {}), f"{where}.changes")
+        return Transition(
+            name=name,
+            source=_state(data.get("from"), states, f"{where}.from"),
+            target=_state(data.get("to"), states, f"{where}.to"),
+            trigger=self.trigger(data.get("trigger"), f"{where}.trigger"),
+            changes={key: self.change(key, value, f"{where}.changes") for key, value in changes.items()},
+            effect=str(data.get("effect", "")),
+        )
+
+    def trigger(self, data: Any, where: str) -> Trigger:
+        if data == "worker":
+            return Trigger()
+        if not isinstance(data, dict):
+            raise LifecycleError(f"{where}: {data!r} is neither 'worker' nor {{operation, status}}")
+        return Trigger(
+            self.operation(data.get("operation"), f"{where}.operation"), _status(data.get("status"), f"{where}.status")
+        )
+
+    def change(self, name: str, value: Any, where: str) -> Change:
+        self.field(name, where)
+        if isinstance(value, str) and value.startswith("$"):
+            if value not in TOKENS:
+                raise LifecycleError(f"{where}.{name}: unknown token {value!r} (known: {sorted(TOKENS)})")
+            return Change(TOKENS[value])
+        return Change("value", value)
+
+    def refusals(self, data: Any, states: Mapping[str, StateRule]) -> tuple[Refusal, ...]:
+        return tuple(
+            self.refusal(f"x-job-lifecycle.refusals[{i}]", item, states)
+            for i, item in enumerate(_list(data, "x-job-lifecycle.refusals"))
+        )
+
+    def refusal(self, where: str, data: Any, states: Mapping[str, StateRule]) -> Refusal:
+        data = _mapping(data, where)
+        return Refusal(
+            operation=self.operation(data.get("operation"), f"{where}.operation"),
+            states=_states(data.get("from"), states, f"{where}.from"),
+            status=_status(data.get("status"), f"{where}.status"),
+            error_type=_text(data.get("errorType"), f"{where}.errorType"),
+            description=str(data.get("description", "")),
+        )
+
+    def removal(self, data: Any, states: Mapping[str, StateRule]) -> Removal:
+        where = "x-job-lifecycle.removal"
+        data = _mapping(data, where)
+        after = _mapping(data.get("afterwards"), f"{where}.afterwards")
+        operations = _list(after.get("operations"), f"{where}.afterwards.operations")
+        return Removal(
+            operation=self.operation(data.get("operation"), f"{where}.operation"),
+            status=_status(data.get("status"), f"{where}.status"),
+            states=_states(data.get("from"), states, f"{where}.from"),
+            afterwards_status=_status(after.get("status"), f"{where}.afterwards.status"),
+            afterwards_operations=tuple(
+                self.operation(op, f"{where}.afterwards.operations[{i}]") for i, op in enumerate(operations)
+            ),
+            listed_by=self.operation(after.get("listedBy"), f"{where}.afterwards.listedBy"),
+        )
+
+    def invariants(self, data: Any) -> Invariants:
+        where = "x-job-lifecycle.invariants"
+        data = _mapping(data, where)
+        sections = {name: _mapping(body, f"{where}.{name}") for name, body in data.items()}
+
+        def fields(section: str, key: str = "fields") -> tuple[str, ...]:
+            values = _list(sections.get(section, {}).get(key, []), f"{where}.{section}.{key}")
+            return tuple(self.field(str(v), f"{where}.{section}.{key}") for v in values)
+
+        return Invariants(
+            ordered_timestamps=fields("orderedTimestamps"),
+            immutable_fields=fields("immutableFields"),
+            list_ignores=fields("listAgreesWithItem", "ignore"),
+            descriptions={name: str(body.get("description", "")) for name, body in sections.items()},
+        )
+
+    def operation(self, name: Any, where: str) -> str:
+        name = _text(name, where)
+        if self.operations is not None and name not in self.operations:
+            raise LifecycleError(f"{where}: {name!r} is not an operationId of the spec")
+        return str(name)
+
+    def field(self, name: str, where: str) -> str:
+        if self.job_fields is not None and name not in self.job_fields:
+            raise LifecycleError(f"{where}: {name!r} is not a field of the Job schema")
+        return name
+
+
+def _check_graph(lifecycle: Lifecycle) -> None:
+    unreachable = set(lifecycle.states) - lifecycle.reachable(lifecycle.initial)
+    if unreachable:
+        raise LifecycleError(
+            f"x-job-lifecycle: states {sorted(unreachable)} cannot be reached from {lifecycle.initial!r}"
+        )
+    for transition in lifecycle.transitions:
+        if transition.trigger.is_worker and transition.source in lifecycle.terminal:
+            raise LifecycleError(
+                f"x-job-lifecycle.transitions ({transition.name}): the worker cannot move a job "
+                f"out of the terminal state {transition.source!r}"
+            )
+    for operation in lifecycle.client_operations():
+        _check_total(lifecycle, operation)
+
+
+def _check_total(lifecycle: Lifecycle, operation: str) -> None:
+    """Every state must either fire exactly one transition for `operation` or refuse it."""
+    for state in lifecycle.states:
+        fired = [t.name for t in lifecycle.transitions if t.source == state and t.trigger.operation == operation]
+        refused = [r for r in lifecycle.refusals if r.operation == operation and state in r.states]
+        if len(fired) + len(refused) != 1:
+            problem = (
+                "neither fires a transition nor is refused"
+                if not fired and not refused
+                else (
+                    f"is both allowed ({', '.join(fired)}) and refused"
+                    if refused
+                    else f"fires several transitions {fired}"
+                )
+            )
+            raise LifecycleError(f"x-job-lifecycle: {operation} on a {state!r} job {problem}")
+
+
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise LifecycleError(f"{where}: expected a mapping, got {_kind(value)}")
+    return value
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise LifecycleError(f"{where}: expected a list, got {_kind(value)}")
+    return value
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise LifecycleError(f"{where}: expected a non-empty string, got {_kind(value)}")
+    return value
+
+
+def _status(value: Any, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 100 <= value <= 599:
+        raise LifecycleError(f"{where}: expected an HTTP status code, got {value!r}")
+    return value
+
+
+def _state(value: Any, states: Mapping[str, StateRule], where: str) -> str:
+    if value not in states:
+        raise LifecycleError(f"{where}: {value!r} is not a state (states: {', '.join(states)})")
+    return str(value)
+
+
+def _states(value: Any, states: Mapping[str, StateRule], where: str) -> frozenset[str]:
+    return frozenset(_state(item, states, f"{where}[{i}]") for i, item in enumerate(_list(value, where)))
+
+
+def _kind(value: Any) -> str:
+    return "nothing" if value is None else f"{type(value).__name__} {value!r}"

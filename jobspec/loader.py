@@ -1,0 +1,161 @@
+"""Read the OpenAPI document, resolve its references and expose its operations and lifecycle."""
+
+from __future__ import annotations
+
+import copy
+import functools
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from jobspec.lifecycle import Lifecycle, LifecycleError
+
+LIFECYCLE_KEY = "x-job-lifecycle"
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+class SpecError(ValueError):
+    """The spec file cannot be read, or is not an OpenAPI document this kit understands."""
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One operation of the spec, with its path-level parameters merged in and refs resolved."""
+
+    operation_id: str
+    method: str
+    path: str
+    definition: dict[str, Any]
+
+    @property
+    def responses(self) -> dict[str, Any]:
+        """The documented responses, keyed by status code as a string."""
+        return dict(self.definition.get("responses", {}))
+
+    @property
+    def documented_statuses(self) -> frozenset[int]:
+        """The numeric status codes the operation documents."""
+        return frozenset(int(code) for code in self.responses if code.isdigit())
+
+    def needs_auth(self, spec_security: list[dict[str, Any]]) -> bool:
+        """Whether a call must carry credentials (no anonymous alternative in its security)."""
+        security = self.definition.get("security", spec_security)
+        return bool(security) and all(requirement for requirement in security)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A loaded spec: the raw document, its dereferenced form, and the typed lifecycle."""
+
+    path: Path
+    raw: dict[str, Any]
+    resolved: dict[str, Any]
+    lifecycle: Lifecycle
+    operations: dict[str, Operation]
+
+    @property
+    def security(self) -> list[dict[str, Any]]:
+        """The document-wide security requirements."""
+        return list(self.resolved.get("security", []))
+
+    def operation(self, operation_id: str) -> Operation:
+        """The operation with this operationId."""
+        try:
+            return self.operations[operation_id]
+        except KeyError:
+            raise SpecError(f"the spec has no operation {operation_id!r}") from None
+
+    def schema(self, name: str) -> dict[str, Any]:
+        """A component schema, references resolved."""
+        return dict(self.resolved["components"]["schemas"][name])
+
+    def text(self) -> str:
+        """The document as its file holds it."""
+        return self.path.read_text(encoding="utf-8")
+
+
+def packaged_spec_path() -> Path:
+    """Where the installed package keeps `jobs.yaml`."""
+    return Path(str(resources.files("jobspec").joinpath("jobs.yaml")))
+
+
+def load_spec(path: str | Path | None = None) -> Spec:
+    """Load the spec at `path`, or the packaged one; the packaged one is read only once."""
+    if path is None:
+        return _load_packaged()
+    return _load(Path(path))
+
+
+@functools.cache
+def _load_packaged() -> Spec:
+    return _load(packaged_spec_path())
+
+
+def _load(path: Path) -> Spec:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SpecError(f"cannot read the spec {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict) or not str(raw.get("openapi", "")).startswith("3."):
+        raise SpecError(f"{path} is not an OpenAPI 3 document")
+    resolved = resolve_refs(raw)
+    operations = _collect_operations(resolved)
+    if LIFECYCLE_KEY not in raw:
+        raise LifecycleError(f"{path} has no {LIFECYCLE_KEY} section")
+    job_fields = frozenset(resolved["components"]["schemas"]["Job"]["properties"])
+    lifecycle = Lifecycle.from_dict(raw[LIFECYCLE_KEY], operations=frozenset(operations), job_fields=job_fields)
+    return Spec(path=path, raw=raw, resolved=resolved, lifecycle=lifecycle, operations=operations)
+
+
+def _collect_operations(resolved: dict[str, Any]) -> dict[str, Operation]:
+    operations: dict[str, Operation] = {}
+    for path, item in resolved.get("paths", {}).items():
+        shared = item.get("parameters", [])
+        for method in HTTP_METHODS:
+            if method not in item:
+                continue
+            definition = dict(item[method])
+            definition["parameters"] = [*shared, *definition.get("parameters", [])]
+            operation_id = definition.get("operationId")
+            if not operation_id:
+                raise SpecError(f"{method.upper()} {path} has no operationId")
+            operations[operation_id] = Operation(operation_id, method.upper(), path, definition)
+    return operations
+
+
+def resolve_refs(document: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `document` with every local `$ref` replaced by what it points at."""
+
+    def resolve(node: Any, seen: tuple[str, ...]) -> Any:
+        if isinstance(node, list):
+            return [resolve(item, seen) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if isinstance(node.get("$ref"), str):
+            ref = node["$ref"]
+            if ref in seen:
+                raise SpecError(f"circular reference {ref}")
+            target = resolve(copy.deepcopy(_pointer(document, ref)), (*seen, ref))
+            siblings = {k: resolve(v, seen) for k, v in node.items() if k != "$ref"}
+            return {**target, **siblings} if isinstance(target, dict) else target
+        return {key: resolve(value, seen) for key, value in node.items()}
+
+    return dict(resolve(document, ()))
+
+
+def _pointer(document: dict[str, Any], ref: str) -> Any:
+    if not ref.startswith("#/"):
+        raise SpecError(f"only local references are supported, not {ref}")
+    node: Any = document
+    for part in ref[2:].split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        try:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        except (KeyError, IndexError, ValueError, TypeError):
+            raise SpecError(f"unresolvable reference {ref}") from None
+    return node

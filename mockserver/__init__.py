@@ -1,0 +1,1 @@
+"""A stateful mock of the Nick jobs API, driven by its spec."""

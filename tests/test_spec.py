@@ -1,0 +1,135 @@
+"""The spec is a valid OpenAPI 3.1 document and every example in it matches its schema."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from openapi_schema_validator import OAS31Validator
+from openapi_spec_validator import validate
+
+from jobspec import load_spec
+
+SPEC = load_spec()
+JOBS_OPERATIONS = ["getJobs", "getJob", "deleteJob", "abortJob", "retryJob"]
+
+
+def _examples(node: Any, where: str = "") -> Iterator[tuple[str, Any, dict[str, Any]]]:
+    """Every (place, example value, schema) of the resolved document."""
+    if isinstance(node, dict):
+        schema = node.get("schema")
+        if isinstance(schema, dict):
+            if "example" in node:
+                yield where, node["example"], schema
+            for name, example in node.get("examples", {}).items():
+                yield f"{where}.examples.{name}", example["value"], schema
+        if "type" in node and isinstance(node.get("examples"), list):
+            for i, value in enumerate(node["examples"]):
+                yield f"{where}.examples[{i}]", value, node
+        for key, value in node.items():
+            yield from _examples(value, f"{where}.{key}" if where else str(key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _examples(value, f"{where}[{i}]")
+
+
+EXAMPLES = list(_examples(SPEC.resolved))
+
+
+def test_spec_is_valid_openapi_31() -> None:
+    validate(SPEC.raw)
+
+
+def test_spec_has_examples_to_check() -> None:
+    places = {place for place, _, _ in EXAMPLES}
+    assert len(places) >= 12
+    assert any("getJob" not in p and "@jobs/{id}" in p for p in places)
+
+
+@pytest.mark.parametrize(("place", "value", "schema"), [pytest.param(*e, id=e[0]) for e in EXAMPLES])
+def test_example_matches_its_schema(place: str, value: Any, schema: dict[str, Any]) -> None:
+    errors = [
+        e.message for e in OAS31Validator(schema, format_checker=OAS31Validator.FORMAT_CHECKER).iter_errors(value)
+    ]
+    assert errors == [], f"{place}: {errors}"
+
+
+def test_wrong_example_is_caught() -> None:
+    job_schema = SPEC.schema("Job")
+    broken = dict(SPEC.resolved["components"]["examples"]["ReindexEvents"]["value"], status="paused")
+    assert not OAS31Validator(job_schema).is_valid(broken)
+
+
+@pytest.mark.parametrize("operation_id", JOBS_OPERATIONS)
+def test_jobs_operations_need_a_bearer_token(operation_id: str) -> None:
+    operation = SPEC.operation(operation_id)
+    assert operation.needs_auth(SPEC.security)
+    assert {401, 403} <= operation.documented_statuses
+
+
+@pytest.mark.parametrize("operation_id", ["getJob", "deleteJob", "abortJob", "retryJob"])
+def test_job_operations_document_404(operation_id: str) -> None:
+    assert 404 in SPEC.operation(operation_id).documented_statuses
+
+
+def test_logout_authentication_is_optional() -> None:
+    assert not SPEC.operation("logout").needs_auth(SPEC.security)
+    assert SPEC.operation("logout").definition["security"] == [{}, {"bearerAuth": []}]
+
+
+def test_login_needs_no_token_and_refuses_empty_fields() -> None:
+    login = SPEC.operation("login")
+    assert not login.needs_auth(SPEC.security)
+    credentials = SPEC.schema("Credentials")
+    assert credentials["required"] == ["login", "password"]
+    assert all(credentials["properties"][f]["minLength"] == 1 for f in ("login", "password"))
+
+
+@pytest.mark.parametrize("operation_id", ["abortJob", "retryJob"])
+def test_refused_transitions_answer_409_not_400(operation_id: str) -> None:
+    statuses = SPEC.operation(operation_id).documented_statuses
+    assert 409 in statuses and 400 not in statuses
+
+
+def test_every_job_field_is_required() -> None:
+    job = SPEC.schema("Job")
+    assert set(job["required"]) == set(job["properties"]) - {"@id"}
+
+
+def test_single_job_response_requires_id() -> None:
+    schema = SPEC.operation("getJob").responses["200"]["content"]["application/json"]["schema"]
+    valid = dict(SPEC.resolved["components"]["examples"]["ReindexEventsWithId"]["value"])
+    assert OAS31Validator(schema).is_valid(valid)
+    del valid["@id"]
+    assert not OAS31Validator(schema).is_valid(valid)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param({"message": "x"}, id="message"),
+        pytest.param({"error": "x"}, id="error-string"),
+        pytest.param({"error": {"type": "Conflict", "message": "x"}}, id="error-object"),
+    ],
+)
+def test_error_schema_accepts_every_nick_shape(body: dict[str, Any]) -> None:
+    assert OAS31Validator(SPEC.schema("Error")).is_valid(body)
+
+
+def test_error_schema_refuses_other_shapes() -> None:
+    assert not OAS31Validator(SPEC.schema("Error")).is_valid({"detail": "x"})
+
+
+def test_list_links_reach_every_job_operation() -> None:
+    links = SPEC.operation("getJobs").responses["200"]["links"]
+    assert {link["operationId"] for link in links.values()} == {"getJob", "abortJob", "retryJob", "deleteJob"}
+
+
+def test_delete_links_back_to_the_deleted_job() -> None:
+    links = SPEC.operation("deleteJob").responses["204"]["links"]
+    assert links["GetDeletedJob"]["parameters"] == {"id": "$request.path.id"}
+
+
+def test_operation_ids_are_nicks_client_methods() -> None:
+    assert set(SPEC.operations) == {*JOBS_OPERATIONS, "login", "renewLogin", "logout"}

@@ -1,0 +1,133 @@
+"""The app factory: a mock of the jobs API built from its spec."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from jobspec import Spec, load_spec
+from mockserver import control, data
+from mockserver.auth import DEFAULT_USERS, Authenticator
+from mockserver.clock import Clock
+from mockserver.config import MockConfig
+from mockserver.errors import ApiError, MethodNotAllowed, NotFound, PayloadTooLarge
+from mockserver.routes import add_routes, dump, json_response
+from mockserver.state import STATE, MockState
+from mockserver.store import JobStore
+from mockserver.validation import ReferenceValidator, compile_validators
+
+log = logging.getLogger("mockserver")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def create_app(
+    spec: Spec | None = None,
+    *,
+    config: MockConfig | None = None,
+    store: JobStore | None = None,
+    clock: Clock | None = None,
+) -> web.Application:
+    """A ready aiohttp application serving the spec's operations, its docs and the control API."""
+    spec = spec or load_spec()
+    config = config or MockConfig()
+    clock = clock or Clock(speed=config.speed)
+    jobs = data.load_jobs(spec, config.data)
+    users = data.load_users(config.users) if config.users else list(DEFAULT_USERS)
+    state = MockState(
+        spec=spec,
+        config=config,
+        store=store or JobStore(spec.lifecycle, seed=config.seed, speed=config.speed),
+        clock=clock,
+        auth=Authenticator(users, secret=config.secret),
+        validators=compile_validators(spec),
+        starting_jobs=jobs,
+        reference=ReferenceValidator(spec) if config.strict else None,
+    )
+    state.load()
+    app = web.Application(middlewares=[answer_middleware], client_max_size=config.max_body)
+    app[STATE] = state
+    state.operations = add_routes(app, spec)
+    app.router.add_get("/openapi.yaml", serve_spec_yaml)
+    app.router.add_get("/openapi.json", serve_spec_json)
+    if config.control:
+        control.add_routes(app)
+    return app
+
+
+async def serve_spec_yaml(request: web.Request) -> web.StreamResponse:
+    """The spec this mock serves, as YAML."""
+    return web.Response(text=request.app[STATE].spec.text(), content_type="application/yaml")
+
+
+async def serve_spec_json(request: web.Request) -> web.StreamResponse:
+    """The spec this mock serves, as JSON."""
+    return json_response(dump(request.app[STATE].spec.raw))
+
+
+@web.middleware
+async def answer_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Render every error in Nick's shape, check responses in strict mode, journal every answer."""
+    state = request.app[STATE]
+    operation_id = _operation_id(request, state)
+    try:
+        response = await handler(request)
+    except ApiError as error:
+        response = render(error)
+    except web.HTTPException as exc:
+        response = render(_from_aiohttp(request, exc))
+    except Exception as exc:  # the mock's own fault: logged and journaled, never a traceback to the client
+        log.exception("mock fault on %s %s", request.method, request.path)
+        state.journal.fault(request.method, request.path, f"{type(exc).__name__}: {exc}")
+        response = render(ApiError("The mock server failed; see GET /__mock__/errors."), status=500)
+    if state.reference is not None and operation_id is not None and isinstance(response, web.Response):
+        response = _strict(request, state, operation_id, response)
+    state.journal.record(request.method, request.path, operation_id, response.status, request.match_info.get("id"))
+    return response
+
+
+def render(error: ApiError, status: int | None = None) -> web.Response:
+    """Nick's error body for `error`, with its status and headers."""
+    response = json_response(dump(error.body()), status=status or error.status)
+    response.headers.update(error.headers())
+    return response
+
+
+def _from_aiohttp(request: web.Request, exc: web.HTTPException) -> ApiError:
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        return MethodNotAllowed(request.method, request.path, sorted(exc.allowed_methods))
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return PayloadTooLarge(f"The request body is larger than {request.app[STATE].config.max_body} bytes.")
+    if exc.status == 404:
+        return NotFound(f"No such path: {request.path}")
+    error = ApiError(exc.reason)
+    error.status = exc.status
+    return error
+
+
+def _operation_id(request: web.Request, state: MockState) -> str | None:
+    route = request.match_info.route
+    resource = route.resource
+    if resource is None:
+        return None
+    return state.operations.get((request.method, resource.canonical))
+
+
+def _strict(request: web.Request, state: MockState, operation_id: str, response: web.Response) -> web.Response:
+    """In strict mode, a response the spec does not allow becomes a loud 500 and a journaled fault."""
+    body = response.body if isinstance(response.body, bytes) else b""
+    checks = state.validators[operation_id]
+    problems = checks.response_problems(response.status, response.content_type if body else None, body)
+    if state.reference is not None:
+        headers = {k: v for k, v in response.headers.items()}
+        if body:
+            headers["Content-Type"] = response.content_type
+        problems += state.reference.response_problems(request.method, request.path, response.status, headers, body)
+    if not problems:
+        return response
+    message = f"strict mode: {request.method} {request.path} -> {response.status} breaks the spec: {problems}"
+    log.error(message)
+    state.journal.fault(request.method, request.path, message)
+    return json_response(json.dumps({"error": {"type": "Mock fault", "message": message}}).encode(), status=500)

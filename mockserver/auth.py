@@ -1,0 +1,138 @@
+"""Users and HS256 tokens as Nick issues them; verification is cached, expiry and revocation are not."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from mockserver.errors import Forbidden, Unauthorized
+
+TOKEN_LIFETIME = 12 * 3600  # Nick's default `expiresIn: '12h'`
+CACHE_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class User:
+    """A user who can log in; `manage_jobs` decides between 200s and 403s on the jobs API."""
+
+    login: str
+    password: str
+    fullname: str
+    manage_jobs: bool
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> User:
+        """A user from `{login, password, fullname?, manageJobs?}`."""
+        login, password = data.get("login"), data.get("password")
+        if not isinstance(login, str) or not login or not isinstance(password, str) or not password:
+            raise ValueError(f"a user needs a non-empty login and password: {dict(data)!r}")
+        fullname = data.get("fullname", login.title())
+        return cls(login, password, str(fullname), bool(data.get("manageJobs", False)))
+
+
+DEFAULT_USERS = (
+    User("admin", "admin", "Admin", manage_jobs=True),
+    User("editor", "editor", "Editor", manage_jobs=False),
+)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a verified token speaks for."""
+
+    user: User
+    token: str
+    expires: float | None
+
+
+class Authenticator:
+    """Issues, verifies, renews and revokes tokens for a fixed set of users."""
+
+    def __init__(self, users: Iterable[User] = DEFAULT_USERS, *, secret: str = "secret") -> None:
+        self.users = {user.login: user for user in users}
+        self.secret = secret
+        self.revoked: set[str] = set()
+        self._verified: OrderedDict[str, Identity] = OrderedDict()
+
+    def login(self, login: str, password: str) -> str | None:
+        """A new token for these credentials, or None when they are wrong."""
+        user = self.users.get(login)
+        if user is None or user.password != password:
+            return None
+        return self.issue(user)
+
+    def issue(self, user: User) -> str:
+        """A token for `user`, valid for Nick's token lifetime."""
+        now = int(time.time())
+        claims = {
+            "sub": user.login,
+            "fullname": user.fullname,
+            "iat": now,
+            "exp": now + TOKEN_LIFETIME,
+            "jti": uuid.uuid4().hex,  # two logins in one second still get distinct tokens
+        }
+        return jwt.encode(claims, self.secret, algorithm="HS256")
+
+    def identify(self, authorization: str | None) -> Identity:
+        """The identity behind an `Authorization` header, or Unauthorized saying why."""
+        if not authorization:
+            raise Unauthorized("no Authorization header")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("not a Bearer token")
+        token = token.strip()
+        if token in self.revoked:
+            raise Unauthorized("token logged out")
+        identity = self._verified.get(token) or self._verify(token)
+        if identity.expires is not None and identity.expires <= time.time():
+            raise Unauthorized("token expired")
+        return identity
+
+    def authorize_jobs(self, authorization: str | None) -> Identity:
+        """The identity of a caller who may manage jobs: Unauthorized or Forbidden otherwise."""
+        identity = self.identify(authorization)
+        if not identity.user.manage_jobs:
+            raise Forbidden(f"{identity.user.login} may not manage jobs")
+        return identity
+
+    def revoke(self, authorization: str | None) -> None:
+        """Log out the token of this header, if it is one of ours; logging out is idempotent."""
+        try:
+            identity = self.identify(authorization)
+        except Unauthorized:
+            return
+        self.revoked.add(identity.token)
+        self._verified.pop(identity.token, None)
+
+    def reset(self) -> None:
+        """Forget revocations and the verification cache."""
+        self.revoked.clear()
+        self._verified.clear()
+
+    def _verify(self, token: str) -> Identity:
+        try:
+            claims = jwt.decode(
+                token, self.secret, algorithms=["HS256"], options={"require": ["sub", "iat"], "verify_exp": False}
+            )
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(f"invalid token: {exc}") from None
+        user = self.users.get(str(claims["sub"]))
+        if user is None:
+            raise Unauthorized(f"unknown user {claims['sub']!r}")
+        expires = claims.get("exp")
+        if expires is not None and not isinstance(expires, int | float):
+            raise Unauthorized("exp is not a number")
+        identity = Identity(user, token, None if expires is None else float(expires))
+        self._remember(identity)
+        return identity
+
+    def _remember(self, identity: Identity) -> None:
+        self._verified[identity.token] = identity
+        if len(self._verified) > CACHE_SIZE:
+            self._verified.popitem(last=False)

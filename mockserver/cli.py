@@ -1,0 +1,119 @@
+"""`jobs-mock`: run the mock server of the Nick jobs API."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiohttp import web
+from jwt.warnings import InsecureKeyLengthWarning
+
+from jobspec import SpecError, load_spec
+from mockserver.app import create_app
+from mockserver.config import MockConfig
+from mockserver.data import DataError
+
+LEVELS = ("debug", "info", "warning", "error")
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line of `jobs-mock`."""
+    p = argparse.ArgumentParser(prog="jobs-mock", description="A stateful mock of the Nick CMS jobs API.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port to listen on; 0 picks a free one (default: 8080)")
+    p.add_argument("--data", type=Path, help="jobs to start with, a YAML or JSON list of jobs (default: built-in)")
+    p.add_argument("--frozen", action="store_true", help="the worker never moves a job by itself")
+    p.add_argument("--speed", type=_positive, default=1.0, help="how fast the worker moves jobs (default: 1.0)")
+    p.add_argument(
+        "--schedule", type=_positive, metavar="SECONDS", help="create a new scheduled job every SECONDS (default: off)"
+    )
+    p.add_argument("--seed", type=int, help="make ids, outcomes and timings deterministic")
+    p.add_argument("--users", type=Path, help="users file: [{login, password, fullname, manageJobs}]")
+    p.add_argument("--secret", default="secret", help="JWT signing secret (default: Nick's development 'secret')")
+    p.add_argument("--no-control", dest="control", action="store_false", help="switch the /__mock__/ API off")
+    p.add_argument("--control-token", help="require this X-Mock-Token header on the /__mock__/ API")
+    p.add_argument("--strict", action="store_true", help="validate every response against the spec (slow)")
+    p.add_argument("--log-level", choices=LEVELS, default="info", help="logging level (default: info)")
+    p.add_argument("--spec", type=Path, help=argparse.SUPPRESS)
+    return p
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the mock until SIGINT or SIGTERM; 2 on a usage or data error."""
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Nick's development secret is short on purpose; PyJWT's warning about it would only be noise.
+    warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
+    config = MockConfig(
+        host=args.host,
+        port=args.port,
+        data=args.data,
+        frozen=args.frozen,
+        speed=args.speed,
+        seed=args.seed,
+        users=args.users,
+        secret=args.secret,
+        control=args.control,
+        control_token=args.control_token,
+        strict=args.strict,
+        log_level=args.log_level,
+    )
+    try:
+        app = create_app(load_spec(args.spec), config=config)
+    except (DataError, SpecError, ValueError) as exc:
+        print(f"jobs-mock: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve(app, config))
+    except OSError as exc:
+        print(f"jobs-mock: cannot listen on {config.host}:{config.port}: {exc.strerror}", file=sys.stderr)
+        return 2
+    return 0
+
+
+async def serve(app: web.Application, config: MockConfig) -> None:
+    """Serve `app` until a signal asks to stop, then shut down gracefully."""
+    access_log = logging.getLogger("aiohttp.access") if config.log_level == "debug" else None
+    runner = web.AppRunner(app, access_log=access_log, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port)
+    await site.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    _announce(runner, config)
+    try:
+        await stop.wait()
+    finally:
+        print("jobs-mock: shutting down", flush=True)
+        await runner.cleanup()
+
+
+def _announce(runner: web.AppRunner, config: MockConfig) -> None:
+    host, port = runner.addresses[0][:2]
+    url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+    lines = [
+        f"Listening on {url}",
+        f"  log in:   curl -s -X POST {url}/@login -H 'Content-Type: application/json' "
+        """-d '{"login": "admin", "password": "admin"}'""",
+        "  users:    admin/admin (manages jobs), editor/editor (403 on jobs)" if not config.users else "",
+        f"  spec:     {url}/openapi.yaml",
+        f"  control:  {url}/__mock__/openapi.yaml" if config.control else "  control:  off",
+        "  worker:   frozen" if config.frozen else f"  worker:   speed {config.speed}",
+        f"  schedule: a new job every {config.schedule} s" if config.schedule else "",
+    ]
+    print("\n".join(line for line in lines if line), flush=True)

@@ -1,0 +1,26 @@
+"""The mock's settings, as the CLI and tests give them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class MockConfig:
+    """Everything that shapes one mock server."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data: Path | None = None
+    frozen: bool = False
+    speed: float = 1.0
+    schedule: float | None = None
+    seed: int | None = None
+    users: Path | None = None
+    secret: str = "secret"
+    control: bool = True
+    control_token: str | None = None
+    strict: bool = False
+    log_level: str = "info"
+    max_body: int = 1024 * 1024

@@ -1,0 +1,146 @@
+"""The control API under /__mock__/: shape the mock's state from tests and frontends."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from typing import Any
+
+from aiohttp import web
+
+from mockserver.clock import timestamp
+from mockserver.errors import ApiError, BadRequest
+from mockserver.routes import dump, json_response
+from mockserver.state import STATE, MockState
+from mockserver.validation import compile_schema, schema_problems
+
+PREFIX = "/__mock__"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ControlUnauthorized(ApiError):
+    """A control request without the right `X-Mock-Token`."""
+
+    status = 401
+    error_type = "Unauthorized"
+
+
+def add_routes(app: web.Application) -> None:
+    """Mount the control API (its own OpenAPI document at /__mock__/openapi.yaml)."""
+    state = app[STATE]
+    job_schema = state.spec.schema("Job")
+    new_job = compile_schema({**job_schema, "required": []})
+    app.router.add_routes(
+        [
+            web.get(f"{PREFIX}/openapi.yaml", serve_document),
+            web.post(f"{PREFIX}/jobs", guarded(lambda r: create_job(r, new_job))),
+            web.post(f"{PREFIX}/jobs/{{id}}/move", guarded(move_job)),
+            web.post(f"{PREFIX}/reset", guarded(reset)),
+            web.get(f"{PREFIX}/clock", guarded(read_clock)),
+            web.post(f"{PREFIX}/clock/advance", guarded(advance_clock)),
+            web.get(f"{PREFIX}/journal", guarded(read_journal)),
+            web.delete(f"{PREFIX}/journal", guarded(clear_journal)),
+            web.get(f"{PREFIX}/errors", guarded(read_errors)),
+        ]
+    )
+
+
+def guarded(handler: Handler) -> Handler:
+    """`handler`, behind the control token when one is set."""
+
+    async def checked(request: web.Request) -> web.StreamResponse:
+        token = request.app[STATE].config.control_token
+        if token is not None and request.headers.get("X-Mock-Token") != token:
+            raise ControlUnauthorized("The control API needs the X-Mock-Token header.")
+        return await handler(request)
+
+    return checked
+
+
+async def serve_document(request: web.Request) -> web.StreamResponse:
+    """The control API's own OpenAPI document."""
+    text = resources.files("mockserver").joinpath("control.yaml").read_text(encoding="utf-8")
+    return web.Response(text=text, content_type="application/yaml")
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise BadRequest(f"body: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise BadRequest("body: expected a JSON object")
+    return data
+
+
+async def create_job(request: web.Request, validator: Any) -> web.StreamResponse:
+    """POST /__mock__/jobs: a job in any state, completed consistently."""
+    state = request.app[STATE]
+    fields = await _body(request)
+    problems = schema_problems(validator, fields)
+    if problems:
+        raise BadRequest("; ".join(problems))
+    job = state.store.add(fields, state.now_ms())
+    return json_response(job.encoded(), status=201)
+
+
+async def move_job(request: web.Request) -> web.StreamResponse:
+    """POST /__mock__/jobs/{id}/move: put a job in a state directly."""
+    state = request.app[STATE]
+    status = (await _body(request)).get("status")
+    if not isinstance(status, str):
+        raise BadRequest('body: expected {"status": "<state>"}')
+    job = state.store.move(request.match_info["id"], status, state.now_ms())
+    return json_response(job.encoded())
+
+
+async def reset(request: web.Request) -> web.StreamResponse:
+    """POST /__mock__/reset: back to the starting data."""
+    request.app[STATE].reset()
+    return web.Response(status=204)
+
+
+def _clock(state: MockState) -> bytes:
+    now = state.now_ms()
+    return dump({"now": timestamp(now), "frozen": state.config.frozen, "speed": state.clock.speed})
+
+
+async def read_clock(request: web.Request) -> web.StreamResponse:
+    """GET /__mock__/clock."""
+    return json_response(_clock(request.app[STATE]))
+
+
+async def advance_clock(request: web.Request) -> web.StreamResponse:
+    """POST /__mock__/clock/advance: move time on; the worker catches up even when frozen."""
+    state = request.app[STATE]
+    seconds = (await _body(request)).get("seconds")
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or not 0 <= seconds <= 10**9:
+        raise BadRequest('body: expected {"seconds": <a number from 0>}')
+    state.clock.advance(float(seconds))
+    state.store.advance(state.clock.now_ms())
+    return json_response(_clock(state))
+
+
+async def read_journal(request: web.Request) -> web.StreamResponse:
+    """GET /__mock__/journal?since=SEQ."""
+    try:
+        since = int(request.query.get("since", "0"))
+    except ValueError:
+        raise BadRequest("since: expected a whole number") from None
+    return json_response(dump(request.app[STATE].journal.since(since)))
+
+
+async def clear_journal(request: web.Request) -> web.StreamResponse:
+    """DELETE /__mock__/journal."""
+    request.app[STATE].journal.clear()
+    return web.Response(status=204)
+
+
+async def read_errors(request: web.Request) -> web.StreamResponse:
+    """GET /__mock__/errors: the mock's own faults."""
+    faults = request.app[STATE].journal.faults
+    return json_response(dump([vars(f) for f in faults]))

@@ -1,0 +1,81 @@
+"""Starting jobs and users, from the packaged defaults or the user's files, checked before use."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from jobspec import Spec
+from mockserver.auth import User
+from mockserver.clock import Clock
+from mockserver.errors import BadRequest
+from mockserver.store import JobStore
+from mockserver.validation import compile_schema, schema_problems
+
+
+class DataError(ValueError):
+    """A data or users file that cannot be used; the message names the file, the entry and the problem."""
+
+
+def read_document(path: Path) -> Any:
+    """A YAML or JSON file's content (JSON is YAML, but its errors read better as JSON's)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read it ({exc.strerror})") from None
+    try:
+        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise DataError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from None
+
+
+def _entries(document: Any, key: str, path: Path) -> list[Any]:
+    if isinstance(document, dict) and key in document:
+        document = document[key]
+    if not isinstance(document, list):
+        raise DataError(f"{path}: expected a list of {key} (or {{{key}: [...]}}), got {type(document).__name__}")
+    return document
+
+
+def load_jobs(spec: Spec, path: Path | None) -> list[dict[str, Any]]:
+    """The starting jobs, each checked against the spec's Job schema and the lifecycle."""
+    source = path or Path(str(resources.files("mockserver").joinpath("data.yaml")))
+    entries = _entries(read_document(source), "jobs", source)
+    validator = compile_schema(spec.schema("Job"))
+    scratch = JobStore(spec.lifecycle)
+    now = Clock().now_ms()
+    for index, entry in enumerate(entries):
+        name = _describe(index, entry)
+        problems = schema_problems(validator, entry)
+        if problems:
+            raise DataError(f"{source}: {name} is not a valid Job: {'; '.join(problems)}")
+        try:
+            scratch.add(entry, now)
+        except BadRequest as exc:
+            raise DataError(f"{source}: {name}: {exc.message}") from None
+    return [dict(entry) for entry in entries]
+
+
+def load_users(path: Path) -> list[User]:
+    """Users from a file: `[{login, password, fullname?, manageJobs?}]`."""
+    users = []
+    for index, entry in enumerate(_entries(read_document(path), "users", path)):
+        if not isinstance(entry, dict):
+            raise DataError(f"{path}: user {index} is not a mapping")
+        try:
+            users.append(User.from_dict(entry))
+        except ValueError as exc:
+            raise DataError(f"{path}: user {index}: {exc}") from None
+    if not users:
+        raise DataError(f"{path}: no users")
+    return users
+
+
+def _describe(index: int, entry: Any) -> str:
+    if isinstance(entry, dict) and "uuid" in entry:
+        return f"job {index} ({entry['uuid']}, {entry.get('title', 'untitled')!r})"
+    return f"job {index}"

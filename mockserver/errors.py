@@ -1,0 +1,126 @@
+"""Domain errors, each knowing its HTTP status and how Nick renders it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+NOT_AUTHORIZED = "You are not authorized to access this resource."
+
+
+class ApiError(Exception):
+    """Root of every error the mock answers with; `body()` is Nick's shape for it."""
+
+    status = 400
+    error_type = "Bad Request"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body Nick sends for this error."""
+        return {"error": {"type": self.error_type, "message": self.message}}
+
+    def headers(self) -> dict[str, str]:
+        """Extra response headers (e.g. `Allow`)."""
+        return {}
+
+
+class BadRequest(ApiError):
+    """The request itself is malformed: not JSON, wrong types, schema violations."""
+
+
+class MissingCredentials(ApiError):
+    """`@login` without a login or a password."""
+
+    error_type = "Missing credentials"
+
+    def __init__(self) -> None:
+        super().__init__("Login and password must be provided in body.")
+
+
+class InvalidCredentials(ApiError):
+    """`@login` with a wrong login or password."""
+
+    status = 401
+    error_type = "Invalid credentials"
+
+    def __init__(self) -> None:
+        super().__init__("Wrong login and/or password.")
+
+
+class InvalidSession(ApiError):
+    """`@login-renew` without a valid token."""
+
+    status = 401
+    error_type = "Invalid session"
+
+    def __init__(self) -> None:
+        super().__init__("User is not logged in.")
+
+
+class Unauthorized(ApiError):
+    """A jobs operation without a valid token."""
+
+    status = 401
+
+    def __init__(self, reason: str = "") -> None:
+        super().__init__(NOT_AUTHORIZED)
+        self.reason = reason
+
+    def body(self) -> dict[str, Any]:
+        return {"message": NOT_AUTHORIZED}
+
+
+class Forbidden(Unauthorized):
+    """A valid token of a user who may not manage jobs."""
+
+    status = 403
+
+
+class NotFound(ApiError):
+    """No such path, or no such job."""
+
+    status = 404
+    error_type = "Not found"
+
+
+class JobNotFound(NotFound):
+    """No job has this id (deleted, never existed, or not a UUID)."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"Job {job_id} not found.")
+        self.job_id = job_id
+
+
+class TransitionRefused(ApiError):
+    """The job's status does not allow the operation; nothing changed."""
+
+    status = 409
+    error_type = "Conflict"
+
+    def __init__(self, job_id: str, status: str, operation: str, reason: str, http_status: int = 409) -> None:
+        super().__init__(f"Job {job_id} is {status}: {reason}")
+        self.job_id, self.job_status, self.operation = job_id, status, operation
+        self.status = http_status
+
+
+class MethodNotAllowed(ApiError):
+    """The path exists but does not support the method."""
+
+    status = 405
+    error_type = "Method not allowed"
+
+    def __init__(self, method: str, path: str, allowed: list[str]) -> None:
+        super().__init__(f"{method} is not allowed on {path}; allowed: {', '.join(allowed)}.")
+        self.allowed = allowed
+
+    def headers(self) -> dict[str, str]:
+        return {"Allow": ", ".join(self.allowed)}
+
+
+class PayloadTooLarge(ApiError):
+    """A request body over the mock's limit."""
+
+    status = 413
+    error_type = "Payload too large"

@@ -1,0 +1,185 @@
+"""Request and response checks compiled once per operation from the spec.
+
+The hot path uses jsonschema-rs validators built at start-up. In strict mode every response is
+also checked by openapi-core, the reference implementation, so the two must agree. This module
+is the only one that imports openapi-core.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import jsonschema_rs
+from multidict import CIMultiDict
+from openapi_core import OpenAPI
+from openapi_core.datatypes import RequestParameters
+
+from jobspec import Operation, Spec
+from mockserver.errors import BadRequest
+
+JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a request: where, what, and whether it is a missing value."""
+
+    where: str
+    message: str
+    missing: bool = False
+
+
+class RequestInvalid(BadRequest):
+    """A request the spec refuses; `problems` says every reason."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(f"{p.where}: {p.message}" if p.where else p.message for p in problems))
+        self.problems = problems
+
+    @property
+    def only_missing(self) -> bool:
+        """Whether every problem is a missing or empty value (Nick's 'Missing credentials')."""
+        return all(problem.missing for problem in self.problems)
+
+
+@dataclass(frozen=True)
+class ResponseRule:
+    """What a documented response must be: its media type (None: no body) and body schema."""
+
+    media_type: str | None
+    validator: Any = None
+
+
+@dataclass
+class OperationValidator:
+    """Checks for one operation, compiled from its definition."""
+
+    operation: Operation
+    body_required: bool = False
+    body: Any = None
+    responses: dict[int, ResponseRule] = field(default_factory=dict)
+
+    def parse_body(self, raw: bytes, content_type: str) -> Any:
+        """The request's JSON body, checked against the spec; RequestInvalid naming each problem."""
+        if self.body is None:
+            return None
+        if not raw.strip():
+            if self.body_required:
+                raise RequestInvalid([Problem("body", "a JSON body is required", missing=True)])
+            return None
+        if content_type and content_type != JSON and not content_type.endswith("+json"):
+            raise RequestInvalid([Problem("Content-Type", f"{content_type} is not {JSON}")])
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError) as exc:
+            raise RequestInvalid([Problem("body", f"not valid JSON ({exc})")]) from None
+        problems = [_problem(error) for error in self.body.iter_errors(data)]
+        if problems:
+            raise RequestInvalid(problems)
+        return data
+
+    def response_problems(self, status: int, content_type: str | None, body: bytes) -> list[str]:
+        """Every way a response departs from the spec (empty when it conforms)."""
+        rule = self.responses.get(status)
+        if rule is None:
+            return [f"status {status} is not documented (documented: {sorted(self.responses)})"]
+        if rule.media_type is None:
+            return [f"a {status} has no body, got {len(body)} bytes"] if body else []
+        if content_type != rule.media_type:
+            return [f"Content-Type {content_type!r} is not the documented {rule.media_type!r}"]
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return ["the body is not valid JSON"]
+        return [f"body{_path(e)}: {e.message}" for e in rule.validator.iter_errors(data)] if rule.validator else []
+
+
+def compile_validators(spec: Spec) -> dict[str, OperationValidator]:
+    """One OperationValidator per operationId."""
+    return {operation_id: _compile(operation) for operation_id, operation in spec.operations.items()}
+
+
+def compile_schema(schema: dict[str, Any]) -> Any:
+    """A fast validator for one (dereferenced) schema, formats included."""
+    return jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
+
+
+def schema_problems(validator: Any, data: Any) -> list[str]:
+    """The messages of every error `validator` finds in `data`, each with its place."""
+    return [f"{_path(error) or '/'}: {error.message}" for error in validator.iter_errors(data)]
+
+
+def _compile(operation: Operation) -> OperationValidator:
+    checks = OperationValidator(operation)
+    body = operation.definition.get("requestBody")
+    if body:
+        checks.body_required = bool(body.get("required", False))
+        checks.body = compile_schema(body["content"][JSON]["schema"])
+    for code, response in operation.responses.items():
+        content = response.get("content") or {}
+        if not content:
+            checks.responses[int(code)] = ResponseRule(None)
+            continue
+        media_type, media = next(iter(content.items()))
+        schema = media.get("schema")
+        checks.responses[int(code)] = ResponseRule(media_type, compile_schema(schema) if schema else None)
+    return checks
+
+
+def _problem(error: Any) -> Problem:
+    kind = type(error.kind).__name__
+    missing = kind.endswith("Required") or kind.endswith("MinLength")
+    return Problem(_path(error).lstrip("/") or "body", error.message, missing)
+
+
+def _path(error: Any) -> str:
+    return "".join(f"/{part}" for part in error.instance_path)
+
+
+class ReferenceValidator:
+    """openapi-core's verdict on a response, for strict mode (slow; built once)."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.openapi = OpenAPI.from_dict(cast("Mapping[Hashable, Any]", spec.raw))
+        self.server = spec.resolved["servers"][0]["url"].rstrip("/")
+
+    def response_problems(self, method: str, path: str, status: int, headers: dict[str, str], body: bytes) -> list[str]:
+        """Every problem openapi-core finds in this response to `method path`."""
+        request = _CoreRequest(self.server, path, method.lower())
+        response = _CoreResponse(status, headers, body)
+        try:
+            self.openapi.validate_response(request, response)
+        except Exception as exc:  # openapi-core reports through a tree of exception types
+            return [_core_message(exc)]
+        return []
+
+
+def _core_message(exc: BaseException) -> str:
+    """A one-line account of an openapi-core error: its type and each schema error's message."""
+    parts = [type(exc).__name__]
+    while exc is not None:
+        errors = getattr(exc, "schema_errors", None) or []
+        parts += [f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors] or ([str(exc)] if str(exc) else [])
+        exc = exc.__cause__  # type: ignore[assignment]
+    return "; ".join(dict.fromkeys(parts))
+
+
+class _CoreRequest:
+    """The request side openapi-core needs to find the operation (the spec's own server URL)."""
+
+    def __init__(self, host_url: str, path: str, method: str) -> None:
+        self.host_url, self.path, self.method = host_url, path, method
+        self.parameters = RequestParameters()
+        self.body: bytes | None = None
+        self.content_type = JSON
+
+
+class _CoreResponse:
+    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.status_code = status
+        self.headers = CIMultiDict(headers)
+        self.content_type = headers.get("Content-Type", "").split(";")[0].strip()
+        self.data = body or None

@@ -1,0 +1,43 @@
+"""Small helpers for talking to the live mock in tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from jobspec import load_spec
+from mockserver.testing import LiveMock
+
+LIFECYCLE = load_spec().lifecycle
+HOLD = {"mock": {"delay": 86400, "duration": 86400}}
+
+
+def create(mock: LiveMock, status: str, **fields: Any) -> dict[str, Any]:
+    """A new job in `status`, held there (a day's delay and duration) unless params say otherwise."""
+    fields.setdefault("params", dict(HOLD))
+    job: dict[str, Any] = mock.control("POST", "jobs", {"status": status, **fields})
+    return job
+
+
+def read(session: requests.Session, mock: LiveMock, job_id: str) -> dict[str, Any]:
+    """GET /@jobs/{id}, asserting it answers 200."""
+    response = session.get(f"{mock.url}/@jobs/{job_id}")
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def listed(session: requests.Session, mock: LiveMock) -> dict[str, dict[str, Any]]:
+    """GET /@jobs as a mapping uuid -> job."""
+    response = session.get(f"{mock.url}/@jobs")
+    assert response.status_code == 200, response.text
+    return {job["uuid"]: job for job in response.json()}
+
+
+def assert_invariants(job: dict[str, Any]) -> None:
+    """The spec's invariants on one observation of a job."""
+    for name, must_be_set in LIFECYCLE.states[job["status"]].fields.items():
+        assert (job[name] is not None) == must_be_set, f"{name} of a {job['status']} job: {job[name]!r}"
+    stamps = [job[n] for n in LIFECYCLE.invariants.ordered_timestamps if job[n] is not None]
+    assert stamps == sorted(stamps), f"timestamps out of order: {stamps}"

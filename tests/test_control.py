@@ -1,0 +1,168 @@
+"""The control API: jobs in any state, moves, reset, clock, journal, faults, token and off switch."""
+
+from __future__ import annotations
+
+import urllib.error
+
+import pytest
+import requests
+import yaml
+from openapi_spec_validator import validate
+
+from mockserver.clock import Clock
+from mockserver.config import MockConfig
+from mockserver.testing import LiveMock
+from tests.conftest import DOCUMENTED_ID
+from tests.helpers import LIFECYCLE, assert_invariants, create, listed, read
+
+
+@pytest.mark.parametrize("state", list(LIFECYCLE.states))
+def test_create_fills_a_consistent_job_in_any_state(admin: requests.Session, mock: LiveMock, state: str) -> None:
+    job = create(mock, state, title="Made by a test")
+    assert job["status"] == state and job["title"] == "Made by a test"
+    assert_invariants(job)
+    assert read(admin, mock, job["uuid"])["status"] == state
+    if state == "failed":
+        assert "error" in job["result"]
+
+
+def test_create_keeps_what_the_caller_gives(mock: LiveMock) -> None:
+    fields = {
+        "uuid": "11111111-2222-4333-8444-555555555555",
+        "title": "T",
+        "description": "D",
+        "params": {"a": [1]},
+        "actor": "editor",
+        "created": "2024-01-01T00:00:00.000Z",
+        "started": "2024-01-01T00:00:01.000Z",
+        "finished": "2024-01-01T00:00:02.500Z",
+        "status": "completed",
+        "result": {"ok": True},
+    }
+    assert mock.control("POST", "jobs", fields) == fields
+
+
+@pytest.mark.parametrize(
+    ("fields", "needle"),
+    [
+        pytest.param({"status": "paused"}, "is not one of", id="unknown-status"),
+        pytest.param({"title": 5}, "is not of type", id="wrong-type"),
+        pytest.param(
+            {"status": "created", "started": "2024-01-01T00:00:00.000Z"},
+            "started must be null",
+            id="created-with-started",
+        ),
+        pytest.param(
+            {"status": "completed", "created": "2024-01-02T00:00:00.000Z", "started": "2024-01-01T00:00:00.000Z"},
+            "created is after started",
+            id="out-of-order",
+        ),
+        pytest.param({"uuid": DOCUMENTED_ID}, "already exists", id="duplicate-uuid"),
+        pytest.param({"created": "yesterday"}, "date-time", id="bad-timestamp"),
+    ],
+)
+def test_create_refuses_inconsistent_jobs(
+    admin: requests.Session, mock: LiveMock, fields: dict[str, object], needle: str
+) -> None:
+    before = listed(admin, mock)
+    response = requests.post(f"{mock.url}/__mock__/jobs", json=fields)
+    assert response.status_code == 400
+    assert needle in response.json()["error"]["message"]
+    assert listed(admin, mock) == before
+
+
+@pytest.mark.parametrize("target", list(LIFECYCLE.states))
+def test_move_puts_a_job_in_any_state(admin: requests.Session, mock: LiveMock, target: str) -> None:
+    for source in LIFECYCLE.states:
+        job = create(mock, source)
+        moved = mock.control("POST", f"jobs/{job['uuid']}/move", {"status": target})
+        assert moved["status"] == target
+        assert_invariants(read(admin, mock, job["uuid"]))
+
+
+def test_move_of_an_unknown_job_is_404(mock: LiveMock) -> None:
+    response = requests.post(f"{mock.url}/__mock__/jobs/nope/move", json={"status": "running"})
+    assert response.status_code == 404
+
+
+def test_reset_restores_the_starting_data(admin: requests.Session, mock: LiveMock) -> None:
+    before = listed(admin, mock)
+    admin.delete(f"{mock.url}/@jobs/{DOCUMENTED_ID}")
+    create(mock, "running")
+    mock.control("POST", "reset")
+    assert listed(admin, mock) == before
+
+
+def test_clock_advance_moves_time_and_refuses_going_back(mock: LiveMock) -> None:
+    start = mock.control("GET", "clock")["now"]
+    later = mock.control("POST", "clock/advance", {"seconds": 3600})["now"]
+    assert later > start
+    response = requests.post(f"{mock.url}/__mock__/clock/advance", json={"seconds": -1})
+    assert response.status_code == 400
+
+
+def test_journal_records_every_answer(admin: requests.Session, mock: LiveMock) -> None:
+    admin.get(f"{mock.url}/@jobs/{DOCUMENTED_ID}")
+    admin.post(f"{mock.url}/@jobs/{DOCUMENTED_ID}/abort")
+    entries = mock.control("GET", "journal")
+    jobs_entries = [
+        (e["operationId"], e["status"], e["jobId"]) for e in entries if e["operationId"] not in (None, "login")
+    ]
+    assert jobs_entries == [("getJob", 200, DOCUMENTED_ID), ("abortJob", 409, DOCUMENTED_ID)]
+    last = entries[-1]["seq"]
+    newer = mock.control("GET", f"journal?since={last}")
+    assert [(e["method"], e["path"]) for e in newer] == [("GET", "/__mock__/journal")]
+
+
+def test_control_document_is_valid_openapi(mock: LiveMock) -> None:
+    validate(yaml.safe_load(requests.get(f"{mock.url}/__mock__/openapi.yaml").text))
+
+
+def test_control_token_guards_the_control_api() -> None:
+    config = MockConfig(control_token="s3cret")
+    with LiveMock(config=config, clock=Clock(manual=True)) as server:
+        assert requests.post(f"{server.url}/__mock__/reset").status_code == 401
+        assert requests.post(f"{server.url}/__mock__/reset", headers={"X-Mock-Token": "wrong"}).status_code == 401
+        assert requests.post(f"{server.url}/__mock__/reset", headers={"X-Mock-Token": "s3cret"}).status_code == 204
+
+
+def test_control_can_be_switched_off() -> None:
+    with LiveMock(config=MockConfig(control=False)) as server:
+        response = requests.post(f"{server.url}/__mock__/jobs", json={})
+        assert response.status_code == 404
+        with pytest.raises(urllib.error.HTTPError):
+            server.control("GET", "journal")
+
+
+def test_frozen_worker_moves_only_when_the_clock_is_advanced() -> None:
+    config = MockConfig(frozen=True)
+    with LiveMock(config=config) as server:
+        job = server.control("POST", "jobs", {"params": {"mock": {"delay": 0, "duration": 0}}})
+        token = requests.post(f"{server.url}/@login", json={"login": "admin", "password": "admin"}).json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        assert requests.get(f"{server.url}/@jobs/{job['uuid']}", headers=headers).json()["status"] == "created"
+        server.control("POST", "clock/advance", {"seconds": 1})
+        assert requests.get(f"{server.url}/@jobs/{job['uuid']}", headers=headers).json()["status"] == "completed"
+
+
+def test_seed_makes_ids_deterministic() -> None:
+    ids = []
+    for _ in range(2):
+        with LiveMock(config=MockConfig(seed=42), clock=Clock(manual=True)) as server:
+            ids.append([server.control("POST", "jobs", {})["uuid"] for _ in range(3)])
+    assert ids[0] == ids[1] and len(set(ids[0])) == 3
+
+
+def test_schedule_creates_jobs_as_time_passes() -> None:
+    with LiveMock(config=MockConfig(schedule=10, seed=3), clock=Clock(manual=True)) as server:
+        token = requests.post(f"{server.url}/@login", json={"login": "admin", "password": "admin"}).json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        before = requests.get(f"{server.url}/@jobs", headers=headers).json()
+        server.control("POST", "clock/advance", {"seconds": 35})
+        after = requests.get(f"{server.url}/@jobs", headers=headers).json()
+        new = after[len(before) :]
+        assert len(new) == 3
+        assert all(job["title"] in {j["title"] for j in before} for job in new)
+        assert [job["created"] for job in new] == sorted(job["created"] for job in new)
+        for job in new:
+            assert_invariants(job)

@@ -1,0 +1,95 @@
+"""`jobs-mock`: flags in-process by exit code, and one real run of the installed script."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from mockserver.cli import main, parser
+
+DOCUMENTED_ID = "a2fe7e07-d54b-435b-9cb0-e12f1f80a589"
+
+
+def test_defaults_match_the_documentation() -> None:
+    args = parser().parse_args([])
+    assert (args.host, args.port, args.secret, args.control, args.frozen) == ("127.0.0.1", 8080, "secret", True, False)
+
+
+@pytest.mark.parametrize(
+    ("content", "suffix", "needle"),
+    [
+        pytest.param("[{]", ".json", "not valid JSON", id="bad-json"),
+        pytest.param("jobs: 5", ".yaml", "expected a list of jobs", id="not-a-list"),
+        pytest.param('[{"uuid": "x"}]', ".json", "job 0 (x, 'untitled') is not a valid Job", id="bad-entry"),
+    ],
+)
+def test_bad_data_file_is_a_clear_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, suffix: str, needle: str
+) -> None:
+    data = tmp_path / f"jobs{suffix}"
+    data.write_text(content)
+    assert main(["--data", str(data), "--port", "0"]) == 2
+    assert needle in capsys.readouterr().err
+
+
+def test_inconsistent_job_in_data_file_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    job = {
+        "uuid": "11111111-2222-4333-8444-555555555555",
+        "title": "Odd",
+        "description": "",
+        "params": {},
+        "actor": "admin",
+        "created": "2024-01-01T00:00:00.000Z",
+        "started": None,
+        "finished": None,
+        "status": "running",
+        "result": {},
+    }
+    data = tmp_path / "jobs.json"
+    data.write_text(json.dumps([job]))
+    assert main(["--data", str(data), "--port", "0"]) == 2
+    assert "job 0 (11111111-2222-4333-8444-555555555555, 'Odd'): " in capsys.readouterr().err
+
+
+def test_bad_users_file_is_a_clear_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    users = tmp_path / "users.yaml"
+    users.write_text("- {login: x}\n")
+    assert main(["--users", str(users), "--port", "0"]) == 2
+    assert "user 0: a user needs a non-empty login and password" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--speed", "0"], ["--port", "many"], ["--log-level", "loud"]])
+def test_bad_flags_exit_2(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+
+
+def test_installed_script_serves_until_sigterm(tmp_path: Path) -> None:
+    users = tmp_path / "users.yaml"
+    users.write_text("users:\n  - {login: ops, password: pw, fullname: Ops, manageJobs: true}\n")
+    script = shutil.which("jobs-mock", path=str(Path(sys.executable).parent))
+    assert script, "the jobs-mock console script is installed"
+    process = subprocess.Popen(
+        [script, "--port", "0", "--users", str(users), "--seed", "1"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.startswith("Listening on http://127.0.0.1:")
+        url = first.split()[-1]
+        token = requests.post(f"{url}/@login", json={"login": "ops", "password": "pw"}, timeout=5).json()["token"]
+        jobs = requests.get(f"{url}/@jobs", headers={"Authorization": f"Bearer {token}"}, timeout=5).json()
+        assert DOCUMENTED_ID in {job["uuid"] for job in jobs}
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=10)
+    assert process.returncode == 0
+    assert "shutting down" in out

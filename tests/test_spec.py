@@ -57,7 +57,7 @@ def test_example_matches_its_schema(place: str, value: Any, schema: dict[str, An
 
 def test_wrong_example_is_caught() -> None:
     job_schema = SPEC.schema("Job")
-    broken = dict(SPEC.resolved["components"]["examples"]["ReindexEvents"]["value"], status="paused")
+    broken = dict(SPEC.resolved["components"]["examples"]["ReindexEventsWithId"]["value"], status="paused")
     assert not OAS31Validator(job_schema).is_valid(broken)
 
 

@@ -16,7 +16,8 @@ from mockserver.clock import parse_timestamp, timestamp
 from mockserver.errors import BadRequest, JobNotFound, TransitionRefused
 
 TIMESTAMPS = ("created", "started", "finished")
-DEFAULT_TIMING = {"delay": 10.0, "duration": 20.0}
+DEFAULT_TIMING = {"delay": 10.0, "duration": 20.0}  # seconds, each drawn from 0.5x to 1.5x
+DEFAULT_OTHER_OUTCOMES = 0.2  # share of jobs without params.mock.outcome that end in another worker outcome
 DEFAULT_OUTPUT: dict[str, Any] = {"message": "Done."}
 DEFAULT_ERROR = "The job failed."
 SCHEDULE_CAP = 1000  # scheduled jobs stop appearing while the store holds this many
@@ -167,6 +168,8 @@ class JobStore:
         for transition in candidates:
             if transition.target == wanted:
                 return transition
+        if len(candidates) > 1 and self.rng.random() < DEFAULT_OTHER_OUTCOMES:
+            return self.rng.choice(candidates[1:])
         return candidates[0] if candidates else None
 
     def _schedule(self, job: Job, now_ms: int) -> None:
@@ -175,7 +178,7 @@ class JobStore:
         key = "delay" if job.status == self.lifecycle.initial else "duration"
         seconds = job.mock_setting(key)
         if not isinstance(seconds, int | float) or isinstance(seconds, bool):
-            seconds = DEFAULT_TIMING[key] / self.speed
+            seconds = DEFAULT_TIMING[key] * self.rng.uniform(0.5, 1.5) / self.speed
         self._sequence += 1
         due = now_ms + int(max(0.0, float(seconds)) * 1000)
         heapq.heappush(self._due, (due, self._sequence, job.uuid, job.version))

@@ -9,7 +9,7 @@ import requests
 import yaml
 from openapi_spec_validator import validate
 
-from mockserver.clock import Clock
+from mockserver.clock import Clock, parse_timestamp
 from mockserver.config import MockConfig
 from mockserver.testing import LiveMock
 from tests.conftest import DOCUMENTED_ID
@@ -166,3 +166,25 @@ def test_schedule_creates_jobs_as_time_passes() -> None:
         assert [job["created"] for job in new] == sorted(job["created"] for job in new)
         for job in new:
             assert_invariants(job)
+
+
+def test_default_outcomes_and_timings_vary_but_repeat_under_a_seed() -> None:
+    runs = []
+    for _ in range(2):
+        with LiveMock(config=MockConfig(seed=5, data=None), clock=Clock(manual=True)) as server:
+            ids = [server.control("POST", "jobs", {"title": f"job {i}"})["uuid"] for i in range(40)]
+            server.control("POST", "clock/advance", {"seconds": 120})
+            token = requests.post(f"{server.url}/@login", json={"login": "admin", "password": "admin"}).json()["token"]
+            jobs = requests.get(f"{server.url}/@jobs", headers={"Authorization": f"Bearer {token}"}).json()
+            by_id = {job["uuid"]: job for job in jobs}
+            runs.append(
+                [(by_id[i]["status"], _seconds(by_id[i], "started"), _seconds(by_id[i], "finished")) for i in ids]
+            )
+    assert runs[0] == runs[1]
+    assert {status for status, _, _ in runs[0]} == {"completed", "failed"}
+    assert len({duration for _, _, duration in runs[0]}) > 30
+
+
+def _seconds(job: dict[str, str], field: str) -> float:
+    """Seconds from the job's creation to `field`."""
+    return round(parse_timestamp(job[field]) - parse_timestamp(job["created"]), 3)

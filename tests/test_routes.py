@@ -166,7 +166,7 @@ def test_worker_fails_a_job_on_request_and_retry_runs_it_again(admin: requests.S
 
 
 def test_transition_timestamps_are_the_due_times(admin: requests.Session, mock: LiveMock) -> None:
-    job = create(mock, "created", params={"mock": {"delay": 1, "duration": 1}})
+    job = create(mock, "created", params={"mock": {"delay": 1, "duration": 1, "outcome": "completed"}})
     mock.control("POST", "clock/advance", {"seconds": 100})
     done = read(admin, mock, job["uuid"])
     assert done["status"] == "completed"

@@ -9,10 +9,11 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from jobspec import Spec, load_spec
-from mockserver import control, data
+from mockserver import control, data, docs
 from mockserver.auth import DEFAULT_USERS, Authenticator
 from mockserver.clock import Clock
 from mockserver.config import MockConfig
+from mockserver.cors import cors_middleware
 from mockserver.errors import ApiError, MethodNotAllowed, NotFound, PayloadTooLarge
 from mockserver.routes import add_routes, dump, json_response
 from mockserver.state import STATE, MockState
@@ -47,11 +48,13 @@ def create_app(
         reference=ReferenceValidator(spec) if config.strict else None,
     )
     state.load()
-    app = web.Application(middlewares=[answer_middleware], client_max_size=config.max_body)
+    middlewares = [cors_middleware(config.cors_origins), answer_middleware]
+    app = web.Application(middlewares=middlewares, client_max_size=config.max_body)
     app[STATE] = state
     state.operations = add_routes(app, spec)
     app.router.add_get("/openapi.yaml", serve_spec_yaml)
     app.router.add_get("/openapi.json", serve_spec_json)
+    docs.add_routes(app)
     if config.control:
         control.add_routes(app)
     return app

@@ -17,6 +17,7 @@ from jwt.warnings import InsecureKeyLengthWarning
 from jobspec import SpecError, load_spec
 from mockserver.app import create_app
 from mockserver.config import MockConfig
+from mockserver.cors import DEFAULT_ORIGINS, check_origins
 from mockserver.data import DataError
 
 LEVELS = ("debug", "info", "warning", "error")
@@ -38,6 +39,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--secret", default="secret", help="JWT signing secret (default: Nick's development 'secret')")
     p.add_argument("--no-control", dest="control", action="store_false", help="switch the /__mock__/ API off")
     p.add_argument("--control-token", help="require this X-Mock-Token header on the /__mock__/ API")
+    p.add_argument(
+        "--cors-origin",
+        action="append",
+        dest="cors_origins",
+        metavar="ORIGIN",
+        help="allow this browser origin, with credentials; repeatable (default: http://localhost:3000)",
+    )
     p.add_argument("--strict", action="store_true", help="validate every response against the spec (slow)")
     p.add_argument("--log-level", choices=LEVELS, default="info", help="logging level (default: info)")
     p.add_argument("--spec", type=Path, help=argparse.SUPPRESS)
@@ -57,20 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Nick's development secret is short on purpose; PyJWT's warning about it would only be noise.
     warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
-    config = MockConfig(
-        host=args.host,
-        port=args.port,
-        data=args.data,
-        frozen=args.frozen,
-        speed=args.speed,
-        seed=args.seed,
-        users=args.users,
-        secret=args.secret,
-        control=args.control,
-        control_token=args.control_token,
-        strict=args.strict,
-        log_level=args.log_level,
-    )
+    try:
+        config = config_from(args)
+    except ValueError as exc:
+        print(f"jobs-mock: {exc}", file=sys.stderr)
+        return 2
     try:
         app = create_app(load_spec(args.spec), config=config)
     except (DataError, SpecError, ValueError) as exc:
@@ -82,6 +81,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"jobs-mock: cannot listen on {config.host}:{config.port}: {exc.strerror}", file=sys.stderr)
         return 2
     return 0
+
+
+def config_from(args: argparse.Namespace) -> MockConfig:
+    """The MockConfig the parsed flags describe; ValueError for a refused combination."""
+    return MockConfig(
+        host=args.host,
+        port=args.port,
+        data=args.data,
+        frozen=args.frozen,
+        speed=args.speed,
+        schedule=args.schedule,
+        seed=args.seed,
+        users=args.users,
+        secret=args.secret,
+        control=args.control,
+        control_token=args.control_token,
+        strict=args.strict,
+        log_level=args.log_level,
+        cors_origins=check_origins(args.cors_origins or DEFAULT_ORIGINS),
+    )
 
 
 async def serve(app: web.Application, config: MockConfig) -> None:
@@ -111,8 +130,11 @@ def _announce(runner: web.AppRunner, config: MockConfig) -> None:
         f"  log in:   curl -s -X POST {url}/@login -H 'Content-Type: application/json' "
         """-d '{"login": "admin", "password": "admin"}'""",
         "  users:    admin/admin (manages jobs), editor/editor (403 on jobs)" if not config.users else "",
+        f"  docs:     {url}/docs",
         f"  spec:     {url}/openapi.yaml",
-        f"  control:  {url}/__mock__/openapi.yaml" if config.control else "  control:  off",
+        f"  live:     {url}/__mock__/ (control API: {url}/__mock__/openapi.yaml)"
+        if config.control
+        else "  control:  off",
         "  worker:   frozen" if config.frozen else f"  worker:   speed {config.speed}",
         f"  schedule: a new job every {config.schedule} s" if config.schedule else "",
     ]

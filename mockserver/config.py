@@ -24,3 +24,4 @@ class MockConfig:
     strict: bool = False
     log_level: str = "info"
     max_body: int = 1024 * 1024
+    cors_origins: tuple[str, ...] = ("http://localhost:3000",)

@@ -33,7 +33,9 @@ def add_routes(app: web.Application) -> None:
     new_job = compile_schema({**job_schema, "required": []})
     app.router.add_routes(
         [
+            web.get(f"{PREFIX}/", serve_live_view),
             web.get(f"{PREFIX}/openapi.yaml", serve_document),
+            web.get(f"{PREFIX}/jobs", guarded(list_jobs)),
             web.post(f"{PREFIX}/jobs", guarded(lambda r: create_job(r, new_job))),
             web.post(f"{PREFIX}/jobs/{{id}}/move", guarded(move_job)),
             web.post(f"{PREFIX}/reset", guarded(reset)),
@@ -62,6 +64,19 @@ async def serve_document(request: web.Request) -> web.StreamResponse:
     """The control API's own OpenAPI document."""
     text = resources.files("mockserver").joinpath("control.yaml").read_text(encoding="utf-8")
     return web.Response(text=text, content_type="application/yaml")
+
+
+async def serve_live_view(request: web.Request) -> web.StreamResponse:
+    """The live view: jobs and their states, with buttons that drive this API."""
+    page = resources.files("mockserver").joinpath("static/live.html").read_text(encoding="utf-8")
+    return web.Response(text=page, content_type="text/html")
+
+
+async def list_jobs(request: web.Request) -> web.StreamResponse:
+    """GET /__mock__/jobs: every job, without authentication."""
+    state = request.app[STATE]
+    state.now_ms()
+    return json_response(state.store.encoded_list())
 
 
 async def _body(request: web.Request) -> dict[str, Any]:

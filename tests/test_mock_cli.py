@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from mockserver.cli import main, parser
+from mockserver.cli import config_from, main, parser
+from mockserver.config import MockConfig
 
 DOCUMENTED_ID = "a2fe7e07-d54b-435b-9cb0-e12f1f80a589"
 
@@ -93,3 +94,22 @@ def test_installed_script_serves_until_sigterm(tmp_path: Path) -> None:
         out, _ = process.communicate(timeout=10)
     assert process.returncode == 0
     assert "shutting down" in out
+
+
+def test_every_flag_reaches_the_config(tmp_path: Path) -> None:
+    argv = [
+        "--host", "0.0.0.0", "--port", "9", "--data", "d.yaml", "--frozen", "--speed", "2", "--schedule", "5",
+        "--seed", "3", "--users", "u.yaml", "--secret", "s", "--no-control", "--control-token", "t", "--strict",
+        "--log-level", "debug", "--cors-origin", "http://a.test", "--cors-origin", "http://b.test",
+    ]  # fmt: skip
+    config = config_from(parser().parse_args(argv))
+    assert config == MockConfig(
+        host="0.0.0.0", port=9, data=Path("d.yaml"), frozen=True, speed=2.0, schedule=5.0, seed=3,
+        users=Path("u.yaml"), secret="s", control=False, control_token="t", strict=True, log_level="debug",
+        cors_origins=("http://a.test", "http://b.test"),
+    )  # fmt: skip
+
+
+def test_cors_wildcard_is_refused_at_start(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--cors-origin", "*", "--port", "0"]) == 2
+    assert "'*' is refused" in capsys.readouterr().err

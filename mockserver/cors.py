@@ -1,0 +1,64 @@
+"""CORS as Nick answers it: listed origins, credentials allowed, preflight for every operation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+DEFAULT_ORIGINS = ("http://localhost:3000",)  # Nick's frontend
+ALLOW_HEADERS = "Authorization, Content-Type"
+EXPOSE_HEADERS = "Allow, Content-Length, Content-Type"
+MAX_AGE = "3660"  # Nick's cors.maxAge
+
+
+def check_origins(origins: Iterable[str]) -> tuple[str, ...]:
+    """The origins, or ValueError for `*`: with credentials allowed, Nick refuses it in production."""
+    origins = tuple(origins)
+    if "*" in origins:
+        raise ValueError("--cors-origin '*' is refused: credentials are allowed, so every origin must be named")
+    return origins
+
+
+def cors_middleware(origins: Iterable[str]) -> Middleware:
+    """A middleware answering preflights and decorating every response for allowed origins."""
+    allowed = frozenset(check_origins(origins))
+
+    @web.middleware
+    async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        if origin not in allowed:
+            return await handler(request)
+        if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+            methods = _allowed_methods(request)
+            if methods:
+                response: web.StreamResponse = web.Response(status=204)
+                response.headers["Access-Control-Allow-Methods"] = ", ".join(sorted(methods))
+                response.headers["Access-Control-Allow-Headers"] = ALLOW_HEADERS
+                response.headers["Access-Control-Max-Age"] = MAX_AGE
+                return _decorate(response, origin)
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:  # aiohttp's own answers (rare: most are rendered inside)
+            _decorate(exc, origin)
+            raise
+        return _decorate(response, origin)
+
+    return cors
+
+
+def _allowed_methods(request: web.Request) -> set[str]:
+    error = request.match_info.http_exception
+    if isinstance(error, web.HTTPMethodNotAllowed):
+        return set(error.allowed_methods)
+    route = request.match_info.route
+    return {route.method} if route.resource is not None else set()
+
+
+def _decorate(response: web.StreamResponse, origin: str) -> web.StreamResponse:
+    response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers["Access-Control-Allow-Credentials"] = "true"
+    response.headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
+    response.headers.add("Vary", "Origin")
+    return response

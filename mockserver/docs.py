@@ -1,0 +1,45 @@
+"""Interactive API docs at /docs: Swagger UI from an installed package, no network needed."""
+
+from __future__ import annotations
+
+import importlib.util
+from importlib import resources
+from pathlib import Path
+
+from aiohttp import web
+
+from mockserver.routes import base_url, dump, json_response
+from mockserver.state import STATE
+
+ASSETS_PACKAGE = "drf_spectacular_sidecar"  # Swagger UI 5 (OpenAPI 3.1) as static files
+
+
+def swagger_ui_dir() -> Path | None:
+    """Where the installed Swagger UI files are (found without importing their Django package)."""
+    found = importlib.util.find_spec(ASSETS_PACKAGE)
+    if found is None or not found.submodule_search_locations:
+        return None
+    path = Path(next(iter(found.submodule_search_locations))) / "static" / ASSETS_PACKAGE / "swagger-ui-dist"
+    return path if (path / "swagger-ui-bundle.js").is_file() else None
+
+
+def add_routes(app: web.Application) -> None:
+    """Mount /docs, its spec (servers pointing at this mock) and its assets."""
+    assets = swagger_ui_dir()
+    app.router.add_get("/docs", serve_page)
+    app.router.add_get("/docs/openapi.json", serve_spec)
+    if assets is not None:
+        app.router.add_static("/docs/assets", assets)
+
+
+async def serve_page(request: web.Request) -> web.StreamResponse:
+    """The Swagger UI page."""
+    page = resources.files("mockserver").joinpath("static/docs.html").read_text(encoding="utf-8")
+    return web.Response(text=page, content_type="text/html")
+
+
+async def serve_spec(request: web.Request) -> web.StreamResponse:
+    """The spec with its server set to the address this request came to, so "try it out" reaches the mock."""
+    spec = dict(request.app[STATE].spec.raw)
+    spec["servers"] = [{"url": base_url(request), "description": "this jobs-mock"}]
+    return json_response(dump(spec))

@@ -1,0 +1,81 @@
+"""CORS, /docs and the live view over plain HTTP (tests/test_browser.py proves them in a browser)."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from mockserver.testing import LiveMock
+from tests.conftest import DOCUMENTED_ID
+
+NICK_FRONTEND = "http://localhost:3000"
+PATHS = {
+    "/@login": "POST", "/@login-renew": "POST", "/@logout": "POST", "/@jobs": "GET",
+    f"/@jobs/{DOCUMENTED_ID}": "DELETE, GET", f"/@jobs/{DOCUMENTED_ID}/abort": "POST",
+    f"/@jobs/{DOCUMENTED_ID}/retry": "POST",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("path", "methods"), PATHS.items())
+def test_preflight_is_answered_for_every_operation(mock: LiveMock, path: str, methods: str) -> None:
+    response = requests.options(
+        f"{mock.url}{path}",
+        headers={"Origin": NICK_FRONTEND, "Access-Control-Request-Method": methods.split(", ")[0],
+                 "Access-Control-Request-Headers": "authorization, content-type"},
+    )  # fmt: skip
+    assert response.status_code == 204
+    assert response.headers["Access-Control-Allow-Origin"] == NICK_FRONTEND
+    assert response.headers["Access-Control-Allow-Credentials"] == "true"
+    assert response.headers["Access-Control-Allow-Methods"] == methods
+    assert response.headers["Access-Control-Allow-Headers"] == "Authorization, Content-Type"
+    assert response.headers["Access-Control-Max-Age"] == "3660"
+
+
+def test_allowed_origin_sees_responses_and_errors(admin: requests.Session, mock: LiveMock) -> None:
+    for response in (admin.get(f"{mock.url}/@jobs", headers={"Origin": NICK_FRONTEND}),
+                     requests.get(f"{mock.url}/@jobs", headers={"Origin": NICK_FRONTEND})):  # fmt: skip
+        assert response.headers["Access-Control-Allow-Origin"] == NICK_FRONTEND
+        assert "Content-Type" in response.headers["Access-Control-Expose-Headers"]
+        assert "Origin" in response.headers["Vary"]
+
+
+def test_other_origins_get_no_cors_headers(admin: requests.Session, mock: LiveMock) -> None:
+    response = admin.get(f"{mock.url}/@jobs", headers={"Origin": "http://evil.test"})
+    assert response.status_code == 200 and "Access-Control-Allow-Origin" not in response.headers
+    preflight = requests.options(
+        f"{mock.url}/@jobs", headers={"Origin": "http://evil.test", "Access-Control-Request-Method": "GET"}
+    )
+    assert preflight.status_code == 405 and "Access-Control-Allow-Origin" not in preflight.headers
+
+
+def test_plain_options_is_still_405(mock: LiveMock) -> None:
+    response = requests.options(f"{mock.url}/@jobs", headers={"Origin": NICK_FRONTEND})
+    assert response.status_code == 405 and response.headers["Allow"] == "GET"
+
+
+def test_preflight_of_an_unknown_path_is_404(mock: LiveMock) -> None:
+    response = requests.options(
+        f"{mock.url}/nope", headers={"Origin": NICK_FRONTEND, "Access-Control-Request-Method": "GET"}
+    )
+    assert response.status_code == 404
+
+
+def test_docs_page_and_assets_are_served_offline(mock: LiveMock) -> None:
+    page = requests.get(f"{mock.url}/docs")
+    assert page.status_code == 200 and "<title>Nick jobs API – jobs-mock</title>" in page.text
+    bundle = requests.get(f"{mock.url}/docs/assets/swagger-ui-bundle.js")
+    assert bundle.status_code == 200 and len(bundle.content) > 100_000
+    assert requests.get(f"{mock.url}/docs/assets/swagger-ui.css").status_code == 200
+
+
+def test_docs_spec_points_at_this_mock(mock: LiveMock) -> None:
+    spec = requests.get(f"{mock.url}/docs/openapi.json").json()
+    assert spec["servers"] == [{"url": mock.url, "description": "this jobs-mock"}]
+    assert spec["paths"] == requests.get(f"{mock.url}/openapi.json").json()["paths"]
+
+
+def test_live_view_and_its_job_list(mock: LiveMock) -> None:
+    page = requests.get(f"{mock.url}/__mock__/")
+    assert page.status_code == 200 and 'id="jobs"' in page.text and 'id="reset"' in page.text
+    jobs = requests.get(f"{mock.url}/__mock__/jobs").json()
+    assert DOCUMENTED_ID in {job["uuid"] for job in jobs}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -9,12 +10,14 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from jobspec import Spec, load_spec
-from mockserver import control, data, docs
+from mockserver import control, data, docs, persist
 from mockserver.auth import DEFAULT_USERS, Authenticator
 from mockserver.clock import Clock
 from mockserver.config import MockConfig
 from mockserver.cors import cors_middleware
 from mockserver.errors import ApiError, MethodNotAllowed, NotFound, PayloadTooLarge
+from mockserver.faults import Fault, Faults, InjectedFault
+from mockserver.prefer import forced_response
 from mockserver.routes import add_routes, dump, json_response
 from mockserver.state import STATE, MockState
 from mockserver.store import JobStore
@@ -46,8 +49,14 @@ def create_app(
         validators=compile_validators(spec),
         starting_jobs=jobs,
         reference=ReferenceValidator(spec) if config.strict else None,
+        faults=Faults(frozenset(spec.operations)),
     )
     state.load()
+    state.arm_faults()
+    if config.state_file is not None:
+        saved = persist.read(config.state_file, state)
+        if saved is not None:
+            persist.restore(state, saved)
     middlewares = [cors_middleware(config.cors_origins), answer_middleware]
     app = web.Application(middlewares=middlewares, client_max_size=config.max_body)
     app[STATE] = state
@@ -57,6 +66,8 @@ def create_app(
     docs.add_routes(app)
     if config.control:
         control.add_routes(app)
+    if config.state_file is not None:
+        app.cleanup_ctx.append(persist.saver(config.state_file))
     return app
 
 
@@ -72,23 +83,70 @@ async def serve_spec_json(request: web.Request) -> web.StreamResponse:
 
 @web.middleware
 async def answer_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Render every error in Nick's shape, check responses in strict mode, journal every answer."""
+    """Render every error in Nick's shape, apply faults and Prefer, check in strict mode, journal every answer."""
     state = request.app[STATE]
     operation_id = _operation_id(request, state)
+    faults = state.faults.take(operation_id) if operation_id else []
+    notes = [fault.describe() for fault in faults]
+    deliberate = False
     try:
-        response = await handler(request)
+        response = await _respond(request, handler, state, operation_id, faults, notes)
     except ApiError as error:
-        response = render(error)
+        response, deliberate = render(error), error.deliberate
     except web.HTTPException as exc:
         response = render(_from_aiohttp(request, exc))
     except Exception as exc:  # the mock's own fault: logged and journaled, never a traceback to the client
         log.exception("mock fault on %s %s", request.method, request.path)
         state.journal.fault(request.method, request.path, f"{type(exc).__name__}: {exc}")
         response = render(ApiError("The mock server failed; see GET /__mock__/errors."), status=500)
-    if state.reference is not None and operation_id is not None and isinstance(response, web.Response):
+    if state.reference is not None and operation_id and not deliberate and isinstance(response, web.Response):
         response = _strict(request, state, operation_id, response)
-    state.journal.record(request.method, request.path, operation_id, response.status, request.match_info.get("id"))
+    if any(fault.drop for fault in faults) and request.transport is not None:
+        request.transport.abort()
+    state.journal.record(
+        request.method, request.path, operation_id, response.status, request.match_info.get("id"), "; ".join(notes)
+    )
+    trickle = next((fault.trickle for fault in faults if fault.trickle), None)
+    if trickle and isinstance(response, web.Response):
+        return await _trickle(request, response, *trickle)
     return response
+
+
+async def _respond(
+    request: web.Request,
+    handler: Handler,
+    state: MockState,
+    operation_id: str | None,
+    faults: list[Fault],
+    notes: list[str],
+) -> web.StreamResponse:
+    """The answer before strict checks: a fault's status, a preferred example, or the handler's own."""
+    await state.faults.delay(faults)
+    for fault in faults:
+        if fault.status:
+            raise InjectedFault(fault.status, fault.id)
+    prefer = request.headers.get("Prefer")
+    if operation_id and prefer:
+        forced = forced_response(state.spec.operation(operation_id), prefer)
+        if forced is not None:
+            notes.append(f"Prefer: {forced.status}" + (f" example {forced.example}" if forced.example else ""))
+            if forced.body is None:
+                return web.Response(status=forced.status)
+            return json_response(dump(forced.body), status=forced.status)
+    return await handler(request)
+
+
+async def _trickle(request: web.Request, response: web.Response, size: int, interval: float) -> web.StreamResponse:
+    """Send `response` a few bytes at a time, as a slow network would."""
+    body = response.body if isinstance(response.body, bytes) else b""
+    stream = web.StreamResponse(status=response.status, headers=response.headers)
+    stream.content_length = len(body)
+    await stream.prepare(request)
+    for start in range(0, len(body), size):
+        await stream.write(body[start : start + size])
+        await asyncio.sleep(interval)
+    await stream.write_eof()
+    return stream
 
 
 def render(error: ApiError, status: int | None = None) -> web.Response:

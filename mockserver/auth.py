@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from collections import OrderedDict
@@ -57,7 +58,7 @@ class Authenticator:
     def __init__(self, users: Iterable[User] = DEFAULT_USERS, *, secret: str = "secret") -> None:
         self.users = {user.login: user for user in users}
         self.secret = secret
-        self.revoked: set[str] = set()
+        self.revoked: set[str] = set()  # SHA-256 digests of logged-out tokens
         self._verified: OrderedDict[str, Identity] = OrderedDict()
 
     def login(self, login: str, password: str) -> str | None:
@@ -87,7 +88,7 @@ class Authenticator:
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("not a Bearer token")
         token = token.strip()
-        if token in self.revoked:
+        if self.revoked and digest(token) in self.revoked:
             raise Unauthorized("token logged out")
         identity = self._verified.get(token) or self._verify(token)
         if identity.expires is not None and identity.expires <= time.time():
@@ -107,7 +108,7 @@ class Authenticator:
             identity = self.identify(authorization)
         except Unauthorized:
             return
-        self.revoked.add(identity.token)
+        self.revoked.add(digest(identity.token))
         self._verified.pop(identity.token, None)
 
     def reset(self) -> None:
@@ -136,3 +137,8 @@ class Authenticator:
         self._verified[identity.token] = identity
         if len(self._verified) > CACHE_SIZE:
             self._verified.popitem(last=False)
+
+
+def digest(token: str) -> str:
+    """How a revoked token is remembered (and saved): its SHA-256, never the token itself."""
+    return hashlib.sha256(token.encode()).hexdigest()

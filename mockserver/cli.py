@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import signal
 import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 from jwt.warnings import InsecureKeyLengthWarning
@@ -19,6 +22,8 @@ from mockserver.app import create_app
 from mockserver.config import MockConfig
 from mockserver.cors import DEFAULT_ORIGINS, check_origins
 from mockserver.data import DataError
+from mockserver.errors import ApiError
+from mockserver.faults import parse_latency
 
 LEVELS = ("debug", "info", "warning", "error")
 
@@ -46,10 +51,37 @@ def parser() -> argparse.ArgumentParser:
         metavar="ORIGIN",
         help="allow this browser origin, with credentials; repeatable (default: http://localhost:3000)",
     )
+    p.add_argument(
+        "--latency", metavar="SECONDS|MIN-MAX", help="delay every answer, e.g. 0.3 or 0.1-0.8 (default: none)"
+    )
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="JSON",
+        type=_json_object,
+        help='inject a fault, as POST /__mock__/faults takes it, e.g. \'{"operation": "getJobs", "status": 503}\'; repeatable',
+    )
+    p.add_argument(
+        "--state-file",
+        type=Path,
+        metavar="FILE",
+        help="keep jobs, revoked tokens and the clock in FILE across restarts",
+    )
     p.add_argument("--strict", action="store_true", help="validate every response against the spec (slow)")
     p.add_argument("--log-level", choices=LEVELS, default="info", help="logging level (default: info)")
     p.add_argument("--spec", type=Path, help=argparse.SUPPRESS)
     return p
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("expected a JSON object")
+    return value
 
 
 def _positive(text: str) -> float:
@@ -72,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         app = create_app(load_spec(args.spec), config=config)
-    except (DataError, SpecError, ValueError) as exc:
+    except (DataError, SpecError, ValueError, ApiError) as exc:
         print(f"jobs-mock: {exc}", file=sys.stderr)
         return 2
     try:
@@ -100,6 +132,8 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         strict=args.strict,
         log_level=args.log_level,
         cors_origins=check_origins(args.cors_origins or DEFAULT_ORIGINS),
+        faults=tuple(([parse_latency(args.latency)] if args.latency else []) + args.fault),
+        state_file=args.state_file,
     )
 
 
@@ -122,6 +156,10 @@ async def serve(app: web.Application, config: MockConfig) -> None:
         await runner.cleanup()
 
 
+def _token_query(config: MockConfig) -> str:
+    return f"?token={quote(config.control_token)}" if config.control_token else ""
+
+
 def _announce(runner: web.AppRunner, config: MockConfig) -> None:
     host, port = runner.addresses[0][:2]
     url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
@@ -132,7 +170,7 @@ def _announce(runner: web.AppRunner, config: MockConfig) -> None:
         "  users:    admin/admin (manages jobs), editor/editor (403 on jobs)" if not config.users else "",
         f"  docs:     {url}/docs",
         f"  spec:     {url}/openapi.yaml",
-        f"  live:     {url}/__mock__/ (control API: {url}/__mock__/openapi.yaml)"
+        f"  live:     {url}/__mock__/{_token_query(config)} (control API: {url}/__mock__/openapi.yaml)"
         if config.control
         else "  control:  off",
         "  worker:   frozen" if config.frozen else f"  worker:   speed {config.speed}",

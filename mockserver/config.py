@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -25,3 +26,5 @@ class MockConfig:
     log_level: str = "info"
     max_body: int = 1024 * 1024
     cors_origins: tuple[str, ...] = ("http://localhost:3000",)
+    faults: tuple[dict[str, Any], ...] = ()
+    state_file: Path | None = None

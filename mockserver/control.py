@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from mockserver.clock import timestamp
-from mockserver.errors import ApiError, BadRequest
+from mockserver.errors import ApiError, BadRequest, NotFound
 from mockserver.routes import dump, json_response
 from mockserver.state import STATE, MockState
 from mockserver.validation import compile_schema, schema_problems
@@ -44,6 +44,10 @@ def add_routes(app: web.Application) -> None:
             web.get(f"{PREFIX}/journal", guarded(read_journal)),
             web.delete(f"{PREFIX}/journal", guarded(clear_journal)),
             web.get(f"{PREFIX}/errors", guarded(read_errors)),
+            web.get(f"{PREFIX}/faults", guarded(list_faults)),
+            web.post(f"{PREFIX}/faults", guarded(add_fault)),
+            web.delete(f"{PREFIX}/faults", guarded(clear_faults)),
+            web.delete(f"{PREFIX}/faults/{{id}}", guarded(remove_fault)),
         ]
     )
 
@@ -159,3 +163,31 @@ async def read_errors(request: web.Request) -> web.StreamResponse:
     """GET /__mock__/errors: the mock's own faults."""
     faults = request.app[STATE].journal.faults
     return json_response(dump([vars(f) for f in faults]))
+
+
+async def list_faults(request: web.Request) -> web.StreamResponse:
+    """GET /__mock__/faults: the faults in force."""
+    return json_response(dump([fault.to_json() for fault in request.app[STATE].faults.active]))
+
+
+async def add_fault(request: web.Request) -> web.StreamResponse:
+    """POST /__mock__/faults: inject a fault."""
+    fault = request.app[STATE].faults.add(await _body(request))
+    return json_response(dump(fault.to_json()), status=201)
+
+
+async def clear_faults(request: web.Request) -> web.StreamResponse:
+    """DELETE /__mock__/faults: remove every fault."""
+    request.app[STATE].faults.clear()
+    return web.Response(status=204)
+
+
+async def remove_fault(request: web.Request) -> web.StreamResponse:
+    """DELETE /__mock__/faults/{id}: remove one fault."""
+    try:
+        removed = request.app[STATE].faults.remove(int(request.match_info["id"]))
+    except ValueError:
+        removed = False
+    if not removed:
+        raise NotFound(f"No fault {request.match_info['id']}.")
+    return web.Response(status=204)

@@ -29,15 +29,17 @@ def cors_middleware(origins: Iterable[str]) -> Middleware:
     async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
         origin = request.headers.get("Origin")
         if origin not in allowed:
-            return await handler(request)
+            response = await handler(request)
+            response.headers.add("Vary", "Origin")  # a shared cache must not hand this copy to an allowed origin
+            return response
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
             methods = _allowed_methods(request)
             if methods:
-                response: web.StreamResponse = web.Response(status=204)
-                response.headers["Access-Control-Allow-Methods"] = ", ".join(sorted(methods))
-                response.headers["Access-Control-Allow-Headers"] = ALLOW_HEADERS
-                response.headers["Access-Control-Max-Age"] = MAX_AGE
-                return _decorate(response, origin)
+                preflight = web.Response(status=204)
+                preflight.headers["Access-Control-Allow-Methods"] = ", ".join(sorted(methods))
+                preflight.headers["Access-Control-Allow-Headers"] = ALLOW_HEADERS
+                preflight.headers["Access-Control-Max-Age"] = MAX_AGE
+                return _decorate(preflight, origin)
         try:
             response = await handler(request)
         except web.HTTPException as exc:  # aiohttp's own answers (rare: most are rendered inside)

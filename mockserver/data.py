@@ -44,7 +44,12 @@ def _entries(document: Any, key: str, path: Path) -> list[Any]:
 def load_jobs(spec: Spec, path: Path | None) -> list[dict[str, Any]]:
     """The starting jobs, each checked against the spec's Job schema and the lifecycle."""
     source = path or Path(str(resources.files("mockserver").joinpath("data.yaml")))
-    entries = _entries(read_document(source), "jobs", source)
+    return check_jobs(spec, read_document(source), source)
+
+
+def check_jobs(spec: Spec, document: Any, source: Path) -> list[dict[str, Any]]:
+    """Jobs from a document, each checked against the Job schema and the lifecycle; DataError naming a bad one."""
+    entries = _entries(document, "jobs", source)
     validator = compile_schema(spec.schema("Job"))
     scratch = JobStore(spec.lifecycle)
     now = Clock().now_ms()

@@ -30,6 +30,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/docs/openapi.json", serve_spec)
     if assets is not None:
         app.router.add_static("/docs/assets", assets)
+        app.router.add_get("/favicon.ico", serve_favicon)
 
 
 async def serve_page(request: web.Request) -> web.StreamResponse:
@@ -43,3 +44,11 @@ async def serve_spec(request: web.Request) -> web.StreamResponse:
     spec = dict(request.app[STATE].spec.raw)
     spec["servers"] = [{"url": base_url(request), "description": "this jobs-mock"}]
     return json_response(dump(spec))
+
+
+async def serve_favicon(request: web.Request) -> web.StreamResponse:
+    """Swagger UI's icon, so browsers stop asking."""
+    assets = swagger_ui_dir()
+    if assets is None:
+        raise web.HTTPNotFound()
+    return web.FileResponse(assets / "favicon-32x32.png")

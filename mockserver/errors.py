@@ -12,6 +12,7 @@ class ApiError(Exception):
 
     status = 400
     error_type = "Bad Request"
+    deliberate = False  # answers the mock gives on request (faults, Prefer): strict mode lets them pass
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -28,6 +29,12 @@ class ApiError(Exception):
 
 class BadRequest(ApiError):
     """The request itself is malformed: not JSON, wrong types, schema violations."""
+
+
+class PreferRefused(BadRequest):
+    """A Prefer header asking for a response the spec does not document."""
+
+    deliberate = True
 
 
 class MissingCredentials(ApiError):

@@ -22,6 +22,7 @@ class Entry:
     operationId: str | None  # noqa: N815 - the JSON name
     status: int
     jobId: str | None  # noqa: N815 - the JSON name
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,11 @@ class Journal:
         self.faults: list[Fault] = []
         self._seq = itertools.count(1)
 
-    def record(self, method: str, path: str, operation_id: str | None, status: int, job_id: str | None) -> None:
-        """Note an answered request."""
-        self.entries.append(Entry(next(self._seq), time.time(), method, path, operation_id, status, job_id))
+    def record(
+        self, method: str, path: str, operation_id: str | None, status: int, job_id: str | None, note: str = ""
+    ) -> None:
+        """Note an answered request (`note`: faults applied, a forced response)."""
+        self.entries.append(Entry(next(self._seq), time.time(), method, path, operation_id, status, job_id, note))
 
     def fault(self, method: str, path: str, error: str) -> None:
         """Note one of the mock's own faults."""

@@ -11,6 +11,7 @@ from jobspec import Spec
 from mockserver.auth import Authenticator
 from mockserver.clock import Clock
 from mockserver.config import MockConfig
+from mockserver.faults import Faults
 from mockserver.journal import Journal
 from mockserver.store import JobStore
 from mockserver.validation import OperationValidator, ReferenceValidator
@@ -28,6 +29,7 @@ class MockState:
     validators: dict[str, OperationValidator]
     starting_jobs: list[dict[str, Any]]
     reference: ReferenceValidator | None = None
+    faults: Faults = field(default_factory=lambda: Faults(frozenset()))
     journal: Journal = field(default_factory=Journal)
     operations: dict[tuple[str, str], str] = field(default_factory=dict)
 
@@ -45,11 +47,18 @@ class MockState:
         if self.config.schedule:
             self.store.schedule(self.config.schedule, self.starting_jobs, now)
 
+    def arm_faults(self) -> None:
+        """Only the faults the configuration starts with (the CLI's --latency and --fault)."""
+        self.faults.clear()
+        for fault in self.config.faults:
+            self.faults.add(fault)
+
     def reset(self) -> None:
-        """Back to the starting data, clock, tokens and an empty journal."""
+        """Back to the starting data, clock, tokens and faults, and an empty journal."""
         self.clock.reset()
         self.load()
         self.auth.reset()
+        self.arm_faults()
         self.journal.clear()
 
 

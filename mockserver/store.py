@@ -86,6 +86,7 @@ class JobStore:
         self._schedule_every: int | None = None
         self._next_spawn = 0
         self._templates: list[dict[str, Any]] = []
+        self.revision = 0  # grows with every change, for savers
 
     # -- reading -----------------------------------------------------------------------
 
@@ -120,6 +121,7 @@ class JobStore:
             raise TransitionRefused(job_id, job.status, self.lifecycle.removal.operation, "cannot be deleted")
         del self.jobs[job_id]
         self._list_cache = None
+        self.revision += 1
 
     # -- the worker --------------------------------------------------------------------
 
@@ -192,6 +194,7 @@ class JobStore:
     def _changed(self, job: Job, now_ms: int) -> None:
         job.touch()
         self._list_cache = None
+        self.revision += 1
         self._schedule(job, now_ms)
 
     def _value(self, job: Job, change: Change, now_ms: int) -> Any:
@@ -284,8 +287,26 @@ class JobStore:
         self.jobs.clear()
         self._due.clear()
         self._list_cache = None
+        self.revision += 1
         for fields in jobs:
             self.add(fields, now_ms)
+
+    def pending(self) -> dict[str, int]:
+        """When the worker will next move each job that is waiting for it (uuid -> ms)."""
+        return {
+            job_id: due for due, _, job_id, version in self._due
+            if job_id in self.jobs and self.jobs[job_id].version == version
+        }  # fmt: skip
+
+    def restore(self, jobs: Iterable[Mapping[str, Any]], pending: Mapping[str, int], now_ms: int) -> None:
+        """Load saved jobs and put the worker's saved appointments back in place of fresh ones."""
+        self.load(jobs, now_ms)
+        self._due = [entry for entry in self._due if entry[2] not in pending]
+        for job_id, due in pending.items():
+            if job_id in self.jobs:
+                self._sequence += 1
+                self._due.append((int(due), self._sequence, job_id, self.jobs[job_id].version))
+        heapq.heapify(self._due)
 
 
 def _ts(ms: int | None) -> str | None:

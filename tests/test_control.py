@@ -137,7 +137,7 @@ def test_control_can_be_switched_off() -> None:
 def test_frozen_worker_moves_only_when_the_clock_is_advanced() -> None:
     config = MockConfig(frozen=True)
     with LiveMock(config=config) as server:
-        job = server.control("POST", "jobs", {"params": {"mock": {"delay": 0, "duration": 0}}})
+        job = server.control("POST", "jobs", {"params": {"mock": {"delay": 0, "duration": 0, "outcome": "completed"}}})
         token = requests.post(f"{server.url}/@login", json={"login": "admin", "password": "admin"}).json()["token"]
         headers = {"Authorization": f"Bearer {token}"}
         assert requests.get(f"{server.url}/@jobs/{job['uuid']}", headers=headers).json()["status"] == "created"

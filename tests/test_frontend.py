@@ -79,3 +79,13 @@ def test_live_view_and_its_job_list(mock: LiveMock) -> None:
     assert page.status_code == 200 and 'id="jobs"' in page.text and 'id="reset"' in page.text
     jobs = requests.get(f"{mock.url}/__mock__/jobs").json()
     assert DOCUMENTED_ID in {job["uuid"] for job in jobs}
+
+
+def test_vary_origin_on_every_response(admin: requests.Session, mock: LiveMock) -> None:
+    assert "Origin" in admin.get(f"{mock.url}/@jobs").headers["Vary"]
+    assert "Origin" in admin.get(f"{mock.url}/@jobs", headers={"Origin": "http://evil.test"}).headers["Vary"]
+
+
+def test_favicon_is_served(mock: LiveMock) -> None:
+    response = requests.get(f"{mock.url}/favicon.ico")
+    assert response.status_code == 200 and response.content[:4] == b"\x89PNG"

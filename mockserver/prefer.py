@@ -1,0 +1,70 @@
+"""`Prefer: code=…` and `Prefer: example=…`, as Prism users know them: the spec's own responses on demand."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from jobspec import Operation
+from mockserver.errors import PreferRefused
+
+PREFERENCE = re.compile(r"\s*(code|example)\s*=\s*\"?([^\",;]+)\"?\s*")
+
+
+@dataclass(frozen=True)
+class Forced:
+    """A documented response chosen by the client: status, body (None for no body) and its example's name."""
+
+    status: int
+    body: Any
+    example: str | None
+
+
+def preferences(header: str) -> dict[str, str]:
+    """`code` and `example` from a Prefer header (other preferences are ignored)."""
+    found = {}
+    for part in re.split(r"[,;]", header):
+        match = PREFERENCE.fullmatch(part)
+        if match:
+            found[match.group(1)] = match.group(2).strip()
+    return found
+
+
+def forced_response(operation: Operation, header: str) -> Forced | None:
+    """The documented response the Prefer header asks for, None if it asks for none, BadRequest if undocumented."""
+    wanted = preferences(header)
+    if not wanted:
+        return None
+    responses = operation.responses
+    code = wanted.get("code")
+    if code is not None and code not in responses:
+        documented = ", ".join(sorted(responses))
+        raise PreferRefused(
+            f"Prefer: code={code} is not documented for {operation.operation_id}; documented: {documented}"
+        )
+    codes = [code] if code is not None else sorted(responses)
+    name = wanted.get("example")
+    for candidate in codes:
+        examples = _examples(responses[candidate])
+        if name is None:
+            first = next(iter(examples.items()), None)
+            if first is None and _has_body(responses[candidate]):
+                raise PreferRefused(f"the spec documents no example for {operation.operation_id} {candidate}")
+            return Forced(int(candidate), first[1] if first else None, first[0] if first else None)
+        if name in examples:
+            return Forced(int(candidate), examples[name], name)
+    known = sorted({n for c in codes for n in _examples(responses[c])})
+    raise PreferRefused(
+        f"Prefer: example={name} is not documented for {operation.operation_id}; examples: {', '.join(known)}"
+    )
+
+
+def _examples(response: dict[str, Any]) -> dict[str, Any]:
+    content = response.get("content") or {}
+    media: dict[str, Any] = next(iter(content.values()), {})
+    return {name: example["value"] for name, example in (media.get("examples") or {}).items()}
+
+
+def _has_body(response: dict[str, Any]) -> bool:
+    return bool(response.get("content"))

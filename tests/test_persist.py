@@ -1,0 +1,130 @@
+"""--state-file: jobs, revocations and the clock survive restarts; writes are atomic; corrupt files are refused."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from jobspec import load_spec
+from mockserver import persist
+from mockserver.app import create_app
+from mockserver.config import MockConfig
+from mockserver.data import DataError
+from mockserver.state import STATE
+from mockserver.testing import LiveMock
+from tests.conftest import DOCUMENTED_ID
+
+
+def _login(url: str) -> dict[str, str]:
+    token = requests.post(f"{url}/@login", json={"login": "admin", "password": "admin"}).json()["token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_restart_keeps_jobs_revocations_clock_and_the_workers_plans(tmp_path: Path) -> None:
+    state_file = tmp_path / "state.json"
+    config = MockConfig(state_file=state_file, seed=1)
+    with LiveMock(config=config) as first:
+        headers = _login(first.url)
+        requests.delete(f"{first.url}/@jobs/{DOCUMENTED_ID}", headers=headers)
+        held = first.control("POST", "jobs", {"status": "running", "params": {"mock": {"duration": 3600}}})
+        soon = first.control("POST", "jobs", {"params": {"mock": {"delay": 60, "duration": 60, "outcome": "failed"}}})
+        first.control("POST", "clock/advance", {"seconds": 30})
+        clock = first.control("GET", "clock")["now"]
+        revoked = _login(first.url)
+        requests.post(f"{first.url}/@logout", headers=revoked)
+        jobs = requests.get(f"{first.url}/@jobs", headers=headers).json()
+    assert state_file.exists()
+    with LiveMock(config=config) as second:
+        assert requests.get(f"{second.url}/@jobs", headers=headers).json() == jobs
+        assert requests.get(f"{second.url}/@jobs", headers=revoked).status_code == 401
+        assert second.control("GET", "clock")["now"] >= clock
+        second.control("POST", "clock/advance", {"seconds": 100})
+        after = {job["uuid"]: job for job in requests.get(f"{second.url}/@jobs", headers=headers).json()}
+        assert after[held["uuid"]]["status"] == "running"
+        assert after[soon["uuid"]]["status"] == "failed"
+
+
+def test_reset_with_a_state_file_saves_the_starting_data(tmp_path: Path) -> None:
+    state_file = tmp_path / "state.json"
+    with LiveMock(config=MockConfig(state_file=state_file)) as mock:
+        requests.delete(f"{mock.url}/@jobs/{DOCUMENTED_ID}", headers=_login(mock.url))
+        mock.control("POST", "reset")
+    saved = json.loads(state_file.read_text())
+    assert DOCUMENTED_ID in {job["uuid"] for job in saved["jobs"]}
+
+
+def test_state_file_keeps_no_token_in_clear(tmp_path: Path) -> None:
+    state_file = tmp_path / "state.json"
+    with LiveMock(config=MockConfig(state_file=state_file)) as mock:
+        headers = _login(mock.url)
+        requests.post(f"{mock.url}/@logout", headers=headers)
+    token = headers["Authorization"].split()[1]
+    assert token not in state_file.read_text()
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        pytest.param("{", "not readable JSON", id="truncated"),
+        pytest.param("[]", "not a jobs-mock-state file", id="wrong-shape"),
+        pytest.param('{"format": "jobs-mock-state", "version": 9}', "of version 1", id="future-version"),
+        pytest.param('{"format": "jobs-mock-state", "version": 1, "clock": 1, "pending": {}, "revoked": [], "jobs": [{"uuid": 1}]}',
+                     "job 0 (1, 'untitled') is not a valid Job", id="bad-job"),
+        pytest.param('{"format": "jobs-mock-state", "version": 1, "clock": "x", "pending": {}, "revoked": [], "jobs": []}',
+                     "clock or pending", id="bad-clock"),
+    ],
+)  # fmt: skip
+def test_corrupt_state_file_is_refused_and_left_alone(tmp_path: Path, content: str, needle: str) -> None:
+    state_file = tmp_path / "state.json"
+    state_file.write_text(content)
+    with pytest.raises(DataError, match="cannot be used") as caught:
+        create_app(config=MockConfig(state_file=state_file))
+    assert needle in str(caught.value)
+    assert state_file.read_text() == content
+
+
+def test_cli_refuses_a_corrupt_state_file_with_exit_2(tmp_path: Path) -> None:
+    state_file = tmp_path / "state.json"
+    state_file.write_text("garbage")
+    run = subprocess.run(
+        [sys.executable, "-m", "mockserver", "--port", "0", "--state-file", str(state_file)],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert run.returncode == 2 and "cannot be used" in run.stderr
+    assert state_file.read_text() == "garbage"
+
+
+def test_kill_9_during_a_write_loop_never_leaves_a_broken_file(tmp_path: Path) -> None:
+    """A mock saving constantly (a new job every 10 ms of mock time) is killed at random moments."""
+    state_file = tmp_path / "state.json"
+    spec = load_spec()
+    checker = create_app(spec)[STATE]
+    rng = random.Random(4)
+    versions = set()
+    for _ in range(6):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mockserver", "--port", "0", "--state-file", str(state_file),
+             "--schedule", "0.5", "--speed", "50", "--log-level", "error"],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert process.stdout is not None
+        url = process.stdout.readline().split()[-1]
+        deadline = time.monotonic() + rng.uniform(0.4, 1.2)
+        while time.monotonic() < deadline:
+            requests.get(f"{url}/__mock__/jobs", timeout=5)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+        process.stdout.close()
+        saved = persist.read(state_file, checker)
+        assert saved is not None and saved["jobs"]
+        versions.add(hashlib.sha256(state_file.read_bytes()).hexdigest())
+    assert len(versions) == 6, "every run saved a new state before it was killed"

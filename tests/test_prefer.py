@@ -1,0 +1,84 @@
+"""`Prefer: code=…` and `Prefer: example=…`: the spec's documented responses on demand, nothing changed."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from mockserver.testing import LiveMock
+from tests.conftest import DOCUMENTED_ID
+from tests.helpers import listed
+
+SPEC_EXAMPLES = {
+    "notFound": {"error": {"type": "Not found", "message": f"Job {DOCUMENTED_ID} not found."}},
+    "unauthorized": {"message": "You are not authorized to access this resource."},
+}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "prefer", "status", "body"),
+    [
+        pytest.param("GET", f"/@jobs/{DOCUMENTED_ID}", "code=404", 404, SPEC_EXAMPLES["notFound"], id="get-404"),
+        pytest.param("GET", "/@jobs", "code=401", 401, SPEC_EXAMPLES["unauthorized"], id="list-401"),
+        pytest.param("GET", "/@jobs", "code=403", 403, SPEC_EXAMPLES["unauthorized"], id="list-403"),
+        pytest.param("POST", f"/@jobs/{DOCUMENTED_ID}/abort", "code=404", 404, SPEC_EXAMPLES["notFound"], id="abort-404"),
+        pytest.param("POST", "/@login", "code=401", 401,
+                     {"error": {"type": "Invalid credentials", "message": "Wrong login and/or password."}}, id="login-401"),
+        pytest.param("POST", "/@login-renew", "code=401", 401,
+                     {"error": {"type": "Invalid session", "message": "User is not logged in."}}, id="renew-401"),
+        pytest.param("POST", "/@login", 'example="missing"', 400,
+                     {"error": {"type": "Missing credentials", "message": "Login and password must be provided in body."}},
+                     id="login-example-by-name"),
+    ],
+)  # fmt: skip
+def test_prefer_code_answers_the_documented_example(
+    admin: requests.Session, mock: LiveMock, method: str, path: str, prefer: str, status: int, body: object
+) -> None:
+    before = listed(admin, mock)
+    response = admin.request(method, f"{mock.url}{path}", headers={"Prefer": prefer})
+    assert (response.status_code, response.json()) == (status, body)
+    assert response.headers["Content-Type"] == "application/json"
+    assert listed(admin, mock) == before
+
+
+def test_prefer_conflict_example_on_retry(admin: requests.Session, mock: LiveMock) -> None:
+    response = admin.post(f"{mock.url}/@jobs/{DOCUMENTED_ID}/retry", headers={"Prefer": "code=409"})
+    assert response.status_code == 409 and response.json()["error"]["type"] == "Conflict"
+
+
+def test_prefer_success_without_a_body_changes_nothing(admin: requests.Session, mock: LiveMock) -> None:
+    response = admin.delete(f"{mock.url}/@jobs/{DOCUMENTED_ID}", headers={"Prefer": "code=204"})
+    assert (response.status_code, response.content) == (204, b"")
+    assert DOCUMENTED_ID in listed(admin, mock)
+
+
+def test_prefer_200_gives_the_documented_job_without_auth(mock: LiveMock) -> None:
+    response = requests.get(f"{mock.url}/@jobs/any-id", headers={"Prefer": "code=200"})
+    assert response.status_code == 200
+    assert response.json()["@id"] == f"http://localhost:8080/@jobs/{DOCUMENTED_ID}"
+
+
+def test_prefer_an_undocumented_code_is_a_clear_400(admin: requests.Session, mock: LiveMock) -> None:
+    response = admin.get(f"{mock.url}/@jobs", headers={"Prefer": "code=418"})
+    assert response.status_code == 400
+    assert (
+        response.json()["error"]["message"]
+        == "Prefer: code=418 is not documented for getJobs; documented: 200, 401, 403"
+    )
+
+
+def test_prefer_an_unknown_example_names_the_known_ones(mock: LiveMock) -> None:
+    response = requests.post(f"{mock.url}/@login", headers={"Prefer": "example=nope"})
+    assert response.status_code == 400
+    assert "examples: admin, invalid, missing, tooLarge" in response.json()["error"]["message"]
+
+
+def test_other_preferences_are_ignored(admin: requests.Session, mock: LiveMock) -> None:
+    response = admin.get(f"{mock.url}/@jobs", headers={"Prefer": "return=minimal, respond-async"})
+    assert response.status_code == 200 and len(response.json()) == 7
+
+
+def test_forced_responses_are_journaled(admin: requests.Session, mock: LiveMock) -> None:
+    admin.get(f"{mock.url}/@jobs/{DOCUMENTED_ID}", headers={"Prefer": "code=404, example=notFound"})
+    entry = mock.control("GET", "journal")[-1]
+    assert (entry["operationId"], entry["status"], entry["note"]) == ("getJob", 404, "Prefer: 404 example notFound")

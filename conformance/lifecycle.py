@@ -1,0 +1,235 @@
+"""Phase 4: every lifecycle cell the spec states, acted on and read back, and the worker watched."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from conformance import checks
+from conformance.client import Exchange
+from conformance.fixtures import Unavailable
+from conformance.results import Outcome
+from conformance.target import Target
+from jobspec import Refusal, Transition
+
+PHASE = "lifecycle"
+WORKER = "worker"
+POLL = 0.1  # seconds between two reads of the list while watching the worker
+GRACE = 0.5  # seconds to keep watching once the watched jobs are terminal: they must stay there
+Job = dict[str, Any]
+
+
+class LifecyclePhase:
+    """Runs the lifecycle checks against one target."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.lifecycle = target.spec.lifecycle
+        self.failed = False
+        self.steps: tuple[Exchange, ...] = ()  # the requests that set up what a cell reads back
+
+    def run(self) -> None:
+        """Refusals, then client transitions, deletion from every state, then the worker watch.
+
+        Refusals come first: they leave their job as it was, so existing jobs serve several cells.
+        """
+        cells = [
+            (state, operation, self.lifecycle.outcome(operation, state))
+            for operation in self.lifecycle.client_operations()
+            for state in self.lifecycle.states
+        ]
+        for state, operation, outcome in sorted(cells, key=lambda cell: isinstance(cell[2], Transition)):
+            self.cell(state, operation, outcome)
+        for state in sorted(self.lifecycle.removal.states, key=list(self.lifecycle.states).index):
+            self.deletion(state)
+        WorkerWatch(self.target).run()
+
+    # ---- one cell ------------------------------------------------------------------------
+    def cell(self, state: str, operation: str, outcome: Transition | Refusal) -> None:
+        """Obtain a job in `state`, call `operation` on it, read it back and judge."""
+        names = _names(outcome)
+        found = self.obtain(state, operation, names)
+        if found is None:
+            return
+        job_id, before = found
+        exchange = self.target.call(operation, job_id)
+        self.failed, self.steps = False, (exchange,)
+        subject = f"{operation} on {state}"
+        if isinstance(outcome, Transition):
+            self.expect(checks.TRANSITION_ANSWER, subject, _answer(exchange, outcome.trigger.status, None), exchange)
+        else:
+            problems = _answer(exchange, outcome.status, outcome.error_type)
+            self.expect(checks.REFUSAL_ANSWER, subject, problems, exchange)
+        after = self.read_back(subject, job_id)
+        if after is not None and isinstance(outcome, Transition):
+            problems = checks.change_problems(self.lifecycle, outcome, before, after[1])
+            problems += checks.immutable_problems(self.lifecycle, before, after[1])
+            self.expect(checks.TRANSITION_RESULT, subject, problems, after[0])
+        elif after is not None:
+            problems = checks.unchanged_problems(self.lifecycle, before, after[1])
+            self.expect(checks.REFUSAL_UNCHANGED, subject, problems, after[0])
+        self.target.results.cell(state, operation, Outcome.FAILED if self.failed else Outcome.PASSED)
+
+    def obtain(self, state: str, operation: str, names: tuple[str, ...]) -> tuple[str, Job] | None:
+        """A job in `state` from the fixtures, read once; None (cell not exercised) otherwise."""
+        subject = f"{operation} on {state}"
+        if self.target.options.read_only:
+            reason = "--read-only changes no job"
+        else:
+            try:
+                job_id = self.target.fixtures.obtain(state)
+                exchange, job = self.target.read_job(job_id)
+                if job is not None and job.get(self.lifecycle.status_field) == state:
+                    return job_id, job
+                shown = job.get(self.lifecycle.status_field) if job else f"HTTP {exchange.response.status}"
+                reason = f"the fixture's job {job_id} reads back as {shown}, not {state}"
+            except Unavailable as exc:
+                reason = str(exc)
+        for name in names:
+            self.target.results.not_exercised(PHASE, name, subject, reason)
+        self.target.results.cell(state, operation, Outcome.NOT_EXERCISED)
+        return None
+
+    def read_back(self, subject: str, job_id: str) -> tuple[Exchange, Job] | None:
+        """The list, then the single GET: invariants on both, and they must agree."""
+        list_exchange, listed, readable = self.target.listed_job(job_id)
+        exchange, job = self.target.read_job(job_id)
+        if job is None:
+            problem = f"Received {exchange.response.status} / Documented: 200 with the job"
+            self.expect(checks.TRANSITION_RESULT, subject, [problem], exchange)
+            return None
+        for seen, source in ((job, exchange), (listed, list_exchange)):
+            if seen is not None:
+                self.expect(checks.STATE_FIELDS, subject, checks.state_field_problems(self.lifecycle, seen), source)
+                problems = checks.timestamp_order_problems(self.lifecycle, seen)
+                self.expect(checks.TIMESTAMPS_ORDERED, subject, problems, source)
+        if readable:
+            problems = checks.list_problems(self.lifecycle, listed, job)
+            self.expect(checks.LIST_AGREES, subject, problems, list_exchange)
+        return exchange, job
+
+    def expect(self, name: str, subject: str, problems: list[str], exchange: Exchange | None) -> None:
+        """Record a check of this cell; its curl replays the cell's earlier requests first."""
+        before = tuple(step for step in self.steps if step is not exchange)
+        if not self.target.results.check(PHASE, name, subject, problems, exchange, before):
+            self.failed = True
+
+    # ---- deletion ------------------------------------------------------------------------
+    def deletion(self, state: str) -> None:
+        """Delete a job in `state`; afterwards every operation on it answers as the spec says."""
+        removal = self.lifecycle.removal
+        names = (checks.DELETION_ANSWER, checks.DELETION_FINAL)
+        found = self.obtain(state, removal.operation, names)
+        if found is None:
+            return
+        job_id, _ = found
+        subject = f"{removal.operation} on {state}"
+        exchange = self.target.call(removal.operation, job_id)
+        self.failed, self.steps = False, (exchange,)
+        self.expect(checks.DELETION_ANSWER, subject, _answer(exchange, removal.status, None), exchange)
+        for operation in removal.afterwards_operations:
+            later = self.target.call(operation, job_id)
+            received = later.response.status
+            problem = f"Received {received} from {operation} after deletion / Documented: {removal.afterwards_status}"
+            self.expect(
+                checks.DELETION_FINAL, subject, [] if received == removal.afterwards_status else [problem], later
+            )
+        list_exchange, listed, _ = self.target.listed_job(job_id)
+        problems = [] if listed is None else [f"Received: {removal.listed_by} still lists the job / Documented: absent"]
+        self.expect(checks.DELETION_FINAL, subject, problems, list_exchange)
+        self.target.results.cell(state, removal.operation, Outcome.FAILED if self.failed else Outcome.PASSED)
+
+
+class WorkerWatch:
+    """Watches jobs for a bounded time; every observed sequence must follow the lifecycle."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.lifecycle = target.spec.lifecycle
+        self.seen: dict[str, Job] = {}
+        self.moves: set[tuple[str, str]] = set()
+
+    def run(self) -> None:
+        """Watch until the watched jobs settle or the budget (--timeout) is spent."""
+        watched = set() if self.target.options.read_only else set(self.target.fixtures.moving(self.lifecycle))
+        deadline = time.monotonic() + self.target.options.timeout
+        while time.monotonic() < deadline:
+            self.observe(self.target.call(self.target.list_operation))
+            if watched and all(self._settled(job_id) for job_id in watched):
+                deadline = min(deadline, time.monotonic() + GRACE)
+            time.sleep(POLL)
+        self.report(bool(watched))
+
+    def _settled(self, job_id: str) -> bool:
+        job = self.seen.get(job_id)
+        return job is not None and job.get(self.lifecycle.status_field) in self.lifecycle.terminal
+
+    def observe(self, exchange: Exchange) -> None:
+        """Judge every job of one read of the list against its previous observation."""
+        data = exchange.response.data
+        for job in data if isinstance(data, list) else []:
+            job_id = job.get(self.target.id_field) if isinstance(job, dict) else None
+            if not isinstance(job_id, str):
+                continue
+            before = self.seen.get(job_id)
+            self.seen[job_id] = job
+            if before is None or before == job:
+                continue
+            was, now = before.get(self.lifecycle.status_field), job.get(self.lifecycle.status_field)
+            problems = self.problems(job_id, before, job)
+            if not self.target.results.check(PHASE, checks.WORKER_FOLLOWS, "observed sequences", problems, exchange):
+                self.target.results.cell(str(was), WORKER, Outcome.FAILED)
+            if was != now and isinstance(was, str) and isinstance(now, str):
+                self.moves.add((was, now))
+
+    def problems(self, job_id: str, before: Job, after: Job) -> list[str]:
+        """What is wrong with a job's change between two reads: invariants, edges, and a step's changes."""
+        lifecycle = self.lifecycle
+        was, now = before.get(lifecycle.status_field), after.get(lifecycle.status_field)
+        problems = checks.invariant_problems(lifecycle, after) + checks.immutable_problems(lifecycle, before, after)
+        if was == now:
+            return problems
+        if not (isinstance(was, str) and isinstance(now, str) and lifecycle.can_follow(was, now)):
+            problems.append(f"Received job {job_id} seen {was} then {now} / Documented: only the lifecycle's edges")
+        steps = [t for t in lifecycle.transitions if (t.source, t.target) == (was, now) and t.trigger.is_worker]
+        if len(steps) == 1:  # one worker step between the two reads: its changes can be checked
+            problems += checks.change_problems(lifecycle, steps[0], before, after)
+        return problems
+
+    def report(self, made_jobs: bool) -> None:
+        """A result and a matrix cell for every worker transition: seen, or why not."""
+        for transition in self.lifecycle.transitions:
+            if not transition.trigger.is_worker:
+                continue
+            subject = f"{transition.name}: {transition.source} -> {transition.target}"
+            seen = any(
+                was == transition.source and checks.worker_can_move(self.lifecycle, transition.target, now)
+                for was, now in self.moves
+            )
+            if seen:
+                self.target.results.passed(PHASE, checks.WORKER_FOLLOWS, subject)
+                self.target.results.cell(transition.source, WORKER, Outcome.PASSED)
+                continue
+            hint = "" if made_jobs else "; pass --fixtures mock or command:CMD so the suite can make jobs to watch"
+            if self.target.options.read_only:
+                hint = "; --read-only makes no jobs to watch"
+            reason = f"no job went from {transition.source} to {transition.target} within {self.target.options.timeout:g} s{hint}"
+            self.target.results.not_exercised(PHASE, checks.WORKER_FOLLOWS, subject, reason)
+            self.target.results.cell(transition.source, WORKER, Outcome.NOT_EXERCISED)
+
+
+def _names(outcome: Transition | Refusal) -> tuple[str, ...]:
+    if isinstance(outcome, Transition):
+        return (checks.TRANSITION_ANSWER, checks.TRANSITION_RESULT)
+    return (checks.REFUSAL_ANSWER, checks.REFUSAL_UNCHANGED)
+
+
+def _answer(exchange: Exchange, status: int | None, error_type: str | None) -> list[str]:
+    received = exchange.response.status
+    if received != status:
+        return [f"Received {received} / Documented: {status}"]
+    if error_type is None:
+        return []
+    error = exchange.response.data.get("error") if isinstance(exchange.response.data, dict) else None
+    found = error.get("type") if isinstance(error, dict) else None
+    return [] if found == error_type else [f"Received error type {found!r} / Documented: {error_type!r}"]

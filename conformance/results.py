@@ -1,0 +1,140 @@
+"""Results as data: every check ends passed, failed (with findings) or not exercised (with why)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from conformance.client import Exchange
+
+PHASES = ("reachability", "auth", "schema", "lifecycle")
+
+
+class Outcome(enum.StrEnum):
+    """How a check ended."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    NOT_EXERCISED = "not exercised"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One departure from the spec: what was sent, what came back, why it is wrong, how to reproduce it."""
+
+    check: str
+    operation: str
+    message: str
+    request: dict[str, Any] | None = None
+    response: dict[str, Any] | None = None
+    curl: str = ""
+
+    @classmethod
+    def from_exchange(
+        cls, check: str, operation: str, message: str, exchange: Exchange | None, before: tuple[Exchange, ...] = ()
+    ) -> Finding:
+        """A finding about the answer to one of the suite's own requests (after `before`, which set it up)."""
+        if exchange is None:
+            return cls(check, operation, message)
+        request, response = exchange.request, exchange.response
+        return cls(
+            check=check,
+            operation=operation,
+            message=message,
+            request={"method": request.method, "url": request.url, "headers": request.headers, "body": request.body},
+            response={"status": response.status, "headers": response.headers, "body": response.body},
+            curl=" && ".join(step.request.curl() for step in (*before, exchange)),
+        )
+
+
+@dataclass
+class CheckResult:
+    """One check on one subject (an operation, a state, a lifecycle cell)."""
+
+    phase: str
+    name: str
+    subject: str
+    outcome: Outcome = Outcome.PASSED
+    findings: list[Finding] = field(default_factory=list)
+    reason: str = ""
+    runs: int = 0
+
+    @property
+    def title(self) -> str:
+        """`name [subject]`, the check's display and test-case name."""
+        return f"{self.name} [{self.subject}]" if self.subject else self.name
+
+
+class Results:
+    """Collects check results, merging repeated runs of the same check on the same subject."""
+
+    def __init__(self) -> None:
+        self._results: dict[tuple[str, str, str], CheckResult] = {}
+        self.cells: dict[tuple[str, str], Outcome] = {}
+
+    def __iter__(self) -> Iterator[CheckResult]:
+        return iter(self._results.values())
+
+    def _get(self, phase: str, name: str, subject: str) -> CheckResult:
+        key = (phase, name, subject)
+        if key not in self._results:
+            self._results[key] = CheckResult(phase, name, subject, Outcome.NOT_EXERCISED)
+        return self._results[key]
+
+    def passed(self, phase: str, name: str, subject: str) -> CheckResult:
+        """Record a passing run."""
+        result = self._get(phase, name, subject)
+        result.runs += 1
+        if result.outcome is Outcome.NOT_EXERCISED:
+            result.outcome, result.reason = Outcome.PASSED, ""
+        return result
+
+    def failed(self, phase: str, name: str, subject: str, finding: Finding) -> CheckResult:
+        """Record a failing run and its finding."""
+        result = self._get(phase, name, subject)
+        result.runs += 1
+        result.outcome, result.reason = Outcome.FAILED, ""
+        result.findings.append(finding)
+        return result
+
+    def check(
+        self,
+        phase: str,
+        name: str,
+        subject: str,
+        problems: list[str],
+        exchange: Exchange | None,
+        before: tuple[Exchange, ...] = (),
+    ) -> bool:
+        """Record a run that passed when `problems` is empty; otherwise one finding naming them all."""
+        if not problems:
+            self.passed(phase, name, subject)
+            return True
+        finding = Finding.from_exchange(name, subject, "\n".join(problems), exchange, before)
+        self.failed(phase, name, subject, finding)
+        return False
+
+    def not_exercised(self, phase: str, name: str, subject: str, reason: str) -> CheckResult:
+        """Record that a check could not run, and why (kept only if it never ran)."""
+        result = self._get(phase, name, subject)
+        if result.outcome is Outcome.NOT_EXERCISED:
+            result.reason = reason
+        return result
+
+    def cell(self, state: str, operation: str, outcome: Outcome) -> None:
+        """Mark a cell of the coverage matrix; a failure sticks, a pass beats not exercised."""
+        current = self.cells.get((state, operation))
+        if current is Outcome.FAILED or (current is Outcome.PASSED and outcome is Outcome.NOT_EXERCISED):
+            return
+        self.cells[(state, operation)] = outcome
+
+    def of_phase(self, phase: str) -> list[CheckResult]:
+        """The results of one phase, in the order they were first recorded."""
+        return [result for result in self._results.values() if result.phase == phase]
+
+    @property
+    def failed_count(self) -> int:
+        """How many checks failed."""
+        return sum(1 for result in self._results.values() if result.outcome is Outcome.FAILED)

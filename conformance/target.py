@@ -1,0 +1,93 @@
+"""The deployment under test as the phases see it: options, spec, client, fixtures and results."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from conformance.client import Client, Exchange
+from conformance.fixtures import Fixtures
+from conformance.results import Results
+from jobspec import Spec
+
+DEFAULT_MAX_EXAMPLES = 100
+DEFAULT_TIMEOUT = 10.0
+PATH_PARAMETER = re.compile(r"\{[^}]+\}")  # the job operations' one path parameter, whatever its name
+
+
+@dataclass(frozen=True)
+class Options:
+    """Everything a run is told: what the CLI flags and the pytest plugin options set."""
+
+    base_url: str
+    spec: Path | None = None
+    login: str = "admin"
+    password: str = "admin"
+    token: str | None = None
+    forbidden_login: str | None = None
+    forbidden_password: str | None = None
+    fixtures: str = "none"
+    read_only: bool = False
+    allow_destructive: bool = False
+    max_examples: int = DEFAULT_MAX_EXAMPLES
+    seed: int | None = None
+    workers: int = 1
+    timeout: float = DEFAULT_TIMEOUT
+    phases: tuple[str, ...] = ("reachability", "auth", "schema", "lifecycle")
+    verbosity: int = 0
+
+
+@dataclass
+class Target:
+    """One deployment, its spec, and what the run has found so far."""
+
+    options: Options
+    spec: Spec
+    client: Client
+    fixtures: Fixtures
+    results: Results
+    login_operation: str
+    list_operation: str
+    item_operation: str
+    id_field: str
+
+    def path(self, operation: str, job_id: str | None = None) -> str:
+        """The path of an operation, for a job when it takes one."""
+        template = self.spec.operation(operation).path
+        return PATH_PARAMETER.sub(quote(job_id, safe=""), template) if job_id else template
+
+    def call(self, operation: str, job_id: str | None = None, **kwargs: Any) -> Exchange:
+        """Call an operation of the spec, on a job when it takes one."""
+        return self.client.call(self.spec.operation(operation).method, self.path(operation, job_id), **kwargs)
+
+    def read_job(self, job_id: str) -> tuple[Exchange, dict[str, Any] | None]:
+        """The job as its single GET shows it (None unless it answered a JSON object)."""
+        exchange = self.call(self.item_operation, job_id)
+        data = exchange.response.data
+        ok = exchange.response.status == 200 and isinstance(data, dict)
+        return exchange, (data if ok else None)
+
+    def listed_job(self, job_id: str) -> tuple[Exchange, dict[str, Any] | None, bool]:
+        """The job as the list shows it, and whether the list could be read at all."""
+        exchange = self.call(self.list_operation)
+        data = exchange.response.data
+        if exchange.response.status != 200 or not isinstance(data, list):
+            return exchange, None, False
+        found = [job for job in data if isinstance(job, dict) and job.get(self.id_field) == job_id]
+        return exchange, (found[0] if found else None), True
+
+
+def find_operations(spec: Spec) -> tuple[str, str, str, str]:
+    """Login, list and item operations, and the jobs' id field, as the spec names them."""
+    lifecycle = spec.lifecycle
+    listing = lifecycle.removal.listed_by
+    items = [op for op in lifecycle.removal.afterwards_operations if spec.operation(op).method == "GET"]
+    item = items[0] if items else listing
+    logins = [op.operation_id for op in spec.operations.values() if op.definition.get("security") == []]
+    login = logins[0] if logins else "login"
+    job = spec.schema("Job").get("properties", {})
+    ids = [name for name, schema in job.items() if schema.get("format") == "uuid"]
+    return login, listing, item, ids[0] if ids else "uuid"

@@ -1,0 +1,215 @@
+"""`jobs-conformance` end to end: exit codes, reports, fixture sources and safety, against the real mock."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import socket
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+from fakejobs import Violation, serve
+
+from conformance.cli import main
+from jobspec.loader import packaged_spec_path
+from mockserver.config import MockConfig
+from mockserver.testing import LiveMock
+
+SCRIPT = Path(__file__).parent / "scripts" / "make_job.py"
+FORBIDDEN = ["--forbidden-login", "editor", "--forbidden-password", "editor"]
+QUICK = ["--max-examples", "5", "--seed", "1"]
+
+
+@pytest.fixture(scope="module")
+def running_mock() -> Iterator[LiveMock]:
+    """The mock with its clock running, as `jobs-mock` starts by default."""
+    with LiveMock(config=MockConfig(seed=7)) as server:
+        yield server
+
+
+@pytest.fixture
+def live(running_mock: LiveMock) -> Iterator[LiveMock]:
+    running_mock.control("POST", "reset")
+    yield running_mock
+    assert running_mock.faults() == [], "the mock reported its own faults"
+
+
+def report_of(path: Path) -> dict[str, Any]:
+    return dict(json.loads(path.read_text()))
+
+
+def unused_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param([], id="no-base-url"),
+        pytest.param(["--base-url", "http://x", "--bogus"], id="unknown-flag"),
+        pytest.param(["--base-url", "http://x", "--max-examples", "0"], id="zero-examples"),
+        pytest.param(["--base-url", "ftp://x"], id="not-http"),
+        pytest.param(["--base-url", "http://x", "--read-only", "--allow-destructive"], id="contradiction"),
+        pytest.param(["--base-url", "http://x", "--phases", "auth,nope"], id="unknown-phase"),
+    ],
+)
+def test_usage_errors_exit_2(argv: list[str]) -> None:
+    assert main(argv) == 2
+
+
+def test_unreachable_deployment_exits_2_with_a_clear_message(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--base-url", f"http://127.0.0.1:{unused_port()}"]) == 2
+    assert "unreachable" in capsys.readouterr().err
+
+
+def test_wrong_password_exits_2(live: LiveMock, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--base-url", live.url, "--password", "wrong"]) == 2
+    assert "login as 'admin' failed" in capsys.readouterr().err
+
+
+def test_bad_fixtures_value_exits_2(live: LiveMock) -> None:
+    assert main(["--base-url", live.url, "--fixtures", "magic"]) == 2
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param("not: [valid", id="not-yaml"),
+        pytest.param("openapi: 3.1.0\npaths: {}\ncomponents: {schemas: {Job: {properties: {}}}}\n", id="no-lifecycle"),
+    ],
+)
+def test_bad_spec_exits_2(tmp_path: Path, content: str) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(content)
+    assert main(["--base-url", "http://127.0.0.1:1", "--spec", str(spec)]) == 2
+
+
+def test_full_default_run_against_the_mock_passes_with_every_cell_exercised(live: LiveMock, tmp_path: Path) -> None:
+    files = {name: tmp_path / name for name in ("junit.xml", "report.json", "report.md")}
+    started = time.monotonic()
+    code = main(
+        ["--base-url", live.url, "--fixtures", "mock", *FORBIDDEN, "-q"]
+        + ["--junit", str(files["junit.xml"]), "--report", str(files["report.json"])]
+        + ["--markdown", str(files["report.md"])]
+    )
+    elapsed = time.monotonic() - started
+    report = report_of(files["report.json"])
+    assert code == 0, [c for c in report["checks"] if c["outcome"] == "failed"]
+    assert elapsed < 60
+    cells = [mark for row in report["matrix"].values() for mark in row.values() if mark]
+    assert cells and set(cells) == {"pass"}
+    assert [c for c in report["checks"] if c["outcome"] != "passed"] == []
+    suites = ET.parse(files["junit.xml"]).getroot().findall("testsuite")
+    assert [s.get("name") for s in suites] == ["reachability", "auth", "schema", "lifecycle"]
+    assert all(s.get("failures") == "0" for s in suites)
+    assert sum(int(s.get("tests", 0)) for s in suites) == len(report["checks"])
+    assert "| created |" in files["report.md"].read_text()
+
+
+def test_command_fixtures_against_the_mock_exercise_every_cell(live: LiveMock, tmp_path: Path) -> None:
+    command = f"command:{shlex.quote(sys.executable)} {shlex.quote(str(SCRIPT))} {live.url}"
+    out = tmp_path / "report.json"
+    code = main(["--base-url", live.url, "--fixtures", command, "--phases", "lifecycle", "-q", "--report", str(out)])
+    report = report_of(out)
+    assert code == 0
+    cells = [mark for row in report["matrix"].values() for mark in row.values() if mark]
+    assert len(cells) == 17 and set(cells) == {"pass"}
+
+
+def test_a_failing_fixture_command_leaves_cells_not_exercised_with_its_stderr(live: LiveMock, tmp_path: Path) -> None:
+    failing = "import sys; sys.stderr.write('no jobs today'); sys.exit(3)"
+    command = f"command:{shlex.quote(sys.executable)} -c {shlex.quote(failing)}"
+    out = tmp_path / "report.json"
+    code = main(
+        ["--base-url", live.url, "--fixtures", command, "--phases", "lifecycle", "--timeout", "1"]
+        + ["--report", str(out)]
+    )
+    report = report_of(out)
+    assert code == 0
+    reasons = {c["reason"] for c in report["checks"] if c["outcome"] == "not exercised"}
+    assert any("exited with 3" in reason and "no jobs today" in reason for reason in reasons)
+
+
+def test_fixtures_none_against_the_mock_data_passes_and_says_what_it_could_not_exercise(
+    live: LiveMock, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "report.json"
+    code = main(["--base-url", live.url, "--fixtures", "none", *QUICK, "--timeout", "1", "--report", str(out)])
+    report = report_of(out)
+    assert code == 0
+    skipped = [c for c in report["checks"] if c["outcome"] == "not exercised"]
+    assert any("--allow-destructive" in c["reason"] for c in skipped)
+    assert "Not exercised" in capsys.readouterr().out
+
+
+def test_read_only_against_the_mock_changes_no_job(tmp_path: Path) -> None:
+    with LiveMock(config=MockConfig(frozen=True)) as frozen:
+        jobs_before = _jobs(frozen)
+        code = main(["--base-url", frozen.url, "--read-only", *QUICK, "--timeout", "1", "-q"])
+        journal = frozen.control("GET", "journal")
+        jobs_after = _jobs(frozen)
+        assert frozen.faults() == []
+    assert code == 0
+    assert jobs_after == jobs_before
+    methods = {(entry["method"], entry["operationId"]) for entry in journal}
+    assert {method for method, _ in methods} <= {"GET", "POST"}
+    assert {op for method, op in methods if method == "POST"} == {"login"}
+
+
+def _jobs(mock: LiveMock) -> Any:
+    token = requests.post(f"{mock.url}/@login", json={"login": "admin", "password": "admin"}, timeout=5).json()["token"]
+    return requests.get(f"{mock.url}/@jobs", headers={"Authorization": f"Bearer {token}"}, timeout=5).json()
+
+
+def test_a_spec_copy_is_what_gets_checked(tmp_path: Path) -> None:
+    """A deployment that refuses with 400 on purpose passes against a copy of the spec that says so."""
+    raw = yaml.safe_load(packaged_spec_path().read_text())
+    for refusal in raw["x-job-lifecycle"]["refusals"]:
+        refusal["status"] = 400
+    copy = tmp_path / "their-jobs.yaml"
+    copy.write_text(yaml.safe_dump(raw))
+    argv = ["--fixtures", "mock", "--phases", "lifecycle", "--timeout", "2", "-q"]
+    with serve(Violation.REFUSAL_400) as server:
+        assert main(["--base-url", server.url, *argv]) == 1
+        assert main(["--base-url", server.url, "--spec", str(copy), *argv]) == 0
+
+
+def test_installed_script_and_module_run(tmp_path: Path) -> None:
+    script = Path(sys.executable).with_name("jobs-conformance")
+    helped = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60, check=False)
+    assert helped.returncode == 0 and "--fixtures" in helped.stdout
+    url = f"http://127.0.0.1:{unused_port()}"
+    module = subprocess.run(
+        [sys.executable, "-m", "conformance", "--base-url", url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert module.returncode == 2 and "unreachable" in module.stderr
+
+
+def test_mock_fixtures_send_the_control_token_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "report.json"
+    argv = ["--fixtures", "mock", "--phases", "lifecycle", "--timeout", "2", "-q", "--report", str(out)]
+    with LiveMock(config=MockConfig(control_token="s3cret")) as guarded:
+        monkeypatch.delenv("JOBS_MOCK_TOKEN", raising=False)
+        assert main(["--base-url", guarded.url, *argv]) == 0
+        refused = {c["reason"] for c in report_of(out)["checks"] if c["outcome"] == "not exercised"}
+        monkeypatch.setenv("JOBS_MOCK_TOKEN", "s3cret")
+        assert main(["--base-url", guarded.url, *argv]) == 0
+        skipped = [c for c in report_of(out)["checks"] if c["outcome"] == "not exercised"]
+    assert any("answered 401" in reason for reason in refused)
+    assert skipped == []

@@ -1,0 +1,60 @@
+"""Deliberately broken servers: the suite fails on each, naming the right check.
+
+The variants live in `fakejobs.py` (a small conformant aiohttp server, broken one way at a time);
+each test runs only the phases the violation concerns, with few examples, to stay fast.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fakejobs import Violation, check, serve
+
+from conformance.report import Report
+from conformance.results import Outcome
+
+V = Violation
+VARIANTS = [
+    pytest.param(V.MISSING_FIELD, "schema", "response_schema_conformance", id="missing-field"),
+    pytest.param(V.WRONG_STATUS, "schema", "status_code_conformance", id="wrong-status-code"),
+    pytest.param(V.ACCEPTED_REFUSAL, "lifecycle", "refusal_answer", id="accepted-refused-transition"),
+    pytest.param(V.ACCEPTED_REFUSAL, "lifecycle", "refusal_leaves_job_unchanged", id="refusal-changed-the-job"),
+    pytest.param(V.RETRY_NO_RESET, "lifecycle", "transition_result", id="retry-does-not-reset"),
+    pytest.param(V.DELETE_KEEPS, "lifecycle", "deletion_is_final", id="delete-does-not-delete"),
+    pytest.param(V.MISSING_AUTH, "auth", "auth_no_token", id="missing-auth"),
+    pytest.param(V.SERVER_ERROR, "schema", "not_a_server_error", id="500-on-bad-input"),
+    pytest.param(V.BROKEN_INVARIANT, "schema", "job_state_fields", id="broken-invariant"),
+    pytest.param(V.WRONG_CONTENT_TYPE, "schema", "content_type_conformance", id="wrong-content-type"),
+    pytest.param(V.LIST_DISAGREES, "lifecycle", "list_agrees_with_item", id="list-disagrees-with-get"),
+    pytest.param(V.REFUSAL_400, "lifecycle", "refusal_answer", id="refusal-answers-400"),
+    pytest.param(V.FORBIDDEN_ALLOWED, "auth", "auth_forbidden_user", id="forbidden-user-allowed"),
+    pytest.param(V.WORKER_BACKWARDS, "lifecycle", "worker_follows_lifecycle", id="worker-steps-backwards"),
+]
+
+
+def failed_checks(report: Report) -> set[tuple[str, str]]:
+    return {(r.phase, r.name) for r in report.results if r.outcome is Outcome.FAILED}
+
+
+@pytest.mark.parametrize(("violation", "phase", "name"), VARIANTS)
+def test_variant__the_suite_fails_naming_the_check(violation: Violation, phase: str, name: str) -> None:
+    with serve(violation) as server:
+        report = check(server.url, phase)
+    assert report.exit_code == 1
+    assert (phase, name) in failed_checks(report), failed_checks(report)
+    failure = next(r for r in report.results if (r.phase, r.name, r.outcome) == (phase, name, Outcome.FAILED))
+    finding = failure.findings[0]
+    assert finding.message and finding.curl.startswith("curl ")
+    assert finding.response is not None and finding.request is not None
+    assert not re.search(r"\b[0-9a-f]{32}\b", repr(failure.findings)), "a token leaked into the report"
+
+
+def test_conformant_server__every_phase_passes_and_every_cell_is_exercised() -> None:
+    with serve() as server:
+        report = check(server.url, "auth", "schema", "lifecycle")
+    assert failed_checks(report) == set()
+    assert report.exit_code == 0
+    matrix = report.matrix()
+    assert all(mark in ("pass", "") for row in matrix.values() for mark in row.values()), matrix
+    assert sum(mark == "pass" for row in matrix.values() for mark in row.values()) == 17

@@ -7,6 +7,7 @@ state, a transition or a field by name.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -187,27 +188,25 @@ def _response_jobs(response: Any, case: Any) -> tuple[Lifecycle, list[Job]] | No
     return lifecycle, jobs_in(lifecycle, data)
 
 
-@schemathesis.check
-def job_state_fields(ctx: Any, response: Any, case: Any) -> bool | None:
-    """Every job in every response has its timestamps null or set as its state says."""
+def _judge_jobs(response: Any, case: Any, problems_of: Callable[[Lifecycle, dict[str, Any]], list[str]]) -> bool | None:
+    """Apply one invariant to every job of a response: None if it carries no jobs, AssertionError on a breach."""
     found = _response_jobs(response, case)
     if found is None:
         return None
     lifecycle, jobs = found
-    problems = [f"job {job.get('uuid')}: {p}" for job in jobs for p in state_field_problems(lifecycle, job)]
+    problems = [f"job {job.get('uuid')}: {p}" for job in jobs for p in problems_of(lifecycle, job)]
     if problems:
         raise AssertionError("\n".join(problems))
     return True
+
+
+@schemathesis.check
+def job_state_fields(ctx: Any, response: Any, case: Any) -> bool | None:
+    """Every job in every response has its timestamps null or set as its state says."""
+    return _judge_jobs(response, case, state_field_problems)
 
 
 @schemathesis.check
 def job_timestamps_ordered(ctx: Any, response: Any, case: Any) -> bool | None:
     """Every job in every response has its set timestamps in the spec's order."""
-    found = _response_jobs(response, case)
-    if found is None:
-        return None
-    lifecycle, jobs = found
-    problems = [f"job {job.get('uuid')}: {p}" for job in jobs for p in timestamp_order_problems(lifecycle, job)]
-    if problems:
-        raise AssertionError("\n".join(problems))
-    return True
+    return _judge_jobs(response, case, timestamp_order_problems)

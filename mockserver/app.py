@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import zlib
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -15,7 +16,7 @@ from mockserver.auth import DEFAULT_USERS, Authenticator
 from mockserver.clock import Clock
 from mockserver.config import MockConfig
 from mockserver.cors import cors_middleware
-from mockserver.errors import ApiError, MethodNotAllowed, NotFound, PayloadTooLarge
+from mockserver.errors import ApiError, BadRequest, MethodNotAllowed, NotFound, PayloadTooLarge
 from mockserver.faults import Fault, Faults, InjectedFault
 from mockserver.prefer import forced_response
 from mockserver.routes import add_routes, dump, json_response
@@ -24,6 +25,7 @@ from mockserver.store import JobStore
 from mockserver.validation import ReferenceValidator, compile_validators
 
 log = logging.getLogger("mockserver")
+STREAM_CHUNK = 1 << 20  # bodies larger than this are written a slice at a time
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -38,7 +40,7 @@ def create_app(
     spec = spec or load_spec()
     config = config or MockConfig()
     clock = clock or Clock(speed=config.speed)
-    jobs = data.load_jobs(spec, config.data)
+    jobs, source = data.load_jobs(spec, config.data)
     users = data.load_users(config.users) if config.users else list(DEFAULT_USERS)
     state = MockState(
         spec=spec,
@@ -47,16 +49,19 @@ def create_app(
         clock=clock,
         auth=Authenticator(users, secret=config.secret),
         validators=compile_validators(spec),
-        starting_jobs=jobs,
+        starting_jobs=zlib.compress(json.dumps(jobs, separators=(",", ":")).encode(), 1),
         reference=ReferenceValidator(spec) if config.strict else None,
         faults=Faults(frozenset(spec.operations)),
     )
-    state.load()
+    try:
+        state.load(jobs)
+    except BadRequest as exc:
+        raise data.DataError(f"{source}: {exc.message}") from None
     state.arm_faults()
     if config.state_file is not None:
         saved = persist.read(config.state_file, state)
         if saved is not None:
-            persist.restore(state, saved)
+            persist.restore(state, saved, config.state_file)
     middlewares = [cors_middleware(config.cors_origins), answer_middleware]
     app = web.Application(middlewares=middlewares, client_max_size=config.max_body)
     app[STATE] = state
@@ -108,7 +113,9 @@ async def answer_middleware(request: web.Request, handler: Handler) -> web.Strea
     )
     trickle = next((fault.trickle for fault in faults if fault.trickle), None)
     if trickle and isinstance(response, web.Response):
-        return await _trickle(request, response, *trickle)
+        return await _stream(request, response, *trickle)
+    if isinstance(response, web.Response) and isinstance(response.body, bytes) and len(response.body) > STREAM_CHUNK:
+        return await _stream(request, response, STREAM_CHUNK, 0)
     return response
 
 
@@ -136,9 +143,13 @@ async def _respond(
     return await handler(request)
 
 
-async def _trickle(request: web.Request, response: web.Response, size: int, interval: float) -> web.StreamResponse:
-    """Send `response` a few bytes at a time, as a slow network would."""
-    body = response.body if isinstance(response.body, bytes) else b""
+async def _stream(request: web.Request, response: web.Response, size: int, interval: float) -> web.StreamResponse:
+    """Send `response` `size` bytes at a time, each written out before the next (a trickle when `interval` > 0).
+
+    Large bodies go this way too: handed to the transport whole, the part the socket cannot take at
+    once is copied into its buffer, and a 35 MB list would cost the process 35 MB more.
+    """
+    body = memoryview(response.body if isinstance(response.body, bytes) else b"")
     stream = web.StreamResponse(status=response.status, headers=response.headers)
     stream.content_length = len(body)
     await stream.prepare(request)

@@ -11,9 +11,6 @@ import yaml
 
 from jobspec import Spec
 from mockserver.auth import User
-from mockserver.clock import Clock
-from mockserver.errors import BadRequest
-from mockserver.store import JobStore
 from mockserver.validation import compile_schema, schema_problems
 
 
@@ -41,28 +38,24 @@ def _entries(document: Any, key: str, path: Path) -> list[Any]:
     return document
 
 
-def load_jobs(spec: Spec, path: Path | None) -> list[dict[str, Any]]:
-    """The starting jobs, each checked against the spec's Job schema and the lifecycle."""
+def load_jobs(spec: Spec, path: Path | None) -> tuple[list[dict[str, Any]], Path]:
+    """The starting jobs and where they came from, each checked against the spec's Job schema.
+
+    The lifecycle's invariants are checked as the store takes them (see `MockState.load`).
+    """
     source = path or Path(str(resources.files("mockserver").joinpath("data.yaml")))
-    return check_jobs(spec, read_document(source), source)
+    return check_jobs(spec, read_document(source), source), source
 
 
 def check_jobs(spec: Spec, document: Any, source: Path) -> list[dict[str, Any]]:
-    """Jobs from a document, each checked against the Job schema and the lifecycle; DataError naming a bad one."""
+    """Jobs from a document, each checked against the Job schema; DataError naming a bad one."""
     entries = _entries(document, "jobs", source)
     validator = compile_schema(spec.schema("Job"))
-    scratch = JobStore(spec.lifecycle)
-    now = Clock().now_ms()
     for index, entry in enumerate(entries):
-        name = _describe(index, entry)
         problems = schema_problems(validator, entry)
         if problems:
-            raise DataError(f"{source}: {name} is not a valid Job: {'; '.join(problems)}")
-        try:
-            scratch.add(entry, now)
-        except BadRequest as exc:
-            raise DataError(f"{source}: {name}: {exc.message}") from None
-    return [dict(entry) for entry in entries]
+            raise DataError(f"{source}: {describe(index, entry)} is not a valid Job: {'; '.join(problems)}")
+    return entries
 
 
 def load_users(path: Path) -> list[User]:
@@ -80,7 +73,8 @@ def load_users(path: Path) -> list[User]:
     return users
 
 
-def _describe(index: int, entry: Any) -> str:
+def describe(index: int, entry: Any) -> str:
+    """How a message names one entry of a jobs file."""
     if isinstance(entry, dict) and "uuid" in entry:
         return f"job {index} ({entry['uuid']}, {entry.get('title', 'untitled')!r})"
     return f"job {index}"

@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from mockserver.data import DataError, check_jobs
+from mockserver.errors import BadRequest
 from mockserver.state import STATE, MockState
 
 FORMAT = "jobs-mock-state"
@@ -75,12 +76,15 @@ def read(path: Path, state: MockState) -> dict[str, Any] | None:
     return saved
 
 
-def restore(state: MockState, saved: dict[str, Any]) -> None:
+def restore(state: MockState, saved: dict[str, Any], path: Path) -> None:
     """Put the saved jobs, appointments, revocations and time back."""
     behind = saved["clock"] - state.clock.now_ms()
     if behind > 0:
         state.clock.advance(behind / 1000)
-    state.store.restore(saved["jobs"], saved["pending"], state.clock.now_ms())
+    try:
+        state.store.restore(saved["jobs"], saved["pending"], state.clock.now_ms())
+    except BadRequest as exc:
+        raise _corrupt(path, exc.message) from None
     state.auth.revoked.update(saved["revoked"])
 
 

@@ -7,15 +7,14 @@ import heapq
 import json
 import random
 import uuid as uuidlib
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from jobspec import Change, Lifecycle, Refusal, Transition
 from mockserver.clock import parse_timestamp, timestamp
 from mockserver.errors import BadRequest, JobNotFound, TransitionRefused
 
-TIMESTAMPS = ("created", "started", "finished")
 DEFAULT_TIMING = {"delay": 10.0, "duration": 20.0}  # seconds, each drawn from 0.5x to 1.5x
 DEFAULT_OTHER_OUTCOMES = 0.2  # share of jobs without params.mock.outcome that end in another worker outcome
 DEFAULT_OUTPUT: dict[str, Any] = {"message": "Done."}
@@ -23,53 +22,31 @@ DEFAULT_ERROR = "The job failed."
 SCHEDULE_CAP = 1000  # scheduled jobs stop appearing while the store holds this many
 
 
-@dataclass
+Fields = dict[str, Any]  # a job being worked on: its representation, timestamps as milliseconds
+
+
+@dataclass(slots=True)
 class Job:
-    """One job; timestamps are kept as integer milliseconds since the epoch."""
+    """One job, kept as its JSON encoding plus what the store reads often.
+
+    The encoding is the only copy of `title`, `params`, `result` and the rest: 100,000 jobs as
+    parsed dictionaries would take several times the memory. A change decodes, edits, re-encodes.
+    """
 
     uuid: str
-    title: str
-    description: str
-    params: dict[str, Any]
-    actor: str
-    created: int
-    started: int | None
-    finished: int | None
     status: str
-    result: dict[str, Any]
+    stamps: tuple[int | None, ...]  # the lifecycle's ordered timestamps, in milliseconds
+    body: bytes  # the representation (without `@id`) as compact JSON
+    mock: dict[str, Any] | None  # params.mock: the worker's instructions for this job
     version: int = 0
-    _encoded: bytes | None = field(default=None, repr=False, compare=False)
-
-    def representation(self) -> dict[str, Any]:
-        """The job as the API shows it (without `@id`)."""
-        return {
-            "uuid": self.uuid,
-            "title": self.title,
-            "description": self.description,
-            "params": self.params,
-            "actor": self.actor,
-            "created": _ts(self.created),
-            "started": _ts(self.started),
-            "finished": _ts(self.finished),
-            "status": self.status,
-            "result": self.result,
-        }
 
     def encoded(self) -> bytes:
-        """The representation as JSON bytes, cached until the job changes."""
-        if self._encoded is None:
-            self._encoded = json.dumps(self.representation(), separators=(",", ":")).encode()
-        return self._encoded
-
-    def touch(self) -> None:
-        """Note a change: bump the version and drop the cached encoding."""
-        self.version += 1
-        self._encoded = None
+        """The representation as JSON bytes."""
+        return self.body
 
     def mock_setting(self, key: str) -> Any:
         """A setting of `params.mock` (outcome, delay, duration, result, error), if given."""
-        settings = self.params.get("mock")
-        return settings.get(key) if isinstance(settings, dict) else None
+        return None if self.mock is None else self.mock.get(key)
 
 
 class JobStore:
@@ -77,6 +54,7 @@ class JobStore:
 
     def __init__(self, lifecycle: Lifecycle, *, seed: int | None = None, speed: float = 1.0) -> None:
         self.lifecycle = lifecycle
+        self.stamp_names = lifecycle.invariants.ordered_timestamps
         self.speed = speed
         self.rng = random.Random(seed)
         self.jobs: dict[str, Job] = {}
@@ -160,7 +138,7 @@ class JobStore:
                 continue
             transition = self._worker_transition(job)
             if transition is not None:
-                self._fire(job, transition, max(due, _latest(job)))
+                self._fire(job, transition, max(due, _latest(job.stamps)))
                 fired += 1
         return fired
 
@@ -186,25 +164,46 @@ class JobStore:
         heapq.heappush(self._due, (due, self._sequence, job.uuid, job.version))
 
     def _fire(self, job: Job, transition: Transition, now_ms: int) -> None:
+        fields = self._open(job)
         for name, change in transition.changes.items():
-            setattr(job, name, self._value(job, change, now_ms))
-        job.status = transition.target
+            fields[name] = self._value(fields, change, now_ms)
+        fields["status"] = transition.target
+        self._save(job, fields)
         self._changed(job, now_ms)
 
+    def _open(self, job: Job) -> Fields:
+        """A working copy of a job to edit: its representation, timestamps in milliseconds."""
+        fields: Fields = json.loads(job.body)
+        fields.update(zip(self.stamp_names, job.stamps, strict=True))
+        return fields
+
+    def _save(self, job: Job, fields: Fields) -> None:
+        """Write a working copy back into the job."""
+        job.status = fields["status"]
+        job.stamps = tuple(fields[name] for name in self.stamp_names)
+        job.body = self._encode(fields)
+        # A copy, not the parsed dict: what a job keeps must not pin the memory of the document it came from.
+        job.mock = copy.deepcopy(_mock(fields))
+
+    def _encode(self, fields: Fields) -> bytes:
+        shown = {**fields, **{name: _ts(fields[name]) for name in self.stamp_names}}
+        return json.dumps(shown, separators=(",", ":")).encode()
+
     def _changed(self, job: Job, now_ms: int) -> None:
-        job.touch()
+        job.version += 1
         self._list_cache = None
         self.revision += 1
         self._schedule(job, now_ms)
 
-    def _value(self, job: Job, change: Change, now_ms: int) -> Any:
+    def _value(self, fields: Fields, change: Change, now_ms: int) -> Any:
+        mock = _mock(fields) or {}
         if change.kind == "now":
-            return max(now_ms, _latest(job))
+            return max(now_ms, _latest(fields[n] for n in self.stamp_names))
         if change.kind == "output":
-            output = job.mock_setting("result")
+            output = mock.get("result")
             return copy.deepcopy(output) if isinstance(output, dict) else dict(DEFAULT_OUTPUT)
         if change.kind == "error":
-            message = job.mock_setting("error")
+            message = mock.get("error")
             return {"error": message if isinstance(message, str) else DEFAULT_ERROR}
         return copy.deepcopy(change.value)
 
@@ -214,28 +213,33 @@ class JobStore:
         """A version-4 UUID from the store's own generator (deterministic under a seed)."""
         return str(uuidlib.UUID(int=self.rng.getrandbits(128), version=4))
 
-    def add(self, fields: Mapping[str, Any], now_ms: int) -> Job:
-        """Add a job from its representation, filling what is missing consistently."""
-        fields = dict(fields)
-        status = fields.get("status", self.lifecycle.initial)
+    def add(self, given: Mapping[str, Any], now_ms: int, *, owned: bool = False) -> Job:
+        """Add a job from its representation, filling what is missing consistently.
+
+        `owned`: the caller hands its `params` and `result` over (freshly parsed data), so they are not copied.
+        """
+        take: Callable[[Any], Any] = _same if owned else copy.deepcopy
+        status = given.get("status", self.lifecycle.initial)
         if status not in self.lifecycle.states:
             raise BadRequest(f"status: {status!r} is not one of {', '.join(self.lifecycle.states)}")
-        job_id = str(fields.get("uuid") or self.new_uuid())
+        job_id = str(given.get("uuid") or self.new_uuid())
         if job_id in self.jobs:
             raise BadRequest(f"uuid: a job {job_id} already exists")
-        job = Job(
-            uuid=job_id,
-            title=str(fields.get("title", "Mock job")),
-            description=str(fields.get("description", "")),
-            params=copy.deepcopy(fields.get("params", {})),
-            actor=str(fields.get("actor", "admin")),
-            created=_ms(fields.get("created"), "created") or now_ms,
-            started=_ms(fields.get("started"), "started"),
-            finished=_ms(fields.get("finished"), "finished"),
-            status=self.lifecycle.initial,
-            result=copy.deepcopy(fields.get("result", {})),
-        )
-        self._settle(job, status, now_ms, given=set(fields))
+        fields: Fields = {
+            "uuid": job_id,
+            "title": str(given.get("title", "Mock job")),
+            "description": str(given.get("description", "")),
+            "params": take(given.get("params", {})),
+            "actor": str(given.get("actor", "admin")),
+            "created": _ms(given.get("created"), "created") or now_ms,
+            "started": _ms(given.get("started"), "started"),
+            "finished": _ms(given.get("finished"), "finished"),
+            "status": self.lifecycle.initial,
+            "result": take(given.get("result", {})),
+        }
+        self._settle(fields, status, now_ms, given=set(given))
+        job = Job(job_id.encode().decode(), fields["status"], (), b"", None)  # a fresh string: see _save
+        self._save(job, fields)
         self.jobs[job.uuid] = job
         self._changed(job, now_ms)
         return job
@@ -246,50 +250,56 @@ class JobStore:
         if status not in self.lifecycle.states:
             raise BadRequest(f"status: {status!r} is not one of {', '.join(self.lifecycle.states)}")
         if status != job.status:
-            self._settle(job, status, now_ms, given=set())
+            fields = self._open(job)
+            self._settle(fields, status, now_ms, given=set())
+            self._save(job, fields)
             self._changed(job, now_ms)
         return job
 
-    def _settle(self, job: Job, status: str, now_ms: int, given: set[str]) -> None:
+    def _settle(self, fields: Fields, status: str, now_ms: int, given: set[str]) -> None:
         """Set `status`, fill the fields a transition into it would set, then check invariants."""
         arriving = [t for t in self.lifecycle.transitions if t.target == status]
         for transition in arriving[:1]:
             for name, change in transition.changes.items():
                 if name not in given:
-                    setattr(job, name, self._value(job, change, now_ms))
+                    fields[name] = self._value(fields, change, now_ms)
         for name, must_be_set in self.lifecycle.states[status].fields.items():
             if name in given:
                 continue
             if not must_be_set:
-                setattr(job, name, None)
-            elif getattr(job, name) is None:
-                setattr(job, name, max(now_ms, _latest(job)))
-        job.status = status
-        problems = self.violations(job)
+                fields[name] = None
+            elif fields[name] is None:
+                fields[name] = max(now_ms, _latest(fields[n] for n in self.stamp_names))
+        fields["status"] = self.lifecycle.states[status].name  # the lifecycle's own string, shared by every job
+        problems = self.violations(fields)
         if problems:
-            raise BadRequest(f"job {job.uuid} would break the lifecycle: {'; '.join(problems)}")
+            raise BadRequest(f"job {fields['uuid']} would break the lifecycle: {'; '.join(problems)}")
 
-    def violations(self, job: Job) -> list[str]:
-        """The lifecycle invariants this job breaks (empty when it is consistent)."""
+    def violations(self, fields: Fields) -> list[str]:
+        """The lifecycle invariants a job's working copy breaks (empty when it is consistent)."""
+        status = fields["status"]
         problems = []
-        for name, must_be_set in self.lifecycle.states[job.status].fields.items():
-            if (getattr(job, name) is not None) != must_be_set:
-                problems.append(f"{name} must be {'set' if must_be_set else 'null'} when {job.status}")
-        ordered = [(n, getattr(job, n)) for n in self.lifecycle.invariants.ordered_timestamps]
-        present = [(n, v) for n, v in ordered if v is not None]
+        for name, must_be_set in self.lifecycle.states[status].fields.items():
+            if (fields[name] is not None) != must_be_set:
+                problems.append(f"{name} must be {'set' if must_be_set else 'null'} when {status}")
+        present = [(n, fields[n]) for n in self.stamp_names if fields[n] is not None]
         for (before, a), (after, b) in zip(present, present[1:], strict=False):
             if a > b:
                 problems.append(f"{before} is after {after}")
         return problems
 
-    def load(self, jobs: Iterable[Mapping[str, Any]], now_ms: int) -> None:
-        """Replace every job with these representations."""
+    def load(self, jobs: Iterable[Mapping[str, Any]], now_ms: int, *, owned: bool = False) -> None:
+        """Replace every job with these representations; BadRequest naming the first inconsistent one."""
         self.jobs.clear()
         self._due.clear()
         self._list_cache = None
         self.revision += 1
-        for fields in jobs:
-            self.add(fields, now_ms)
+        for index, fields in enumerate(jobs):
+            try:
+                self.add(fields, now_ms, owned=owned)
+            except BadRequest as exc:
+                name = f"{fields.get('uuid', 'no uuid')}, {fields.get('title', 'untitled')!r}"
+                raise BadRequest(f"job {index} ({name}): {exc.message}") from None
 
     def pending(self) -> dict[str, int]:
         """When the worker will next move each job that is waiting for it (uuid -> ms)."""
@@ -300,7 +310,7 @@ class JobStore:
 
     def restore(self, jobs: Iterable[Mapping[str, Any]], pending: Mapping[str, int], now_ms: int) -> None:
         """Load saved jobs and put the worker's saved appointments back in place of fresh ones."""
-        self.load(jobs, now_ms)
+        self.load(jobs, now_ms, owned=True)
         self._due = [entry for entry in self._due if entry[2] not in pending]
         for job_id, due in pending.items():
             if job_id in self.jobs:
@@ -322,5 +332,15 @@ def _ms(value: Any, name: str) -> int | None:
         raise BadRequest(f"{name}: {value!r} is not an ISO 8601 timestamp") from None
 
 
-def _latest(job: Job) -> int:
-    return max(v for v in (job.created, job.started, job.finished) if v is not None)
+def _latest(stamps: Iterable[int | None]) -> int:
+    return max(v for v in stamps if v is not None)
+
+
+def _mock(fields: Fields) -> dict[str, Any] | None:
+    params = fields.get("params")
+    settings = params.get("mock") if isinstance(params, dict) else None
+    return settings if isinstance(settings, dict) else None
+
+
+def _same(value: Any) -> Any:
+    return value

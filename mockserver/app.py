@@ -53,8 +53,9 @@ def create_app(
         reference=ReferenceValidator(spec) if config.strict else None,
         faults=Faults(frozenset(spec.operations)),
     )
+    del jobs  # the parsed document goes before the store fills: see MockState.load
     try:
-        state.load(jobs)
+        state.load()
     except BadRequest as exc:
         raise data.DataError(f"{source}: {exc.message}") from None
     state.arm_faults()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 
 class Clock:
@@ -50,7 +50,7 @@ class Clock:
 def timestamp(ms: int) -> str:
     """Nick's timestamp of a time in milliseconds: UTC ISO 8601 with milliseconds and `Z`."""
     seconds, millis = divmod(ms, 1000)
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis:03d}Z"
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{millis:03d}Z"
 
 
 def parse_timestamp(text: str) -> float:

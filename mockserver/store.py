@@ -182,8 +182,6 @@ class JobStore:
         job.status = fields["status"]
         job.stamps = tuple(fields[name] for name in self.stamp_names)
         job.body = self._encode(fields)
-        # A copy, not the parsed dict: what a job keeps must not pin the memory of the document it came from.
-        job.mock = copy.deepcopy(_mock(fields))
 
     def _encode(self, fields: Fields) -> bytes:
         shown = {**fields, **{name: _ts(fields[name]) for name in self.stamp_names}}
@@ -238,7 +236,9 @@ class JobStore:
             "result": take(given.get("result", {})),
         }
         self._settle(fields, status, now_ms, given=set(given))
-        job = Job(job_id.encode().decode(), fields["status"], (), b"", None)  # a fresh string: see _save
+        # Fresh copies, not parsed objects: what a job keeps must not pin the memory of the document it came from.
+        # (params, and so params.mock, never change after this: the spec lists them as immutable.)
+        job = Job(job_id.encode().decode(), fields["status"], (), b"", copy.deepcopy(_mock(fields)))
         self._save(job, fields)
         self.jobs[job.uuid] = job
         self._changed(job, now_ms)

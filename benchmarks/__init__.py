@@ -1,0 +1,1 @@
+"""Measurement harness for the mock server and the conformance suite (issue 6): `python -m benchmarks`."""

@@ -1,0 +1,183 @@
+"""The results: markdown tables for people, a JSON document for machines."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from benchmarks.machine import describe
+from benchmarks.memory import Memory
+from benchmarks.scenarios import ScenarioResult, ServerRuns, Settings
+from benchmarks.suite import SuiteRun
+
+
+def _num(value: float | None, digits: int = 0, suffix: str = "") -> str:
+    return "–" if value is None else f"{value:,.{digits}f}{suffix}"
+
+
+def _verdict(met: bool | None, target: str) -> str:
+    if met is None:
+        return target or ""
+    return f"{target}: {'met' if met else '**missed**'}"
+
+
+def _cpu(bare: ServerRuns | None, mock: ServerRuns | None) -> str:
+    return " → ".join(f"{runs.median_cpu_us():,.0f} µs" for runs in (bare, mock) if runs is not None)
+
+
+def load_table(results: list[ScenarioResult]) -> str:
+    """Requests/s and p50/p99 latency, bare route and mock side by side, ratios to the bare route."""
+    lines = [
+        "| scenario | bare req/s | mock req/s | mock/bare | bare p50 | mock p50 | ×p50 | bare p99 | mock p99 | ×p99 "
+        "| CPU/req bare → mock | target |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+    ]
+    for result in results:
+        bare, mock = result.servers.get("bare"), result.servers.get("mock")
+        target = f"req/s ≥ {result.scenario.target_ratio:.0%} of bare" if result.scenario.target_ratio else ""
+        cells = [
+            result.scenario.title,
+            _num(bare.median("rps") if bare else None),
+            _num(mock.median("rps") if mock else None),
+            _num(result.ratio("rps"), 2),
+            _num(bare.median("p50_ms") if bare else None, 2, " ms"),
+            _num(mock.median("p50_ms") if mock else None, 2, " ms"),
+            _num(result.ratio("p50_ms"), 1),
+            _num(bare.median("p99_ms") if bare else None, 2, " ms"),
+            _num(mock.median("p99_ms") if mock else None, 2, " ms"),
+            _num(result.ratio("p99_ms"), 1),
+            _cpu(bare, mock),
+            _verdict(result.target_met, target),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def memory_table(figures: list[Memory]) -> str:
+    """Resident memory (MB) of each server process with the memory scenario's jobs loaded."""
+    lines = [
+        "| server | jobs | start-up | RSS loaded | RSS after serving | peak (VmHWM) | target |",
+        "|---|--:|--:|--:|--:|--:|---|",
+    ]
+    for item in figures:
+        verdict = ""
+        if item.server == "mock":
+            after = "under" if item.served_under_limit else "**over**"
+            verdict = f"{_verdict(item.target_met, 'loaded < 300 MB')}; after serving: {after}"
+        lines.append(
+            f"| {item.server} | {item.jobs:,} | {item.startup_seconds:.1f} s | {item.rss_loaded:,.0f} MB "
+            f"| {item.rss_served:,.0f} MB | {item.peak:,.0f} MB | {verdict} |"
+        )
+    return "\n".join(lines)
+
+
+def suite_table(runs: list[SuiteRun]) -> str:
+    """Wall time of full conformance runs against a local mock."""
+    lines = ["| conformance run | wall time | exit code | target |", "|---|--:|--:|---|"]
+    for run in runs:
+        verdict = _verdict(run.target_met, "< 60 s" if run.variant == "default" else "")
+        lines.append(f"| `{run.command}` | {run.seconds:.1f} s | {run.exit_code} | {verdict} |")
+    return "\n".join(lines)
+
+
+def render(
+    settings: Settings,
+    results: list[ScenarioResult],
+    memory: list[Memory],
+    suite: list[SuiteRun],
+    skipped: list[str],
+) -> str:
+    """The whole report as markdown."""
+    info = describe(settings.generator_name)
+    parts = [
+        f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB, {info['os']}, "
+        f"Python {info['python']}, aiohttp {info['aiohttp']}.",
+        f"Load generator: {settings.generator_name}; {settings.connections} connections; "
+        f"{settings.runs} run(s) of {settings.duration:g} s per server and scenario after a {settings.warmup:g} s "
+        "warm-up; medians. Each server in its own process; the mock with "
+        + " ".join(["--frozen", *settings.mock_options])
+        + (f"; everything at niceness {settings.nice}." if settings.nice else "."),
+    ]
+    loads = [r for r in results if r.scenario.name != "memory"]
+    if loads:
+        parts += ["", load_table(loads)]
+    big = [r for r in results if r.scenario.name == "memory"]
+    if big:
+        parts += ["", load_table(big), "", memory_table(memory)]
+    if suite:
+        parts += ["", suite_table(suite)]
+    notes = [f"- {r.scenario.name}: {note}" for r in results for note in r.notes]
+    notes += [f"- {run.variant}: exit {run.exit_code}: {run.tail}" for run in suite if run.exit_code != 0]
+    notes += [f"- skipped: {reason}" for reason in skipped]
+    if notes:
+        parts += ["", "Notes:", *notes]
+    return "\n".join(parts)
+
+
+def document(
+    settings: Settings,
+    results: list[ScenarioResult],
+    memory: list[Memory],
+    suite: list[SuiteRun],
+    skipped: list[str],
+) -> dict[str, Any]:
+    """Everything measured, as JSON-ready data."""
+    return {
+        "machine": describe(settings.generator_name),
+        "settings": {
+            "duration": settings.duration,
+            "runs": settings.runs,
+            "warmup": settings.warmup,
+            "connections": settings.connections,
+            "servers": list(settings.servers),
+            "quick": settings.quick,
+            "nice": settings.nice,
+            "mock_options": list(settings.mock_options),
+        },
+        "scenarios": [_scenario(result) for result in results],
+        "memory": [
+            asdict(item) | {"target_met": item.target_met, "served_under_limit": item.served_under_limit}
+            for item in memory
+        ],
+        "suite": [asdict(run) | {"target_met": run.target_met} for run in suite],
+        "skipped": skipped,
+    }
+
+
+def _scenario(result: ScenarioResult) -> dict[str, Any]:
+    scenario = result.scenario
+    return {
+        "name": scenario.name,
+        "title": scenario.title,
+        "method": scenario.method,
+        "path": scenario.path,
+        "target_ratio": scenario.target_ratio,
+        "servers": {
+            name: {
+                "jobs": runs.jobs,
+                "median": {metric: runs.median(metric) for metric in ("rps", "p50_ms", "p99_ms")}
+                | {"cpu_us": runs.median_cpu_us()},
+                "cpu_us": runs.cpu_us,
+                "runs": [asdict(run) | {"rps": run.rps} for run in runs.runs],
+                "clean": runs.clean,
+                "startup_seconds": runs.startup_seconds,
+                "rss_start": runs.rss_start,
+                "rss_end": runs.rss_end,
+                "sample_bytes": len(runs.sample) if runs.sample is not None else None,
+                "faults": runs.faults,
+                "background_cores": runs.background,
+            }
+            for name, runs in result.servers.items()
+        },
+        "ratios": {metric: result.ratio(metric) for metric in ("rps", "p50_ms", "p99_ms", "cpu_us")},
+        "target_met": result.target_met,
+        "same_json": result.same_json,
+        "notes": result.notes,
+    }
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write the JSON document to `path`."""
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

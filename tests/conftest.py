@@ -10,6 +10,7 @@ import requests
 from mockserver.clock import Clock
 from mockserver.config import MockConfig
 from mockserver.testing import LiveMock
+from tests.helpers import fresh
 
 DOCUMENTED_ID = "a2fe7e07-d54b-435b-9cb0-e12f1f80a589"
 DOCUMENTED_TOKEN = (
@@ -28,9 +29,7 @@ def live_mock() -> Iterator[LiveMock]:
 @pytest.fixture
 def mock(live_mock: LiveMock) -> Iterator[LiveMock]:
     """The live mock, reset to its starting data; the test fails if the mock faulted meanwhile."""
-    live_mock.control("POST", "reset")
-    yield live_mock
-    assert live_mock.faults() == [], "the mock reported its own faults"
+    yield from fresh(live_mock)
 
 
 @pytest.fixture

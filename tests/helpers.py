@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import requests
@@ -41,3 +42,10 @@ def assert_invariants(job: dict[str, Any]) -> None:
         assert (job[name] is not None) == must_be_set, f"{name} of a {job['status']} job: {job[name]!r}"
     stamps = [job[n] for n in LIFECYCLE.invariants.ordered_timestamps if job[n] is not None]
     assert stamps == sorted(stamps), f"timestamps out of order: {stamps}"
+
+
+def fresh(server: LiveMock) -> Iterator[LiveMock]:
+    """For a fixture: the server reset to its starting data; the test fails if the mock faulted meanwhile."""
+    server.control("POST", "reset")
+    yield server
+    assert server.faults() == [], "the mock reported its own faults"

@@ -26,6 +26,7 @@ from mockserver.clock import Clock
 from mockserver.config import MockConfig
 from mockserver.testing import LiveMock
 from tests.conftest import DOCUMENTED_ID
+from tests.helpers import fresh
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -164,9 +165,7 @@ def browser_mock(allowed_site: PageServer) -> Iterator[LiveMock]:
 @pytest.fixture
 def mock(browser_mock: LiveMock) -> Iterator[LiveMock]:
     """The browser's mock reset to its starting data; the test fails if the mock faulted meanwhile."""
-    browser_mock.control("POST", "reset")
-    yield browser_mock
-    assert browser_mock.faults() == [], "the mock reported its own faults"
+    yield from fresh(browser_mock)
 
 
 @pytest.fixture(scope="session")

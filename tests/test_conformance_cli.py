@@ -22,6 +22,7 @@ from conformance.cli import main
 from jobspec.loader import packaged_spec_path
 from mockserver.config import MockConfig
 from mockserver.testing import LiveMock
+from tests.helpers import fresh
 
 SCRIPT = Path(__file__).parent / "scripts" / "make_job.py"
 FORBIDDEN = ["--forbidden-login", "editor", "--forbidden-password", "editor"]
@@ -37,9 +38,7 @@ def running_mock() -> Iterator[LiveMock]:
 
 @pytest.fixture
 def live(running_mock: LiveMock) -> Iterator[LiveMock]:
-    running_mock.control("POST", "reset")
-    yield running_mock
-    assert running_mock.faults() == [], "the mock reported its own faults"
+    yield from fresh(running_mock)
 
 
 def report_of(path: Path) -> dict[str, Any]:

@@ -26,7 +26,7 @@ class Entry:
 
 
 @dataclass(frozen=True)
-class Fault:
+class MockError:
     """An unexpected exception in the mock, or a response that broke the spec in strict mode."""
 
     time: float
@@ -40,7 +40,7 @@ class Journal:
 
     def __init__(self) -> None:
         self.entries: deque[Entry] = deque(maxlen=JOURNAL_SIZE)
-        self.faults: list[Fault] = []
+        self.faults: list[MockError] = []
         self._seq = itertools.count(1)
 
     def record(
@@ -51,7 +51,7 @@ class Journal:
 
     def fault(self, method: str, path: str, error: str) -> None:
         """Note one of the mock's own faults."""
-        self.faults.append(Fault(time.time(), method, path, error))
+        self.faults.append(MockError(time.time(), method, path, error))
 
     def since(self, seq: int = 0) -> list[dict[str, Any]]:
         """Entries after `seq`, as JSON objects."""

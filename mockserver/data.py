@@ -11,6 +11,7 @@ import yaml
 
 from jobspec import Spec
 from mockserver.auth import User
+from mockserver.store import describe
 from mockserver.validation import compile_schema, schema_problems
 
 
@@ -71,10 +72,3 @@ def load_users(path: Path) -> list[User]:
     if not users:
         raise DataError(f"{path}: no users")
     return users
-
-
-def describe(index: int, entry: Any) -> str:
-    """How a message names one entry of a jobs file."""
-    if isinstance(entry, dict) and "uuid" in entry:
-        return f"job {index} ({entry['uuid']}, {entry.get('title', 'untitled')!r})"
-    return f"job {index}"

@@ -59,7 +59,7 @@ class MockState:
         now = self.clock.now_ms()
         gc.disable()
         try:
-            self.store.load(json_array(text), now, owned=True)
+            self.store.load(json_array(text), now)
             if self.config.schedule:
                 self.store.schedule(self.config.schedule, itertools.islice(json_array(text), TEMPLATES), now)
         finally:

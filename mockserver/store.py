@@ -7,7 +7,7 @@ import heapq
 import json
 import random
 import uuid as uuidlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -211,12 +211,11 @@ class JobStore:
         """A version-4 UUID from the store's own generator (deterministic under a seed)."""
         return str(uuidlib.UUID(int=self.rng.getrandbits(128), version=4))
 
-    def add(self, given: Mapping[str, Any], now_ms: int, *, owned: bool = False) -> Job:
+    def add(self, given: Mapping[str, Any], now_ms: int) -> Job:
         """Add a job from its representation, filling what is missing consistently.
 
-        `owned`: the caller hands its `params` and `result` over (freshly parsed data), so they are not copied.
+        Nothing of `given` is kept: it is encoded, and `params.mock` copied (see Job).
         """
-        take: Callable[[Any], Any] = _same if owned else copy.deepcopy
         status = given.get("status", self.lifecycle.initial)
         if status not in self.lifecycle.states:
             raise BadRequest(f"status: {status!r} is not one of {', '.join(self.lifecycle.states)}")
@@ -227,13 +226,13 @@ class JobStore:
             "uuid": job_id,
             "title": str(given.get("title", "Mock job")),
             "description": str(given.get("description", "")),
-            "params": take(given.get("params", {})),
+            "params": given.get("params", {}),
             "actor": str(given.get("actor", "admin")),
             "created": _ms(given.get("created"), "created") or now_ms,
             "started": _ms(given.get("started"), "started"),
             "finished": _ms(given.get("finished"), "finished"),
             "status": self.lifecycle.initial,
-            "result": take(given.get("result", {})),
+            "result": given.get("result", {}),
         }
         self._settle(fields, status, now_ms, given=set(given))
         # Fresh copies, not parsed objects: what a job keeps must not pin the memory of the document it came from.
@@ -288,7 +287,7 @@ class JobStore:
                 problems.append(f"{before} is after {after}")
         return problems
 
-    def load(self, jobs: Iterable[Mapping[str, Any]], now_ms: int, *, owned: bool = False) -> None:
+    def load(self, jobs: Iterable[Mapping[str, Any]], now_ms: int) -> None:
         """Replace every job with these representations; BadRequest naming the first inconsistent one."""
         self.jobs.clear()
         self._due.clear()
@@ -296,10 +295,9 @@ class JobStore:
         self.revision += 1
         for index, fields in enumerate(jobs):
             try:
-                self.add(fields, now_ms, owned=owned)
+                self.add(fields, now_ms)
             except BadRequest as exc:
-                name = f"{fields.get('uuid', 'no uuid')}, {fields.get('title', 'untitled')!r}"
-                raise BadRequest(f"job {index} ({name}): {exc.message}") from None
+                raise BadRequest(f"{describe(index, fields)}: {exc.message}") from None
 
     def pending(self) -> dict[str, int]:
         """When the worker will next move each job that is waiting for it (uuid -> ms)."""
@@ -310,7 +308,7 @@ class JobStore:
 
     def restore(self, jobs: Iterable[Mapping[str, Any]], pending: Mapping[str, int], now_ms: int) -> None:
         """Load saved jobs and put the worker's saved appointments back in place of fresh ones."""
-        self.load(jobs, now_ms, owned=True)
+        self.load(jobs, now_ms)
         self._due = [entry for entry in self._due if entry[2] not in pending]
         for job_id, due in pending.items():
             if job_id in self.jobs:
@@ -342,5 +340,8 @@ def _mock(fields: Fields) -> dict[str, Any] | None:
     return settings if isinstance(settings, dict) else None
 
 
-def _same(value: Any) -> Any:
-    return value
+def describe(index: int, entry: Any) -> str:
+    """How a message names one entry of a list of jobs."""
+    if isinstance(entry, dict) and "uuid" in entry:
+        return f"job {index} ({entry['uuid']}, {entry.get('title', 'untitled')!r})"
+    return f"job {index}"

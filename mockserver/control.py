@@ -104,7 +104,7 @@ async def create_job(request: web.Request, validator: Any) -> web.StreamResponse
     if problems:
         raise BadRequest("; ".join(problems))
     job = state.store.add(fields, state.now_ms())
-    return json_response(job.encoded(), status=201)
+    return json_response(job.body, status=201)
 
 
 async def move_job(request: web.Request) -> web.StreamResponse:
@@ -114,7 +114,7 @@ async def move_job(request: web.Request) -> web.StreamResponse:
     if not isinstance(status, str):
         raise BadRequest('body: expected {"status": "<state>"}')
     job = state.store.move(request.match_info["id"], status, state.now_ms())
-    return json_response(job.encoded())
+    return json_response(job.body)
 
 
 async def reset(request: web.Request) -> web.StreamResponse:

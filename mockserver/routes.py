@@ -87,7 +87,7 @@ async def get_job(request: web.Request) -> web.StreamResponse:
     state.now_ms()
     job = state.store.get(request.match_info["id"])
     url = dump(f"{base_url(request)}/@jobs/{job.uuid}")
-    return json_response(b'{"@id":' + url + b"," + job.encoded()[1:])
+    return json_response(b'{"@id":' + url + b"," + job.body[1:])
 
 
 async def delete_job(request: web.Request) -> web.StreamResponse:

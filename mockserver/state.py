@@ -35,8 +35,8 @@ class MockState:
     auth: Authenticator
     validators: dict[str, OperationValidator]
     starting_jobs: bytes  # zlib-compressed JSON: 100,000 jobs in a few MB instead of a parsed list's hundreds
+    faults: Faults
     reference: ReferenceValidator | None = None
-    faults: Faults = field(default_factory=lambda: Faults(frozenset()))
     journal: Journal = field(default_factory=Journal)
     operations: dict[tuple[str, str], str] = field(default_factory=dict)
 

@@ -40,10 +40,6 @@ class Job:
     mock: dict[str, Any] | None  # params.mock: the worker's instructions for this job
     version: int = 0
 
-    def encoded(self) -> bytes:
-        """The representation as JSON bytes."""
-        return self.body
-
     def mock_setting(self, key: str) -> Any:
         """A setting of `params.mock` (outcome, delay, duration, result, error), if given."""
         return None if self.mock is None else self.mock.get(key)
@@ -78,7 +74,7 @@ class JobStore:
     def encoded_list(self) -> bytes:
         """The whole list as JSON bytes, cached until any job changes."""
         if self._list_cache is None:
-            self._list_cache = b"[" + b",".join(job.encoded() for job in self.jobs.values()) + b"]"
+            self._list_cache = b"[" + b",".join(job.body for job in self.jobs.values()) + b"]"
         return self._list_cache
 
     # -- client operations -------------------------------------------------------------

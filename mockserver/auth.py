@@ -55,7 +55,7 @@ class Identity:
 class Authenticator:
     """Issues, verifies, renews and revokes tokens for a fixed set of users."""
 
-    def __init__(self, users: Iterable[User] = DEFAULT_USERS, *, secret: str = "secret") -> None:
+    def __init__(self, users: Iterable[User], *, secret: str) -> None:
         self.users = {user.login: user for user in users}
         self.secret = secret
         self.revoked: set[str] = set()  # SHA-256 digests of logged-out tokens

@@ -3,48 +3,37 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import datetime
 
 
 class Clock:
     """Seconds since the epoch as the mock sees them."""
 
-    def __init__(
-        self,
-        *,
-        start: float | None = None,
-        speed: float = 1.0,
-        manual: bool = False,
-        source: Callable[[], float] = time.time,
-    ) -> None:
-        self.source = source
+    def __init__(self, *, speed: float = 1.0, manual: bool = False) -> None:
         self.speed = speed
         self.manual = manual
-        self._origin_real = source()
-        self._origin = self._origin_real if start is None else start
+        self._origin_real = self._origin = time.time()
         self._offset = 0.0
 
     def now(self) -> float:
         """The current mock time; a manual clock moves only when advanced."""
-        elapsed = 0.0 if self.manual else (self.source() - self._origin_real) * self.speed
+        elapsed = 0.0 if self.manual else (time.time() - self._origin_real) * self.speed
         return self._origin + elapsed + self._offset
 
     def now_ms(self) -> int:
         """The current mock time in whole milliseconds."""
         return round(self.now() * 1000)
 
-    def advance(self, seconds: float) -> float:
-        """Move the clock forward by `seconds` of mock time; return the new time."""
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward by `seconds` of mock time."""
         if seconds < 0:
             raise ValueError("the clock only moves forward")
         self._offset += seconds
-        return self.now()
 
     def reset(self) -> None:
         """Forget every advance and restart the scaled real time from now."""
         start = self.now() - self._offset
-        self._origin_real, self._origin, self._offset = self.source(), start, 0.0
+        self._origin_real, self._origin, self._offset = time.time(), start, 0.0
 
 
 def timestamp(ms: int) -> str:

@@ -24,7 +24,6 @@ class MockConfig:
     control_token: str | None = None
     strict: bool = False
     log_level: str = "info"
-    max_body: int = 1024 * 1024
     cors_origins: tuple[str, ...] = ("http://localhost:3000",)
     faults: tuple[dict[str, Any], ...] = ()
     state_file: Path | None = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
 
@@ -11,12 +10,11 @@ from aiohttp import web
 
 from mockserver.clock import timestamp
 from mockserver.errors import ApiError, BadRequest, NotFound
-from mockserver.routes import dump, json_response
+from mockserver.http import Handler, dump, json_response
 from mockserver.state import STATE, MockState
 from mockserver.validation import compile_schema, schema_problems
 
 PREFIX = "/__mock__"
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class ControlUnauthorized(ApiError):
@@ -79,7 +77,7 @@ async def serve_live_view(request: web.Request) -> web.StreamResponse:
 async def list_jobs(request: web.Request) -> web.StreamResponse:
     """GET /__mock__/jobs: every job, without authentication."""
     state = request.app[STATE]
-    state.now_ms()
+    state.catch_up()
     return json_response(state.store.encoded_list())
 
 
@@ -103,7 +101,7 @@ async def create_job(request: web.Request, validator: Any) -> web.StreamResponse
     problems = schema_problems(validator, fields)
     if problems:
         raise BadRequest("; ".join(problems))
-    job = state.store.add(fields, state.now_ms())
+    job = state.store.add(fields, state.catch_up())
     return json_response(job.body, status=201)
 
 
@@ -113,7 +111,7 @@ async def move_job(request: web.Request) -> web.StreamResponse:
     status = (await _body(request)).get("status")
     if not isinstance(status, str):
         raise BadRequest('body: expected {"status": "<state>"}')
-    job = state.store.move(request.match_info["id"], status, state.now_ms())
+    job = state.store.move(request.match_info["id"], status, state.catch_up())
     return json_response(job.body)
 
 
@@ -124,7 +122,7 @@ async def reset(request: web.Request) -> web.StreamResponse:
 
 
 def _clock(state: MockState) -> bytes:
-    now = state.now_ms()
+    now = state.catch_up()
     return dump({"now": timestamp(now), "frozen": state.config.frozen, "speed": state.clock.speed})
 
 
@@ -160,9 +158,8 @@ async def clear_journal(request: web.Request) -> web.StreamResponse:
 
 
 async def read_errors(request: web.Request) -> web.StreamResponse:
-    """GET /__mock__/errors: the mock's own faults."""
-    faults = request.app[STATE].journal.faults
-    return json_response(dump([vars(f) for f in faults]))
+    """GET /__mock__/errors: the mock's own errors."""
+    return json_response(dump([vars(error) for error in request.app[STATE].journal.errors]))
 
 
 async def list_faults(request: web.Request) -> web.StreamResponse:

@@ -40,22 +40,15 @@ def cors_middleware(origins: Iterable[str]) -> Middleware:
                 preflight.headers["Access-Control-Allow-Headers"] = ALLOW_HEADERS
                 preflight.headers["Access-Control-Max-Age"] = MAX_AGE
                 return _decorate(preflight, origin)
-        try:
-            response = await handler(request)
-        except web.HTTPException as exc:  # aiohttp's own answers (rare: most are rendered inside)
-            _decorate(exc, origin)
-            raise
-        return _decorate(response, origin)
+        return _decorate(await handler(request), origin)  # errors too: the middlewares inside render them all
 
     return cors
 
 
 def _allowed_methods(request: web.Request) -> set[str]:
+    # No route takes OPTIONS, so a preflight to a known path always finds the router's 405 and its methods.
     error = request.match_info.http_exception
-    if isinstance(error, web.HTTPMethodNotAllowed):
-        return set(error.allowed_methods)
-    route = request.match_info.route
-    return {route.method} if route.resource is not None else set()
+    return set(error.allowed_methods) if isinstance(error, web.HTTPMethodNotAllowed) else set()
 
 
 def _decorate(response: web.StreamResponse, origin: str) -> web.StreamResponse:

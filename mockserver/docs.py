@@ -8,7 +8,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from mockserver.routes import base_url, dump, json_response
+from mockserver.http import base_url, dump, json_response
 from mockserver.state import STATE
 
 ASSETS_PACKAGE = "drf_spectacular_sidecar"  # Swagger UI 5 (OpenAPI 3.1) as static files

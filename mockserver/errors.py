@@ -71,9 +71,8 @@ class Unauthorized(ApiError):
 
     status = 401
 
-    def __init__(self, reason: str = "") -> None:
-        super().__init__(NOT_AUTHORIZED)
-        self.reason = reason
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)  # why, for a traceback or a debugger; Nick's body never says
 
     def body(self) -> dict[str, Any]:
         return {"message": NOT_AUTHORIZED}
@@ -97,19 +96,14 @@ class JobNotFound(NotFound):
 
     def __init__(self, job_id: str) -> None:
         super().__init__(f"Job {job_id} not found.")
-        self.job_id = job_id
 
 
-class TransitionRefused(ApiError):
-    """The job's status does not allow the operation; nothing changed."""
+class Refused(ApiError):
+    """The lifecycle refuses the operation in the job's state; nothing changed. Status, type and message are the spec's."""
 
-    status = 409
-    error_type = "Conflict"
-
-    def __init__(self, job_id: str, status: str, operation: str, reason: str, http_status: int = 409) -> None:
-        super().__init__(f"Job {job_id} is {status}: {reason}")
-        self.job_id, self.job_status, self.operation = job_id, status, operation
-        self.status = http_status
+    def __init__(self, status: int, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.error_type = status, error_type
 
 
 class MethodNotAllowed(ApiError):

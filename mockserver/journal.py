@@ -1,4 +1,4 @@
-"""A bounded record of every request the mock answered, and of its own faults."""
+"""A bounded record of every request the mock answered, and of its own errors."""
 
 from __future__ import annotations
 
@@ -36,28 +36,28 @@ class MockError:
 
 
 class Journal:
-    """Entries in order, the newest `JOURNAL_SIZE` kept; faults kept apart."""
+    """Entries in order, the newest `JOURNAL_SIZE` kept; the mock's own errors kept apart."""
 
     def __init__(self) -> None:
         self.entries: deque[Entry] = deque(maxlen=JOURNAL_SIZE)
-        self.faults: list[MockError] = []
+        self.errors: list[MockError] = []
         self._seq = itertools.count(1)
 
     def record(
-        self, method: str, path: str, operation_id: str | None, status: int, job_id: str | None, note: str = ""
+        self, method: str, path: str, operation_id: str | None, status: int, job_id: str | None, note: str
     ) -> None:
         """Note an answered request (`note`: faults applied, a forced response)."""
         self.entries.append(Entry(next(self._seq), time.time(), method, path, operation_id, status, job_id, note))
 
-    def fault(self, method: str, path: str, error: str) -> None:
-        """Note one of the mock's own faults."""
-        self.faults.append(MockError(time.time(), method, path, error))
+    def error(self, method: str, path: str, error: str) -> None:
+        """Note one of the mock's own errors."""
+        self.errors.append(MockError(time.time(), method, path, error))
 
-    def since(self, seq: int = 0) -> list[dict[str, Any]]:
+    def since(self, seq: int) -> list[dict[str, Any]]:
         """Entries after `seq`, as JSON objects."""
         return [asdict(entry) for entry in self.entries if entry.seq > seq]
 
     def clear(self) -> None:
-        """Forget every entry and fault (sequence numbers keep growing)."""
+        """Forget every entry and error (sequence numbers keep growing)."""
         self.entries.clear()
-        self.faults.clear()
+        self.errors.clear()

@@ -24,15 +24,14 @@ log = logging.getLogger("mockserver.persist")
 
 
 def snapshot(state: MockState) -> bytes:
-    """The state to save, as JSON bytes (the jobs list reuses the store's cached encoding)."""
+    """The state to save, as JSON bytes (the store adds its jobs and the worker's appointments)."""
     header = {
         "format": FORMAT,
         "version": VERSION,
         "clock": state.clock.now_ms(),
-        "pending": state.store.pending(),
         "revoked": sorted(state.auth.revoked),
     }
-    return json.dumps(header, separators=(",", ":")).encode()[:-1] + b',"jobs":' + state.store.encoded_list() + b"}"
+    return state.store.encoded_snapshot(header)
 
 
 def write_atomically(path: Path, data: bytes) -> None:

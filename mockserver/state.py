@@ -19,14 +19,14 @@ from mockserver.config import MockConfig
 from mockserver.faults import Faults
 from mockserver.journal import Journal
 from mockserver.store import JobStore
-from mockserver.validation import OperationValidator, ReferenceValidator
+from mockserver.validation import OperationValidator
 
 TEMPLATES = 100  # scheduled jobs are modelled on at most this many starting jobs
 
 
 @dataclass
 class MockState:
-    """The spec, the store and its clock, auth, compiled validators and the journal."""
+    """The spec, the store and its clock, auth, compiled validators, faults and the journal."""
 
     spec: Spec
     config: MockConfig
@@ -36,12 +36,10 @@ class MockState:
     validators: dict[str, OperationValidator]
     starting_jobs: bytes  # zlib-compressed JSON: 100,000 jobs in a few MB instead of a parsed list's hundreds
     faults: Faults
-    reference: ReferenceValidator | None = None
     journal: Journal = field(default_factory=Journal)
-    operations: dict[tuple[str, str], str] = field(default_factory=dict)
 
-    def now_ms(self) -> int:
-        """The mock time, after letting the worker catch up to it."""
+    def catch_up(self) -> int:
+        """Let the worker do what has come due by now (unless it is frozen); return the mock time."""
         now = self.clock.now_ms()
         if not self.config.frozen:
             self.store.advance(now)

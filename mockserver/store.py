@@ -11,9 +11,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jobspec import Change, Lifecycle, Refusal, Transition
+from jobspec import Change, Lifecycle, Refusal, Removal, Transition
 from mockserver.clock import parse_timestamp, timestamp
-from mockserver.errors import BadRequest, JobNotFound, TransitionRefused
+from mockserver.errors import BadRequest, JobNotFound, Refused
 
 DEFAULT_TIMING = {"delay": 10.0, "duration": 20.0}  # seconds, each drawn from 0.5x to 1.5x
 DEFAULT_OTHER_OUTCOMES = 0.2  # share of jobs without params.mock.outcome that end in another worker outcome
@@ -34,7 +34,7 @@ class Job:
     """
 
     uuid: str
-    status: str
+    state: str  # the value of the lifecycle's status field
     stamps: tuple[int | None, ...]  # the lifecycle's ordered timestamps, in milliseconds
     body: bytes  # the representation (without `@id`) as compact JSON
     mock: dict[str, Any] | None  # params.mock: the worker's instructions for this job
@@ -50,6 +50,7 @@ class JobStore:
 
     def __init__(self, lifecycle: Lifecycle, *, seed: int | None = None, speed: float = 1.0) -> None:
         self.lifecycle = lifecycle
+        self.field = lifecycle.status_field
         self.stamp_names = lifecycle.invariants.ordered_timestamps
         self.speed = speed
         self.rng = random.Random(seed)
@@ -77,25 +78,31 @@ class JobStore:
             self._list_cache = b"[" + b",".join(job.body for job in self.jobs.values()) + b"]"
         return self._list_cache
 
+    def encoded_job(self, job_id: str, url: str) -> bytes:
+        """One job as JSON bytes, its absolute `url` first as `@id`; JobNotFound for an unknown id."""
+        body = self.get(job_id).body
+        return b'{"@id":' + json.dumps(url).encode() + b"," + body[1:]
+
+    def encoded_snapshot(self, header: Mapping[str, Any]) -> bytes:
+        """`header`'s members, the worker's appointments (`pending`) and every job (`jobs`) as one JSON object."""
+        head = json.dumps({**header, "pending": self.pending()}, separators=(",", ":")).encode()
+        return head[:-1] + b',"jobs":' + self.encoded_list() + b"}"
+
     # -- client operations -------------------------------------------------------------
 
-    def apply(self, operation: str, job_id: str, now_ms: int) -> Transition:
-        """Fire what `operation` does to the job, or raise the lifecycle's refusal."""
+    def act(self, operation: str, job_id: str, now_ms: int) -> Transition | Removal:
+        """Do what the lifecycle says `operation` does to the job: fire a transition or remove it; Refused otherwise."""
         job = self.get(job_id)
-        outcome = self.lifecycle.outcome(operation, job.status)
+        outcome = _outcome(self.lifecycle, operation, job.state)
         if isinstance(outcome, Refusal):
-            raise TransitionRefused(job_id, job.status, operation, outcome.description, outcome.status)
-        self._fire(job, outcome, now_ms)
+            raise Refused(outcome.status, outcome.error_type, f"Job {job_id} is {job.state}: {outcome.description}")
+        if isinstance(outcome, Removal):
+            del self.jobs[job_id]  # its pending work is forgotten with it
+            self._list_cache = None
+            self.revision += 1
+        else:
+            self._fire(job, outcome, now_ms)
         return outcome
-
-    def delete(self, job_id: str) -> None:
-        """Remove a job from every state; its pending work is forgotten."""
-        job = self.get(job_id)
-        if job.status not in self.lifecycle.removal.states:
-            raise TransitionRefused(job_id, job.status, self.lifecycle.removal.operation, "cannot be deleted")
-        del self.jobs[job_id]
-        self._list_cache = None
-        self.revision += 1
 
     # -- the worker --------------------------------------------------------------------
 
@@ -120,7 +127,7 @@ class JobStore:
         room = max(0, SCHEDULE_CAP - len(self.jobs))
         for tick in range(ticks - min(ticks, room), ticks):
             template = self._templates[self.rng.randrange(len(self._templates))]
-            self.add({**template, "status": self.lifecycle.initial}, self._next_spawn + tick * every)
+            self.add({**template, self.field: self.lifecycle.initial}, self._next_spawn + tick * every)
         self._next_spawn += ticks * every
 
     def advance(self, now_ms: int) -> int:
@@ -139,7 +146,7 @@ class JobStore:
         return fired
 
     def _worker_transition(self, job: Job) -> Transition | None:
-        candidates = self.lifecycle.worker_transitions(job.status)
+        candidates = self.lifecycle.worker_transitions(job.state)
         wanted = job.mock_setting("outcome")
         for transition in candidates:
             if transition.target == wanted:
@@ -149,9 +156,9 @@ class JobStore:
         return candidates[0] if candidates else None
 
     def _schedule(self, job: Job, now_ms: int) -> None:
-        if not self.lifecycle.worker_transitions(job.status):
+        if not self.lifecycle.worker_transitions(job.state):
             return
-        key = "delay" if job.status == self.lifecycle.initial else "duration"
+        key = "delay" if job.state == self.lifecycle.initial else "duration"
         seconds = job.mock_setting(key)
         if not isinstance(seconds, int | float) or isinstance(seconds, bool):
             seconds = DEFAULT_TIMING[key] * self.rng.uniform(0.5, 1.5) / self.speed
@@ -163,7 +170,7 @@ class JobStore:
         fields = self._open(job)
         for name, change in transition.changes.items():
             fields[name] = self._value(fields, change, now_ms)
-        fields["status"] = transition.target
+        fields[self.field] = transition.target
         self._save(job, fields)
         self._changed(job, now_ms)
 
@@ -175,7 +182,7 @@ class JobStore:
 
     def _save(self, job: Job, fields: Fields) -> None:
         """Write a working copy back into the job."""
-        job.status = fields["status"]
+        job.state = fields[self.field]
         job.stamps = tuple(fields[name] for name in self.stamp_names)
         job.body = self._encode(fields)
 
@@ -212,9 +219,9 @@ class JobStore:
 
         Nothing of `given` is kept: it is encoded, and `params.mock` copied (see Job).
         """
-        status = given.get("status", self.lifecycle.initial)
+        status = given.get(self.field, self.lifecycle.initial)
         if status not in self.lifecycle.states:
-            raise BadRequest(f"status: {status!r} is not one of {', '.join(self.lifecycle.states)}")
+            raise BadRequest(f"{self.field}: {status!r} is not one of {', '.join(self.lifecycle.states)}")
         job_id = str(given.get("uuid") or self.new_uuid())
         if job_id in self.jobs:
             raise BadRequest(f"uuid: a job {job_id} already exists")
@@ -227,13 +234,13 @@ class JobStore:
             "created": _ms(given.get("created"), "created") or now_ms,
             "started": _ms(given.get("started"), "started"),
             "finished": _ms(given.get("finished"), "finished"),
-            "status": self.lifecycle.initial,
+            self.field: self.lifecycle.initial,
             "result": given.get("result", {}),
         }
         self._settle(fields, status, now_ms, given=set(given))
         # Fresh copies, not parsed objects: what a job keeps must not pin the memory of the document it came from.
         # (params, and so params.mock, never change after this: the spec lists them as immutable.)
-        job = Job(job_id.encode().decode(), fields["status"], (), b"", copy.deepcopy(_mock(fields)))
+        job = Job(job_id.encode().decode(), fields[self.field], (), b"", copy.deepcopy(_mock(fields)))
         self._save(job, fields)
         self.jobs[job.uuid] = job
         self._changed(job, now_ms)
@@ -243,8 +250,8 @@ class JobStore:
         """Put a job in `status` directly, its fields made consistent with that state."""
         job = self.get(job_id)
         if status not in self.lifecycle.states:
-            raise BadRequest(f"status: {status!r} is not one of {', '.join(self.lifecycle.states)}")
-        if status != job.status:
+            raise BadRequest(f"{self.field}: {status!r} is not one of {', '.join(self.lifecycle.states)}")
+        if status != job.state:
             fields = self._open(job)
             self._settle(fields, status, now_ms, given=set())
             self._save(job, fields)
@@ -265,14 +272,14 @@ class JobStore:
                 fields[name] = None
             elif fields[name] is None:
                 fields[name] = max(now_ms, _latest(fields[n] for n in self.stamp_names))
-        fields["status"] = self.lifecycle.states[status].name  # the lifecycle's own string, shared by every job
+        fields[self.field] = self.lifecycle.states[status].name  # the lifecycle's own string, shared by every job
         problems = self.violations(fields)
         if problems:
             raise BadRequest(f"job {fields['uuid']} would break the lifecycle: {'; '.join(problems)}")
 
     def violations(self, fields: Fields) -> list[str]:
         """The lifecycle invariants a job's working copy breaks (empty when it is consistent)."""
-        status = fields["status"]
+        status = fields[self.field]
         problems = []
         for name, must_be_set in self.lifecycle.states[status].fields.items():
             if (fields[name] is not None) != must_be_set:
@@ -341,3 +348,9 @@ def describe(index: int, entry: Any) -> str:
     if isinstance(entry, dict) and "uuid" in entry:
         return f"job {index} ({entry['uuid']}, {entry.get('title', 'untitled')!r})"
     return f"job {index}"
+
+
+def _outcome(lifecycle: Lifecycle, operation: str, state: str) -> Transition | Refusal | Removal:
+    if operation == lifecycle.removal.operation and state in lifecycle.removal.states:
+        return lifecycle.removal
+    return lifecycle.outcome(operation, state)

@@ -66,8 +66,8 @@ class LiveMock:
             raw = response.read()
         return json.loads(raw) if raw else None
 
-    def faults(self) -> list[dict[str, Any]]:
-        """The mock's own faults so far (unexpected exceptions, strict-mode violations)."""
+    def errors(self) -> list[dict[str, Any]]:
+        """The mock's own errors so far (unexpected exceptions, strict-mode violations)."""
         return list(self.control("GET", "errors"))
 
     def __enter__(self) -> LiveMock:

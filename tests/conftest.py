@@ -28,7 +28,7 @@ def live_mock() -> Iterator[LiveMock]:
 
 @pytest.fixture
 def mock(live_mock: LiveMock) -> Iterator[LiveMock]:
-    """The live mock, reset to its starting data; the test fails if the mock faulted meanwhile."""
+    """The live mock, reset to its starting data; the test fails if the mock reported its own errors meanwhile."""
     yield from fresh(live_mock)
 
 

@@ -45,7 +45,7 @@ def assert_invariants(job: dict[str, Any]) -> None:
 
 
 def fresh(server: LiveMock) -> Iterator[LiveMock]:
-    """For a fixture: the server reset to its starting data; the test fails if the mock faulted meanwhile."""
+    """For a fixture: the server reset to its starting data; the test fails if the mock reported its own errors meanwhile."""
     server.control("POST", "reset")
     yield server
-    assert server.faults() == [], "the mock reported its own faults"
+    assert server.errors() == [], "the mock reported its own errors"

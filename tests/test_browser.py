@@ -164,7 +164,7 @@ def browser_mock(allowed_site: PageServer) -> Iterator[LiveMock]:
 
 @pytest.fixture
 def mock(browser_mock: LiveMock) -> Iterator[LiveMock]:
-    """The browser's mock reset to its starting data; the test fails if the mock faulted meanwhile."""
+    """The browser's mock reset to its starting data; the test fails if the mock reported its own errors meanwhile."""
     yield from fresh(browser_mock)
 
 

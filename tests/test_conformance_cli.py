@@ -157,7 +157,7 @@ def test_read_only_against_the_mock_changes_no_job(tmp_path: Path) -> None:
         code = main(["--base-url", frozen.url, "--read-only", *QUICK, "--timeout", "1", "-q"])
         journal = frozen.control("GET", "journal")
         jobs_after = _jobs(frozen)
-        assert frozen.faults() == []
+        assert frozen.errors() == []
     assert code == 0
     assert jobs_after == jobs_before
     methods = {(entry["method"], entry["operationId"]) for entry in journal}

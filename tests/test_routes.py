@@ -185,7 +185,7 @@ def test_deleting_a_running_job_stops_its_work(admin: requests.Session, mock: Li
     assert admin.delete(f"{mock.url}/@jobs/{job['uuid']}").status_code == 204
     mock.control("POST", "clock/advance", {"seconds": 10})
     assert job["uuid"] not in listed(admin, mock)
-    assert mock.faults() == []
+    assert mock.errors() == []
 
 
 def test_simultaneous_aborts_of_a_running_job_succeed_once(admin: requests.Session, mock: LiveMock) -> None:

@@ -57,4 +57,4 @@ def test_schemathesis_run_reports_no_failures(busy_mock: LiveMock, tmp_path: Pat
     assert run.returncode == 0, run.stdout[-4000:]
     summary = run.stdout[run.stdout.index("SUMMARY") :]
     assert "✅ Stateful" in summary and "failed" not in summary.lower(), summary
-    assert busy_mock.faults() == []
+    assert busy_mock.errors() == []

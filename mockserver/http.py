@@ -1,0 +1,34 @@
+"""HTTP helpers shared by the mock's handlers: JSON answers and the client's view of this server."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+JSON = "application/json"
+SAFE_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
+
+
+def json_response(body: bytes, status: int = 200) -> web.Response:
+    """A JSON response with exactly `Content-Type: application/json`."""
+    return web.Response(body=body, status=status, content_type=JSON)
+
+
+def dump(data: object) -> bytes:
+    """Compact JSON bytes."""
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def base_url(request: web.Request) -> str:
+    """The client's view of this server: scheme and Host, honouring X-Forwarded-Proto/-Host."""
+    proto = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip().lower()
+    host = request.headers.get("X-Forwarded-Host", request.host).split(",")[0].strip()
+    if proto not in ("http", "https"):
+        proto = request.scheme
+    if not SAFE_HOST.match(host):
+        host = request.host if SAFE_HOST.match(request.host) else "localhost"
+    return f"{proto}://{host}"

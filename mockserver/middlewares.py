@@ -1,0 +1,172 @@
+"""The mock's middlewares, one job each; `app.py` lists them in the order a request passes them.
+
+They share per-request notes through `request[...]`: what faults and Prefer did (for the journal),
+and whether an answer was given on purpose (strict mode lets those pass).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from mockserver.contract import operation_id
+from mockserver.errors import ApiError, MethodNotAllowed, NotFound, PayloadTooLarge
+from mockserver.faults import InjectedFault
+from mockserver.http import Handler, dump, json_response
+from mockserver.prefer import forced_response
+from mockserver.state import STATE, MockState
+from mockserver.validation import ReferenceValidator
+
+log = logging.getLogger("mockserver")
+MAX_BODY = 1024 * 1024  # request bodies over this are a 413
+STREAM_CHUNK = 1 << 20  # response bodies larger than this are written a slice at a time
+NOTES = web.RequestKey("notes", list[str])  # what faults and Prefer did to this answer, for the journal
+DELIBERATE = web.RequestKey("deliberate", bool)  # an answer strict mode must let pass
+
+
+@web.middleware
+async def journal(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Record every answer, with what faults and Prefer did to it."""
+    notes: list[str] = []
+    request[NOTES] = notes
+    response = await handler(request)
+    request.app[STATE].journal.record(
+        request.method,
+        request.path,
+        operation_id(request),
+        response.status,
+        request.match_info.get("id"),
+        "; ".join(notes),
+    )
+    return response
+
+
+@web.middleware
+async def faults(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Apply the injected faults of this operation: latency, a status instead of the answer, a drop, a trickle."""
+    state = request.app[STATE]
+    name = operation_id(request)
+    taken = state.faults.take(name) if name is not None and state.faults.active else []
+    if not taken:
+        return await _sliced(request, await handler(request))
+    request[NOTES] += [fault.describe() for fault in taken]
+    await state.faults.delay(taken)
+    status = next((fault for fault in taken if fault.status), None)
+    response = render(InjectedFault(status.status, status.id)) if status and status.status else await handler(request)
+    if any(fault.drop for fault in taken) and request.transport is not None:
+        request.transport.abort()
+    trickle = next((fault.trickle for fault in taken if fault.trickle), None)
+    if trickle and isinstance(response, web.Response):
+        return await _stream(request, response, *trickle)
+    return await _sliced(request, response)
+
+
+def strict(reference: ReferenceValidator) -> Middleware:
+    """Strict mode: an answer the spec does not allow becomes a loud 500 and a journaled mock error."""
+
+    @web.middleware
+    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        name = operation_id(request)
+        if name is None or request.get(DELIBERATE) or not isinstance(response, web.Response):
+            return response
+        problems = _problems(request, request.app[STATE], reference, name, response)
+        if not problems:
+            return response
+        message = f"strict mode: {request.method} {request.path} -> {response.status} breaks the spec: {problems}"
+        log.error(message)
+        request.app[STATE].journal.error(request.method, request.path, message)
+        return json_response(dump({"error": {"type": "Mock error", "message": message}}), status=500)
+
+    return check
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Render every error in Nick's shape; the mock's own failures are logged and journaled, never a traceback."""
+    try:
+        return await handler(request)
+    except ApiError as error:
+        request[DELIBERATE] = error.deliberate
+        return render(error)
+    except web.HTTPException as exc:
+        return render(_from_aiohttp(request, exc))
+    except Exception as exc:
+        log.exception("mock error on %s %s", request.method, request.path)
+        request.app[STATE].journal.error(request.method, request.path, f"{type(exc).__name__}: {exc}")
+        request[DELIBERATE] = True  # already reported: strict mode would only report it twice
+        return render(ApiError("The mock server failed; see GET /__mock__/errors."), status=500)
+
+
+@web.middleware
+async def prefer(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """`Prefer: code=N` / `example=NAME`: the spec's documented response instead of the handler's."""
+    header = request.headers.get("Prefer")
+    name = operation_id(request)
+    if not header or name is None:
+        return await handler(request)
+    forced = forced_response(request.app[STATE].spec.operation(name), header)
+    if forced is None:
+        return await handler(request)
+    request[NOTES].append(f"Prefer: {forced.status}" + (f" example {forced.example}" if forced.example else ""))
+    if forced.body is None:
+        return web.Response(status=forced.status)
+    return json_response(dump(forced.body), status=forced.status)
+
+
+def render(error: ApiError, status: int | None = None) -> web.Response:
+    """Nick's error body for `error`, with its status and headers."""
+    response = json_response(dump(error.body()), status=status or error.status)
+    response.headers.update(error.headers())
+    return response
+
+
+def _from_aiohttp(request: web.Request, exc: web.HTTPException) -> ApiError:
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        return MethodNotAllowed(request.method, request.path, sorted(exc.allowed_methods))
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return PayloadTooLarge(f"The request body is larger than {MAX_BODY} bytes.")
+    if exc.status == 404:
+        return NotFound(f"No such path: {request.path}")
+    error = ApiError(exc.reason)
+    error.status = exc.status
+    return error
+
+
+def _problems(
+    request: web.Request, state: MockState, reference: ReferenceValidator, name: str, response: web.Response
+) -> list[str]:
+    """Every way `response` departs from the spec: the compiled validators' verdict, then openapi-core's."""
+    body = response.body if isinstance(response.body, bytes) else b""
+    problems = state.validators[name].response_problems(response.status, response.content_type if body else None, body)
+    headers = dict(response.headers)
+    if body:
+        headers["Content-Type"] = response.content_type
+    return problems + reference.response_problems(request.method, request.path, response.status, headers, body)
+
+
+async def _sliced(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+    """A large body goes out a slice at a time (see `_stream`); anything else as it is."""
+    if isinstance(response, web.Response) and isinstance(response.body, bytes) and len(response.body) > STREAM_CHUNK:
+        return await _stream(request, response, STREAM_CHUNK, 0)
+    return response
+
+
+async def _stream(request: web.Request, response: web.Response, size: int, interval: float) -> web.StreamResponse:
+    """Send `response` `size` bytes at a time, each written out before the next (a trickle when `interval` > 0).
+
+    Large bodies go this way too: handed to the transport whole, the part the socket cannot take at
+    once is copied into its buffer, and a 35 MB list would cost the process 35 MB more.
+    """
+    body = memoryview(response.body if isinstance(response.body, bytes) else b"")
+    stream = web.StreamResponse(status=response.status, headers=response.headers)
+    stream.content_length = len(body)
+    await stream.prepare(request)
+    for start in range(0, len(body), size):
+        await stream.write(body[start : start + size])
+        await asyncio.sleep(interval)
+    await stream.write_eof()
+    return stream

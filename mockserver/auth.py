@@ -68,6 +68,13 @@ class Authenticator:
             return None
         return self.issue(user)
 
+    def find(self, login: str | None, manage_jobs: bool | None) -> User | None:
+        """The first user with this login (when given) who may or may not manage jobs (when given)."""
+        for user in self.users.values():
+            if login in (None, user.login) and manage_jobs in (None, user.manage_jobs):
+                return user
+        return None
+
     def issue(self, user: User) -> str:
         """A token for `user`, valid for Nick's token lifetime."""
         now = int(time.time())

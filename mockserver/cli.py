@@ -17,13 +17,14 @@ from urllib.parse import quote
 from aiohttp import web
 from jwt.warnings import InsecureKeyLengthWarning
 
-from jobspec import SpecError, load_spec
+from jobspec import Spec, SpecError, load_spec
 from mockserver.app import create_app
 from mockserver.config import MockConfig
 from mockserver.cors import DEFAULT_ORIGINS, check_origins
 from mockserver.data import DataError
 from mockserver.errors import ApiError
 from mockserver.faults import parse_latency
+from mockserver.validation import openapi_problem
 
 LEVELS = ("debug", "info", "warning", "error")
 
@@ -70,7 +71,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--strict", action="store_true", help="validate every response against the spec (slow)")
     p.add_argument("--log-level", choices=LEVELS, default="info", help="logging level (default: info)")
-    p.add_argument("--spec", type=Path, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--spec",
+        type=Path,
+        metavar="FILE",
+        help="serve this OpenAPI 3.1 document with its x-job-lifecycle, e.g. a deployment's own copy (default: the packaged spec)",
+    )
     return p
 
 
@@ -103,9 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"jobs-mock: {exc}", file=sys.stderr)
         return 2
     try:
-        app = create_app(load_spec(args.spec), config=config)
+        app = create_app(read_spec(args.spec), config=config)
     except (DataError, SpecError, ValueError, ApiError) as exc:
-        print(f"jobs-mock: {exc}", file=sys.stderr)
+        print(f"jobs-mock: {' '.join(str(exc).split())}", file=sys.stderr)  # one line, even for YAML's messages
         return 2
     try:
         asyncio.run(serve(app, config))
@@ -113,6 +119,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"jobs-mock: cannot listen on {config.host}:{config.port}: {exc.strerror}", file=sys.stderr)
         return 2
     return 0
+
+
+def read_spec(path: Path | None) -> Spec:
+    """The spec to serve: the packaged one, or the file at `path` once it is a valid OpenAPI 3.1 document."""
+    if path is None:
+        return load_spec()
+    problem = openapi_problem(path)
+    if problem is not None:
+        raise SpecError(f"{path} is not a valid OpenAPI 3.1 document: {problem}")
+    try:
+        return load_spec(path)
+    except (KeyError, TypeError, AttributeError) as exc:  # valid OpenAPI, but not shaped like the jobs API
+        raise SpecError(f"{path} cannot serve as the jobs API spec: {type(exc).__name__} {exc}") from None
 
 
 def config_from(args: argparse.Namespace) -> MockConfig:

@@ -6,8 +6,10 @@ import json
 from importlib import resources
 from typing import Any
 
+import yaml
 from aiohttp import web
 
+from jobspec import Spec
 from mockserver.clock import timestamp
 from mockserver.errors import ApiError, BadRequest, NotFound
 from mockserver.http import Handler, dump, json_response
@@ -26,9 +28,14 @@ class ControlUnauthorized(ApiError):
 
 def add_routes(app: web.Application) -> None:
     """Mount the control API (its own OpenAPI document at /__mock__/openapi.yaml)."""
-    state = app[STATE]
-    job_schema = state.spec.schema("Job")
-    new_job = compile_schema({**job_schema, "required": []})
+    spec = app[STATE].spec
+    new_job = compile_schema(new_job_schema(spec))
+    document = control_document(spec)
+
+    async def serve_document(request: web.Request) -> web.StreamResponse:
+        """The control API's own OpenAPI document."""
+        return web.Response(text=document, content_type="application/yaml")
+
     app.router.add_routes(
         [
             web.get(f"{PREFIX}/", serve_live_view),
@@ -46,8 +53,28 @@ def add_routes(app: web.Application) -> None:
             web.post(f"{PREFIX}/faults", guarded(add_fault)),
             web.delete(f"{PREFIX}/faults", guarded(clear_faults)),
             web.delete(f"{PREFIX}/faults/{{id}}", guarded(remove_fault)),
+            web.post(f"{PREFIX}/tokens", guarded(issue_token)),
         ]
     )
+
+
+def new_job_schema(spec: Spec) -> dict[str, Any]:
+    """What `POST /__mock__/jobs` takes: the spec's Job schema with every field optional."""
+    return {**spec.schema("Job"), "required": []}
+
+
+def control_document(spec: Spec) -> str:
+    """control.yaml with what depends on the served spec filled in from it: a new job's fields, the states."""
+    document = yaml.safe_load(resources.files("mockserver").joinpath("control.yaml").read_text(encoding="utf-8"))
+    schemas = document["components"]["schemas"]
+    field = spec.lifecycle.status_field
+    state = {"$ref": "#/components/schemas/State"}
+    schemas["State"]["enum"] = list(spec.lifecycle.states)
+    job = new_job_schema(spec)
+    schemas["NewJob"] = {**job, "description": schemas["NewJob"]["description"]}
+    schemas["NewJob"]["properties"] = {**job.get("properties", {}), field: state}
+    schemas["Move"].update(required=[field], properties={field: state})
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
 
 
 def guarded(handler: Handler) -> Handler:
@@ -60,12 +87,6 @@ def guarded(handler: Handler) -> Handler:
         return await handler(request)
 
     return checked
-
-
-async def serve_document(request: web.Request) -> web.StreamResponse:
-    """The control API's own OpenAPI document."""
-    text = resources.files("mockserver").joinpath("control.yaml").read_text(encoding="utf-8")
-    return web.Response(text=text, content_type="application/yaml")
 
 
 async def serve_live_view(request: web.Request) -> web.StreamResponse:
@@ -108,10 +129,11 @@ async def create_job(request: web.Request, validator: Any) -> web.StreamResponse
 async def move_job(request: web.Request) -> web.StreamResponse:
     """POST /__mock__/jobs/{id}/move: put a job in a state directly."""
     state = request.app[STATE]
-    status = (await _body(request)).get("status")
-    if not isinstance(status, str):
-        raise BadRequest('body: expected {"status": "<state>"}')
-    job = state.store.move(request.match_info["id"], status, state.catch_up())
+    field = state.spec.lifecycle.status_field
+    target = (await _body(request)).get(field)
+    if not isinstance(target, str):
+        raise BadRequest(f'body: expected {{"{field}": "<state>"}}')
+    job = state.store.move(request.match_info["id"], target, state.catch_up())
     return json_response(job.body)
 
 
@@ -188,3 +210,28 @@ async def remove_fault(request: web.Request) -> web.StreamResponse:
     if not removed:
         raise NotFound(f"No fault {request.match_info['id']}.")
     return web.Response(status=204)
+
+
+async def issue_token(request: web.Request) -> web.StreamResponse:
+    """POST /__mock__/tokens: a token for an existing user, chosen by login or by whether they may manage jobs."""
+    body = await _body(request)
+    login, manage_jobs = body.get("login"), body.get("manageJobs")
+    if (
+        set(body) - {"login", "manageJobs"}
+        or (login is None and manage_jobs is None)
+        or not (login is None or (isinstance(login, str) and login))
+        or not (manage_jobs is None or isinstance(manage_jobs, bool))
+    ):
+        raise BadRequest('body: expected {"login": "<login>"} or {"manageJobs": true|false}, or both')
+    auth = request.app[STATE].auth
+    user = auth.find(login, manage_jobs)
+    if user is None:
+        raise NotFound(_no_such_user(login, manage_jobs))
+    return json_response(dump({"login": user.login, "token": auth.issue(user)}), status=201)
+
+
+def _no_such_user(login: str | None, manage_jobs: bool | None) -> str:
+    who = "" if manage_jobs is None else f" who may{'' if manage_jobs else ' not'} manage jobs"
+    if login is not None:
+        return f"No user {login!r}{who}."
+    return f"No user{who}: the users file (--users) has none with manageJobs: {str(manage_jobs).lower()}."

@@ -1,8 +1,9 @@
 """Request and response checks compiled once per operation from the spec.
 
 The hot path uses jsonschema-rs validators built at start-up. In strict mode every response is
-also checked by openapi-core, the reference implementation, so the two must agree. This module
-is the only one that imports openapi-core.
+also checked by openapi-core, the reference implementation, so the two must agree. A spec file
+given on the command line is checked by openapi-spec-validator first. This module is the only
+one that imports either.
 """
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ from __future__ import annotations
 import json
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 import jsonschema_rs
+import yaml
 from multidict import CIMultiDict
 from openapi_core import OpenAPI
 from openapi_core.datatypes import RequestParameters
+from openapi_spec_validator import OpenAPIV31SpecValidator
 
 from jobspec import Operation, Spec
 from mockserver.errors import BadRequest
@@ -57,10 +61,9 @@ class ResponseRule:
 class OperationValidator:
     """Checks for one operation, compiled from its definition."""
 
-    operation: Operation
     body_required: bool = False
     body: Any = None
-    responses: dict[int, ResponseRule] = field(default_factory=dict)
+    responses: dict[str, ResponseRule] = field(default_factory=dict)  # by status code, range ("4XX") or "default"
 
     def parse_body(self, raw: bytes, content_type: str) -> Any:
         """The request's JSON body, checked against the spec; RequestInvalid naming each problem."""
@@ -83,9 +86,10 @@ class OperationValidator:
 
     def response_problems(self, status: int, content_type: str | None, body: bytes) -> list[str]:
         """Every way a response departs from the spec (empty when it conforms)."""
-        rule = self.responses.get(status)
+        code = str(status)
+        rule = self.responses.get(code) or self.responses.get(f"{code[0]}XX") or self.responses.get("default")
         if rule is None:
-            return [f"status {status} is not documented (documented: {sorted(self.responses)})"]
+            return [f"status {status} is not documented (documented: {', '.join(sorted(self.responses))})"]
         if rule.media_type is None:
             return [f"a {status} has no body, got {len(body)} bytes"] if body else []
         if content_type != rule.media_type:
@@ -113,7 +117,7 @@ def schema_problems(validator: Any, data: Any) -> list[str]:
 
 
 def _compile(operation: Operation) -> OperationValidator:
-    checks = OperationValidator(operation)
+    checks = OperationValidator()
     body = operation.definition.get("requestBody")
     if body:
         checks.body_required = bool(body.get("required", False))
@@ -121,12 +125,35 @@ def _compile(operation: Operation) -> OperationValidator:
     for code, response in operation.responses.items():
         content = response.get("content") or {}
         if not content:
-            checks.responses[int(code)] = ResponseRule(None)
+            checks.responses[code.upper()] = ResponseRule(None)
             continue
         media_type, media = next(iter(content.items()))
         schema = media.get("schema")
-        checks.responses[int(code)] = ResponseRule(media_type, compile_schema(schema) if schema else None)
+        checks.responses[code.upper()] = ResponseRule(media_type, compile_schema(schema) if schema else None)
     return checks
+
+
+def openapi_problem(path: Path) -> str | None:
+    """What makes the file at `path` no valid OpenAPI 3.1 document (the first problem, with its place), or None.
+
+    None too when the file cannot be read: the spec loader says why.
+    """
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        return f"not valid YAML{where}: {getattr(exc, 'problem', None) or exc}"
+    version = document.get("openapi") if isinstance(document, dict) else None
+    if not str(version).startswith("3.1."):
+        return f"openapi: {version!r} is not 3.1.x: this kit reads OpenAPI 3.1 documents"
+    errors = list(OpenAPIV31SpecValidator(document).iter_errors())
+    if not errors:
+        return None
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{errors[0].json_path}: {errors[0].message}{more}"
 
 
 def _problem(error: Any) -> Problem:
@@ -144,7 +171,8 @@ class ReferenceValidator:
 
     def __init__(self, spec: Spec) -> None:
         self.openapi = OpenAPI.from_dict(cast("Mapping[Hashable, Any]", spec.raw))
-        self.server = spec.resolved["servers"][0]["url"].rstrip("/")
+        servers = spec.resolved.get("servers") or [{"url": "http://localhost"}]  # OpenAPI's own default is "/"
+        self.server = str(servers[0]["url"]).rstrip("/")
 
     def response_problems(self, method: str, path: str, status: int, headers: dict[str, str], body: bytes) -> list[str]:
         """Every problem openapi-core finds in this response to `method path`."""

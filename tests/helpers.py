@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import requests
+import yaml
 
 from jobspec import load_spec
+from jobspec.loader import packaged_spec_path
 from mockserver.testing import LiveMock
 
 LIFECYCLE = load_spec().lifecycle
@@ -49,3 +52,12 @@ def fresh(server: LiveMock) -> Iterator[LiveMock]:
     server.control("POST", "reset")
     yield server
     assert server.errors() == [], "the mock reported its own errors"
+
+
+def spec_copy(directory: Path, edit: Callable[[dict[str, Any]], object]) -> Path:
+    """A copy of the packaged spec changed by `edit` (which changes the parsed document in place), as a file."""
+    document = yaml.safe_load(packaged_spec_path().read_text(encoding="utf-8"))
+    edit(document)
+    path = directory / "jobs.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import urllib.error
+from pathlib import Path
 
 import pytest
 import requests
@@ -188,3 +189,84 @@ def test_default_outcomes_and_timings_vary_but_repeat_under_a_seed() -> None:
 def _seconds(job: dict[str, str], field: str) -> float:
     """Seconds from the job's creation to `field`."""
     return round(parse_timestamp(job[field]) - parse_timestamp(job["created"]), 3)
+
+
+def _jobs_status(url: str, token: str) -> int:
+    return requests.get(f"{url}/@jobs", headers={"Authorization": f"Bearer {token}"}).status_code
+
+
+@pytest.mark.parametrize(
+    ("body", "login", "jobs_status"),
+    [
+        pytest.param({"manageJobs": False}, "editor", 403, id="may-not-manage-jobs"),
+        pytest.param({"manageJobs": True}, "admin", 200, id="may-manage-jobs"),
+        pytest.param({"login": "editor"}, "editor", 403, id="by-login"),
+        pytest.param({"login": "admin", "manageJobs": True}, "admin", 200, id="both"),
+    ],
+)
+def test_tokens_hands_out_a_working_token_for_an_existing_user(
+    mock: LiveMock, body: dict[str, object], login: str, jobs_status: int
+) -> None:
+    response = requests.post(f"{mock.url}/__mock__/tokens", json=body)
+    assert response.status_code == 201 and response.headers["Content-Type"] == "application/json"
+    answer = response.json()
+    assert set(answer) == {"login", "token"} and answer["login"] == login
+    assert _jobs_status(mock.url, answer["token"]) == jobs_status
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        pytest.param({"login": "nobody"}, "No user 'nobody'.", id="unknown-login"),
+        pytest.param(
+            {"login": "admin", "manageJobs": False}, "No user 'admin' who may not manage jobs.", id="mismatch"
+        ),
+    ],
+)
+def test_tokens_for_no_such_user_is_404_in_nicks_shape(mock: LiveMock, body: dict[str, object], message: str) -> None:
+    response = requests.post(f"{mock.url}/__mock__/tokens", json=body)
+    assert response.status_code == 404
+    assert response.json() == {"error": {"type": "Not found", "message": message}}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param({}, id="empty"),
+        pytest.param({"login": ""}, id="empty-login"),
+        pytest.param({"login": 5}, id="login-not-a-string"),
+        pytest.param({"manageJobs": "no"}, id="flag-not-a-boolean"),
+        pytest.param({"login": "admin", "password": "admin"}, id="unknown-field"),
+        pytest.param([], id="not-an-object"),
+    ],
+)
+def test_tokens_refuses_a_malformed_body(mock: LiveMock, body: object) -> None:
+    response = requests.post(f"{mock.url}/__mock__/tokens", json=body)
+    assert response.status_code == 400
+    assert response.json()["error"]["message"].startswith("body: expected")
+
+
+def test_tokens_without_a_user_who_may_not_manage_jobs_is_a_clear_404(tmp_path: Path) -> None:
+    users = tmp_path / "users.yaml"
+    users.write_text("- {login: ops, password: pw, manageJobs: true}\n")
+    with LiveMock(config=MockConfig(users=users, control_token="t"), clock=Clock(manual=True)) as server:
+        url = f"{server.url}/__mock__/tokens"
+        assert requests.post(url, json={"manageJobs": False}).status_code == 401
+        response = requests.post(url, json={"manageJobs": False}, headers={"X-Mock-Token": "t"})
+        assert response.status_code == 404
+        assert response.json()["error"] == {
+            "type": "Not found",
+            "message": "No user who may not manage jobs: the users file (--users) has none with manageJobs: false.",
+        }
+        assert server.control("POST", "tokens", {"manageJobs": True})["login"] == "ops"
+
+
+def test_control_document_takes_states_and_job_fields_from_the_served_spec(mock: LiveMock) -> None:
+    document = yaml.safe_load(requests.get(f"{mock.url}/__mock__/openapi.yaml").text)
+    schemas = document["components"]["schemas"]
+    field = LIFECYCLE.status_field
+    assert schemas["State"]["enum"] == list(LIFECYCLE.states)
+    assert schemas["Move"]["required"] == [field]
+    assert schemas["Move"]["properties"][field] == schemas["NewJob"]["properties"][field]
+    assert set(schemas["NewJob"]["properties"]) == set(mock.state.spec.schema("Job")["properties"])
+    assert schemas["NewJob"]["required"] == []

@@ -7,13 +7,16 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 
 from mockserver.cli import config_from, main, parser
 from mockserver.config import MockConfig
+from tests.helpers import spec_copy
 
 DOCUMENTED_ID = "a2fe7e07-d54b-435b-9cb0-e12f1f80a589"
 
@@ -113,3 +116,97 @@ def test_every_flag_reaches_the_config(tmp_path: Path) -> None:
 def test_cors_wildcard_is_refused_at_start(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--cors-origin", "*", "--port", "0"]) == 2
     assert "'*' is refused" in capsys.readouterr().err
+
+
+def _set_openapi_version(document: dict[str, Any]) -> None:
+    document["openapi"] = "3.0.3"
+
+
+def _bad_description(document: dict[str, Any]) -> None:
+    document["paths"]["/@jobs"]["get"]["responses"]["200"]["description"] = 5
+
+
+def _misspelt_state(document: dict[str, Any]) -> None:
+    document["x-job-lifecycle"]["transitions"][0]["to"] = "runing"
+
+
+@pytest.mark.parametrize(
+    ("edit", "needle"),
+    [
+        pytest.param(_set_openapi_version, "openapi: '3.0.3' is not 3.1.x", id="openapi-3.0"),
+        pytest.param(
+            lambda d: d.pop("info"), "is not a valid OpenAPI 3.1 document: $: 'info' is a required", id="no-info"
+        ),
+        pytest.param(
+            _bad_description,
+            "$.paths['/@jobs'].get.responses['200'].description: 5 is not of type 'string'",
+            id="bad-response",
+        ),
+        pytest.param(
+            _misspelt_state, "x-job-lifecycle.transitions[0] (start).to: 'runing' is not a state", id="lifecycle"
+        ),
+        pytest.param(lambda d: d.pop("x-job-lifecycle"), "has no x-job-lifecycle section", id="no-lifecycle"),
+    ],
+)
+def test_bad_spec_stops_the_start_with_one_line_naming_the_place(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], edit: Callable[[dict[str, Any]], object], needle: str
+) -> None:
+    assert main(["--spec", str(spec_copy(tmp_path, edit)), "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert needle in err, err
+    assert err.startswith("jobs-mock: ") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        pytest.param(None, "cannot read the spec", id="missing"),
+        pytest.param("a: [", "is not a valid OpenAPI 3.1 document: not valid YAML at line 1, column 5", id="not-yaml"),
+    ],
+)
+def test_unreadable_spec_is_a_clear_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, needle: str
+) -> None:
+    spec = tmp_path / "jobs.yaml"
+    if content is not None:
+        spec.write_text(content)
+    assert main(["--spec", str(spec), "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1
+
+
+def _deployment_copy(document: dict[str, Any]) -> None:
+    """A deployment whose refusals answer 422 Unprocessable, under its own title."""
+    document["info"]["title"] = "Our jobs API"
+    for refusal in document["x-job-lifecycle"]["refusals"]:
+        refusal.update(status=422, errorType="Unprocessable")
+        responses = document["paths"][_path_of(document, refusal["operation"])]["post"]["responses"]
+        responses["422"] = responses.pop("409")
+
+
+def _path_of(document: dict[str, Any], operation_id: str) -> str:
+    return next(p for p, item in document["paths"].items() if item.get("post", {}).get("operationId") == operation_id)
+
+
+def test_the_mock_serves_and_follows_the_spec_it_is_given(tmp_path: Path) -> None:
+    spec = spec_copy(tmp_path, _deployment_copy)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockserver", "--port", "0", "--spec", str(spec), "--strict"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split()[-1]
+        assert requests.get(f"{url}/openapi.yaml", timeout=5).text == spec.read_text()
+        assert requests.get(f"{url}/openapi.json", timeout=5).json()["info"]["title"] == "Our jobs API"
+        assert requests.get(f"{url}/docs/openapi.json", timeout=5).json()["info"]["title"] == "Our jobs API"
+        token = requests.post(f"{url}/__mock__/tokens", json={"manageJobs": True}, timeout=5).json()["token"]
+        response = requests.post(
+            f"{url}/@jobs/{DOCUMENTED_ID}/abort", headers={"Authorization": f"Bearer {token}"}, timeout=5
+        )
+        assert response.status_code == 422 and response.json()["error"]["type"] == "Unprocessable"
+        assert requests.get(f"{url}/__mock__/errors", timeout=5).json() == []
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=10)

@@ -115,10 +115,10 @@ def test_list__ignores_the_documented_fields() -> None:
     assert checks.list_problems(LIFECYCLE, job("created"), single) == []
 
 
-def test_worker_can_move__only_along_worker_edges() -> None:
-    assert checks.worker_can_move(LIFECYCLE, "created", "completed")
-    assert not checks.worker_can_move(LIFECYCLE, "created", "aborted")
-    assert not checks.worker_can_move(LIFECYCLE, "completed", "running")
+def test_worker_reachable__only_along_worker_edges() -> None:
+    assert "completed" in LIFECYCLE.worker_reachable("created")
+    assert "aborted" not in LIFECYCLE.worker_reachable("created")
+    assert "running" not in LIFECYCLE.worker_reachable("completed")
 
 
 def test_lifecycle_of__reads_a_schema_once_and_none_without_the_extension() -> None:

@@ -34,9 +34,10 @@ class LifecyclePhase:
         Refusals come first: they leave their job as it was, so existing jobs serve several cells.
         """
         cells = [
-            (state, operation, self.lifecycle.outcome(operation, state))
+            (state, operation, outcome)
             for operation in self.lifecycle.client_operations()
             for state in self.lifecycle.states
+            if isinstance(outcome := self.lifecycle.outcome(operation, state), Transition | Refusal)
         ]
         for state, operation, outcome in sorted(cells, key=lambda cell: isinstance(cell[2], Transition)):
             self.cell(state, operation, outcome)
@@ -203,7 +204,7 @@ class WorkerWatch:
                 continue
             subject = f"{transition.name}: {transition.source} -> {transition.target}"
             seen = any(
-                was == transition.source and checks.worker_can_move(self.lifecycle, transition.target, now)
+                was == transition.source and now in self.lifecycle.worker_reachable(transition.target)
                 for was, now in self.moves
             )
             if seen:

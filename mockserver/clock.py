@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
 
 
 class Clock:
@@ -34,14 +33,3 @@ class Clock:
         """Forget every advance and restart the scaled real time from now."""
         start = self.now() - self._offset
         self._origin_real, self._origin, self._offset = time.time(), start, 0.0
-
-
-def timestamp(ms: int) -> str:
-    """Nick's timestamp of a time in milliseconds: UTC ISO 8601 with milliseconds and `Z`."""
-    seconds, millis = divmod(ms, 1000)
-    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{millis:03d}Z"
-
-
-def parse_timestamp(text: str) -> float:
-    """Seconds since the epoch of an ISO 8601 timestamp (`Z` or an offset)."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()

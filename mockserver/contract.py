@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from jobspec import Removal, Spec
+from jobspec import Spec
 from mockserver.errors import InvalidCredentials, InvalidSession, MissingCredentials, Unauthorized
 from mockserver.http import Handler, base_url, dump, json_response
 from mockserver.state import STATE, MockState
@@ -71,7 +71,7 @@ async def lifecycle_operation(request: web.Request) -> web.StreamResponse:
     state = _authorized(request)
     now = state.catch_up()
     outcome = state.store.act(str(operation_id(request)), request.match_info["id"], now)
-    return web.Response(status=outcome.status if isinstance(outcome, Removal) else int(outcome.trigger.status or 0))
+    return web.Response(status=outcome.status)
 
 
 HANDLERS: dict[str, Handler] = {
@@ -86,7 +86,7 @@ HANDLERS: dict[str, Handler] = {
 def handlers(spec: Spec) -> dict[str, Handler]:
     """A handler for every operationId of the spec; a missing one fails at start-up."""
     table = dict(HANDLERS)
-    for name in (*spec.lifecycle.client_operations(), spec.lifecycle.removal.operation):
+    for name in spec.lifecycle.job_operations():
         table.setdefault(name, lifecycle_operation)
     missing = sorted(set(spec.operations) - set(table))
     if missing:

@@ -10,7 +10,7 @@ import yaml
 from aiohttp import web
 
 from jobspec import Spec
-from mockserver.clock import timestamp
+from jobspec.timestamps import timestamp
 from mockserver.errors import ApiError, BadRequest, NotFound
 from mockserver.http import Handler, dump, json_response
 from mockserver.state import STATE, MockState

@@ -11,14 +11,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jobspec import Change, Lifecycle, Refusal, Removal, Transition
-from mockserver.clock import parse_timestamp, timestamp
+from jobspec import Change, InconsistentJob, Lifecycle, Refusal, Removal, Transition
+from jobspec.invariants import invariant_problems, settle
+from jobspec.timestamps import parse_timestamp, timestamp
 from mockserver.errors import BadRequest, JobNotFound, Refused
 
-DEFAULT_TIMING = {"delay": 10.0, "duration": 20.0}  # seconds, each drawn from 0.5x to 1.5x
-DEFAULT_OTHER_OUTCOMES = 0.2  # share of jobs without params.mock.outcome that end in another worker outcome
-DEFAULT_OUTPUT: dict[str, Any] = {"message": "Done."}
-DEFAULT_ERROR = "The job failed."
+OUTCOME, RESULT, ERROR = "outcome", "result", "error"  # params.mock keys: the end state, $output, $error's message
 SCHEDULE_CAP = 1000  # scheduled jobs stop appearing while the store holds this many
 
 
@@ -41,7 +39,7 @@ class Job:
     version: int = 0
 
     def mock_setting(self, key: str) -> Any:
-        """A setting of `params.mock` (outcome, delay, duration, result, error), if given."""
+        """A setting of `params.mock` (the outcome, a worker step's timing setting, result, error), if given."""
         return None if self.mock is None else self.mock.get(key)
 
 
@@ -52,6 +50,8 @@ class JobStore:
         self.lifecycle = lifecycle
         self.field = lifecycle.status_field
         self.stamp_names = lifecycle.invariants.ordered_timestamps
+        # Timestamps no state rules on are set in every state (a job's creation time): now, unless given.
+        self._always_set = [n for n in self.stamp_names if all(n not in s.fields for s in lifecycle.states.values())]
         self.speed = speed
         self.rng = random.Random(seed)
         self.jobs: dict[str, Job] = {}
@@ -93,9 +93,9 @@ class JobStore:
     def act(self, operation: str, job_id: str, now_ms: int) -> Transition | Removal:
         """Do what the lifecycle says `operation` does to the job: fire a transition or remove it; Refused otherwise."""
         job = self.get(job_id)
-        outcome = _outcome(self.lifecycle, operation, job.state)
+        outcome = self.lifecycle.outcome(operation, job.state)
         if isinstance(outcome, Refusal):
-            raise Refused(outcome.status, outcome.error_type, f"Job {job_id} is {job.state}: {outcome.description}")
+            raise Refused(outcome.status, outcome.error_type, outcome.message(job_id, job.state))
         if isinstance(outcome, Removal):
             del self.jobs[job_id]  # its pending work is forgotten with it
             self._list_cache = None
@@ -139,32 +139,20 @@ class JobStore:
             job = self.jobs.get(job_id)
             if job is None or job.version != version:
                 continue
-            transition = self._worker_transition(job)
-            if transition is not None:
-                self._fire(job, transition, max(due, _latest(job.stamps)))
+            step = self.lifecycle.worker_step(job.state)
+            if step is not None:  # a job is only ever due in a state the worker moves jobs out of
+                self._fire(job, step.choose(self.rng, job.mock_setting(OUTCOME)), max(due, _latest(job.stamps)))
                 fired += 1
         return fired
 
-    def _worker_transition(self, job: Job) -> Transition | None:
-        candidates = self.lifecycle.worker_transitions(job.state)
-        wanted = job.mock_setting("outcome")
-        for transition in candidates:
-            if transition.target == wanted:
-                return transition
-        if len(candidates) > 1 and self.rng.random() < DEFAULT_OTHER_OUTCOMES:
-            return self.rng.choice(candidates[1:])
-        return candidates[0] if candidates else None
-
     def _schedule(self, job: Job, now_ms: int) -> None:
-        if not self.lifecycle.worker_transitions(job.state):
+        """Give the worker an appointment with a job in a state it moves jobs out of."""
+        step = self.lifecycle.worker_step(job.state)
+        if step is None:
             return
-        key = "delay" if job.state == self.lifecycle.initial else "duration"
-        seconds = job.mock_setting(key)
-        if not isinstance(seconds, int | float) or isinstance(seconds, bool):
-            seconds = DEFAULT_TIMING[key] * self.rng.uniform(0.5, 1.5) / self.speed
+        seconds = step.seconds(self.rng, job.mock_setting(step.setting), self.speed)
         self._sequence += 1
-        due = now_ms + int(max(0.0, float(seconds)) * 1000)
-        heapq.heappush(self._due, (due, self._sequence, job.uuid, job.version))
+        heapq.heappush(self._due, (now_ms + int(seconds * 1000), self._sequence, job.uuid, job.version))
 
     def _fire(self, job: Job, transition: Transition, now_ms: int) -> None:
         fields = self._open(job)
@@ -197,16 +185,23 @@ class JobStore:
         self._schedule(job, now_ms)
 
     def _value(self, fields: Fields, change: Change, now_ms: int) -> Any:
-        mock = _mock(fields) or {}
         if change.kind == "now":
             return max(now_ms, _latest(fields[n] for n in self.stamp_names))
         if change.kind == "output":
-            output = mock.get("result")
-            return copy.deepcopy(output) if isinstance(output, dict) else dict(DEFAULT_OUTPUT)
+            return self._output(fields)
         if change.kind == "error":
-            message = mock.get("error")
-            return {"error": message if isinstance(message, str) else DEFAULT_ERROR}
+            return self._error(fields)
         return copy.deepcopy(change.value)
+
+    def _output(self, fields: Fields) -> dict[str, Any]:
+        """What `$output` is for this job: its `params.mock.result`, else the spec's default."""
+        result = (_mock(fields) or {}).get(RESULT)
+        return copy.deepcopy(result if isinstance(result, dict) else dict(self.lifecycle.worker_output))
+
+    def _error(self, fields: Fields) -> dict[str, Any]:
+        """What `$error` is for this job: the spec's default, with `params.mock.error` as its message if given."""
+        message = (_mock(fields) or {}).get(ERROR)
+        return self.lifecycle.worker_error(message if isinstance(message, str) else None)
 
     # -- seeding and the control API ---------------------------------------------------
 
@@ -219,9 +214,9 @@ class JobStore:
 
         Nothing of `given` is kept: it is encoded, and `params.mock` copied (see Job).
         """
-        status = given.get(self.field, self.lifecycle.initial)
-        if status not in self.lifecycle.states:
-            raise BadRequest(f"{self.field}: {status!r} is not one of {', '.join(self.lifecycle.states)}")
+        state = given.get(self.field, self.lifecycle.initial)
+        if state not in self.lifecycle.states:
+            raise BadRequest(f"{self.field}: {state!r} is not one of {', '.join(self.lifecycle.states)}")
         job_id = str(given.get("uuid") or self.new_uuid())
         if job_id in self.jobs:
             raise BadRequest(f"uuid: a job {job_id} already exists")
@@ -231,13 +226,13 @@ class JobStore:
             "description": str(given.get("description", "")),
             "params": given.get("params", {}),
             "actor": str(given.get("actor", "admin")),
-            "created": _ms(given.get("created"), "created") or now_ms,
-            "started": _ms(given.get("started"), "started"),
-            "finished": _ms(given.get("finished"), "finished"),
+            **{name: _ms(given.get(name), name) for name in self.stamp_names},
             self.field: self.lifecycle.initial,
             "result": given.get("result", {}),
         }
-        self._settle(fields, status, now_ms, given=set(given))
+        for name in self._always_set:
+            fields[name] = fields[name] or now_ms
+        self._settle(fields, state, now_ms, given=set(given))
         # Fresh copies, not parsed objects: what a job keeps must not pin the memory of the document it came from.
         # (params, and so params.mock, never change after this: the spec lists them as immutable.)
         job = Job(job_id.encode().decode(), fields[self.field], (), b"", copy.deepcopy(_mock(fields)))
@@ -246,49 +241,37 @@ class JobStore:
         self._changed(job, now_ms)
         return job
 
-    def move(self, job_id: str, status: str, now_ms: int) -> Job:
-        """Put a job in `status` directly, its fields made consistent with that state."""
+    def move(self, job_id: str, state: str, now_ms: int) -> Job:
+        """Put a job in `state` directly, its fields made consistent with that state."""
         job = self.get(job_id)
-        if status not in self.lifecycle.states:
-            raise BadRequest(f"{self.field}: {status!r} is not one of {', '.join(self.lifecycle.states)}")
-        if status != job.state:
+        if state not in self.lifecycle.states:
+            raise BadRequest(f"{self.field}: {state!r} is not one of {', '.join(self.lifecycle.states)}")
+        if state != job.state:
             fields = self._open(job)
-            self._settle(fields, status, now_ms, given=set())
+            self._settle(fields, state, now_ms, given=set())
             self._save(job, fields)
             self._changed(job, now_ms)
         return job
 
-    def _settle(self, fields: Fields, status: str, now_ms: int, given: set[str]) -> None:
-        """Set `status`, fill the fields a transition into it would set, then check invariants."""
-        arriving = [t for t in self.lifecycle.transitions if t.target == status]
-        for transition in arriving[:1]:
-            for name, change in transition.changes.items():
-                if name not in given:
-                    fields[name] = self._value(fields, change, now_ms)
-        for name, must_be_set in self.lifecycle.states[status].fields.items():
-            if name in given:
-                continue
-            if not must_be_set:
-                fields[name] = None
-            elif fields[name] is None:
-                fields[name] = max(now_ms, _latest(fields[n] for n in self.stamp_names))
-        fields[self.field] = self.lifecycle.states[status].name  # the lifecycle's own string, shared by every job
-        problems = self.violations(fields)
-        if problems:
-            raise BadRequest(f"job {fields['uuid']} would break the lifecycle: {'; '.join(problems)}")
-
-    def violations(self, fields: Fields) -> list[str]:
-        """The lifecycle invariants a job's working copy breaks (empty when it is consistent)."""
-        status = fields[self.field]
-        problems = []
-        for name, must_be_set in self.lifecycle.states[status].fields.items():
-            if (fields[name] is not None) != must_be_set:
-                problems.append(f"{name} must be {'set' if must_be_set else 'null'} when {status}")
-        present = [(n, fields[n]) for n in self.stamp_names if fields[n] is not None]
-        for (before, a), (after, b) in zip(present, present[1:], strict=False):
-            if a > b:
-                problems.append(f"{before} is after {after}")
-        return problems
+    def _settle(self, fields: Fields, state: str, now_ms: int, given: set[str]) -> None:
+        """Put a working copy in `state` as the lifecycle would have brought it there; BadRequest if it cannot be."""
+        try:
+            settle(
+                self.lifecycle,
+                fields,
+                state,
+                now_ms,
+                given=given,
+                output=self._output(fields),
+                error=self._error(fields),
+            )
+        except InconsistentJob:
+            shown = {
+                **fields,
+                **{name: _ts(fields[name]) for name in self.stamp_names},
+            }  # timestamps as a client sent them
+            problems = "; ".join(invariant_problems(self.lifecycle, shown))
+            raise BadRequest(f"job {fields['uuid']} would break the lifecycle: {problems}") from None
 
     def load(self, jobs: Iterable[Mapping[str, Any]], now_ms: int) -> None:
         """Replace every job with these representations; BadRequest naming the first inconsistent one."""
@@ -348,9 +331,3 @@ def describe(index: int, entry: Any) -> str:
     if isinstance(entry, dict) and "uuid" in entry:
         return f"job {index} ({entry['uuid']}, {entry.get('title', 'untitled')!r})"
     return f"job {index}"
-
-
-def _outcome(lifecycle: Lifecycle, operation: str, state: str) -> Transition | Refusal | Removal:
-    if operation == lifecycle.removal.operation and state in lifecycle.removal.states:
-        return lifecycle.removal
-    return lifecycle.outcome(operation, state)

@@ -10,7 +10,8 @@ import requests
 import yaml
 from openapi_spec_validator import validate
 
-from mockserver.clock import Clock, parse_timestamp
+from jobspec.timestamps import parse_timestamp
+from mockserver.clock import Clock
 from mockserver.config import MockConfig
 from mockserver.testing import LiveMock
 from tests.conftest import DOCUMENTED_ID
@@ -50,12 +51,12 @@ def test_create_keeps_what_the_caller_gives(mock: LiveMock) -> None:
         pytest.param({"title": 5}, "is not of type", id="wrong-type"),
         pytest.param(
             {"status": "created", "started": "2024-01-01T00:00:00.000Z"},
-            "started must be null",
+            'Received `started`: "2024-01-01T00:00:00.000Z" with status created / Documented: null in created',
             id="created-with-started",
         ),
         pytest.param(
             {"status": "completed", "created": "2024-01-02T00:00:00.000Z", "started": "2024-01-01T00:00:00.000Z"},
-            "created is after started",
+            'Received `created` "2024-01-02T00:00:00.000Z" after `started` "2024-01-01T00:00:00.000Z"',
             id="out-of-order",
         ),
         pytest.param({"uuid": DOCUMENTED_ID}, "already exists", id="duplicate-uuid"),

@@ -46,7 +46,10 @@ async def journal(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 @web.middleware
 async def faults(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Apply the injected faults of this operation: latency, a status instead of the answer, a drop, a trickle."""
+    """Apply the injected faults of this operation: latency, a status instead of the answer, a drop, a trickle.
+
+    How the answer goes out is this middleware's business, so large bodies are sliced here too.
+    """
     state = request.app[STATE]
     name = operation_id(request)
     taken = state.faults.take(name) if name is not None and state.faults.active else []
@@ -54,8 +57,12 @@ async def faults(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await _sliced(request, await handler(request))
     request[NOTES] += [fault.describe() for fault in taken]
     await state.faults.delay(taken)
-    status = next((fault for fault in taken if fault.status), None)
-    response = render(InjectedFault(status.status, status.id)) if status and status.status else await handler(request)
+    forced = next((fault for fault in taken if fault.status is not None), None)
+    response: web.StreamResponse
+    if forced is not None and forced.status is not None:
+        response = render(InjectedFault(forced.status, forced.id))  # the handler never runs: nothing changes
+    else:
+        response = await handler(request)
     if any(fault.drop for fault in taken) and request.transport is not None:
         request.transport.abort()
     trickle = next((fault.trickle for fault in taken if fault.trickle), None)

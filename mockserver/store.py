@@ -130,20 +130,17 @@ class JobStore:
             self.add({**template, self.field: self.lifecycle.initial}, self._next_spawn + tick * every)
         self._next_spawn += ticks * every
 
-    def advance(self, now_ms: int) -> int:
-        """Spawn scheduled jobs, fire every worker transition due by `now_ms` at its due time; count them."""
+    def advance(self, now_ms: int) -> None:
+        """Spawn scheduled jobs and fire every worker transition due by `now_ms`, each at its due time."""
         self._spawn(now_ms)
-        fired = 0
         while self._due and self._due[0][0] <= now_ms:
             due, _, job_id, version = heapq.heappop(self._due)
             job = self.jobs.get(job_id)
             if job is None or job.version != version:
                 continue
             step = self.lifecycle.worker_step(job.state)
-            if step is not None:  # a job is only ever due in a state the worker moves jobs out of
+            if step is not None:  # a restored appointment may find its job where the worker never moves one
                 self._fire(job, step.choose(self.rng, job.mock_setting(OUTCOME)), max(due, _latest(job.stamps)))
-                fired += 1
-        return fired
 
     def _schedule(self, job: Job, now_ms: int) -> None:
         """Give the worker an appointment with a job in a state it moves jobs out of."""

@@ -1,0 +1,189 @@
+"""The mock follows a deployment's own copy of the spec: other refusals, transitions, removal and worker defaults.
+
+Each variant is a copy of the packaged spec changed one way; the mock serves it (strict, so every answer
+is also checked against the copy) and is driven over HTTP. State names appear here on purpose: the
+variants are written against the packaged spec's lifecycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from jobspec import load_spec
+from mockserver.clock import Clock
+from mockserver.config import MockConfig
+from mockserver.testing import LiveMock
+from tests.helpers import spec_copy
+
+Document = dict[str, Any]
+
+
+def _lifecycle(document: Document) -> Document:
+    section: Document = document["x-job-lifecycle"]
+    return section
+
+
+def _responses(document: Document, operation_id: str) -> Document:
+    for item in document["paths"].values():
+        for operation in item.values():
+            if isinstance(operation, dict) and operation.get("operationId") == operation_id:
+                responses: Document = operation["responses"]
+                return responses
+    raise KeyError(operation_id)
+
+
+def _error_response(description: str) -> Document:
+    """A documented error answer of the variant's own, in Nick's shape."""
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def _refusal(document: Document, operation_id: str) -> Document:
+    return next(r for r in _lifecycle(document)["refusals"] if r["operation"] == operation_id)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Any]:
+    """A function serving a variant of the spec (strict, manual clock) and logging in as admin."""
+    servers: list[LiveMock] = []
+
+    def serve(edit: Any) -> tuple[LiveMock, requests.Session]:
+        spec = load_spec(spec_copy(tmp_path, edit))
+        mock = LiveMock(spec, config=MockConfig(strict=True, seed=1), clock=Clock(manual=True)).start()
+        servers.append(mock)
+        session = requests.Session()
+        token = session.post(f"{mock.url}/@login", json={"login": "admin", "password": "admin"}).json()["token"]
+        session.headers["Authorization"] = f"Bearer {token}"
+        return mock, session
+
+    yield serve
+    for mock in servers:
+        try:
+            assert mock.errors() == [], "the mock reported its own errors"
+        finally:
+            mock.stop()
+
+
+def _held(mock: LiveMock, state: str, **mock_settings: Any) -> dict[str, Any]:
+    params = {"mock": {"delay": 86400, "duration": 86400, **mock_settings}}
+    job: dict[str, Any] = mock.control("POST", "jobs", {"status": state, "params": params})
+    return job
+
+
+def _unprocessable_refusals(document: Document) -> None:
+    """Refusals answer 422 with another error type and message."""
+    for operation_id in ("abortJob", "retryJob"):
+        refusal = _refusal(document, operation_id)
+        refusal.update(status=422, errorType="Unprocessable", message="Cannot {state} job {id}.")
+        responses = _responses(document, operation_id)
+        del responses["409"]
+        responses["422"] = _error_response("The job's state does not allow this operation.")
+
+
+def test_refusals_answer_the_variants_status_type_and_message(served: Any) -> None:
+    mock, admin = served(_unprocessable_refusals)
+    job = _held(mock, "created")
+    response = admin.post(f"{mock.url}/@jobs/{job['uuid']}/abort")
+    assert response.status_code == 422
+    assert response.json() == {"error": {"type": "Unprocessable", "message": f"Cannot created job {job['uuid']}."}}
+    assert admin.get(f"{mock.url}/@jobs/{job['uuid']}").json()["status"] == "created"
+
+
+def _abort_queued_and_restart_aborted(document: Document) -> None:
+    """abortJob also aborts a queued job; retryJob restarts an aborted job straight into running."""
+    lifecycle = _lifecycle(document)
+    lifecycle["transitions"] += [
+        {
+            "name": "cancel",
+            "from": "created",
+            "to": "aborted",
+            "trigger": {"operation": "abortJob", "status": 204},
+            "changes": {"started": "$now", "finished": "$now"},
+        },
+        {
+            "name": "restart",
+            "from": "aborted",
+            "to": "running",
+            "trigger": {"operation": "retryJob", "status": 204},
+            "changes": {"finished": None, "result": {}},
+        },
+    ]
+    _refusal(document, "abortJob")["from"].remove("created")
+    _refusal(document, "retryJob")["from"].remove("aborted")
+
+
+def test_extra_transitions_by_existing_operations_fire(served: Any) -> None:
+    mock, admin = served(_abort_queued_and_restart_aborted)
+    job = _held(mock, "created", duration=5, outcome="completed")
+    url = f"{mock.url}/@jobs/{job['uuid']}"
+    assert admin.post(f"{url}/abort").status_code == 204
+    aborted = admin.get(url).json()
+    assert (aborted["status"], aborted["started"] is not None, aborted["finished"] is not None) == (
+        "aborted",
+        True,
+        True,
+    )
+    assert admin.post(f"{url}/retry").status_code == 204
+    restarted = admin.get(url).json()
+    assert (restarted["status"], restarted["started"], restarted["finished"]) == ("running", aborted["started"], None)
+    mock.control("POST", "clock/advance", {"seconds": 6})
+    assert admin.get(url).json()["status"] == "completed", "the worker runs a restarted job like any running one"
+    assert admin.post(f"{url}/abort").status_code == 409, "a completed job is still refused"
+
+
+def _busy_jobs_stay(document: Document) -> None:
+    """deleteJob removes finished jobs only; a queued or running one is refused with 409."""
+    lifecycle = _lifecycle(document)
+    lifecycle["removal"]["from"] = ["completed", "failed", "aborted"]
+    lifecycle["refusals"].append(
+        {
+            "operation": "deleteJob",
+            "from": ["created", "running"],
+            "status": 409,
+            "errorType": "Busy",
+            "message": "Job {id} is {state}: abort it first.",
+        }
+    )
+    _responses(document, "deleteJob")["409"] = _error_response("The job is still queued or running.")
+
+
+def test_removal_applies_only_where_the_variant_says(served: Any) -> None:
+    mock, admin = served(_busy_jobs_stay)
+    running, done = _held(mock, "running"), _held(mock, "completed")
+    response = admin.delete(f"{mock.url}/@jobs/{running['uuid']}")
+    assert response.status_code == 409
+    assert response.json()["error"] == {"type": "Busy", "message": f"Job {running['uuid']} is running: abort it first."}
+    assert admin.get(f"{mock.url}/@jobs/{running['uuid']}").status_code == 200
+    assert admin.delete(f"{mock.url}/@jobs/{done['uuid']}").status_code == 204
+    assert admin.get(f"{mock.url}/@jobs/{done['uuid']}").status_code == 404
+
+
+def _gloomy_worker(document: Document) -> None:
+    """Jobs wait exactly 1 s, run exactly 2 s unless told otherwise, and always fail, with the variant's own error."""
+    worker = _lifecycle(document)["worker"]
+    worker["states"]["created"].update(after=1, setting="wait")
+    worker["states"]["running"].update(after=[2, 2], setting="runFor", outcomes={"fail": 1, "complete": 0})
+    worker["error"] = {"error": "Out of coffee."}
+
+
+def test_worker_defaults_come_from_the_variant(served: Any) -> None:
+    mock, admin = served(_gloomy_worker)
+    plain = mock.control("POST", "jobs", {"title": "plain"})
+    slow = mock.control("POST", "jobs", {"title": "slow", "params": {"mock": {"runFor": 60, "duration": 0}}})
+    told = mock.control("POST", "jobs", {"title": "told", "params": {"mock": {"outcome": "completed"}}})
+    mock.control("POST", "clock/advance", {"seconds": 1})
+    assert {admin.get(f"{mock.url}/@jobs/{j['uuid']}").json()["status"] for j in (plain, slow, told)} == {"running"}
+    mock.control("POST", "clock/advance", {"seconds": 2})
+    failed = admin.get(f"{mock.url}/@jobs/{plain['uuid']}").json()
+    assert (failed["status"], failed["result"]) == ("failed", {"error": "Out of coffee."})
+    assert admin.get(f"{mock.url}/@jobs/{told['uuid']}").json()["status"] == "completed", "params.mock.outcome wins"
+    assert admin.get(f"{mock.url}/@jobs/{slow['uuid']}").json()["status"] == "running", (
+        "the variant's setting, not 'duration'"
+    )

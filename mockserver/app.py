@@ -32,8 +32,7 @@ def create_app(
     app = web.Application(middlewares=_middlewares(spec, config), client_max_size=middlewares.MAX_BODY)
     app[STATE] = state
     contract.add_routes(app, spec)
-    app.router.add_get("/openapi.yaml", serve_spec_yaml)
-    app.router.add_get("/openapi.json", serve_spec_json)
+    _add_spec_routes(app, spec)
     docs.add_routes(app)
     if config.control:
         control.add_routes(app)
@@ -81,11 +80,15 @@ def _state(spec: Spec, config: MockConfig, clock: Clock) -> MockState:
     return state
 
 
-async def serve_spec_yaml(request: web.Request) -> web.StreamResponse:
-    """The spec this mock serves, as YAML."""
-    return web.Response(text=request.app[STATE].spec.text(), content_type="application/yaml")
+def _add_spec_routes(app: web.Application, spec: Spec) -> None:
+    """/openapi.yaml and /openapi.json: the document as it was loaded, even if its file changes later."""
+    text, encoded = spec.text(), dump(spec.raw)
 
+    async def serve_yaml(request: web.Request) -> web.StreamResponse:
+        return web.Response(text=text, content_type="application/yaml")
 
-async def serve_spec_json(request: web.Request) -> web.StreamResponse:
-    """The spec this mock serves, as JSON."""
-    return json_response(dump(request.app[STATE].spec.raw))
+    async def serve_json(request: web.Request) -> web.StreamResponse:
+        return json_response(encoded)
+
+    app.router.add_get("/openapi.yaml", serve_yaml)
+    app.router.add_get("/openapi.json", serve_json)

@@ -62,8 +62,8 @@ async def get_job(request: web.Request) -> web.StreamResponse:
     """GET /@jobs/{id}: one job with its absolute URL."""
     state = _authorized(request)
     state.catch_up()
-    job_id = request.match_info["id"]
-    return json_response(state.store.encoded_job(job_id, f"{base_url(request)}/@jobs/{job_id}"))
+    # The job's URL is the one it was read by: the spec's path for getJob, on this server as the client sees it.
+    return json_response(state.store.encoded_job(request.match_info["id"], f"{base_url(request)}{request.path}"))
 
 
 async def lifecycle_operation(request: web.Request) -> web.StreamResponse:

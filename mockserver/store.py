@@ -229,7 +229,7 @@ class JobStore:
         }
         for name in self._always_set:
             fields[name] = fields[name] or now_ms
-        self._settle(fields, state, now_ms, given=set(given))
+        self._place(fields, state, now_ms, given=set(given))
         # Fresh copies, not parsed objects: what a job keeps must not pin the memory of the document it came from.
         # (params, and so params.mock, never change after this: the spec lists them as immutable.)
         job = Job(job_id.encode().decode(), fields[self.field], (), b"", copy.deepcopy(_mock(fields)))
@@ -245,13 +245,13 @@ class JobStore:
             raise BadRequest(f"{self.field}: {state!r} is not one of {', '.join(self.lifecycle.states)}")
         if state != job.state:
             fields = self._open(job)
-            self._settle(fields, state, now_ms, given=set())
+            self._place(fields, state, now_ms, given=set())
             self._save(job, fields)
             self._changed(job, now_ms)
         return job
 
-    def _settle(self, fields: Fields, state: str, now_ms: int, given: set[str]) -> None:
-        """Put a working copy in `state` as the lifecycle would have brought it there; BadRequest if it cannot be."""
+    def _place(self, fields: Fields, state: str, now_ms: int, given: set[str]) -> None:
+        """Put a working copy in `state` as jobspec's `settle` says, with this job's output and error; BadRequest if it cannot be."""
         try:
             settle(
                 self.lifecycle,

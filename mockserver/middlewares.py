@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TypeGuard
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -54,7 +55,8 @@ async def faults(request: web.Request, handler: Handler) -> web.StreamResponse:
     name = operation_id(request)
     taken = state.faults.take(name) if name is not None and state.faults.active else []
     if not taken:
-        return await _sliced(request, await handler(request))
+        answer = await handler(request)
+        return await _stream(request, answer, STREAM_CHUNK, 0) if _large(answer) else answer
     request[NOTES] += [fault.describe() for fault in taken]
     await state.faults.delay(taken)
     forced = next((fault for fault in taken if fault.status is not None), None)
@@ -68,7 +70,7 @@ async def faults(request: web.Request, handler: Handler) -> web.StreamResponse:
     trickle = next((fault.trickle for fault in taken if fault.trickle), None)
     if trickle and isinstance(response, web.Response):
         return await _stream(request, response, *trickle)
-    return await _sliced(request, response)
+    return await _stream(request, response, STREAM_CHUNK, 0) if _large(response) else response
 
 
 def strict(reference: ReferenceValidator) -> Middleware:
@@ -155,11 +157,9 @@ def _problems(
     return problems + reference.response_problems(request.method, request.path, response.status, headers, body)
 
 
-async def _sliced(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
-    """A large body goes out a slice at a time (see `_stream`); anything else as it is."""
-    if isinstance(response, web.Response) and isinstance(response.body, bytes) and len(response.body) > STREAM_CHUNK:
-        return await _stream(request, response, STREAM_CHUNK, 0)
-    return response
+def _large(response: web.StreamResponse) -> TypeGuard[web.Response]:
+    """Whether a body is large enough to go out a slice at a time (see `_stream`)."""
+    return isinstance(response, web.Response) and isinstance(response.body, bytes) and len(response.body) > STREAM_CHUNK
 
 
 async def _stream(request: web.Request, response: web.Response, size: int, interval: float) -> web.StreamResponse:

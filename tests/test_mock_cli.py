@@ -69,11 +69,20 @@ def test_bad_users_file_is_a_clear_exit_2(tmp_path: Path, capsys: pytest.Capture
     assert "user 0: a user needs a non-empty login and password" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv", [["--speed", "0"], ["--port", "many"], ["--log-level", "loud"]])
-def test_bad_flags_exit_2(argv: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        pytest.param(["--speed", "0"], "argument --speed: must be greater than 0", id="speed"),
+        pytest.param(["--port", "many"], "argument --port: invalid int value: 'many'", id="port"),
+        pytest.param(["--log-level", "loud"], "argument --log-level: invalid choice: 'loud'", id="log-level"),
+        pytest.param(["--fault", "[]"], "argument --fault: expected a JSON object", id="fault"),
+    ],
+)
+def test_bad_flags_exit_2_naming_the_flag(capsys: pytest.CaptureFixture[str], argv: list[str], needle: str) -> None:
     with pytest.raises(SystemExit) as exited:
         main(argv)
     assert exited.value.code == 2
+    assert needle in capsys.readouterr().err
 
 
 def test_installed_script_serves_until_sigterm(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from importlib import resources
 from pathlib import Path
 
@@ -26,6 +27,14 @@ def swagger_ui_dir() -> Path | None:
 def add_routes(app: web.Application) -> None:
     """Mount /docs, its spec (servers pointing at this mock) and its assets."""
     assets = swagger_ui_dir()
+    document = json.loads(dump(app[STATE].spec.raw))  # a copy as loaded, whatever happens to the shared spec later
+
+    async def serve_spec(request: web.Request) -> web.StreamResponse:
+        """The spec with its server set to the address this request came to, so "try it out" reaches the mock."""
+        return json_response(
+            dump({**document, "servers": [{"url": base_url(request), "description": "this jobs-mock"}]})
+        )
+
     app.router.add_get("/docs", serve_page)
     app.router.add_get("/docs/openapi.json", serve_spec)
     if assets is not None:
@@ -37,13 +46,6 @@ async def serve_page(request: web.Request) -> web.StreamResponse:
     """The Swagger UI page."""
     page = resources.files("mockserver").joinpath("static/docs.html").read_text(encoding="utf-8")
     return web.Response(text=page, content_type="text/html")
-
-
-async def serve_spec(request: web.Request) -> web.StreamResponse:
-    """The spec with its server set to the address this request came to, so "try it out" reaches the mock."""
-    spec = dict(request.app[STATE].spec.raw)
-    spec["servers"] = [{"url": base_url(request), "description": "this jobs-mock"}]
-    return json_response(dump(spec))
 
 
 async def serve_favicon(request: web.Request) -> web.StreamResponse:

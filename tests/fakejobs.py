@@ -21,9 +21,9 @@ from typing import Any
 
 from aiohttp import web
 
+from conformance.options import Options
 from conformance.report import Report
 from conformance.runner import run
-from conformance.target import Options
 from jobspec import Transition, load_spec
 
 LIFECYCLE = load_spec().lifecycle
@@ -353,6 +353,6 @@ def check(url: str, *phases: str, **overrides: Any) -> Report:
         max_examples=5,
         seed=1,
         timeout=3,
-        phases=("reachability", *phases),
+        phases=phases,
     )
     return run(dataclasses.replace(options, **overrides))

@@ -57,4 +57,4 @@ def test_conformant_server__every_phase_passes_and_every_cell_is_exercised() -> 
     assert report.exit_code == 0
     matrix = report.matrix()
     assert all(mark in ("pass", "") for row in matrix.values() for mark in row.values()), matrix
-    assert sum(mark == "pass" for row in matrix.values() for mark in row.values()) == 17
+    assert sum(mark == "pass" for row in matrix.values() for mark in row.values()) == len(report.cells)

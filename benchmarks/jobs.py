@@ -1,57 +1,51 @@
-"""Job data for the benchmark: valid jobs per the spec, written as the mock's `--data` file."""
+"""Job data for the benchmark: consistent jobs of the spec's lifecycle, written as the mock's `--data` file."""
 
 from __future__ import annotations
 
 import json
 import random
 import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-STATUSES = ("created", "running", "completed", "failed", "aborted")
+from jobspec import Lifecycle, load_spec
+from jobspec.invariants import job_in_state
+from jobspec.timestamps import timestamp
+
 HELD = 86_400.0  # a day: with --frozen too, a held job never moves during a run
-EPOCH = datetime(2026, 11, 1, tzinfo=UTC)
+EPOCH_MS = 1_761_955_200_000  # 2025-11-01T00:00:00.000Z
+LATER_MS = EPOCH_MS + 10 * 86_400_000  # when every benchmark job has reached its state
 
 
-def timestamp(moment: datetime) -> str:
-    """UTC ISO 8601 with milliseconds and `Z`, as the spec's Timestamp."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+def make_jobs(count: int, *, state: str | None = None, seed: int = 6) -> list[dict[str, Any]]:
+    """`count` jobs held in `state`, or cycling through every state of the lifecycle when it is None.
+
+    jobspec builds one consistent job per state; each job is that job with its own id, title and
+    creation time (all before the other timestamps, so each stays consistent).
+    """
+    lifecycle = load_spec().lifecycle
+    states = [state] if state else list(lifecycle.states)
+    models = {name: job_in_state(lifecycle, name, _base(lifecycle), LATER_MS) for name in states}
+    rng = random.Random(seed)
+    return [_job(models[states[i % len(states)]], i, rng) for i in range(count)]
 
 
-def make_job(index: int, status: str, rng: random.Random) -> dict[str, Any]:
-    """One job in `status`, its timestamps and result consistent with the lifecycle invariants."""
-    created = EPOCH + timedelta(seconds=index)
-    started = created + timedelta(seconds=30) if status != "created" else None
-    finished = started + timedelta(seconds=90) if started and status not in ("created", "running") else None
-    params: dict[str, Any] = {"scheduled_job": f"reindex-{index % 7}", "action": "reindex", "type": "Event"}
-    if status == "created":
-        params["mock"] = {"delay": HELD}
-    elif status == "running":
-        params["mock"] = {"duration": HELD}
-    result: dict[str, Any] = {}
-    if status == "completed":
-        result = {"reindexed": index % 1000}
-    elif status == "failed":
-        result = {"error": "Catalog unavailable"}
+def _base(lifecycle: Lifecycle) -> dict[str, Any]:
+    hold = {step.setting: HELD for step in lifecycle.worker.values()}
+    params = {"scheduled_job": "reindex", "action": "reindex", "type": "Event", "mock": hold}
+    fields = {"description": "Reindex all events", "params": params, "actor": "admin", "result": {}}
+    return {**fields, "uuid": "", "title": "", "created": EPOCH_MS}
+
+
+def _job(model: dict[str, Any], index: int, rng: random.Random) -> dict[str, Any]:
+    params = {**model["params"], "scheduled_job": f"reindex-{index % 7}"}
     return {
+        **model,
         "uuid": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
         "title": f"Reindex Events {index}",
-        "description": "Reindex all events",
         "params": params,
-        "actor": "admin",
-        "created": timestamp(created),
-        "started": timestamp(started) if started else None,
-        "finished": timestamp(finished) if finished else None,
-        "status": status,
-        "result": result,
+        "created": timestamp(EPOCH_MS + index * 1000),
     }
-
-
-def make_jobs(count: int, *, status: str | None = None, seed: int = 6) -> list[dict[str, Any]]:
-    """`count` jobs, all in `status`, or cycling through every status when it is None."""
-    rng = random.Random(seed)
-    return [make_job(i, status or STATUSES[i % len(STATUSES)], rng) for i in range(count)]
 
 
 def write_jobs(path: Path, jobs: list[dict[str, Any]]) -> Path:

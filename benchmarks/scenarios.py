@@ -15,6 +15,7 @@ from benchmarks import jobs as job_data
 from benchmarks import servers
 from benchmarks.load import Generator, Load, LoadResult
 from benchmarks.machine import CpuSample
+from jobspec import load_spec
 
 LOGIN_BODY = json.dumps({"login": "admin", "password": "admin"})
 SERVERS = ("bare", "mock")
@@ -31,7 +32,7 @@ class Scenario:
     method: str
     path: str  # "{id}" walks through the jobs' ids
     jobs: int
-    status: str | None = None  # every job in this status; all statuses in turn when None
+    state: str | None = None  # every job in this state; all states in turn when None
     body: str = ""
     auth: bool = True
     consumes: bool = False  # each request uses its job up (abort): distinct ids, data reset between runs
@@ -70,12 +71,17 @@ def catalogue(quick: bool = False) -> list[Scenario]:
             "POST",
             "/@jobs/{id}/abort",
             jobs=1_000,
-            status="running",
+            state=firing_state("abortJob"),
             consumes=True,
         ),
         Scenario("login", "POST /@login", "POST", "/@login", jobs=100, body=LOGIN_BODY, auth=False),
         Scenario("memory", f"GET /@jobs ({huge:,} jobs, 1 connection)", "GET", "/@jobs", jobs=huge, connections=1),
     ]
+
+
+def firing_state(operation: str) -> str:
+    """The state in which `operation` fires a transition of the packaged spec's lifecycle."""
+    return next(t.source for t in load_spec().lifecycle.client_transitions() if t.trigger.operation == operation)
 
 
 @dataclass
@@ -172,7 +178,7 @@ class Contender:
 
     def __init__(self, server: str, scenario: Scenario, settings: Settings) -> None:
         self.server, self.scenario, self.settings = server, scenario, settings
-        jobs = job_data.make_jobs(self._data_size(), status=scenario.status)
+        jobs = job_data.make_jobs(self._data_size(), state=scenario.state)
         data = job_data.write_jobs(settings.workdir / f"{scenario.name}-{server}.json", jobs)
         ids = job_data.write_ids(settings.workdir / f"{scenario.name}-{server}.ids", jobs)
         self.first_id = jobs[0]["uuid"]

@@ -1,5 +1,6 @@
 """The Nick jobs API spec, loaded once and shared by the mock server and the conformance suite."""
 
+from jobspec.invariants import InconsistentJob
 from jobspec.lifecycle import (
     Change,
     Lifecycle,
@@ -9,11 +10,13 @@ from jobspec.lifecycle import (
     StateRule,
     Transition,
     Trigger,
+    WorkerStep,
 )
 from jobspec.loader import Operation, Spec, SpecError, load_spec
 
 __all__ = [
     "Change",
+    "InconsistentJob",
     "Lifecycle",
     "LifecycleError",
     "Operation",
@@ -24,5 +27,6 @@ __all__ = [
     "StateRule",
     "Transition",
     "Trigger",
+    "WorkerStep",
     "load_spec",
 ]

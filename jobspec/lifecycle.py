@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import random
+import re
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -9,6 +14,10 @@ from typing import Any, Literal
 ChangeKind = Literal["now", "output", "error", "value"]
 TOKENS: dict[str, ChangeKind] = {"$now": "now", "$output": "output", "$error": "error"}
 FIELD_RULES = {"null": False, "set": True}
+MAX_SECONDS = 10**9  # about 31 years: the longest wait the worker's timings may name
+MESSAGE_FIELDS = frozenset({"id", "state"})  # what a refusal's message template may name
+SETTING = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+RESERVED_SETTINGS = frozenset({"outcome", "result", "error"})  # params.mock keys with other meanings
 
 
 class LifecycleError(ValueError):
@@ -47,6 +56,13 @@ class Transition:
     changes: Mapping[str, Change]
     effect: str = ""
 
+    @property
+    def status(self) -> int:
+        """The status the triggering operation answers (client transitions only)."""
+        if self.trigger.status is None:
+            raise LifecycleError(f"{self.name} is the worker's transition: it answers no request")
+        return self.trigger.status
+
 
 @dataclass(frozen=True)
 class Refusal:
@@ -57,6 +73,11 @@ class Refusal:
     status: int
     error_type: str
     description: str = ""
+    template: str = "Job {id} is {state}."
+
+    def message(self, job_id: str, state: str) -> str:
+        """The refusal's message for one job, from the spec's template."""
+        return self.template.format(id=job_id, state=state)
 
 
 @dataclass(frozen=True)
@@ -69,6 +90,46 @@ class Removal:
     afterwards_status: int
     afterwards_operations: tuple[str, ...]
     listed_by: str
+
+
+@dataclass(frozen=True)
+class WorkerStep:
+    """What the server's worker does by default with a job in one state: when, and to which state."""
+
+    state: str
+    after: tuple[float, float]  # seconds of mock time, drawn uniformly
+    setting: str  # the `params.mock` key that overrides `after` for one job
+    outcomes: tuple[tuple[Transition, float], ...]  # each worker transition from `state`, with its probability
+
+    def choose(self, rng: random.Random, wanted: Any = None) -> Transition:
+        """The transition the worker fires: the one to `wanted` if there is one, else drawn by probability."""
+        for transition, _ in self.outcomes:
+            if transition.target == wanted:
+                return transition
+        if len(self.outcomes) == 1:
+            return self.outcomes[0][0]
+        draw = rng.random()
+        for transition, weight in self.outcomes:
+            draw -= weight
+            if draw < 0:
+                return transition
+        return next(t for t, weight in reversed(self.outcomes) if weight > 0)
+
+    def seconds(self, rng: random.Random, override: Any, speed: float = 1.0) -> float:
+        """How long a job waits in this state: `override` when it is a valid wait, else drawn and scaled by `speed`."""
+        if valid_seconds(override):
+            return float(override)
+        return rng.uniform(*self.after) / speed
+
+
+def valid_seconds(value: Any) -> bool:
+    """Whether `value` is a wait the worker can keep: a finite number of seconds from 0 to MAX_SECONDS."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 <= value <= MAX_SECONDS
+    )
 
 
 @dataclass(frozen=True)
@@ -102,6 +163,9 @@ class Lifecycle:
     refusals: tuple[Refusal, ...]
     removal: Removal
     invariants: Invariants
+    worker: Mapping[str, WorkerStep] = field(default_factory=dict)
+    worker_output: Mapping[str, Any] = field(default_factory=dict)
+    worker_error_default: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(
@@ -118,21 +182,37 @@ class Lifecycle:
         """The transitions the worker may fire from `state`."""
         return tuple(t for t in self.transitions if t.source == state and t.trigger.is_worker)
 
+    def worker_step(self, state: str) -> WorkerStep | None:
+        """What the worker does by default with a job in `state`; None when it never moves one from there."""
+        return self.worker.get(state)
+
+    def worker_error(self, message: str | None = None) -> dict[str, Any]:
+        """The `$error` a failing job gets: the spec's default, its text replaced by `message` when given."""
+        if message is None:
+            return dict(self.worker_error_default)
+        return {key: message if isinstance(value, str) else value for key, value in self.worker_error_default.items()}
+
     def client_transitions(self) -> tuple[Transition, ...]:
         """The transitions a client triggers with an operation."""
         return tuple(t for t in self.transitions if not t.trigger.is_worker)
 
     def client_operations(self) -> tuple[str, ...]:
-        """Every operation that a transition or a refusal mentions, in order of appearance."""
+        """Every operation but the removal that a transition or a refusal mentions, in order of appearance."""
         names = [t.trigger.operation for t in self.client_transitions()]
         names += [r.operation for r in self.refusals]
-        return tuple(dict.fromkeys(name for name in names if name))
+        return tuple(dict.fromkeys(name for name in names if name and name != self.removal.operation))
 
-    def outcome(self, operation: str, state: str) -> Transition | Refusal:
-        """What `operation` does to a job in `state`: the transition it fires, or its refusal."""
+    def job_operations(self) -> tuple[str, ...]:
+        """Every operation that acts on one job by the lifecycle: the client operations, then the removal."""
+        return (*self.client_operations(), self.removal.operation)
+
+    def outcome(self, operation: str, state: str) -> Transition | Refusal | Removal:
+        """What `operation` does to a job in `state`: the transition it fires, the removal, or its refusal."""
         for transition in self.transitions:
             if transition.source == state and transition.trigger.operation == operation:
                 return transition
+        if operation == self.removal.operation and state in self.removal.states:
+            return self.removal
         for refusal in self.refusals:
             if refusal.operation == operation and state in refusal.states:
                 return refusal
@@ -144,16 +224,38 @@ class Lifecycle:
 
     def reachable(self, state: str) -> frozenset[str]:
         """States reachable from `state` by zero or more transitions."""
-        seen, frontier = {state}, [state]
-        while frontier:
-            for successor in self.successors(frontier.pop()) - seen:
-                seen.add(successor)
-                frontier.append(successor)
-        return frozenset(seen)
+        return _closure(state, self.successors)
+
+    def worker_reachable(self, state: str) -> frozenset[str]:
+        """States the worker alone can take a job in `state` to, in zero or more steps."""
+        return _closure(state, lambda s: frozenset(t.target for t in self.worker_transitions(s)))
 
     def can_follow(self, before: str, after: str) -> bool:
         """Whether a job seen in `before` may later be seen in `after`."""
         return after in self.reachable(before)
+
+    def path(self, source: str, target: str) -> tuple[Transition, ...] | None:
+        """The shortest chain of transitions from `source` to `target` (first declared first); None if none."""
+        paths: dict[str, tuple[Transition, ...]] = {source: ()}
+        frontier = [source]
+        while frontier and target not in paths:
+            following = []
+            for state in frontier:
+                for transition in self.transitions:
+                    if transition.source == state and transition.target not in paths:
+                        paths[transition.target] = (*paths[state], transition)
+                        following.append(transition.target)
+            frontier = following
+        return paths.get(target)
+
+
+def _closure(state: str, successors: Any) -> frozenset[str]:
+    seen, frontier = {state}, [state]
+    while frontier:
+        for successor in successors(frontier.pop()) - seen:
+            seen.add(successor)
+            frontier.append(successor)
+    return frozenset(seen)
 
 
 class _Parser:
@@ -174,7 +276,7 @@ class _Parser:
         transitions = self.transitions(data.get("transitions"), states)
         refusals = self.refusals(data.get("refusals"), states)
         lifecycle = Lifecycle(
-            status_field=str(data.get("field", "status")),
+            status_field=self.field(_text(data.get("field"), "x-job-lifecycle.field"), "x-job-lifecycle.field"),
             initial=initial,
             terminal=terminal,
             states=states,
@@ -184,7 +286,32 @@ class _Parser:
             invariants=self.invariants(data.get("invariants")),
         )
         _check_graph(lifecycle)
+        worker = _mapping(data.get("worker"), "x-job-lifecycle.worker")
+        lifecycle = dataclasses.replace(
+            lifecycle,
+            worker=self.worker_steps(worker.get("states"), states, transitions),
+            worker_output=_mapping(worker.get("output", {}), "x-job-lifecycle.worker.output"),
+            worker_error_default=_worker_error(worker.get("error"), transitions),
+        )
         return lifecycle
+
+    def worker_steps(
+        self, data: Any, states: Mapping[str, StateRule], transitions: tuple[Transition, ...]
+    ) -> dict[str, WorkerStep]:
+        where = "x-job-lifecycle.worker.states"
+        data = _mapping(data, where)
+        moving = {t.source for t in transitions if t.trigger.is_worker}
+        for name in data:
+            _state(name, states, f"{where}.{name}")
+        missing = sorted(moving - set(data), key=list(states).index)
+        if missing:
+            raise LifecycleError(f"{where}: no defaults for {missing}, where the worker moves jobs")
+        steps = {name: _worker_step(name, body, transitions, f"{where}.{name}") for name, body in data.items()}
+        settings = [step.setting for step in steps.values()]
+        duplicates = sorted({s for s in settings if settings.count(s) > 1})
+        if duplicates:
+            raise LifecycleError(f"{where}: the setting names {duplicates} are used by several states")
+        return steps
 
     def states(self, data: Any) -> dict[str, StateRule]:
         data = _mapping(data, "x-job-lifecycle.states")
@@ -259,6 +386,7 @@ class _Parser:
             status=_status(data.get("status"), f"{where}.status"),
             error_type=_text(data.get("errorType"), f"{where}.errorType"),
             description=str(data.get("description", "")),
+            template=_template(data.get("message", Refusal.template), f"{where}.message"),
         )
 
     def removal(self, data: Any, states: Mapping[str, StateRule]) -> Removal:
@@ -317,14 +445,16 @@ def _check_graph(lifecycle: Lifecycle) -> None:
                 f"x-job-lifecycle.transitions ({transition.name}): the worker cannot move a job "
                 f"out of the terminal state {transition.source!r}"
             )
-    for operation in lifecycle.client_operations():
+    for operation in lifecycle.job_operations():
         _check_total(lifecycle, operation)
 
 
 def _check_total(lifecycle: Lifecycle, operation: str) -> None:
-    """Every state must either fire exactly one transition for `operation` or refuse it."""
+    """Every state must either fire exactly one transition for `operation`, remove the job, or refuse it."""
+    removal = lifecycle.removal
     for state in lifecycle.states:
         fired = [t.name for t in lifecycle.transitions if t.source == state and t.trigger.operation == operation]
+        fired += ["removal"] if operation == removal.operation and state in removal.states else []
         refused = [r for r in lifecycle.refusals if r.operation == operation and state in r.states]
         if len(fired) + len(refused) != 1:
             problem = (
@@ -337,6 +467,63 @@ def _check_total(lifecycle: Lifecycle, operation: str) -> None:
                 )
             )
             raise LifecycleError(f"x-job-lifecycle: {operation} on a {state!r} job {problem}")
+
+
+def _worker_step(state: str, data: Any, transitions: tuple[Transition, ...], where: str) -> WorkerStep:
+    data = _mapping(data, where)
+    own = {t.name: t for t in transitions if t.source == state and t.trigger.is_worker}
+    if not own:
+        raise LifecycleError(f"{where}: the worker never moves a job from {state!r}")
+    after = data.get("after")
+    bounds = after if isinstance(after, list) else [after, after]
+    if len(bounds) != 2 or not all(valid_seconds(b) for b in bounds) or bounds[0] > bounds[1]:
+        raise LifecycleError(
+            f"{where}.after: expected seconds or [min, max] from 0 to {MAX_SECONDS}, min <= max; got {after!r}"
+        )
+    setting = data.get("setting")
+    if not isinstance(setting, str) or not SETTING.match(setting) or setting in RESERVED_SETTINGS:
+        raise LifecycleError(
+            f"{where}.setting: expected a params.mock key other than {sorted(RESERVED_SETTINGS)}, got {setting!r}"
+        )
+    outcomes = _mapping(data.get("outcomes"), f"{where}.outcomes")
+    if set(outcomes) != set(own):
+        raise LifecycleError(
+            f"{where}.outcomes: expected a probability for each of {sorted(own)}, got {sorted(outcomes)}"
+        )
+    for name, weight in outcomes.items():
+        if not isinstance(weight, int | float) or isinstance(weight, bool) or not 0 <= weight <= 1:
+            raise LifecycleError(f"{where}.outcomes.{name}: expected a probability from 0 to 1, got {weight!r}")
+    if not math.isclose(sum(outcomes.values()), 1.0, abs_tol=1e-9):
+        raise LifecycleError(f"{where}.outcomes: the probabilities add up to {sum(outcomes.values()):g}, not 1")
+    return WorkerStep(
+        state=state,
+        after=(float(bounds[0]), float(bounds[1])),
+        setting=setting,
+        outcomes=tuple((own[name], float(weight)) for name, weight in outcomes.items()),
+    )
+
+
+def _worker_error(value: Any, transitions: tuple[Transition, ...]) -> dict[str, Any]:
+    where = "x-job-lifecycle.worker.error"
+    uses = any(change.kind == "error" for t in transitions for change in t.changes.values())
+    if value is None and not uses:
+        return {}
+    error = _mapping(value, where)
+    if not any(isinstance(item, str) for item in error.values()):
+        raise LifecycleError(f"{where}: expected an object with a text member for the error's message, got {error!r}")
+    return error
+
+
+def _template(value: Any, where: str) -> str:
+    text = _text(value, where)
+    try:
+        names = {name for _, name, spec, conversion in string.Formatter().parse(text) if name is not None}
+        plain = all(not spec and not conversion for _, name, spec, conversion in string.Formatter().parse(text))
+    except ValueError as exc:
+        raise LifecycleError(f"{where}: {exc} in {text!r}") from None
+    if not names <= MESSAGE_FIELDS or not plain:
+        raise LifecycleError(f"{where}: a template may name only {{id}} and {{state}}, got {text!r}")
+    return text
 
 
 def _mapping(value: Any, where: str) -> dict[str, Any]:

@@ -107,9 +107,40 @@ def _load(path: Path) -> Spec:
     operations = _collect_operations(resolved)
     if LIFECYCLE_KEY not in raw:
         raise LifecycleError(f"{path} has no {LIFECYCLE_KEY} section")
-    job_fields = frozenset(resolved["components"]["schemas"]["Job"]["properties"])
-    lifecycle = Lifecycle.from_dict(raw[LIFECYCLE_KEY], operations=frozenset(operations), job_fields=job_fields)
+    try:
+        job = resolved["components"]["schemas"]["Job"]["properties"]
+    except (KeyError, TypeError):
+        raise SpecError(f"{path} has no components.schemas.Job with properties") from None
+    lifecycle = Lifecycle.from_dict(raw[LIFECYCLE_KEY], operations=frozenset(operations), job_fields=frozenset(job))
+    _check_status_enum(lifecycle, job)
+    _check_documented(lifecycle, operations)
     return Spec(path=path, raw=raw, resolved=resolved, lifecycle=lifecycle, operations=operations)
+
+
+def _check_status_enum(lifecycle: Lifecycle, job: dict[str, Any]) -> None:
+    """The Job schema's status values must be exactly the lifecycle's states."""
+    where = f"components.schemas.Job.properties.{lifecycle.status_field}.enum"
+    enum = job[lifecycle.status_field].get("enum")
+    if not isinstance(enum, list):
+        raise LifecycleError(f"{where}: missing; it must list the lifecycle's states {list(lifecycle.states)}")
+    if set(enum) != set(lifecycle.states) or len(enum) != len(lifecycle.states):
+        raise LifecycleError(f"{where}: {enum} disagrees with the states of x-job-lifecycle {list(lifecycle.states)}")
+
+
+def _check_documented(lifecycle: Lifecycle, operations: dict[str, Operation]) -> None:
+    """Every status the lifecycle says an operation answers must be documented by that operation."""
+    removal = lifecycle.removal
+    answers = [(t.trigger.operation, t.status, f"transitions ({t.name})") for t in lifecycle.client_transitions()]
+    answers += [(r.operation, r.status, f"refusals ({r.operation})") for r in lifecycle.refusals]
+    answers += [(removal.operation, removal.status, "removal")]
+    answers += [(op, removal.afterwards_status, "removal.afterwards") for op in removal.afterwards_operations]
+    for operation, status, where in answers:
+        documented = operations[str(operation)].documented_statuses
+        if status not in documented:
+            raise LifecycleError(
+                f"x-job-lifecycle.{where}: {operation} answers {status}, which the operation does not document "
+                f"(documented: {sorted(documented)})"
+            )
 
 
 def _collect_operations(resolved: dict[str, Any]) -> dict[str, Operation]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from jobspec import Refusal
+
 NOT_AUTHORIZED = "You are not authorized to access this resource."
 
 
@@ -101,15 +103,12 @@ class JobNotFound(NotFound):
 
 
 class TransitionRefused(ApiError):
-    """The job's status does not allow the operation; nothing changed."""
+    """The job's state does not allow the operation; nothing changed. Status, type and message are the spec's."""
 
-    status = 409
-    error_type = "Conflict"
-
-    def __init__(self, job_id: str, status: str, operation: str, reason: str, http_status: int = 409) -> None:
-        super().__init__(f"Job {job_id} is {status}: {reason}")
-        self.job_id, self.job_status, self.operation = job_id, status, operation
-        self.status = http_status
+    def __init__(self, job_id: str, state: str, refusal: Refusal) -> None:
+        super().__init__(refusal.message(job_id, state))
+        self.job_id, self.job_status, self.operation = job_id, state, refusal.operation
+        self.status, self.error_type = refusal.status, refusal.error_type
 
 
 class MethodNotAllowed(ApiError):

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jobspec import Change, Lifecycle, Refusal, Transition
+from jobspec import Change, Lifecycle, LifecycleError, Refusal, Transition
 from mockserver.clock import parse_timestamp, timestamp
 from mockserver.errors import BadRequest, JobNotFound, TransitionRefused
 
@@ -84,15 +84,18 @@ class JobStore:
         job = self.get(job_id)
         outcome = self.lifecycle.outcome(operation, job.status)
         if isinstance(outcome, Refusal):
-            raise TransitionRefused(job_id, job.status, operation, outcome.description, outcome.status)
+            raise TransitionRefused(job_id, job.status, outcome)
+        if not isinstance(outcome, Transition):
+            raise LifecycleError(f"{operation} removes jobs: JobStore.delete, not apply")
         self._fire(job, outcome, now_ms)
         return outcome
 
     def delete(self, job_id: str) -> None:
         """Remove a job from every state; its pending work is forgotten."""
         job = self.get(job_id)
-        if job.status not in self.lifecycle.removal.states:
-            raise TransitionRefused(job_id, job.status, self.lifecycle.removal.operation, "cannot be deleted")
+        outcome = self.lifecycle.outcome(self.lifecycle.removal.operation, job.status)
+        if isinstance(outcome, Refusal):
+            raise TransitionRefused(job_id, job.status, outcome)
         del self.jobs[job_id]
         self._list_cache = None
         self.revision += 1

@@ -203,6 +203,9 @@ def test_a_spec_copy_is_what_gets_checked(tmp_path: Path) -> None:
     raw = yaml.safe_load(packaged_spec_path().read_text())
     for refusal in raw["x-job-lifecycle"]["refusals"]:
         refusal["status"] = 400
+    for path in ("/@jobs/{id}/abort", "/@jobs/{id}/retry"):  # a copy documents what its lifecycle answers
+        responses = raw["paths"][path]["post"]["responses"]
+        responses["400"] = responses.pop("409")
     copy = tmp_path / "their-jobs.yaml"
     copy.write_text(yaml.safe_dump(raw))
     argv = ["--fixtures", "mock", "--phases", "lifecycle", "--timeout", "2", "-q"]

@@ -128,6 +128,18 @@ def _refuse_retry_of_failed(section: dict[str, Any]) -> None:
     section["refusals"][1]["from"].append("failed")
 
 
+def _drop_removal_state(section: dict[str, Any]) -> None:
+    section["removal"]["from"].remove("running")
+
+
+def _enum_without(document: dict[str, Any]) -> None:
+    document["components"]["schemas"]["JobStatus"]["enum"].remove("aborted")
+
+
+def _undocumented_refusal(document: dict[str, Any]) -> None:
+    document["x-job-lifecycle"]["refusals"][0]["status"] = 423
+
+
 BROKEN = [
     pytest.param(
         _set("transitions.0.to", "runing"), "transitions[0] (start).to: 'runing' is not a state", id="unknown-state"
@@ -154,7 +166,67 @@ BROKEN = [
     pytest.param(_set("refusals.0.status", "409"), "refusals[0].status: expected an HTTP status code", id="bad-status"),
     pytest.param(_set("transitions", {"start": {}}), "transitions: expected a list", id="wrong-type"),
     pytest.param(_set("transitions.2.trigger", "cron"), "is neither 'worker' nor", id="bad-trigger"),
+    pytest.param(
+        _drop_removal_state, "deleteJob on a 'running' job neither fires a transition nor is refused", id="removal-gap"
+    ),
+    pytest.param(
+        _set("refusals.0.message", "Job {id} is {job.status}"), "may name only {id} and {state}", id="bad-template"
+    ),
+    pytest.param(_set("refusals.0.message", "Job {id"), "refusals[0].message", id="broken-template"),
+    pytest.param(_set("worker", None), "worker: expected a mapping", id="no-worker"),
+    pytest.param(
+        _set("worker.states.running.outcomes", {"complete": 1}),
+        "worker.states.running.outcomes: expected a probability for each of ['complete', 'fail']",
+        id="worker-outcome-missing",
+    ),
+    pytest.param(
+        _set("worker.states.running.outcomes", {"complete": 0.7, "fail": 0.2}),
+        "add up to 0.9",
+        id="worker-probabilities-not-1",
+    ),
+    pytest.param(_set("worker.states.running.after", [30, 10]), "min <= max", id="worker-after-reversed"),
+    pytest.param(_set("worker.states.running.after", 1e306), "worker.states.running.after", id="worker-after-huge"),
+    pytest.param(_set("worker.states.running.setting", "delay"), "used by several states", id="worker-setting-twice"),
+    pytest.param(
+        _set("worker.states.running.setting", "outcome"),
+        "setting: expected a params.mock key",
+        id="worker-setting-reserved",
+    ),
+    pytest.param(
+        _set("worker.states.completed", {"after": 1, "setting": "x", "outcomes": {}}),
+        "the worker never moves a job from 'completed'",
+        id="worker-state-without-transitions",
+    ),
+    pytest.param(
+        _set("worker.error", {"code": 3}), "worker.error: expected an object with a text member", id="worker-error"
+    ),
 ]
+
+BROKEN_DOCUMENTS = [
+    pytest.param(
+        _enum_without,
+        "Job.properties.status.enum: ['created', 'running', 'completed', 'failed'] disagrees",
+        id="status-enum-disagrees",
+    ),
+    pytest.param(
+        _undocumented_refusal,
+        "refusals (abortJob): abortJob answers 423, which the operation does not document",
+        id="undocumented-refusal-status",
+    ),
+]
+
+
+@pytest.mark.parametrize(("breaker", "message"), BROKEN_DOCUMENTS)
+def test_spec_whose_lifecycle_disagrees_with_its_operations_is_rejected(
+    tmp_path: Path, breaker: Breaker, message: str
+) -> None:
+    document = yaml.safe_load(packaged_spec_path().read_text())
+    breaker(document)
+    copy_path = tmp_path / "jobs.yaml"
+    copy_path.write_text(yaml.safe_dump(document))
+    with pytest.raises(LifecycleError) as caught:
+        load_spec(copy_path)
+    assert message in str(caught.value)
 
 
 @pytest.mark.parametrize(("breaker", "message"), BROKEN)

@@ -10,7 +10,7 @@ from conformance.client import Exchange
 from conformance.fixtures import Unavailable
 from conformance.results import Outcome
 from conformance.target import Progress, Target
-from jobspec import Refusal, Spec, Transition
+from jobspec import Refusal, Spec, Transition, invariants
 
 PHASE = "lifecycle"
 WORKER = "worker"
@@ -57,9 +57,10 @@ class LifecyclePhase:
         Refusals come first: they leave their job as it was, so existing jobs serve several cells.
         """
         cells = [
-            (state, operation, self.lifecycle.outcome(operation, state))
+            (state, operation, outcome)
             for operation in self.lifecycle.client_operations()
             for state in self.lifecycle.states
+            if isinstance(outcome := self.lifecycle.outcome(operation, state), Transition | Refusal)
         ]
         for state, operation, outcome in sorted(cells, key=lambda cell: isinstance(cell[2], Transition)):
             self.cell(state, operation, outcome)
@@ -89,11 +90,11 @@ class LifecyclePhase:
             self.expect(checks.REFUSAL_ANSWER, subject, problems, exchange)
         after = self.read_back(subject, job_id)
         if after is not None and isinstance(outcome, Transition):
-            problems = checks.change_problems(self.lifecycle, outcome, before, after[1])
-            problems += checks.immutable_problems(self.lifecycle, before, after[1])
+            problems = invariants.change_problems(self.lifecycle, outcome, before, after[1])
+            problems += invariants.immutable_problems(self.lifecycle, before, after[1])
             self.expect(checks.TRANSITION_RESULT, subject, problems, after[0])
         elif after is not None:
-            problems = checks.unchanged_problems(self.lifecycle, before, after[1])
+            problems = invariants.unchanged_problems(self.lifecycle, before, after[1])
             self.expect(checks.REFUSAL_UNCHANGED, subject, problems, after[0])
         self.target.results.cell(state, operation, Outcome.FAILED if self.failed else Outcome.PASSED)
 
@@ -128,11 +129,11 @@ class LifecyclePhase:
         self.expect(checks.ITEM_NAMES_ITS_URL, subject, _url_problems(self.target, job_id, job), exchange)
         for seen, source in ((job, exchange), (listed, list_exchange)):
             if seen is not None:
-                self.expect(checks.STATE_FIELDS, subject, checks.state_field_problems(self.lifecycle, seen), source)
-                problems = checks.timestamp_order_problems(self.lifecycle, seen)
+                self.expect(checks.STATE_FIELDS, subject, invariants.state_field_problems(self.lifecycle, seen), source)
+                problems = invariants.timestamp_order_problems(self.lifecycle, seen)
                 self.expect(checks.TIMESTAMPS_ORDERED, subject, problems, source)
         if readable:
-            problems = checks.list_problems(self.lifecycle, listed, job)
+            problems = invariants.list_problems(self.lifecycle, listed, job)
             self.expect(checks.LIST_AGREES, subject, problems, list_exchange)
         return exchange, job
 
@@ -214,14 +215,14 @@ class WorkerWatch:
         """What is wrong with a job's change between two reads: invariants, edges, and a step's changes."""
         lifecycle = self.lifecycle
         was, now = before.get(lifecycle.status_field), after.get(lifecycle.status_field)
-        problems = checks.invariant_problems(lifecycle, after) + checks.immutable_problems(lifecycle, before, after)
+        problems = invariants.invariant_problems(lifecycle, after) + invariants.immutable_problems(lifecycle, before, after)
         if was == now:
             return problems
         if not (isinstance(was, str) and isinstance(now, str) and lifecycle.can_follow(was, now)):
             problems.append(f"Received job {job_id} seen {was} then {now} / Documented: only the lifecycle's edges")
         steps = [t for t in lifecycle.transitions if (t.source, t.target) == (was, now) and t.trigger.is_worker]
         if len(steps) == 1:  # one worker step between the two reads: its changes can be checked
-            problems += checks.change_problems(lifecycle, steps[0], before, after)
+            problems += invariants.change_problems(lifecycle, steps[0], before, after)
         return problems
 
     def report(self, made_jobs: bool) -> None:
@@ -231,7 +232,7 @@ class WorkerWatch:
                 continue
             subject = f"{transition.name}: {transition.source} -> {transition.target}"
             seen = any(
-                was == transition.source and checks.worker_can_move(self.lifecycle, transition.target, now)
+                was == transition.source and now in self.lifecycle.worker_reachable(transition.target)
                 for was, now in self.moves
             )
             if seen:
@@ -270,4 +271,4 @@ def _url_problems(target: Target, job_id: str, job: Job) -> list[str]:
     found = job.get(checks.ID_URL)
     if found == wanted:
         return []
-    return [f"Received `{checks.ID_URL}`: {checks.show(found)} / Documented: {wanted}, the address the client used"]
+    return [f"Received `{checks.ID_URL}`: {invariants.show(found)} / Documented: {wanted}, the address the client used"]

@@ -1,0 +1,31 @@
+"""The spec's Timestamp: UTC ISO 8601 with milliseconds and `Z`, to and from milliseconds."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+LATEST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: a Timestamp has four digits of year
+
+
+def timestamp(ms: int) -> str:
+    """Nick's timestamp of a time in milliseconds since the epoch."""
+    seconds, millis = divmod(ms, 1000)
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{millis:03d}Z"
+
+
+def parse_timestamp(text: str) -> float:
+    """Seconds since the epoch of an ISO 8601 timestamp (`Z` or an offset); ValueError otherwise."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def as_ms(value: object) -> int | None:
+    """A timestamp as int milliseconds, whether given as milliseconds or as text; None if it is neither."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if not isinstance(value, str):
+        return None
+    try:
+        return round(parse_timestamp(value) * 1000)
+    except ValueError:
+        return None

@@ -111,6 +111,7 @@ class Client:
         """Show `secret` as `$JOBS_<variable>` in every record (too short a secret would mask unrelated text)."""
         if len(secret) >= MIN_SECRET:
             self.secrets[secret] = VARIABLE_PREFIX + variable
+            self.secrets[repr(secret)[1:-1]] = VARIABLE_PREFIX + variable  # as messages quote it (CR/LF escaped)
 
     def call(
         self, method: str, path: str, *, token: str | None = "", body: Any = None, headers: dict[str, str] | None = None
@@ -152,6 +153,9 @@ class Client:
                 raise SetupError(f"login as {login!r}: the token answered contains characters a header cannot carry")
             return token
         setup_problem(self, exchange)
+        if response.status >= 500:
+            shown = self.redact(response.body[:200])
+            raise SetupError(f"login as {login!r}: POST {path} answered {response.status}, a server error: {shown!r}")
         if response.status in (400, 401) and isinstance(response.data, dict):
             shown = self.redact(response.body[:200])
             raise SetupError(

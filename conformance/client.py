@@ -130,7 +130,18 @@ class Client:
             answer = self.session.request(method, url, headers=sent, json=body, allow_redirects=REDIRECTS_ALLOWED)
         except (requests.RequestException, ValueError) as exc:  # ValueError: a header requests refuses to send
             return Exchange(request, Response(0, {}, "", error=self.redact(_reason(exc, self.timeout))))
+        self._keep_answered_token(answer)
         return Exchange(request, _response(answer, self.redact))
+
+    def _keep_answered_token(self, answer: requests.Response) -> None:
+        """A token in an answer (login, renewal) is a secret from the moment it arrives."""
+        try:
+            data = answer.json() if answer.content else None
+        except ValueError:
+            return
+        token = data.get(TOKEN_FIELD) if isinstance(data, dict) else None
+        if isinstance(token, str) and token not in self.secrets:
+            self.keep_secret(token, "ANSWERED_TOKEN")
 
     def _shown(self, body: Any) -> Any:
         if isinstance(body, dict) and isinstance(body.get("password"), str):
@@ -165,6 +176,7 @@ class Client:
 
 
 MIN_SECRET = 4
+TOKEN_FIELD = "token"  # the Token schema's one field, in login and renewal answers
 
 
 def _split(url: str) -> SplitResult:

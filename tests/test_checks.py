@@ -23,7 +23,9 @@ def answer(status: int, data: Any) -> Exchange:
         pytest.param("getJob", 404, {"error": {"type": "Not found", "message": "Job x not found."}}, "", id="404-ok"),
         pytest.param("getJob", 404, {"message": "Not found"}, "Documented for 404", id="404-wrong-shape"),
         pytest.param("getJobs", 401, {"message": "You are not authorized to access this resource."}, "", id="401-ok"),
-        pytest.param("getJobs", 401, {"error": {"type": "Unauthorized", "message": "no"}}, "Documented for 401", id="401"),
+        pytest.param(
+            "getJobs", 401, {"error": {"type": "Unauthorized", "message": "no"}}, "Documented for 401", id="401"
+        ),
         pytest.param("login", 401, {"error": {"type": "Missing credentials", "message": "m"}}, "Documented", id="type"),
         pytest.param("abortJob", 409, {"error": {"type": "Conflict", "message": "Job x is created."}}, "", id="409-ok"),
         pytest.param("getJob", 500, None, "Received 500 / Documented: 404", id="status"),

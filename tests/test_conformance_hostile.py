@@ -77,7 +77,9 @@ async def redirect(request: web.Request) -> web.StreamResponse:
 
 
 async def html(request: web.Request) -> web.StreamResponse:
-    return web.Response(text="<html><body>Welcome to nginx!</body></html>", content_type="text/html", headers={"Server": "nginx"})
+    return web.Response(
+        text="<html><body>Welcome to nginx!</body></html>", content_type="text/html", headers={"Server": "nginx"}
+    )
 
 
 async def crashing_login(request: web.Request) -> web.StreamResponse:
@@ -155,7 +157,9 @@ def _proxy(upstream: str, *, prefix: str = "", slow: str = "") -> Handler:
             return await trickle(request)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
         async with aiohttp.ClientSession() as session:
-            async with session.request(request.method, upstream + path, headers=headers, data=await request.read()) as got:
+            async with session.request(
+                request.method, upstream + path, headers=headers, data=await request.read()
+            ) as got:
                 body = await got.read()
                 here = f"{request.scheme}://{request.host}{prefix}"
                 body = body.replace(upstream.encode(), here.encode())
@@ -165,7 +169,9 @@ def _proxy(upstream: str, *, prefix: str = "", slow: str = "") -> Handler:
     return handle
 
 
-def test_a_deployment_behind_a_path_prefix_passes_end_to_end(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_a_deployment_behind_a_path_prefix_passes_end_to_end(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     out = tmp_path / "report.json"
     with serve() as server, running(_proxy(server.url, prefix="/api")) as url:
         argv = ["--base-url", f"{url}/api", "--phases", "auth,lifecycle", "--fixtures", "mock", "--timeout", "2"]

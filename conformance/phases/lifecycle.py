@@ -215,7 +215,9 @@ class WorkerWatch:
         """What is wrong with a job's change between two reads: invariants, edges, and a step's changes."""
         lifecycle = self.lifecycle
         was, now = before.get(lifecycle.status_field), after.get(lifecycle.status_field)
-        problems = invariants.invariant_problems(lifecycle, after) + invariants.immutable_problems(lifecycle, before, after)
+        problems = invariants.invariant_problems(lifecycle, after) + invariants.immutable_problems(
+            lifecycle, before, after
+        )
         if was == now:
             return problems
         if not (isinstance(was, str) and isinstance(now, str) and lifecycle.can_follow(was, now)):

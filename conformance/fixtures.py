@@ -11,8 +11,8 @@ from conformance.client import Client, SetupError
 from conformance.options import MOCK_TOKEN_ENV, Options
 from jobspec import Lifecycle
 
-HOLD = 86400  # seconds in a state: long enough that the mock's worker never moves a held job
-QUICK = {"delay": 0.2, "duration": 0.4}  # seconds: a job the worker runs through while the suite watches
+HOLD = 86400.0  # seconds in a state: long enough that the mock's worker never moves a held job
+QUICK = 0.3  # seconds in each state: a job the worker runs through while the suite watches
 OUTCOME_ENV = "JOBS_CONFORMANCE_OUTCOME"  # tells a fixture command the job should run soon, ending in this state
 
 
@@ -45,8 +45,11 @@ class MockFixtures:
 
     name = "mock"
 
-    def __init__(self, client: Client, id_field: str, control_token: str | None, token_flag: str) -> None:
+    def __init__(
+        self, client: Client, lifecycle: Lifecycle, id_field: str, control_token: str | None, token_flag: str
+    ) -> None:
         self.client = client
+        self.lifecycle = lifecycle
         self.id_field = id_field
         self.headers = {"X-Mock-Token": control_token} if control_token else {}
         self.token_flag = token_flag
@@ -71,16 +74,18 @@ class MockFixtures:
 
     def obtain(self, state: str) -> str:
         """A new job held in `state`."""
-        body = {"status": state, "params": {"mock": {"delay": HOLD, "duration": HOLD}}}
+        body = {"status": state, "params": {"mock": timings(self.lifecycle, HOLD)}}
         job_id: str = self._control("jobs", body, self.id_field)[self.id_field]
         self.owned.add(job_id)
         return job_id
 
     def moving(self, lifecycle: Lifecycle) -> list[str]:
-        """One quick job for every way the worker can end a job (the mock's `outcome` names its state)."""
+        """One quick job for every way the worker can end a job (the mock's `outcome` names its state),
+        and one left to the worker's own choice."""
         made = []
-        for end in worker_ends(lifecycle):
-            body = {"status": lifecycle.initial, "params": {"mock": {**QUICK, "outcome": end}}}
+        for end in [*worker_ends(lifecycle), None]:
+            quick: dict[str, Any] = timings(lifecycle, QUICK) | ({"outcome": end} if end else {})
+            body = {"status": lifecycle.initial, "params": {"mock": quick}}
             job_id = self._control("jobs", body, self.id_field)[self.id_field]
             self.owned.add(job_id)
             made.append(job_id)
@@ -175,6 +180,11 @@ class ExistingFixtures:
         return None
 
 
+def timings(lifecycle: Lifecycle, seconds: float) -> dict[str, float]:
+    """A mock job's `params.mock` that keeps it `seconds` in each state the worker moves jobs from."""
+    return {step.setting: seconds for step in lifecycle.worker.values()}
+
+
 def worker_ends(lifecycle: Lifecycle) -> list[str]:
     """The terminal states the worker itself can end a job in."""
     return sorted({t.target for t in lifecycle.transitions if t.trigger.is_worker and t.target in lifecycle.terminal})
@@ -184,7 +194,7 @@ def make_fixtures(options: Options, client: Client, lifecycle: Lifecycle, list_p
     """The fixture source `--fixtures` names."""
     value = options.fixtures
     if value == "mock":
-        return MockFixtures(client, id_field, options.mock_token, options.flag("mock_token"))
+        return MockFixtures(client, lifecycle, id_field, options.mock_token, options.flag("mock_token"))
     if value.startswith("command:"):
         return CommandFixtures(value.removeprefix("command:"), options.timeout)
     hint = f"{options.flag('allow_destructive')}; or pass {options.flag('fixtures')} mock / command:CMD"

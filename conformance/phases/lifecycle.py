@@ -177,10 +177,12 @@ class WorkerWatch:
         self.lifecycle = target.spec.lifecycle
         self.seen: dict[str, Job] = {}
         self.moves: set[tuple[str, str]] = set()
+        self.untouched: set[str] = set()  # jobs the suite made to watch: no client acts on them, only the worker
 
     def run(self) -> None:
         """Watch until the watched jobs settle or the budget (--timeout) is spent."""
         watched = set() if self.target.options.read_only else set(self.target.fixtures.moving(self.lifecycle))
+        self.untouched = watched
         deadline = time.monotonic() + self.target.options.timeout
         while time.monotonic() < deadline:
             self.observe(self.target.call(self.target.list_operation))
@@ -220,7 +222,13 @@ class WorkerWatch:
         )
         if was == now:
             return problems
-        if not (isinstance(was, str) and isinstance(now, str) and lifecycle.can_follow(was, now)):
+        if job_id in self.untouched:
+            if not (isinstance(was, str) and now in lifecycle.worker_reachable(was)):
+                problems.append(
+                    f"Received job {job_id} seen {was} then {now}, with no client acting on it "
+                    "/ Documented: only the worker's transitions"
+                )
+        elif not (isinstance(was, str) and isinstance(now, str) and lifecycle.can_follow(was, now)):
             problems.append(f"Received job {job_id} seen {was} then {now} / Documented: only the lifecycle's edges")
         steps = [t for t in lifecycle.transitions if (t.source, t.target) == (was, now) and t.trigger.is_worker]
         if len(steps) == 1:  # one worker step between the two reads: its changes can be checked

@@ -1,32 +1,24 @@
-"""The spec's job invariants as small check functions, and as custom schemathesis checks.
+"""The suite's named checks: their names, answers judged against the spec, and two schemathesis checks.
 
-Every rule comes from the lifecycle the spec states (`jobspec.Lifecycle`); nothing here knows a
-state, a transition or a field by name.
+The rules themselves live in `jobspec.invariants`; nothing here knows a state, a transition or a
+field of the lifecycle by name.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Callable
 from typing import Any
 
+import jsonschema_rs
 import schemathesis
 
-from jobspec import Lifecycle, LifecycleError
-from jobspec.invariants import (
-    change_problems,
-    differences,
-    immutable_problems,
-    invariant_problems,
-    jobs_in,
-    list_problems,
-    show,
-    state_field_problems,
-    timestamp_order_problems,
-    unchanged_problems,
-)
+from conformance.client import Exchange
+from jobspec import Lifecycle, Operation
+from jobspec.invariants import jobs_in, show, state_field_problems, timestamp_order_problems
 
 Job = dict[str, Any]
-LIFECYCLE_KEY = "x-job-lifecycle"
 
 # Check names, as reports and tests know them.
 STATE_FIELDS = "job_state_fields"
@@ -40,39 +32,39 @@ LIST_AGREES = "list_agrees_with_item"
 DELETION_ANSWER = "deletion_answer"
 DELETION_FINAL = "deletion_is_final"
 WORKER_FOLLOWS = "worker_follows_lifecycle"
-
-__all__ = [
-    "change_problems",
-    "differences",
-    "immutable_problems",
-    "invariant_problems",
-    "jobs_in",
-    "list_problems",
-    "show",
-    "state_field_problems",
-    "timestamp_order_problems",
-    "unchanged_problems",
-]
+ITEM_NAMES_ITS_URL = "item_names_its_url"
+LOGIN_WRONG_PASSWORD = "login_refuses_wrong_password"
+LOGIN_MISSING_FIELD = "login_requires_both_fields"
+RENEWED_TOKEN_WORKS = "renewed_token_works"
+LOGOUT_ENDS_SESSION = "logout_ends_the_session"
+ID_URL = "@id"  # plone.restapi's absolute URL of a resource
 
 
-_CACHE: dict[int, tuple[Any, Lifecycle | None]] = {}
+def answer_problems(operation: Operation, exchange: Exchange, status: int | None) -> list[str]:
+    """The status received against `status`, and its body against the body the spec documents for it."""
+    response = exchange.response
+    if response.status != status:
+        return [f"Received {response.received} / Documented: {status}"]
+    documented = operation.responses.get(str(status), {})
+    schema = documented.get("content", {}).get("application/json", {}).get("schema")
+    if schema is None:
+        return []
+    if response.data is None:
+        return [f"Received a body that is not JSON: {response.body[:200]!r} / Documented: {show(schema)[:200]}"]
+    return [
+        f"Received body {show(response.data)[:300]} / Documented for {status}: {error.message}"
+        for error in list(_validator(show(schema)).iter_errors(response.data))[:3]
+    ]
 
 
-def lifecycle_of(raw_schema: Any) -> Lifecycle | None:
-    """The lifecycle of a schema schemathesis loaded (parsed once per schema); None if it has none."""
-    key = id(raw_schema)
-    if key not in _CACHE or _CACHE[key][0] is not raw_schema:
-        try:
-            lifecycle = Lifecycle.from_dict(raw_schema[LIFECYCLE_KEY]) if LIFECYCLE_KEY in raw_schema else None
-        except LifecycleError:
-            lifecycle = None
-        _CACHE[key] = (raw_schema, lifecycle)
-    return _CACHE[key][1]
+@functools.cache
+def _validator(schema: str) -> Any:
+    return jsonschema_rs.validator_for(json.loads(schema))
 
 
 def _response_jobs(response: Any, case: Any) -> tuple[Lifecycle, list[Job]] | None:
-    lifecycle = lifecycle_of(case.operation.schema.raw_schema)
-    if lifecycle is None or not 200 <= response.status_code < 300 or not response.content:
+    lifecycle = getattr(case.operation.schema, "lifecycle", None)  # bound by the schema phase (phases/schema.py)
+    if not isinstance(lifecycle, Lifecycle) or not 200 <= response.status_code < 300 or not response.content:
         return None
     try:
         data = response.json()

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import requests
+
+from conformance.transport import BoundedAdapter, DeadlineExceeded, ResponseTooLarge, bounded_session
 
 EXCERPT = 2000
 VARIABLE_PREFIX = "$JOBS_"  # tokens appear in reports and curl lines as these shell variables
@@ -47,6 +50,15 @@ class Response:
     headers: dict[str, str]
     body: str
     data: Any = None
+    error: str = ""  # why there is no response (status 0)
+
+    @property
+    def received(self) -> str:
+        """The status as messages show it: a redirect names its target, a failure says why."""
+        if self.error:
+            return f"no answer ({self.error})"
+        location = self.headers.get("Location") or self.headers.get("location")
+        return f"{self.status} redirecting to {location}" if 300 <= self.status < 400 and location else str(self.status)
 
 
 @dataclass(frozen=True)
@@ -65,21 +77,41 @@ def _quote(part: str) -> str:
 
 
 class Client:
-    """Talks to one deployment; refuses to follow redirects elsewhere; keeps tokens out of its records."""
+    """Talks to one deployment; refuses to follow redirects elsewhere; keeps secrets out of its records.
 
-    def __init__(self, base_url: str, *, timeout: float, token: str | None = None) -> None:
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise SetupError(f"--base-url must be an http(s) URL, not {base_url!r}")
+    A request that fails (no complete answer within the deadline, a body over the cap, a broken
+    connection) is still an exchange: its response has status 0 and says what went wrong, so the
+    check that sent it fails and the run goes on.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        adapter: BoundedAdapter,
+        headers: tuple[tuple[str, str], ...] = (),
+        verify: bool | str = True,
+    ) -> None:
+        parts = _split(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SetupError(f"--base-url must be an http(s) URL, not {mask_url(base_url)!r}")
         self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self.token = token
-        self.secrets: dict[str, str] = {}  # token -> the shell variable that stands for it in records
-        self.session = requests.Session()
+        self.token: str | None = None
+        self.secrets: dict[str, str] = {}  # secret -> the shell variable that stands for it in records
+        if parts.password:
+            self.keep_secret(parts.password, "URL_PASSWORD")
+        self.shown_headers = {name: f"{VARIABLE_PREFIX}HEADER_{i}" for i, (name, _) in enumerate(headers, 1)}
+        for name, value in headers:
+            self.keep_secret(value, f"HEADER_{list(self.shown_headers).index(name) + 1}")
+        self.adapter = adapter
+        self.session = bounded_session(adapter, headers=headers, verify=verify)
+        self.timeout = adapter.timeout
 
-    def keep_secret(self, token: str, variable: str) -> None:
-        """Show `token` as `$JOBS_<variable>` in every record of a request."""
-        self.secrets[token] = VARIABLE_PREFIX + variable
+    def keep_secret(self, secret: str, variable: str) -> None:
+        """Show `secret` as `$JOBS_<variable>` in every record (too short a secret would mask unrelated text)."""
+        if len(secret) >= MIN_SECRET:
+            self.secrets[secret] = VARIABLE_PREFIX + variable
+            self.secrets[repr(secret)[1:-1]] = VARIABLE_PREFIX + variable  # as messages quote it (CR/LF escaped)
 
     def call(
         self, method: str, path: str, *, token: str | None = "", body: Any = None, headers: dict[str, str] | None = None
@@ -89,53 +121,147 @@ class Client:
         token = self.token if token == "" else token
         if token is not None:
             sent["Authorization"] = f"Bearer {token}"
-        shown = {name: self.redact(value) for name, value in sent.items()}
-        request = Request(method, self.base_url + path if path.startswith("/") else path, shown, body)
-        if not request.url.startswith(self.base_url + "/"):
-            raise SetupError(f"refusing to send a request outside --base-url: {request.url}")
+        url = self.base_url + path if path.startswith("/") else path
+        if not url.startswith(self.base_url + "/"):
+            raise SetupError(f"refusing to send a request outside --base-url: {self.redact(url)}")
+        shown = {**self.shown_headers, **{name: self.redact(value) for name, value in sent.items()}}
+        request = Request(method, self.redact(url), {k: _printable(v) for k, v in shown.items()}, self._shown(body))
         try:
-            answer = self.session.request(
-                method,
-                request.url,
-                headers=sent,
-                json=body,
-                timeout=self.timeout,
-                allow_redirects=REDIRECTS_ALLOWED,
-            )
-        except requests.RequestException as exc:
-            raise SetupError(f"{method} {request.url} failed: {_reason(exc, self.timeout)}") from exc
-        return Exchange(request, _response(answer))
+            answer = self.session.request(method, url, headers=sent, json=body, allow_redirects=REDIRECTS_ALLOWED)
+        except (requests.RequestException, ValueError) as exc:  # ValueError: a header requests refuses to send
+            return Exchange(request, Response(0, {}, "", error=self.redact(_reason(exc, self.timeout))))
+        self._keep_answered_token(answer)
+        return Exchange(request, _response(answer, self.redact))
+
+    def _keep_answered_token(self, answer: requests.Response) -> None:
+        """A token in an answer (login, renewal) is a secret from the moment it arrives."""
+        try:
+            data = answer.json() if answer.content else None
+        except ValueError:
+            return
+        token = data.get(TOKEN_FIELD) if isinstance(data, dict) else None
+        if isinstance(token, str) and token not in self.secrets:
+            self.keep_secret(token, "ANSWERED_TOKEN")
+
+    def _shown(self, body: Any) -> Any:
+        if isinstance(body, dict) and isinstance(body.get("password"), str):
+            return {**body, "password": VARIABLE_PREFIX + "PASSWORD"}
+        return body
 
     def redact(self, value: str) -> str:
-        """`value` with every kept token replaced by its shell variable."""
-        for token, variable in self.secrets.items():
-            value = value.replace(token, variable)
+        """`value` with every kept secret replaced by its shell variable."""
+        for secret, variable in self.secrets.items():
+            value = value.replace(secret, variable)
         return value
 
-    def login(self, path: str, login: str, password: str) -> str:
-        """Log in and return the token; SetupError when the deployment refuses."""
+    def login(self, path: str, login: str, password: str, *, flags: str = "--login/--password") -> str:
+        """Log in and return the token; SetupError when the deployment refuses, naming `flags`."""
         exchange = self.call("POST", path, token=None, body={"login": login, "password": password})
-        token = exchange.response.data.get("token") if isinstance(exchange.response.data, dict) else None
-        if exchange.response.status != 200 or not isinstance(token, str):
+        response = exchange.response
+        token = response.data.get("token") if isinstance(response.data, dict) else None
+        if response.status == 200 and isinstance(token, str):
+            if not _usable(token):
+                raise SetupError(f"login as {login!r}: the token answered contains characters a header cannot carry")
+            return token
+        setup_problem(self, exchange)
+        if response.status >= 500:
+            shown = self.redact(response.body[:200])
+            raise SetupError(f"login as {login!r}: POST {path} answered {response.status}, a server error: {shown!r}")
+        if response.status in (400, 401) and isinstance(response.data, dict):
+            shown = self.redact(response.body[:200])
             raise SetupError(
-                f"login as {login!r} failed: POST {path} answered {exchange.response.status} "
-                f"{exchange.response.body[:200]!r}; check --login/--password or pass --token"
+                f"login as {login!r} failed: POST {path} answered {response.status} {shown!r}; check {flags}"
             )
-        return token
+        raise SetupError(not_the_api(self, exchange))
 
 
-def _reason(exc: requests.RequestException, timeout: float) -> str:
+MIN_SECRET = 4
+TOKEN_FIELD = "token"  # the Token schema's one field, in login and renewal answers
+
+
+def _split(url: str) -> SplitResult:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError:
+        raise SetupError(f"--base-url is not a valid URL: {mask_url(url)!r}") from None
+    return parts
+
+
+def mask_url(url: str) -> str:
+    """The URL with the password of its user part replaced, for messages."""
+    head, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{head}{sep}{userinfo.split(':', 1)[0]}:{VARIABLE_PREFIX}URL_PASSWORD@{host}"
+
+
+def _usable(token: str) -> bool:
+    return token.isascii() and token.isprintable() and " " not in token
+
+
+def _printable(value: str) -> str:
+    return value if _usable(value.replace(" ", "")) else "(not printable: not shown)"
+
+
+def setup_problem(client: Client, exchange: Exchange) -> None:
+    """SetupError for a setup request that got no answer or a redirect, naming why or where."""
+    response, request = exchange.response, exchange.request
+    if response.error:
+        raise SetupError(f"{request.method} {request.url} failed: {response.error}")
+    if 300 <= response.status < 400:
+        raise SetupError(
+            f"{request.method} {request.url} answered {response.received}; the suite follows no redirects: "
+            "pass the address it redirects to as --base-url"
+        )
+
+
+def not_the_api(client: Client, exchange: Exchange) -> str:
+    """A message for an answer no jobs API gives, naming what answered."""
+    response = exchange.response
+    server = response.headers.get("Server") or response.headers.get("server")
+    kind = response.headers.get("Content-Type") or response.headers.get("content-type") or "no content type"
+    what = f"{response.received}, {kind}" + (f", server {server}" if server else "")
+    excerpt = " ".join(response.body[:120].split())
+    return (
+        f"{mask_url(client.base_url)} does not look like the Nick jobs API: {exchange.request.method} "
+        f"{exchange.request.url} answered {what}" + (f": {excerpt!r}" if excerpt else "")
+    )
+
+
+def _reason(exc: Exception, timeout: float) -> str:
+    if isinstance(exc, DeadlineExceeded):
+        return f"no complete answer within {timeout:g} s (--timeout)"
+    if isinstance(exc, ResponseTooLarge):
+        return f"{exc} (--max-response-bytes)"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return f"TLS failed: {_innermost(exc)} (an https URL for a plain-HTTP server? else --cacert FILE or --insecure)"
     if isinstance(exc, requests.Timeout):
         return f"no answer within {timeout:g} s (--timeout)"
     if isinstance(exc, requests.ConnectionError):
-        return "cannot connect (nothing listening there, or no such host)"
-    return str(exc)
+        return f"cannot connect ({_innermost(exc)})"
+    if isinstance(exc, requests.RequestException):
+        return f"{type(exc).__name__}: {_innermost(exc)}"
+    return f"the request cannot be sent: {exc}"
 
 
-def _response(answer: requests.Response) -> Response:
-    text = answer.text
+def _innermost(exc: BaseException) -> str:
+    """The most specific reason in a chain of wrapped network errors."""
+    seen: BaseException = exc
+    for _ in range(8):
+        inner = seen.__cause__ or seen.__context__ or getattr(seen, "reason", None)
+        if not isinstance(inner, BaseException):
+            break
+        seen = inner
+    text = str(seen) or type(seen).__name__
+    return text.split("] ", 1)[-1] if text.startswith("[") else text
+
+
+def _response(answer: requests.Response, redact: Callable[[str], str]) -> Response:
+    text = redact(answer.content.decode(answer.encoding or "utf-8", "replace"))
     try:
-        data = answer.json() if text else None
+        data = answer.json() if answer.content else None
     except ValueError:
         data = None
-    return Response(answer.status_code, dict(answer.headers), text[:EXCERPT], data)
+    return Response(answer.status_code, {k: redact(v) for k, v in answer.headers.items()}, text[:EXCERPT], data)

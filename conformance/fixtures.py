@@ -8,16 +8,20 @@ import subprocess
 from typing import Any, Protocol
 
 from conformance.client import Client, SetupError
+from conformance.options import MOCK_TOKEN_ENV, Options
 from jobspec import Lifecycle
 
-HOLD = 86400  # seconds in a state: long enough that the mock's worker never moves a held job
-QUICK = {"delay": 0.2, "duration": 0.4}  # seconds: a job the worker runs through while the suite watches
-MOCK_TOKEN_ENV = "JOBS_MOCK_TOKEN"  # the mock's --control-token, when it was started with one
+HOLD = 86400.0  # seconds in a state: long enough that the mock's worker never moves a held job
+QUICK = 0.3  # seconds in each state: a job the worker runs through while the suite watches
 OUTCOME_ENV = "JOBS_CONFORMANCE_OUTCOME"  # tells a fixture command the job should run soon, ending in this state
 
 
 class Unavailable(Exception):
-    """No job in the wanted state could be obtained; the message says why (and what to pass)."""
+    """No job in the wanted state is at hand (a limit the user chose); the message says why and what to pass."""
+
+
+class FixtureError(SetupError):
+    """The fixture source failed (a command that fails, a control API that refuses): the run cannot go on."""
 
 
 class Fixtures(Protocol):
@@ -32,44 +36,71 @@ class Fixtures(Protocol):
     def moving(self, lifecycle: Lifecycle) -> list[str]:
         """Ids of jobs the worker will move soon, for the worker watch (may be empty)."""
 
+    def forbidden_token(self) -> str | None:
+        """A token of a user who may not manage jobs, when the source can make one."""
+
 
 class MockFixtures:
-    """Jobs made through the mock's control API (`POST /__mock__/jobs`)."""
+    """Jobs (and a user who may not manage them) made through the mock's control API under `/__mock__/`."""
 
     name = "mock"
 
-    def __init__(self, client: Client, id_field: str, control_token: str | None = None) -> None:
+    def __init__(
+        self, client: Client, lifecycle: Lifecycle, id_field: str, control_token: str | None, token_flag: str
+    ) -> None:
         self.client = client
+        self.lifecycle = lifecycle
         self.id_field = id_field
         self.headers = {"X-Mock-Token": control_token} if control_token else {}
+        self.token_flag = token_flag
         self.owned: set[str] = set()
+        if control_token:
+            client.keep_secret(control_token, "MOCK_TOKEN")
 
-    def _create(self, body: dict[str, Any]) -> str:
-        exchange = self.client.call("POST", "/__mock__/jobs", token=None, body=body, headers=self.headers)
-        data = exchange.response.data
-        job_id = data.get(self.id_field) if isinstance(data, dict) else None
-        if exchange.response.status != 201 or not isinstance(job_id, str):
-            raise Unavailable(
-                f"the mock's control API answered {exchange.response.status} to POST /__mock__/jobs: "
-                f"{exchange.response.body[:200]}"
-            )
-        self.owned.add(job_id)
-        return job_id
+    def _control(self, path: str, body: dict[str, Any], wanted: str) -> dict[str, Any]:
+        exchange = self.client.call("POST", f"/__mock__/{path}", token=None, body=body, headers=self.headers)
+        response = exchange.response
+        if response.status == 201 and isinstance(response.data, dict) and isinstance(response.data.get(wanted), str):
+            return response.data
+        hint = ""
+        if response.status in (401, 403):
+            hint = f"; pass the mock's --control-token as {self.token_flag} (or ${MOCK_TOKEN_ENV})"
+        elif response.status in (404, 405):
+            hint = "; is it jobs-mock with its control API on (not --no-control)?"
+        raise FixtureError(
+            f"--fixtures mock: the mock's control API answered {response.received} to POST /__mock__/{path}: "
+            f"{response.body[:200]}{hint}"
+        )
 
     def obtain(self, state: str) -> str:
         """A new job held in `state`."""
-        return self._create({"status": state, "params": {"mock": {"delay": HOLD, "duration": HOLD}}})
+        body = {"status": state, "params": {"mock": timings(self.lifecycle, HOLD)}}
+        job_id: str = self._control("jobs", body, self.id_field)[self.id_field]
+        self.owned.add(job_id)
+        return job_id
 
     def moving(self, lifecycle: Lifecycle) -> list[str]:
-        """One quick job for every way the worker can end a job (the mock's `outcome` names its state)."""
+        """One quick job for every way the worker can end a job (the mock's `outcome` names its state),
+        and one left to the worker's own choice."""
         made = []
-        for end in worker_ends(lifecycle):
-            body = {"status": lifecycle.initial, "params": {"mock": {**QUICK, "outcome": end}}}
-            try:
-                made.append(self._create(body))
-            except Unavailable:
-                continue
+        for end in [*worker_ends(lifecycle), None]:
+            quick: dict[str, Any] = timings(lifecycle, QUICK) | ({"outcome": end} if end else {})
+            body = {"status": lifecycle.initial, "params": {"mock": quick}}
+            job_id = self._control("jobs", body, self.id_field)[self.id_field]
+            self.owned.add(job_id)
+            made.append(job_id)
         return made
+
+    def forbidden_token(self) -> str | None:
+        """A new user of the mock who may not manage jobs, and its token."""
+        try:
+            token: str = self._control("tokens", {"manageJobs": False}, "token")["token"]
+        except FixtureError as exc:
+            if "answered 404" not in str(exc) and "answered 405" not in str(exc):
+                raise
+            return None  # an older mock without POST /__mock__/tokens: the caller falls back
+        self.client.keep_secret(token, "FORBIDDEN_TOKEN")
+        return token
 
 
 class CommandFixtures:
@@ -93,24 +124,23 @@ class CommandFixtures:
                 line, shell=True, capture_output=True, text=True, timeout=self.timeout, check=False, env=env
             )
         except subprocess.TimeoutExpired:
-            raise Unavailable(f"`{line}` did not finish within {self.timeout:g} s") from None
+            raise FixtureError(f"--fixtures command: `{line}` did not finish within {self.timeout:g} s") from None
         lines = run.stdout.strip().splitlines()
         if run.returncode != 0 or not lines:
-            problem = f"exited with {run.returncode}" if run.returncode else "printed nothing"
-            raise Unavailable(f"`{line}` {problem}; its stderr: {run.stderr.strip()[-500:] or '(empty)'}")
+            problem = f"exited with {run.returncode}" if run.returncode else "printed no job id"
+            stderr = run.stderr.strip()[-500:] or "(empty)"
+            raise FixtureError(f"--fixtures command: `{line}` {problem}; its stderr: {stderr}")
         job_id = lines[-1].strip()
         self.owned.add(job_id)
         return job_id
 
     def moving(self, lifecycle: Lifecycle) -> list[str]:
         """New jobs in the initial state, with $JOBS_CONFORMANCE_OUTCOME naming how each should end soon."""
-        made = []
-        for end in worker_ends(lifecycle):
-            try:
-                made.append(self.obtain(lifecycle.initial, outcome=end))
-            except Unavailable:
-                continue
-        return made
+        return [self.obtain(lifecycle.initial, outcome=end) for end in worker_ends(lifecycle)]
+
+    def forbidden_token(self) -> str | None:
+        """None: a command makes jobs, not users."""
+        return None
 
 
 class ExistingFixtures:
@@ -118,7 +148,10 @@ class ExistingFixtures:
 
     name = "none"
 
-    def __init__(self, client: Client, list_path: str, id_field: str, lifecycle: Lifecycle, *, allow_destructive: bool):
+    def __init__(
+        self, client: Client, list_path: str, id_field: str, lifecycle: Lifecycle, *, allow_destructive: bool, hint: str
+    ) -> None:
+        self.hint = hint
         self.client = client
         self.list_path = list_path
         self.id_field = id_field
@@ -129,21 +162,27 @@ class ExistingFixtures:
     def obtain(self, state: str) -> str:
         """An existing job in `state`, as the list shows now (a job a refusal left alone serves again)."""
         if not self.allow_destructive:
-            raise Unavailable(
-                f"acting on an existing {state} job needs --allow-destructive; "
-                "or pass --fixtures mock / --fixtures command:CMD"
-            )
+            raise Unavailable(f"acting on an existing {state} job needs {self.hint}")
         data = self.client.call("GET", self.list_path).response.data
         field = self.lifecycle.status_field
         for job in data if isinstance(data, list) else []:
             job_id = job.get(self.id_field) if isinstance(job, dict) else None
             if isinstance(job_id, str) and job.get(field) == state:
                 return job_id
-        raise Unavailable(f"no {state} job available: pass --fixtures mock or --fixtures command:CMD")
+        raise Unavailable(f"no {state} job available: {self.hint.split('; or ')[-1]}")
 
     def moving(self, lifecycle: Lifecycle) -> list[str]:
         """Nothing is made: the watch looks at whatever jobs exist."""
         return []
+
+    def forbidden_token(self) -> str | None:
+        """None: the deployment's users are its own."""
+        return None
+
+
+def timings(lifecycle: Lifecycle, seconds: float) -> dict[str, float]:
+    """A mock job's `params.mock` that keeps it `seconds` in each state the worker moves jobs from."""
+    return {step.setting: seconds for step in lifecycle.worker.values()}
 
 
 def worker_ends(lifecycle: Lifecycle) -> list[str]:
@@ -151,21 +190,14 @@ def worker_ends(lifecycle: Lifecycle) -> list[str]:
     return sorted({t.target for t in lifecycle.transitions if t.trigger.is_worker and t.target in lifecycle.terminal})
 
 
-def make_fixtures(
-    value: str,
-    client: Client,
-    lifecycle: Lifecycle,
-    list_path: str,
-    id_field: str,
-    *,
-    destructive: bool,
-    timeout: float,
-) -> Fixtures:
-    """The fixture source a `--fixtures` value names."""
+def make_fixtures(options: Options, client: Client, lifecycle: Lifecycle, list_path: str, id_field: str) -> Fixtures:
+    """The fixture source `--fixtures` names."""
+    value = options.fixtures
     if value == "mock":
-        return MockFixtures(client, id_field, os.environ.get(MOCK_TOKEN_ENV))
+        return MockFixtures(client, lifecycle, id_field, options.mock_token, options.flag("mock_token"))
     if value.startswith("command:"):
-        return CommandFixtures(value.removeprefix("command:"), timeout)
-    if value == "none":
-        return ExistingFixtures(client, list_path, id_field, lifecycle, allow_destructive=destructive)
-    raise SetupError(f"--fixtures must be mock, none or command:CMD, not {value!r}")
+        return CommandFixtures(value.removeprefix("command:"), options.timeout)
+    hint = f"{options.flag('allow_destructive')}; or pass {options.flag('fixtures')} mock / command:CMD"
+    return ExistingFixtures(
+        client, list_path, id_field, lifecycle, allow_destructive=options.allow_destructive, hint=hint
+    )

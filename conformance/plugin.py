@@ -1,92 +1,119 @@
-"""The suite inside a user's own pytest session: one test per check, inactive without --jobs-base-url.
+"""The suite inside a user's own pytest session; inactive without --jobs-base-url.
 
     pytest --pyargs conformance.test_deployment --jobs-base-url http://localhost:8080 --jobs-fixtures mock
 
-Registered through the `pytest11` entry point, so installing the kit is enough.
+Registered through the `pytest11` entry point, so installing the kit is enough. Every CLI option
+has a `--jobs-*` twin, built from the one table in `options.py` and validated by the same code.
+
+Collection only reads the spec: one test per check of the auth and lifecycle phases, one per
+operation for the schema phase, one for reaching the deployment. The suite runs at test time,
+each phase in the first test that needs it (so JUnit shows where the time went), never during
+collection or session start: schemathesis builds Hypothesis strategies, and doing that inside
+pytest's initialisation is what made Hypothesis warn once per strategy.
+
+Exit codes are pytest's: 0 every check passed or skipped, 1 a check failed (a setup error fails
+every test with its message), 4 an option pytest could not take.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-if TYPE_CHECKING:
-    from conformance.report import Report
+from conformance.options import OPTIONS, OptionError, Options, argparse_settings, parse
 
+if TYPE_CHECKING:
+    from conformance.results import CheckResult
+    from conformance.runner import Run
+
+PREFIX = "--jobs-"
 CHECK_FIXTURE = "jobs_check"
-REPORT_KEY = pytest.StashKey["Report"]()
+RUN_KEY = pytest.StashKey["Run"]()
+OPTIONS_KEY = pytest.StashKey[Options]()
+OTHER = "(other checks)"  # an item for results of a phase that no item names
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     """The suite's options, prefixed `--jobs-`."""
     group = parser.getgroup("jobs-conformance", "conformance of a Nick jobs API deployment")
-    group.addoption("--jobs-base-url", help="the deployment to check; the conformance tests skip without it")
-    group.addoption("--jobs-spec", type=Path, help="the spec to check against (default: the packaged one)")
-    group.addoption("--jobs-login", default="admin")
-    group.addoption("--jobs-password", default="admin")
-    group.addoption("--jobs-token")
-    group.addoption("--jobs-forbidden-login")
-    group.addoption("--jobs-forbidden-password")
-    group.addoption("--jobs-fixtures", default="none", help="mock, none or command:CMD")
-    group.addoption("--jobs-read-only", action="store_true")
-    group.addoption("--jobs-allow-destructive", action="store_true")
-    group.addoption("--jobs-max-examples", type=int)
-    group.addoption("--jobs-seed", type=int)
-    group.addoption("--jobs-timeout", type=float)
-    group.addoption("--jobs-phases", default="auth,schema,lifecycle", help="comma-separated phases to run")
+    for option in OPTIONS:
+        settings = argparse_settings(option)
+        if option.name == "base_url":
+            settings["help"] += "; the conformance tests skip without it"
+        group.addoption(PREFIX + option.name.replace("_", "-"), dest=f"jobs_{option.name}", **settings)
 
 
-def _options(config: pytest.Config) -> Any:
-    from conformance.target import DEFAULT_MAX_EXAMPLES, DEFAULT_TIMEOUT, Options
-
-    get = config.getoption
-    return Options(
-        base_url=get("jobs_base_url"),
-        spec=get("jobs_spec"),
-        login=get("jobs_login"),
-        password=get("jobs_password"),
-        token=get("jobs_token"),
-        forbidden_login=get("jobs_forbidden_login"),
-        forbidden_password=get("jobs_forbidden_password"),
-        fixtures=get("jobs_fixtures"),
-        read_only=get("jobs_read_only"),
-        allow_destructive=get("jobs_allow_destructive"),
-        max_examples=get("jobs_max_examples") or DEFAULT_MAX_EXAMPLES,
-        seed=get("jobs_seed"),
-        timeout=get("jobs_timeout") or DEFAULT_TIMEOUT,
-        phases=("reachability", *(name.strip() for name in get("jobs_phases").split(",") if name.strip())),
-    )
-
-
-def conformance_report(config: pytest.Config) -> Report:
-    """The suite's report for this session, run once; a usage error stops pytest like exit 2."""
-    if REPORT_KEY not in config.stash:
-        from conformance.client import SetupError
-        from conformance.runner import run
-
-        try:
-            config.stash[REPORT_KEY] = run(_options(config))
-        except SetupError as exc:
-            raise pytest.UsageError(f"jobs-conformance: {exc}") from None
-    return config.stash[REPORT_KEY]
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    """Run the suite before collection, so a setup error stops pytest with a clear usage error."""
-    if session.config.getoption("jobs_base_url"):
-        conformance_report(session.config)
+def pytest_configure(config: pytest.Config) -> None:
+    """Validate the options as the CLI does; a wrong one stops pytest before collection."""
+    if not config.getoption("jobs_base_url"):
+        return
+    values = {option.name: config.getoption(f"jobs_{option.name}") for option in OPTIONS}
+    try:
+        config.stash[OPTIONS_KEY] = parse(values, flag_prefix=PREFIX)
+    except OptionError as exc:
+        raise pytest.UsageError(f"jobs-conformance: {exc}") from None
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """One test per check of the run (needs `--jobs-base-url`, else one skipped test)."""
+    """One test per check the spec implies (reading the spec only; nothing is sent yet)."""
     if CHECK_FIXTURE not in metafunc.fixturenames:
         return
-    if not metafunc.config.getoption("jobs_base_url"):
-        skip = pytest.mark.skip(reason="pass --jobs-base-url URL to check a deployment")
+    options = metafunc.config.stash.get(OPTIONS_KEY, None)
+    if options is None:
+        skip = pytest.mark.skip(reason=f"pass {PREFIX}base-url URL to check a deployment")
         metafunc.parametrize(CHECK_FIXTURE, [pytest.param(None, marks=skip, id="no-deployment")])
         return
-    results = list(conformance_report(metafunc.config).results)
-    ids = [f"{result.phase}:{result.title}" for result in results]
-    metafunc.parametrize(CHECK_FIXTURE, results, ids=ids)
+    keys = expected_items(options)
+    metafunc.parametrize(CHECK_FIXTURE, keys, ids=[f"{phase}:{group}" for phase, group in keys])
+
+
+def expected_items(options: Options) -> list[tuple[str, str]]:
+    """(phase, group) of every test: a check name, or an operation for the schema phase."""
+    from conformance.client import SetupError
+    from conformance.phases import PHASES
+    from conformance.results import SETUP
+    from conformance.runner import chosen, load
+
+    try:
+        spec = load(options)
+    except SetupError as exc:
+        raise pytest.UsageError(f"jobs-conformance: {exc}") from None
+    keys = [(SETUP, "reachable and logged in")]
+    for phase in chosen(options):
+        keys += [(phase, group) for group in PHASES[phase].groups(spec)] + [(phase, OTHER)]
+    return keys
+
+
+@pytest.fixture(scope="session")
+def jobs_run(pytestconfig: pytest.Config) -> Run:
+    """The suite's run for this session, created once; phases run as the tests ask for them."""
+    from conformance.runner import Run
+
+    if RUN_KEY not in pytestconfig.stash:
+        pytestconfig.stash[RUN_KEY] = Run(pytestconfig.stash[OPTIONS_KEY])
+    return pytestconfig.stash[RUN_KEY]
+
+
+def results_of(run: Run, phase: str, group: str) -> list[CheckResult]:
+    """Run the suite up to `phase` (once) and return the results this test stands for."""
+    from conformance.phases import PHASES
+    from conformance.results import SETUP
+
+    report = run.until(None if phase == SETUP else phase)
+    if report.error:
+        pytest.fail(f"jobs-conformance could not run to the end: {report.error}", pytrace=False)
+    mine = [r for r in report.results.of_phase(phase) if group in (r.name, r.subject) or phase == SETUP]
+    if group == OTHER:
+        known = set(PHASES[phase].groups(run.spec))
+        mine = [r for r in report.results.of_phase(phase) if r.name not in known and r.subject not in known]
+    return mine
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Write the report files the `--jobs-junit/--jobs-report/--jobs-markdown` options ask for."""
+    run: Any = session.config.stash.get(RUN_KEY, None)
+    if run is not None:
+        from conformance.cli import write_reports
+
+        write_reports(run.finish(), run.options)

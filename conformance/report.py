@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from conformance.results import PHASES, CheckResult, Outcome, Results
+from conformance.results import CheckResult, Outcome, Results
 
 TOKEN_HINT = (
     "The curl lines read tokens from shell variables: export JOBS_TOKEN (and JOBS_FORBIDDEN_TOKEN) "
@@ -23,7 +23,7 @@ STYLES = {Outcome.PASSED: "green", Outcome.FAILED: "bold red", Outcome.NOT_EXERC
 
 @dataclass
 class Report:
-    """Everything a run found, and how to show it."""
+    """Everything a run found, what it rests on, and how to show it."""
 
     base_url: str
     spec: str
@@ -33,11 +33,19 @@ class Report:
     columns: tuple[str, ...]
     elapsed: float = 0.0
     seed: int | None = None
+    phases: tuple[str, ...] = ()
+    require: str | None = None  # the coverage gate: all, cells or N%
+    require_flag: str = "--require"
+    cells: tuple[tuple[str, str], ...] = ()  # every cell of the matrix with something to exercise
+    error: str = ""  # why the run stopped early (exit 2)
+    trace: str = ""  # the traceback of an unexpected exception
 
     @property
     def exit_code(self) -> int:
-        """0 conformant, 1 violations found."""
-        return 1 if self.results.failed_count else 0
+        """0 conformant, 1 violations found or coverage below the gate, 2 the run could not finish."""
+        if self.error:
+            return 2
+        return 1 if self.results.failed_count or self.gate_problem() else 0
 
     def counts(self, phase: str) -> dict[Outcome, int]:
         """How many checks of a phase ended each way."""
@@ -49,12 +57,52 @@ class Report:
     def matrix(self) -> dict[str, dict[str, str]]:
         """States x operations: pass, FAIL, - (not exercised) or empty (nothing to exercise)."""
         cells = self.results.cells
-        return {s: {c: MARKS[cells[(s, c)]] if (s, c) in cells else "" for c in self.columns} for s in self.states}
+        expected = set(self.cells)
+        return {
+            s: {
+                c: MARKS[cells.get((s, c), Outcome.NOT_EXERCISED)] if (s, c) in expected | set(cells) else ""
+                for c in self.columns
+            }
+            for s in self.states
+        }
+
+    def gate_problem(self) -> str:
+        """What the coverage gate (--require) misses; empty when met or when there is none."""
+        passed, failed = self.results.count(Outcome.PASSED), self.results.count(Outcome.FAILED)
+        missing = self.results.count(Outcome.NOT_EXERCISED)
+        if self.require is None:
+            return ""
+        if self.require == "all":
+            return f"{missing} checks not exercised" if missing else ""
+        if self.require == "cells":
+            lacking = [
+                cell
+                for cell in self.cells
+                if self.results.cells.get(cell, Outcome.NOT_EXERCISED) is Outcome.NOT_EXERCISED
+            ]
+            return f"{len(lacking)} of {len(self.cells)} lifecycle cells not exercised" if lacking else ""
+        share = 100.0 * (passed + failed) / max(1, passed + failed + missing)
+        wanted = float(self.require.rstrip("%"))
+        return f"{share:.0f}% of the checks exercised, {wanted:g}% required" if share < wanted else ""
+
+    def verdict(self) -> str:
+        """The closing line: the verdict and what it rests on."""
+        passed, failed = self.results.count(Outcome.PASSED), self.results.count(Outcome.FAILED)
+        counts = f"{passed} checks passed; {self.results.count(Outcome.NOT_EXERCISED)} not exercised"
+        if self.error:
+            return f"ERROR (the run stopped): {self.error}; until then {failed} failed, {counts}"
+        if failed:
+            return f"NOT CONFORMANT: {failed} checks failed, {counts}"
+        gate = self.gate_problem()
+        if gate:
+            return f"NOT CONFORMANT: coverage below {self.require_flag} {self.require} ({gate}); {counts}"
+        return f"CONFORMANT: {counts}"
 
 
 def render(report: Report, console: Console, verbosity: int = 0) -> None:
     """The terminal summary: per phase, the coverage matrix, failures with curl, and the verdict."""
-    if verbosity >= 0:
+    started = any(True for _ in report.results)
+    if verbosity >= 0 and started:
         console.print(_summary(report))
         console.print(_matrix(report))
     for result in report.results:
@@ -64,16 +112,16 @@ def render(report: Report, console: Console, verbosity: int = 0) -> None:
         console.print(TOKEN_HINT, markup=False, highlight=False, soft_wrap=True)
     if verbosity >= 0:
         _render_not_exercised(console, report)
-    verdict = "[green]CONFORMANT[/]" if not report.exit_code else f"[bold red]{report.results.failed_count} FAILED[/]"
-    where = f"spec {escape(report.spec)}, fixtures {escape(report.fixtures)}, seed {report.seed}"
-    console.print(f"{verdict} in {report.elapsed:.1f} s ({where})", soft_wrap=True)
+    style = "green" if report.exit_code == 0 else "bold red"
+    where = f"{report.elapsed:.1f} s; spec {report.spec}, fixtures {report.fixtures}, seed {report.seed}"
+    console.print(f"[{style}]{escape(report.verdict())}[/] ({escape(where)})", soft_wrap=True, highlight=False)
 
 
 def _summary(report: Report) -> Table:
     table = Table(title=f"Conformance of {escape(report.base_url)}", title_justify="left")
     for column in ("phase", "passed", "failed", "not exercised"):
         table.add_column(column, justify="left" if column == "phase" else "right")
-    for phase in PHASES:
+    for phase in report.phases:
         counts = report.counts(phase)
         table.add_row(phase, *(str(counts[o]) for o in Outcome))
     return table
@@ -130,7 +178,7 @@ def _indent(text: str, width: int) -> str:
 def to_junit(report: Report) -> str:
     """JUnit XML: one test suite per phase, one test case per check."""
     root = ET.Element("testsuites", name="jobs-conformance", time=f"{report.elapsed:.3f}")
-    for phase in PHASES:
+    for phase in report.phases:
         results = report.results.of_phase(phase)
         counts = report.counts(phase)
         suite = ET.SubElement(
@@ -149,6 +197,10 @@ def to_junit(report: Report) -> str:
                 failure.text = "\n\n".join(_finding_text(f) for f in result.findings)
             elif result.outcome is Outcome.NOT_EXERCISED:
                 ET.SubElement(case, "skipped", message=result.reason)
+    if report.error:  # the run stopped early: a CI's report step shows why
+        suite = ET.SubElement(root, "testsuite", name="run", tests="1", failures="0", skipped="0", errors="1")
+        case = ET.SubElement(suite, "testcase", classname="jobs-conformance.run", name="run to the end")
+        ET.SubElement(case, "error", message=report.error).text = report.trace or report.error
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True)
 
@@ -173,7 +225,10 @@ def to_json(report: Report) -> str:
         "seed": report.seed,
         "elapsed": round(report.elapsed, 3),
         "exit_code": report.exit_code,
-        "summary": {phase: {o.value: n for o, n in report.counts(phase).items()} for phase in PHASES},
+        "verdict": report.verdict(),
+        "error": report.error,
+        "require": report.require,
+        "summary": {phase: {o.value: n for o, n in report.counts(phase).items()} for phase in report.phases},
         "matrix": report.matrix(),
         "checks": [{**asdict(r), "outcome": r.outcome.value} for r in report.results],
     }
@@ -182,10 +237,15 @@ def to_json(report: Report) -> str:
 
 def to_markdown(report: Report) -> str:
     """A Markdown report, for a CI job summary or a pull request comment."""
-    verdict = "conformant" if not report.exit_code else f"{report.results.failed_count} checks failed"
-    lines = [f"# Conformance of {report.base_url}: {verdict}", "", "| phase | passed | failed | not exercised |"]
+    lines = [
+        f"# Conformance of {report.base_url}",
+        "",
+        f"**{report.verdict()}**",
+        "",
+        "| phase | passed | failed | not exercised |",
+    ]
     lines.append("|---|---:|---:|---:|")
-    for phase in PHASES:
+    for phase in report.phases:
         counts = report.counts(phase)
         lines.append(f"| {phase} | " + " | ".join(str(counts[o]) for o in Outcome) + " |")
     lines += ["", "## Lifecycle coverage", "", "| state | " + " | ".join(report.columns) + " |"]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from conformance.client import Exchange
 
-PHASES = ("reachability", "auth", "schema", "lifecycle")
+SETUP = "reachability"  # the results of reaching the deployment and logging in, before any phase
 
 
 class Outcome(enum.StrEnum):
@@ -134,7 +135,30 @@ class Results:
         """The results of one phase, in the order they were first recorded."""
         return [result for result in self._results.values() if result.phase == phase]
 
+    def scrub(self, redact: Callable[[str], str]) -> None:
+        """Pass every text of every finding through `redact` (secrets a message may quote)."""
+        for result in self._results.values():
+            result.reason = redact(result.reason)
+            result.findings = [_scrubbed(finding, redact) for finding in result.findings]
+
+    def count(self, outcome: Outcome) -> int:
+        """How many checks ended this way."""
+        return sum(1 for result in self._results.values() if result.outcome is outcome)
+
     @property
     def failed_count(self) -> int:
         """How many checks failed."""
         return sum(1 for result in self._results.values() if result.outcome is Outcome.FAILED)
+
+
+def _scrubbed(finding: Finding, redact: Callable[[str], str]) -> Finding:
+    def clean(value: Any) -> Any:
+        return None if value is None else json.loads(redact(json.dumps(value)))
+
+    return replace(
+        finding,
+        message=redact(finding.message),
+        curl=redact(finding.curl),
+        request=clean(finding.request),
+        response=clean(finding.response),
+    )

@@ -1,103 +1,152 @@
-"""Runs the phases in order against one deployment and returns the report."""
+"""Runs the registered phases in order against one deployment and returns the report.
+
+A run that has started always ends in a report, also when a phase stops it: a setup error or an
+unexpected exception becomes the report's `error` (exit 2), with what was done until then.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import random
 import time
-from collections.abc import Callable
+import traceback
 
-from conformance.auth import log_in, run_auth
-from conformance.client import Client, SetupError
-from conformance.fixtures import Unavailable, make_fixtures
-from conformance.lifecycle import WORKER, LifecyclePhase
+from conformance.client import MIN_SECRET, Client, SetupError, mask_url, setup_problem
+from conformance.fixtures import make_fixtures
+from conformance.options import Options
+from conformance.phases import PHASES
+from conformance.phases.lifecycle import WORKER
 from conformance.report import Report
-from conformance.results import Results
-from conformance.schema import run_schema
-from conformance.target import Options, Target, find_operations
+from conformance.results import SETUP, Results
+from conformance.target import Progress, Target, find_operations
+from conformance.transport import BoundedAdapter
 from jobspec import LifecycleError, Spec, SpecError, load_spec
-
-REACHABILITY = "reachability"
-STOCK_PER_STATE = 2  # jobs per state for schemathesis: one may be deleted early and the state still be there
-Progress = Callable[[str], None]
 
 
 def load(options: Options) -> Spec:
     """The spec the options name; SetupError when it cannot be used."""
     try:
         return load_spec(options.spec)
-    except (SpecError, LifecycleError) as exc:
-        raise SetupError(f"--spec: {exc}") from None
+    except (SpecError, LifecycleError, OSError) as exc:
+        raise SetupError(f"{options.flag('spec')}: {exc}") from None
 
 
-def connect(options: Options, spec: Spec, results: Results) -> Target:
-    """Phase 1: reach the deployment, log in, and prepare the target; SetupError (exit 2) otherwise."""
+def make_client(options: Options) -> Client:
+    """The suite's client for the deployment, with the deadline, cap, headers and TLS the options give."""
+    adapter = BoundedAdapter(options.timeout, options.max_response_bytes)
+    verify: bool | str = str(options.cacert) if options.cacert else not options.insecure
+    return Client(options.base_url, adapter=adapter, headers=options.header, verify=verify)
+
+
+def connect(options: Options, spec: Spec, results: Results, progress: Progress) -> Target:
+    """Reach the deployment, log in, and prepare the target; SetupError (exit 2) otherwise."""
     login, listing, item, id_field = find_operations(spec)
-    client = Client(options.base_url, timeout=options.timeout)
-    login_path = spec.operation(login).path
-    client.token = log_in(client, login_path, options.login, options.password, options.token)
+    client = make_client(options)
+    progress(f"{SETUP}: {mask_url(client.base_url)}")
+    reach = client.call("GET", "/", token=None)
+    if reach.response.error:
+        raise SetupError(f"{mask_url(client.base_url)} is unreachable: {reach.response.error}")
+    setup_problem(client, reach)
+    results.passed(SETUP, "reachable", mask_url(options.base_url))
+    if options.token is not None:
+        client.token = options.token
+    else:
+        client.token = client.login(
+            spec.operation(login).path,
+            options.login,
+            options.password,
+            flags=f"{options.flag('login')}/{options.flag('password')}",
+        )
     client.keep_secret(client.token, "TOKEN")
-    results.passed(REACHABILITY, "reachable", options.base_url)
-    results.passed(REACHABILITY, "login", "token" if options.token else options.login)
+    results.passed(SETUP, "login", "token" if options.token else options.login)
     check = client.call(spec.operation(listing).method, spec.operation(listing).path)
+    setup_problem(client, check)
     if check.response.status != 200:
         raise SetupError(
-            f"{spec.operation(listing).path} answered {check.response.status} with the suite's credentials; "
+            f"{spec.operation(listing).path} answered {check.response.received} with the suite's credentials; "
             "they must belong to a user who may manage jobs"
         )
-    fixtures = make_fixtures(
-        options.fixtures,
-        client,
-        spec.lifecycle,
-        spec.operation(listing).path,
-        id_field,
-        destructive=options.allow_destructive,
-        timeout=options.timeout,
-    )
+    fixtures = make_fixtures(options, client, spec.lifecycle, spec.operation(listing).path, id_field)
     return Target(options, spec, client, fixtures, results, login, listing, item, id_field)
 
 
-def run(options: Options, progress: Progress = lambda _: None) -> Report:
-    """Every phase the options ask for; SetupError for usage and setup errors."""
-    started = time.monotonic()
-    if options.seed is None:
-        options = dataclasses.replace(options, seed=random.randrange(2**31))
-    spec = load(options)
-    results = Results()
-    progress(f"reachability: {options.base_url}")
-    target = connect(options, spec, results)
-    if "auth" in options.phases:
-        progress("auth: every guarded operation without valid credentials")
-        run_auth(target)
-    # The lifecycle runs before schemathesis: with --fixtures none --allow-destructive, the stateful
-    # phase would otherwise have deleted the existing jobs the lifecycle cells need.
-    if "lifecycle" in options.phases:
-        progress(f"lifecycle: every cell of {target.spec.path.name}'s x-job-lifecycle, fixtures {target.fixtures.name}")
-        LifecyclePhase(target).run()
-    if "schema" in options.phases:
-        progress(f"schema: schemathesis, {options.max_examples} examples per operation, seed {options.seed}")
-        _stock(target)
-        run_schema(target, progress)
-    lifecycle = spec.lifecycle
-    columns = (*lifecycle.client_operations(), lifecycle.removal.operation, WORKER)
-    return Report(
-        base_url=options.base_url,
-        spec=str(spec.path),
-        fixtures=options.fixtures,
-        results=results,
-        states=tuple(lifecycle.states),
-        columns=columns,
-        elapsed=time.monotonic() - started,
-        seed=options.seed,
-    )
+def chosen(options: Options) -> tuple[str, ...]:
+    """The phases to run, in registry order."""
+    return tuple(name for name in PHASES if not options.phases or name in options.phases)
 
 
-def _stock(target: Target) -> None:
-    """Jobs of every state for schemathesis to act on, when the fixtures can make them."""
-    if target.options.read_only or target.fixtures.name == "none":
-        return
-    for state in [*target.spec.lifecycle.states] * STOCK_PER_STATE:
+class Run:
+    """One run, step by step: connect, then each phase in order; `report` holds what was done."""
+
+    def __init__(self, options: Options, progress: Progress = lambda _: None) -> None:
+        self.started = time.monotonic()
+        if options.seed is None:
+            options = dataclasses.replace(options, seed=random.randrange(2**31))
+        self.options, self.progress = options, progress
+        spec = load(options)
+        self.spec = spec
+        self.target: Target | None = None
+        self.done: list[str] = []
+        self.report = Report(
+            base_url=mask_url(options.base_url),
+            spec=str(spec.path),
+            fixtures=options.fixtures.split(":", 1)[0],
+            results=Results(),
+            states=tuple(spec.lifecycle.states),
+            columns=(*spec.lifecycle.client_operations(), spec.lifecycle.removal.operation, WORKER),
+            phases=(SETUP, *chosen(options)),
+            seed=options.seed,
+            require=options.require,
+            require_flag=options.flag("require"),
+            cells=expected_cells(spec),
+        )
+
+    def until(self, phase: str | None = None) -> Report:
+        """Connect, then run the chosen phases in order up to `phase` (all when None); never raises."""
+        names = chosen(self.options)
+        wanted = names[: names.index(phase) + 1] if phase in names else names
         try:
-            target.fixtures.obtain(state)
-        except Unavailable:
-            continue
+            if self.target is None and not self.report.error:
+                self.target = connect(self.options, self.spec, self.report.results, self.progress)
+            for name in wanted:
+                if name not in self.done and not self.report.error:
+                    self.done.append(name)
+                    PHASES[name].run(self.target, self.progress)  # type: ignore[arg-type]
+        except SetupError as exc:
+            self.report.error = str(exc)
+        except Exception as exc:  # noqa: BLE001 (any failure of the suite ends the run as an error, with a report)
+            self.report.error = f"the suite failed: {type(exc).__name__}: {exc}"
+            self.report.trace = traceback.format_exc()
+        return self.finish()
+
+    def finish(self) -> Report:
+        """The report as it stands, secrets masked."""
+        if self.target is not None:
+            self.report.results.scrub(self.target.client.redact)
+            self.report.error = self.target.client.redact(self.report.error)
+        self.report.error = mask_options(self.options, self.report.error)
+        self.report.elapsed = time.monotonic() - self.started
+        return self.report
+
+
+def run(options: Options, progress: Progress = lambda _: None) -> Report:
+    """Every phase the options ask for; SetupError when the spec cannot be loaded (the run never starts)."""
+    return Run(options, progress).until()
+
+
+def mask_options(options: Options, text: str) -> str:
+    """`text` without the secrets the options carry (for errors raised before the client knew them)."""
+    secrets = [options.token, options.password, options.forbidden_password, options.mock_token]
+    for secret in [*secrets, *(value for _, value in options.header)]:
+        if secret and len(secret) >= MIN_SECRET:
+            text = text.replace(secret, "***")
+    return text
+
+
+def expected_cells(spec: Spec) -> tuple[tuple[str, str], ...]:
+    """Every (state, column) of the coverage matrix that has something to exercise."""
+    lifecycle = spec.lifecycle
+    cells = [(state, op) for op in lifecycle.client_operations() for state in lifecycle.states]
+    cells += [(state, lifecycle.removal.operation) for state in lifecycle.removal.states]
+    cells += [(t.source, WORKER) for t in lifecycle.transitions if t.trigger.is_worker]
+    return tuple(dict.fromkeys(cells))

@@ -3,41 +3,19 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from conformance.client import Client, Exchange
 from conformance.fixtures import Fixtures
+from conformance.options import Options
 from conformance.results import Results
 from jobspec import Spec
 
-DEFAULT_MAX_EXAMPLES = 100
-DEFAULT_TIMEOUT = 10.0
 PATH_PARAMETER = re.compile(r"\{[^}]+\}")  # the job operations' one path parameter, whatever its name
-
-
-@dataclass(frozen=True)
-class Options:
-    """Everything a run is told: what the CLI flags and the pytest plugin options set."""
-
-    base_url: str
-    spec: Path | None = None
-    login: str = "admin"
-    password: str = "admin"
-    token: str | None = None
-    forbidden_login: str | None = None
-    forbidden_password: str | None = None
-    fixtures: str = "none"
-    read_only: bool = False
-    allow_destructive: bool = False
-    max_examples: int = DEFAULT_MAX_EXAMPLES
-    seed: int | None = None
-    workers: int = 1
-    timeout: float = DEFAULT_TIMEOUT
-    phases: tuple[str, ...] = ("reachability", "auth", "schema", "lifecycle")
-    verbosity: int = 0
+Progress = Callable[[str], None]
 
 
 @dataclass

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.results import CheckResult, Outcome
+from conformance.plugin import results_of
+from conformance.results import Outcome
+from conformance.runner import Run
 
 
-def test_conformance(jobs_check: CheckResult) -> None:
-    """One check of the suite: passed, failed with its findings, or skipped with why it did not run."""
-    if jobs_check.outcome is Outcome.NOT_EXERCISED:
-        pytest.skip(f"not exercised: {jobs_check.reason}")
+def test_conformance(jobs_run: Run, jobs_check: tuple[str, str]) -> None:
+    """One check of the suite over all its subjects: failed with its findings, skipped with why it did not run."""
+    phase, group = jobs_check
+    results = results_of(jobs_run, phase, group)
+    failed = [r for r in results if r.outcome is Outcome.FAILED]
     details = "\n\n".join(
-        "\n".join(filter(None, [finding.message, f"reproduce: {finding.curl}" if finding.curl else ""]))
-        for finding in jobs_check.findings
+        f"{r.phase}: {r.title}\n"
+        + "\n".join(filter(None, [f.message + (f"\nreproduce: {f.curl}" if f.curl else "") for f in r.findings]))
+        for r in failed
     )
-    assert jobs_check.outcome is Outcome.PASSED, f"{jobs_check.phase}: {jobs_check.title}\n{details}"
+    assert not failed, details
+    if results and all(r.outcome is Outcome.NOT_EXERCISED for r in results):
+        reasons = sorted({r.reason for r in results})
+        pytest.skip(f"not exercised: {'; '.join(reasons)}")

@@ -21,9 +21,9 @@ from typing import Any
 
 from aiohttp import web
 
+from conformance.options import Options
 from conformance.report import Report
 from conformance.runner import run
-from conformance.target import Options
 from jobspec import Transition, load_spec
 
 LIFECYCLE = load_spec().lifecycle
@@ -47,6 +47,16 @@ class Violation(enum.Enum):
     REFUSAL_400 = "a refused transition answers 400, not 409"
     FORBIDDEN_ALLOWED = "a user who may not manage jobs gets 200"
     WORKER_BACKWARDS = "the worker moves completed jobs back to running"
+    LOGOUT_KEEPS_TOKEN = "logout answers 204 but the token stays valid"
+    RENEWED_TOKEN_REFUSED = "renewal hands out a token nothing accepts"
+    NOT_FOUND_SHAPE = "404 bodies lose Nick's shape: {'message': 'Not found'}"
+    CONFLICT_TYPE = "a refused transition names another error type"
+    WRONG_PASSWORD_400 = "a wrong password answers 400"
+    MISSING_FIELD_401 = "a missing password answers 401 'Invalid credentials'"
+    ID_WITHOUT_PREFIX = "`@id` names another address than the one the client used"
+
+
+V = Violation
 
 
 def now_ms() -> str:
@@ -190,13 +200,16 @@ class JobsServer:
             if not isinstance(body.get("login", ""), str):
                 raise web.HTTPInternalServerError(text="boom")
         valid = isinstance(body, dict) and all(isinstance(body.get(k), str) and body[k] for k in ("login", "password"))
+        if not valid and V.MISSING_FIELD_401 in self.violations:
+            error = {"type": "Invalid credentials", "message": "Wrong login and/or password."}
+            return web.json_response({"error": error}, status=401)
         if not valid:
             error = {"type": "Missing credentials", "message": "Login and password must be provided in body."}
             return web.json_response({"error": error}, status=400)
         user = USERS.get(body["login"])
         if user is None or user[0] != body["password"]:
             error = {"type": "Invalid credentials", "message": "Wrong login and/or password."}
-            return web.json_response({"error": error}, status=401)
+            return web.json_response({"error": error}, status=400 if V.WRONG_PASSWORD_400 in self.violations else 401)
         return web.json_response({"token": self._issue(body["login"])})
 
     def _issue(self, login: str) -> str:
@@ -214,11 +227,15 @@ class JobsServer:
         if user is None:
             error = {"type": "Invalid session", "message": "User is not logged in."}
             return web.json_response({"error": error}, status=401)
-        return web.json_response({"token": self._issue(user)})
+        token = self._issue(user)
+        if V.RENEWED_TOKEN_REFUSED in self.violations:
+            self.tokens.pop(token)
+        return web.json_response({"token": token})
 
     async def logout(self, request: web.Request) -> web.Response:
         _, _, token = request.headers.get("Authorization", "").partition(" ")
-        self.tokens.pop(token, None)
+        if V.LOGOUT_KEEPS_TOKEN not in self.violations:
+            self.tokens.pop(token, None)
         return web.Response(status=204)
 
     def _guard(self, request: web.Request) -> web.Response | None:
@@ -235,6 +252,8 @@ class JobsServer:
         job = self.jobs.get(request.match_info["id"])
         if job is None:
             error = {"type": "Not found", "message": f"Job {request.match_info['id']} not found."}
+            if V.NOT_FOUND_SHAPE in self.violations:
+                raise web.HTTPNotFound(text=_json(error={"message": "Not found"}), content_type="application/json")
             raise web.HTTPNotFound(text=_json(error={"error": error}), content_type="application/json")
         return job
 
@@ -259,7 +278,8 @@ class JobsServer:
         denied = self._guard(request) or None
         if denied is not None:
             return denied
-        job = {"@id": f"{request.scheme}://{request.host}/@jobs/{request.match_info['id']}"}
+        host = "localhost:8080" if V.ID_WITHOUT_PREFIX in self.violations else request.host
+        job = {"@id": f"{request.scheme}://{host}/@jobs/{request.match_info['id']}"}
         job.update(self._show(self._find(request)))
         if Violation.WRONG_CONTENT_TYPE in self.violations:
             return web.Response(text=_json(job=job), content_type="text/plain")
@@ -288,7 +308,8 @@ class JobsServer:
             outcome = LIFECYCLE.outcome(operation, "running")
         if not isinstance(outcome, Transition):
             status = 400 if Violation.REFUSAL_400 in self.violations else outcome.status
-            error = {"type": outcome.error_type, "message": f"Job {job['uuid']} is {job['status']}."}
+            error_type = "Bad Request" if V.CONFLICT_TYPE in self.violations else outcome.error_type
+            error = {"type": error_type, "message": f"Job {job['uuid']} is {job['status']}."}
             return web.json_response({"error": error}, status=status)
         if Violation.RETRY_NO_RESET in self.violations and operation == "retryJob":
             job["status"] = outcome.target
@@ -353,6 +374,6 @@ def check(url: str, *phases: str, **overrides: Any) -> Report:
         max_examples=5,
         seed=1,
         timeout=3,
-        phases=("reachability", *phases),
+        phases=phases,
     )
     return run(dataclasses.replace(options, **overrides))

@@ -1,12 +1,36 @@
-"""The suite's schemathesis checks: the lifecycle they judge by."""
+"""The suite's named checks: answers judged against the status and the exact body the spec documents."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from conformance import checks
+from conformance.client import Exchange, Request, Response
 from jobspec import load_spec
 
+SPEC = load_spec()
 
-def test_lifecycle_of__reads_a_schema_once_and_none_without_the_extension() -> None:
-    raw = load_spec().raw
-    assert checks.lifecycle_of(raw) is checks.lifecycle_of(raw)
-    assert checks.lifecycle_of({"openapi": "3.1.0"}) is None
+
+def answer(status: int, data: Any) -> Exchange:
+    return Exchange(Request("GET", "http://h/x"), Response(status, {}, str(data), data))
+
+
+@pytest.mark.parametrize(
+    ("operation", "status", "data", "problem"),
+    [
+        pytest.param("getJob", 404, {"error": {"type": "Not found", "message": "Job x not found."}}, "", id="404-ok"),
+        pytest.param("getJob", 404, {"message": "Not found"}, "Documented for 404", id="404-wrong-shape"),
+        pytest.param("getJobs", 401, {"message": "You are not authorized to access this resource."}, "", id="401-ok"),
+        pytest.param(
+            "getJobs", 401, {"error": {"type": "Unauthorized", "message": "no"}}, "Documented for 401", id="401"
+        ),
+        pytest.param("login", 401, {"error": {"type": "Missing credentials", "message": "m"}}, "Documented", id="type"),
+        pytest.param("abortJob", 409, {"error": {"type": "Conflict", "message": "Job x is created."}}, "", id="409-ok"),
+        pytest.param("getJob", 500, None, "Received 500 / Documented: 404", id="status"),
+    ],
+)
+def test_answer_problems__status_and_exact_body(operation: str, status: int, data: Any, problem: str) -> None:
+    problems = checks.answer_problems(SPEC.operation(operation), answer(status, data), 404 if status == 500 else status)
+    assert (problem in "\n".join(problems)) if problem else problems == [], problems

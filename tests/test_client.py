@@ -10,20 +10,25 @@ import pytest
 from fakejobs import serve
 
 from conformance.client import Client, SetupError
+from conformance.transport import BoundedAdapter
+
+
+def client(url: str, timeout: float = 5) -> Client:
+    return Client(url, adapter=BoundedAdapter(timeout, 1 << 20))
 
 
 def test_tokens_are_recorded_as_variables_and_the_curl_line_replays_with_them() -> None:
     with serve() as server:
-        client = Client(server.url, timeout=5)
-        client.token = client.login("/@login", "admin", "admin")
-        client.keep_secret(client.token, "TOKEN")
-        exchange = client.call("GET", "/@jobs")
+        suite = client(server.url)
+        suite.token = suite.login("/@login", "admin", "admin")
+        suite.keep_secret(suite.token, "TOKEN")
+        exchange = suite.call("GET", "/@jobs")
         assert exchange.response.status == 200
-        assert client.token not in repr(exchange.request) and client.token not in exchange.request.curl()
+        assert suite.token not in repr(exchange.request) and suite.token not in exchange.request.curl()
         assert exchange.request.headers["Authorization"] == "Bearer $JOBS_TOKEN"
         if shutil.which("curl") is None:
             pytest.skip("no curl to replay with")
-        env = {**os.environ, "JOBS_TOKEN": client.token}
+        env = {**os.environ, "JOBS_TOKEN": suite.token}
         replay = subprocess.run(
             exchange.request.curl(), shell=True, env=env, capture_output=True, text=True, timeout=30
         )
@@ -31,11 +36,10 @@ def test_tokens_are_recorded_as_variables_and_the_curl_line_replays_with_them() 
 
 
 def test_a_request_outside_the_base_url_is_refused() -> None:
-    client = Client("http://127.0.0.1:1/api", timeout=1)
     with pytest.raises(SetupError, match="outside --base-url"):
-        client.call("GET", "http://example.org/@jobs")
+        client("http://127.0.0.1:1/api", 1).call("GET", "http://example.org/@jobs")
 
 
 def test_a_failed_login_is_a_setup_error_naming_the_user() -> None:
     with serve() as server, pytest.raises(SetupError, match="login as 'admin' failed"):
-        Client(server.url, timeout=5).login("/@login", "admin", "wrong")
+        client(server.url).login("/@login", "admin", "wrong")

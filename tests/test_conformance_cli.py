@@ -19,6 +19,9 @@ import yaml
 from fakejobs import Violation, serve
 
 from conformance.cli import main
+from conformance.phases import PHASES
+from conformance.runner import expected_cells
+from jobspec import load_spec
 from jobspec.loader import packaged_spec_path
 from mockserver.config import MockConfig
 from mockserver.testing import LiveMock
@@ -52,18 +55,41 @@ def unused_port() -> int:
 
 
 @pytest.mark.parametrize(
-    "argv",
+    ("argv", "message"),
     [
-        pytest.param([], id="no-base-url"),
-        pytest.param(["--base-url", "http://x", "--bogus"], id="unknown-flag"),
-        pytest.param(["--base-url", "http://x", "--max-examples", "0"], id="zero-examples"),
-        pytest.param(["--base-url", "ftp://x"], id="not-http"),
-        pytest.param(["--base-url", "http://x", "--read-only", "--allow-destructive"], id="contradiction"),
-        pytest.param(["--base-url", "http://x", "--phases", "auth,nope"], id="unknown-phase"),
+        pytest.param([], "--base-url is required", id="no-base-url"),
+        pytest.param(["--base-url", "http://x", "--bogus"], "unrecognized arguments: --bogus", id="unknown-flag"),
+        pytest.param(
+            ["--base-url", "http://x", "--max-examples", "0"], "--max-examples: must be at least 1", id="zero"
+        ),
+        pytest.param(["--base-url", "http://x", "--timeout", "soon"], "--timeout: not a number", id="not-a-number"),
+        pytest.param(["--base-url", "ftp://x"], "must be an http(s) URL", id="not-http"),
+        pytest.param(["--base-url", "http://[::1"], "not a valid URL", id="broken-url"),
+        pytest.param(
+            ["--base-url", "http://x", "--read-only", "--allow-destructive"], "contradict", id="contradiction"
+        ),
+        pytest.param(
+            ["--base-url", "http://x", "--phases", "auth,nope"], "unknown phases ['nope']", id="unknown-phase"
+        ),
+        pytest.param(["--base-url", "http://x", "--require", "most"], "--require: must be all, cells", id="bad-gate"),
+        pytest.param(["--base-url", "http://x", "-H", "no colon"], "--header: must be 'Name: value'", id="bad-header"),
+        pytest.param(
+            ["--base-url", "http://x", "--fixtures", "magic"], "--fixtures: must be mock, none", id="fixtures"
+        ),
     ],
 )
-def test_usage_errors_exit_2(argv: list[str]) -> None:
+def test_usage_errors_exit_2_naming_the_problem(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) <= 3
+
+
+def test_version_is_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("jobs-conformance 0.")
 
 
 def test_unreachable_deployment_exits_2_with_a_clear_message(capsys: pytest.CaptureFixture[str]) -> None:
@@ -74,10 +100,6 @@ def test_unreachable_deployment_exits_2_with_a_clear_message(capsys: pytest.Capt
 def test_wrong_password_exits_2(live: LiveMock, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--base-url", live.url, "--password", "wrong"]) == 2
     assert "login as 'admin' failed" in capsys.readouterr().err
-
-
-def test_bad_fixtures_value_exits_2(live: LiveMock) -> None:
-    assert main(["--base-url", live.url, "--fixtures", "magic"]) == 2
 
 
 @pytest.mark.parametrize(
@@ -109,7 +131,7 @@ def test_full_default_run_against_the_mock_passes_with_every_cell_exercised(live
     assert cells and set(cells) == {"pass"}
     assert [c for c in report["checks"] if c["outcome"] != "passed"] == []
     suites = ET.parse(files["junit.xml"]).getroot().findall("testsuite")
-    assert [s.get("name") for s in suites] == ["reachability", "auth", "schema", "lifecycle"]
+    assert [s.get("name") for s in suites] == ["reachability", *PHASES]
     assert all(s.get("failures") == "0" for s in suites)
     assert sum(int(s.get("tests", 0)) for s in suites) == len(report["checks"])
     assert "| created |" in files["report.md"].read_text()
@@ -122,21 +144,27 @@ def test_command_fixtures_against_the_mock_exercise_every_cell(live: LiveMock, t
     report = report_of(out)
     assert code == 0
     cells = [mark for row in report["matrix"].values() for mark in row.values() if mark]
-    assert len(cells) == 17 and set(cells) == {"pass"}
+    assert len(cells) == len(expected_cells(load_spec())) and set(cells) == {"pass"}
 
 
-def test_a_failing_fixture_command_leaves_cells_not_exercised_with_its_stderr(live: LiveMock, tmp_path: Path) -> None:
-    failing = "import sys; sys.stderr.write('no jobs today'); sys.exit(3)"
-    command = f"command:{shlex.quote(sys.executable)} -c {shlex.quote(failing)}"
+@pytest.mark.parametrize(
+    ("code", "cause"),
+    [
+        pytest.param("import sys; sys.stderr.write('no jobs today'); sys.exit(3)", "exited with 3", id="fails"),
+        pytest.param("pass", "printed no job id", id="silent"),
+    ],
+)
+def test_a_failing_fixture_command_is_an_error_of_the_run_with_its_cause(
+    live: LiveMock, tmp_path: Path, code: str, cause: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    command = f"command:{shlex.quote(sys.executable)} -c {shlex.quote(code)}"
     out = tmp_path / "report.json"
-    code = main(
-        ["--base-url", live.url, "--fixtures", command, "--phases", "lifecycle", "--timeout", "1"]
-        + ["--report", str(out)]
-    )
+    argv = ["--base-url", live.url, "--fixtures", command, "--phases", "lifecycle", "--timeout", "1"]
+    assert main([*argv, "--report", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert cause in err and "Traceback" not in err
     report = report_of(out)
-    assert code == 0
-    reasons = {c["reason"] for c in report["checks"] if c["outcome"] == "not exercised"}
-    assert any("exited with 3" in reason and "no jobs today" in reason for reason in reasons)
+    assert report["exit_code"] == 2 and cause in report["error"]
 
 
 def test_fixtures_none_against_the_mock_data_passes_and_says_what_it_could_not_exercise(
@@ -201,17 +229,18 @@ def test_installed_script_and_module_run(tmp_path: Path) -> None:
     assert module.returncode == 2 and "unreachable" in module.stderr
 
 
-def test_mock_fixtures_send_the_control_token_from_the_environment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_mock_fixtures_send_the_control_token_and_a_refusal_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "report.json"
     argv = ["--fixtures", "mock", "--phases", "lifecycle", "--timeout", "2", "-q", "--report", str(out)]
-    with LiveMock(config=MockConfig(control_token="s3cret")) as guarded:
+    with LiveMock(config=MockConfig(control_token="s3cret-token")) as guarded:
         monkeypatch.delenv("JOBS_MOCK_TOKEN", raising=False)
-        assert main(["--base-url", guarded.url, *argv]) == 0
-        refused = {c["reason"] for c in report_of(out)["checks"] if c["outcome"] == "not exercised"}
-        monkeypatch.setenv("JOBS_MOCK_TOKEN", "s3cret")
+        assert main(["--base-url", guarded.url, *argv]) == 2
+        err = capsys.readouterr().err
+        assert main(["--base-url", guarded.url, "--mock-token", "s3cret-token", *argv]) == 0
+        monkeypatch.setenv("JOBS_MOCK_TOKEN", "s3cret-token")
         assert main(["--base-url", guarded.url, *argv]) == 0
         skipped = [c for c in report_of(out)["checks"] if c["outcome"] == "not exercised"]
-    assert any("answered 401" in reason for reason in refused)
+    assert "answered 401" in err and "--mock-token" in err
     assert skipped == []

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conformance.fixtures import OUTCOME_ENV, CommandFixtures, Unavailable, worker_ends
+from conformance.fixtures import OUTCOME_ENV, CommandFixtures, FixtureError, worker_ends
 from jobspec import load_spec
 
 LIFECYCLE = load_spec().lifecycle
@@ -36,10 +36,10 @@ def test_jobs_to_watch_are_asked_for_with_the_outcome_in_the_environment() -> No
         pytest.param(
             "import sys; sys.stderr.write('quota'); sys.exit(4)", "exited with 4; its stderr: quota", id="exit"
         ),
-        pytest.param("pass", "printed nothing", id="silent"),
+        pytest.param("pass", "printed no job id", id="silent"),
         pytest.param("import time; time.sleep(5)", "did not finish within 0.5 s", id="slow"),
     ],
 )
-def test_a_failing_command_is_unavailable_with_its_reason(code: str, reason: str) -> None:
-    with pytest.raises(Unavailable, match=reason):
+def test_a_failing_command_is_a_fixture_error_with_its_reason(code: str, reason: str) -> None:
+    with pytest.raises(FixtureError, match=reason):
         CommandFixtures(python(code), 0.5).obtain("created")

@@ -11,6 +11,8 @@ from conformance.client import Exchange, Request, Response
 from conformance.report import Report, render, to_json, to_junit, to_markdown
 from conformance.results import Outcome, Results
 
+PHASES = ("reachability", "auth", "lifecycle", "schema")
+
 
 def sample() -> Report:
     results = Results()
@@ -25,7 +27,9 @@ def sample() -> Report:
     )
     results.cell("created", "abortJob", Outcome.FAILED)
     results.cell("failed", "retryJob", Outcome.NOT_EXERCISED)
-    return Report("http://h", "spec.yaml", "mock", results, ("created", "failed"), ("abortJob", "retryJob"), 1.5, 7)
+    return Report(
+        "http://h", "spec.yaml", "mock", results, ("created", "failed"), ("abortJob", "retryJob"), 1.5, 7, PHASES
+    )
 
 
 def test_exit_code_is_1_with_a_failure_and_0_without() -> None:
@@ -47,7 +51,7 @@ def test_a_failure_sticks_in_its_matrix_cell() -> None:
 def test_junit_has_a_suite_per_phase_and_a_case_per_check() -> None:
     root = ET.fromstring(to_junit(sample()))
     suites = {suite.get("name"): suite for suite in root.findall("testsuite")}
-    assert list(suites) == ["reachability", "auth", "schema", "lifecycle"]
+    assert list(suites) == list(PHASES)
     lifecycle = suites["lifecycle"]
     assert (lifecycle.get("tests"), lifecycle.get("failures"), lifecycle.get("skipped")) == ("2", "1", "1")
     failure = lifecycle.find("testcase/failure")
@@ -76,7 +80,7 @@ def test_terminal_shows_the_failure_with_its_curl_and_why_a_check_did_not_run() 
     assert "refusal_answer [abortJob on created]" in text
     assert "reproduce: curl -i -X POST" in text
     assert "no failed job available: pass --fixtures" in text
-    assert "1 FAILED" in text
+    assert "NOT CONFORMANT: 1 checks failed, 1 checks passed; 1 not exercised" in text
 
 
 def test_quiet_terminal_shows_only_failures_and_the_verdict() -> None:
@@ -84,3 +88,20 @@ def test_quiet_terminal_shows_only_failures_and_the_verdict() -> None:
     render(sample(), console, verbosity=-1)
     text = console.export_text()
     assert "refusal_answer" in text and "Lifecycle coverage" not in text and "Not exercised" not in text
+
+
+def test_the_verdict_says_what_it_rests_on_and_the_gate_fails_a_thin_run() -> None:
+    results = Results()
+    results.passed("auth", "auth_no_token", "GET /@jobs")
+    results.not_exercised("lifecycle", "refusal_answer", "abortJob on created", "no fixtures")
+    cells = (("created", "abortJob"),)
+    report = Report("http://h", "s", "none", results, ("created",), ("abortJob",), phases=PHASES, cells=cells)
+    assert report.verdict() == "CONFORMANT: 1 checks passed; 1 not exercised"
+    assert report.exit_code == 0
+    for gate, missing in [("all", "1 checks not exercised"), ("cells", "1 of 1 lifecycle cells"), ("60%", "50%")]:
+        report.require = gate
+        assert report.exit_code == 1 and missing in report.verdict(), report.verdict()
+    report.require = "50%"
+    assert report.exit_code == 0
+    report.error = "login failed"
+    assert report.exit_code == 2 and report.verdict().startswith("ERROR (the run stopped): login failed")

@@ -105,20 +105,39 @@ def test_single_job_response_requires_id() -> None:
     assert not OAS31Validator(schema).is_valid(valid)
 
 
+def _error_schemas() -> list[Any]:
+    return [
+        pytest.param(op.responses[code], id=f"{op.operation_id}-{code}")
+        for op in SPEC.operations.values()
+        for code in op.responses
+        if code >= "400" and "content" in op.responses[code]
+    ]
+
+
+@pytest.mark.parametrize("response", _error_schemas())
+def test_every_error_response_is_exact_and_its_examples_fit(response: dict[str, Any]) -> None:
+    media = response["content"]["application/json"]
+    validator = OAS31Validator(media["schema"])
+    for example in media.get("examples", {}).values():
+        assert validator.is_valid(example["value"]), example
+    drifted = [{"detail": "x"}, {"error": "x"}, {"message": "x", "error": {"type": "Other", "message": "x"}}]
+    assert not any(validator.is_valid(body) for body in drifted)
+
+
 @pytest.mark.parametrize(
-    "body",
+    ("operation", "code", "body", "valid"),
     [
-        pytest.param({"message": "x"}, id="message"),
-        pytest.param({"error": "x"}, id="error-string"),
-        pytest.param({"error": {"type": "Conflict", "message": "x"}}, id="error-object"),
+        pytest.param("getJob", "404", {"error": {"type": "Not found", "message": "x"}}, True, id="404"),
+        pytest.param("getJob", "404", {"message": "Not found"}, False, id="404-as-message"),
+        pytest.param("getJobs", "401", {"error": {"type": "Unauthorized", "message": "x"}}, False, id="401-typed"),
+        pytest.param("abortJob", "409", {"error": {"type": "Bad Request", "message": "x"}}, False, id="409-type"),
+        pytest.param("login", "401", {"error": {"type": "Missing credentials", "message": "x"}}, False, id="login"),
+        pytest.param("renewLogin", "401", {"error": {"type": "Invalid session", "message": "x"}}, True, id="renew"),
     ],
 )
-def test_error_schema_accepts_every_nick_shape(body: dict[str, Any]) -> None:
-    assert OAS31Validator(SPEC.schema("Error")).is_valid(body)
-
-
-def test_error_schema_refuses_other_shapes() -> None:
-    assert not OAS31Validator(SPEC.schema("Error")).is_valid({"detail": "x"})
+def test_error_bodies_are_exact_per_status(operation: str, code: str, body: Any, valid: bool) -> None:
+    schema = SPEC.operation(operation).responses[code]["content"]["application/json"]["schema"]
+    assert OAS31Validator(schema).is_valid(body) is valid
 
 
 def test_list_links_reach_every_job_operation() -> None:

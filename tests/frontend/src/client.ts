@@ -7,18 +7,18 @@ import type { components, paths } from "./jobs.js";
 
 type Job = components["schemas"]["Job"];
 type JobWithId = components["schemas"]["JobWithId"];
-type ApiError = components["schemas"]["Error"];
+type ApiError = components["schemas"]["MessageError"] | components["schemas"]["TypedError"];
 
 const base = process.argv[2];
 if (base === undefined || base === "") {
   throw new Error("usage: node client.js BASE_URL");
 }
 
-/** The `type` of an error in Nick's shapes, or its message for the plain `{message}` one. */
+/** The `type` of an error in Nick's typed shape, or its message for the plain `{message}` one. */
 function errorKind(error: ApiError | undefined): string | null {
   if (error === undefined) return null;
   if ("message" in error) return error.message;
-  return typeof error.error === "string" ? error.error : error.error.type;
+  return error.error.type;
 }
 
 /** A job created through the mock's control API (outside the contract, so plain fetch). */

@@ -1,4 +1,4 @@
-"""Phase 3: schemathesis over every operation, run in-process through its engine.
+"""The schema phase: schemathesis over every operation, run in-process through its engine.
 
 The engine's events carry every check's result per case, with the request, the response and a
 curl line, so they become this suite's results directly. Safety is enforced in a `before_call`
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,12 +20,16 @@ from schemathesis.schemas import BaseSchema
 
 from conformance import checks as _checks  # noqa: F401  (registers the custom checks)
 from conformance.client import VARIABLE_PREFIX
+from conformance.fixtures import Unavailable
 from conformance.results import Finding
-from conformance.target import Target
+from conformance.target import Progress, Target
+from conformance.transport import BoundedTransport
+from jobspec import Spec
 
 PHASE = "schema"
 TESTING_PHASES = ["examples", "coverage", "fuzzing", "stateful"]
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+STOCK_PER_STATE = 2  # jobs per state for schemathesis: one may be deleted early and the state still be there
 # Methods the coverage phase probes on every path even where the spec has no such operation. On a
 # path without a job id (`DELETE /@jobs`) the guard cannot point them at an owned job, and a server
 # may well bulk-change on them; so only --allow-destructive probes these.
@@ -35,21 +39,58 @@ EXCLUDED_CHECKS = {
     # It needs two users who own different resources; jobs have no per-user ownership here.
     "object_level_authorization": "jobs are not owned per user",
 }
-Progress = Callable[[str], None]
 
 
-def run_schema(target: Target, progress: Progress) -> None:
+def run(target: Target, progress: Progress) -> None:
     """Run every schemathesis phase the options allow and record each check per operation."""
+    options = target.options
+    progress(f"{PHASE}: schemathesis, {options.max_examples} examples per operation, seed {options.seed}")
+    _stock(target)
     schema = _configure(target)
     with _guard(target):
         for event in from_schema(schema).execute():
             _handle(target, event, progress)
 
 
+def groups(spec: Spec) -> tuple[str, ...]:
+    """The operations schemathesis checks, as it labels them."""
+    return tuple(f"{op.method} {op.path}" for op in spec.operations.values())
+
+
+def _stock(target: Target) -> None:
+    """Jobs of every state for schemathesis to act on, when the fixtures can make them."""
+    if target.options.read_only or target.fixtures.name == "none":
+        return
+    for state in [*target.spec.lifecycle.states] * STOCK_PER_STATE:
+        try:
+            target.fixtures.obtain(state)
+        except Unavailable:
+            continue
+
+
+def bind(schema: BaseSchema, target: Target) -> BaseSchema:
+    """The schema, sending through the suite's bounded adapter and carrying the lifecycle its checks judge by.
+
+    A subclass made for this run: schemathesis clones a schema through its class, so filtered
+    copies keep both; the registered checks read `lifecycle` from the schema of the case they judge.
+    """
+    transport = BoundedTransport(target.client.adapter)
+    attributes = {"transport": property(lambda _: transport), "lifecycle": target.spec.lifecycle}
+    schema.__class__ = type("JobsSchema", (type(schema),), attributes)
+    return schema
+
+
 def _configure(target: Target) -> BaseSchema:
     options = target.options
-    schema: BaseSchema = schemathesis.openapi.from_dict(target.spec.raw)
-    schema.config.update(base_url=target.client.base_url, workers=options.workers, request_timeout=options.timeout)
+    schema: BaseSchema = bind(schemathesis.openapi.from_dict(target.spec.raw), target)
+    verify: bool | str = str(options.cacert) if options.cacert else not options.insecure
+    schema.config.update(
+        base_url=target.client.base_url,
+        workers=options.workers,
+        request_timeout=options.timeout,
+        headers=dict(options.header) or None,
+        tls_verify=verify,
+    )
     schema.config.generation.update(max_examples=options.max_examples, database="none")
     schema.config.checks.update(excluded_check_names=sorted(EXCLUDED_CHECKS))
     if options.seed is not None:
@@ -94,7 +135,9 @@ def _bearer(target: Target, sessions: set[str]) -> type:
     class Bearer:
         def get(self, case: Any, ctx: Any) -> str | None:
             if case.operation.definition.raw.get("operationId") in sessions:
-                return target.client.login(login_path, options.login, options.password)
+                token = target.client.login(login_path, options.login, options.password)
+                target.client.keep_secret(token, "SESSION_TOKEN")
+                return token
             return target.client.token
 
         def set(self, case: Any, data: str, ctx: Any) -> None:

@@ -1,4 +1,4 @@
-"""Phase 4: every lifecycle cell the spec states, acted on and read back, and the worker watched."""
+"""The lifecycle phase: every cell the spec's lifecycle states, acted on and read back, and the worker watched."""
 
 from __future__ import annotations
 
@@ -9,14 +9,37 @@ from conformance import checks
 from conformance.client import Exchange
 from conformance.fixtures import Unavailable
 from conformance.results import Outcome
-from conformance.target import Target
-from jobspec import Refusal, Transition
+from conformance.target import Progress, Target
+from jobspec import Refusal, Spec, Transition, invariants
 
 PHASE = "lifecycle"
 WORKER = "worker"
 POLL = 0.1  # seconds between two reads of the list while watching the worker
 GRACE = 0.5  # seconds to keep watching once the watched jobs are terminal: they must stay there
 Job = dict[str, Any]
+
+
+def run(target: Target, progress: Progress) -> None:
+    """Every cell of the lifecycle, deletion from every state, then the worker watch."""
+    progress(f"{PHASE}: every cell of {target.spec.path.name}'s x-job-lifecycle, fixtures {target.fixtures.name}")
+    LifecyclePhase(target).run()
+
+
+def groups(spec: Spec) -> tuple[str, ...]:
+    """The checks of this phase."""
+    return (
+        checks.TRANSITION_ANSWER,
+        checks.TRANSITION_RESULT,
+        checks.REFUSAL_ANSWER,
+        checks.REFUSAL_UNCHANGED,
+        checks.STATE_FIELDS,
+        checks.TIMESTAMPS_ORDERED,
+        checks.LIST_AGREES,
+        checks.ITEM_NAMES_ITS_URL,
+        checks.DELETION_ANSWER,
+        checks.DELETION_FINAL,
+        checks.WORKER_FOLLOWS,
+    )
 
 
 class LifecyclePhase:
@@ -56,18 +79,22 @@ class LifecyclePhase:
         exchange = self.target.call(operation, job_id)
         self.failed, self.steps = False, (exchange,)
         subject = f"{operation} on {state}"
+        spec_operation = self.target.spec.operation(operation)
         if isinstance(outcome, Transition):
-            self.expect(checks.TRANSITION_ANSWER, subject, _answer(exchange, outcome.trigger.status, None), exchange)
+            problems = checks.answer_problems(spec_operation, exchange, outcome.trigger.status)
+            self.expect(checks.TRANSITION_ANSWER, subject, problems, exchange)
         else:
-            problems = _answer(exchange, outcome.status, outcome.error_type)
+            problems = checks.answer_problems(spec_operation, exchange, outcome.status) or _error_type(
+                exchange, outcome.error_type
+            )
             self.expect(checks.REFUSAL_ANSWER, subject, problems, exchange)
         after = self.read_back(subject, job_id)
         if after is not None and isinstance(outcome, Transition):
-            problems = checks.change_problems(self.lifecycle, outcome, before, after[1])
-            problems += checks.immutable_problems(self.lifecycle, before, after[1])
+            problems = invariants.change_problems(self.lifecycle, outcome, before, after[1])
+            problems += invariants.immutable_problems(self.lifecycle, before, after[1])
             self.expect(checks.TRANSITION_RESULT, subject, problems, after[0])
         elif after is not None:
-            problems = checks.unchanged_problems(self.lifecycle, before, after[1])
+            problems = invariants.unchanged_problems(self.lifecycle, before, after[1])
             self.expect(checks.REFUSAL_UNCHANGED, subject, problems, after[0])
         self.target.results.cell(state, operation, Outcome.FAILED if self.failed else Outcome.PASSED)
 
@@ -75,14 +102,14 @@ class LifecyclePhase:
         """A job in `state` from the fixtures, read once; None (cell not exercised) otherwise."""
         subject = f"{operation} on {state}"
         if self.target.options.read_only:
-            reason = "--read-only changes no job"
+            reason = f"{self.target.options.flag('read_only')} changes no job"
         else:
             try:
                 job_id = self.target.fixtures.obtain(state)
                 exchange, job = self.target.read_job(job_id)
                 if job is not None and job.get(self.lifecycle.status_field) == state:
                     return job_id, job
-                shown = job.get(self.lifecycle.status_field) if job else f"HTTP {exchange.response.status}"
+                shown = job.get(self.lifecycle.status_field) if job else f"HTTP {exchange.response.received}"
                 reason = f"the fixture's job {job_id} reads back as {shown}, not {state}"
             except Unavailable as exc:
                 reason = str(exc)
@@ -96,16 +123,17 @@ class LifecyclePhase:
         list_exchange, listed, readable = self.target.listed_job(job_id)
         exchange, job = self.target.read_job(job_id)
         if job is None:
-            problem = f"Received {exchange.response.status} / Documented: 200 with the job"
+            problem = f"Received {exchange.response.received} / Documented: 200 with the job"
             self.expect(checks.TRANSITION_RESULT, subject, [problem], exchange)
             return None
+        self.expect(checks.ITEM_NAMES_ITS_URL, subject, _url_problems(self.target, job_id, job), exchange)
         for seen, source in ((job, exchange), (listed, list_exchange)):
             if seen is not None:
-                self.expect(checks.STATE_FIELDS, subject, checks.state_field_problems(self.lifecycle, seen), source)
-                problems = checks.timestamp_order_problems(self.lifecycle, seen)
+                self.expect(checks.STATE_FIELDS, subject, invariants.state_field_problems(self.lifecycle, seen), source)
+                problems = invariants.timestamp_order_problems(self.lifecycle, seen)
                 self.expect(checks.TIMESTAMPS_ORDERED, subject, problems, source)
         if readable:
-            problems = checks.list_problems(self.lifecycle, listed, job)
+            problems = invariants.list_problems(self.lifecycle, listed, job)
             self.expect(checks.LIST_AGREES, subject, problems, list_exchange)
         return exchange, job
 
@@ -127,14 +155,14 @@ class LifecyclePhase:
         subject = f"{removal.operation} on {state}"
         exchange = self.target.call(removal.operation, job_id)
         self.failed, self.steps = False, (exchange,)
-        self.expect(checks.DELETION_ANSWER, subject, _answer(exchange, removal.status, None), exchange)
+        spec_operation = self.target.spec.operation(removal.operation)
+        self.expect(
+            checks.DELETION_ANSWER, subject, checks.answer_problems(spec_operation, exchange, removal.status), exchange
+        )
         for operation in removal.afterwards_operations:
             later = self.target.call(operation, job_id)
-            received = later.response.status
-            problem = f"Received {received} from {operation} after deletion / Documented: {removal.afterwards_status}"
-            self.expect(
-                checks.DELETION_FINAL, subject, [] if received == removal.afterwards_status else [problem], later
-            )
+            problems = checks.answer_problems(self.target.spec.operation(operation), later, removal.afterwards_status)
+            self.expect(checks.DELETION_FINAL, subject, [f"{p} ({operation} after deletion)" for p in problems], later)
         list_exchange, listed, _ = self.target.listed_job(job_id)
         problems = [] if listed is None else [f"Received: {removal.listed_by} still lists the job / Documented: absent"]
         self.expect(checks.DELETION_FINAL, subject, problems, list_exchange)
@@ -149,10 +177,12 @@ class WorkerWatch:
         self.lifecycle = target.spec.lifecycle
         self.seen: dict[str, Job] = {}
         self.moves: set[tuple[str, str]] = set()
+        self.untouched: set[str] = set()  # jobs the suite made to watch: no client acts on them, only the worker
 
     def run(self) -> None:
         """Watch until the watched jobs settle or the budget (--timeout) is spent."""
         watched = set() if self.target.options.read_only else set(self.target.fixtures.moving(self.lifecycle))
+        self.untouched = watched
         deadline = time.monotonic() + self.target.options.timeout
         while time.monotonic() < deadline:
             self.observe(self.target.call(self.target.list_operation))
@@ -187,14 +217,22 @@ class WorkerWatch:
         """What is wrong with a job's change between two reads: invariants, edges, and a step's changes."""
         lifecycle = self.lifecycle
         was, now = before.get(lifecycle.status_field), after.get(lifecycle.status_field)
-        problems = checks.invariant_problems(lifecycle, after) + checks.immutable_problems(lifecycle, before, after)
+        problems = invariants.invariant_problems(lifecycle, after) + invariants.immutable_problems(
+            lifecycle, before, after
+        )
         if was == now:
             return problems
-        if not (isinstance(was, str) and isinstance(now, str) and lifecycle.can_follow(was, now)):
+        if job_id in self.untouched:
+            if not (isinstance(was, str) and now in lifecycle.worker_reachable(was)):
+                problems.append(
+                    f"Received job {job_id} seen {was} then {now}, with no client acting on it "
+                    "/ Documented: only the worker's transitions"
+                )
+        elif not (isinstance(was, str) and isinstance(now, str) and lifecycle.can_follow(was, now)):
             problems.append(f"Received job {job_id} seen {was} then {now} / Documented: only the lifecycle's edges")
         steps = [t for t in lifecycle.transitions if (t.source, t.target) == (was, now) and t.trigger.is_worker]
         if len(steps) == 1:  # one worker step between the two reads: its changes can be checked
-            problems += checks.change_problems(lifecycle, steps[0], before, after)
+            problems += invariants.change_problems(lifecycle, steps[0], before, after)
         return problems
 
     def report(self, made_jobs: bool) -> None:
@@ -211,9 +249,14 @@ class WorkerWatch:
                 self.target.results.passed(PHASE, checks.WORKER_FOLLOWS, subject)
                 self.target.results.cell(transition.source, WORKER, Outcome.PASSED)
                 continue
-            hint = "" if made_jobs else "; pass --fixtures mock or command:CMD so the suite can make jobs to watch"
-            if self.target.options.read_only:
-                hint = "; --read-only makes no jobs to watch"
+            options = self.target.options
+            hint = (
+                ""
+                if made_jobs
+                else f"; pass {options.flag('fixtures')} mock or command:CMD so the suite can make jobs to watch"
+            )
+            if options.read_only:
+                hint = f"; {options.flag('read_only')} makes no jobs to watch"
             reason = f"no job went from {transition.source} to {transition.target} within {self.target.options.timeout:g} s{hint}"
             self.target.results.not_exercised(PHASE, checks.WORKER_FOLLOWS, subject, reason)
             self.target.results.cell(transition.source, WORKER, Outcome.NOT_EXERCISED)
@@ -225,12 +268,17 @@ def _names(outcome: Transition | Refusal) -> tuple[str, ...]:
     return (checks.REFUSAL_ANSWER, checks.REFUSAL_UNCHANGED)
 
 
-def _answer(exchange: Exchange, status: int | None, error_type: str | None) -> list[str]:
-    received = exchange.response.status
-    if received != status:
-        return [f"Received {received} / Documented: {status}"]
-    if error_type is None:
-        return []
+def _error_type(exchange: Exchange, error_type: str) -> list[str]:
+    """A refusal's body names the lifecycle's error type."""
     error = exchange.response.data.get("error") if isinstance(exchange.response.data, dict) else None
     found = error.get("type") if isinstance(error, dict) else None
     return [] if found == error_type else [f"Received error type {found!r} / Documented: {error_type!r}"]
+
+
+def _url_problems(target: Target, job_id: str, job: Job) -> list[str]:
+    """`@id` is the address the client used for the job, path prefix included."""
+    wanted = target.client.base_url + target.path(target.item_operation, job_id)
+    found = job.get(checks.ID_URL)
+    if found == wanted:
+        return []
+    return [f"Received `{checks.ID_URL}`: {invariants.show(found)} / Documented: {wanted}, the address the client used"]

@@ -1,0 +1,29 @@
+"""The suite's phases, registered in the order they run: name -> what it runs and which checks it has.
+
+The lifecycle runs before schemathesis: with `--fixtures none --allow-destructive`, the stateful
+phase would otherwise have deleted the existing jobs the lifecycle cells need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from conformance.phases import auth, lifecycle, schema
+from conformance.target import Progress, Target
+from jobspec import Spec
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A phase: its run function, and the groups its results fall in (check names, or operations)."""
+
+    run: Callable[[Target, Progress], None]
+    groups: Callable[[Spec], tuple[str, ...]]
+
+
+PHASES: dict[str, Phase] = {
+    auth.PHASE: Phase(auth.run, auth.groups),
+    lifecycle.PHASE: Phase(lifecycle.run, lifecycle.groups),
+    schema.PHASE: Phase(schema.run, schema.groups),
+}

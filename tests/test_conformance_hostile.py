@@ -1,0 +1,195 @@
+"""Servers that would hang, flood or mislead the suite: each run ends in seconds, as issue 10 says.
+
+A trickling or endless answer is cut at the request's deadline or size cap; a redirect names its
+target; an HTML server is named for what it is; a crashing login is a setup error; secrets never
+appear in any output; and a deployment behind a path prefix passes end to end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+from fakejobs import serve
+
+from conformance.cli import main
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@contextmanager
+def running(handler: Handler) -> Iterator[str]:
+    """An aiohttp server answering every request with `handler`, on 127.0.0.1, on its own thread."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+
+    async def start() -> str:
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        return f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+    try:
+        yield asyncio.run_coroutine_threadsafe(start(), loop).result(10)
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+async def trickle(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await response.prepare(request)
+    try:
+        for byte in b'{"token": "abcdefghijklmnop"}':
+            await response.write(bytes([byte]))
+            await asyncio.sleep(2)
+    except ConnectionResetError:
+        pass  # the suite gave up at its deadline, as it should
+    return response
+
+
+async def endless(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await response.prepare(request)
+    try:
+        while True:
+            await response.write(b" " * 65536)
+    except ConnectionResetError:
+        return response
+
+
+async def redirect(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPMovedPermanently("https://cms.example.org/api" + request.path)
+
+
+async def html(request: web.Request) -> web.StreamResponse:
+    return web.Response(
+        text="<html><body>Welcome to nginx!</body></html>", content_type="text/html", headers={"Server": "nginx"}
+    )
+
+
+async def crashing_login(request: web.Request) -> web.StreamResponse:
+    if request.path == "/@login":
+        raise RuntimeError("boom")
+    return web.json_response({})
+
+
+def finishes(argv: list[str], capsys: pytest.CaptureFixture[str], within: float = 8) -> tuple[int, str]:
+    started = time.monotonic()
+    code = main(argv)
+    assert time.monotonic() - started < within
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    return code, captured.out + captured.err
+
+
+@pytest.mark.parametrize(
+    ("handler", "argv", "message"),
+    [
+        pytest.param(trickle, ["--timeout", "3"], "no complete answer within 3 s (--timeout)", id="trickles"),
+        pytest.param(endless, ["--max-response-bytes", "1000000"], "larger than 1000000 bytes", id="streams-forever"),
+        pytest.param(redirect, [], "redirecting to https://cms.example.org/api/", id="redirects"),
+        pytest.param(html, [], "does not look like the Nick jobs API", id="speaks-html"),
+        pytest.param(crashing_login, [], "answered 500, a server error", id="crashes-the-login"),
+    ],
+)
+def test_a_hostile_server_ends_the_run_in_seconds_with_exit_2_and_the_cause(
+    handler: Handler, argv: list[str], message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "report.json"
+    with running(handler) as url:
+        code, output = finishes(["--base-url", url, "--phases", "auth", *argv, "--report", str(out)], capsys)
+    assert code == 2
+    assert message in output, output
+    assert message in json.loads(out.read_text())["error"]
+
+
+def test_html_is_named_for_what_answered(capsys: pytest.CaptureFixture[str]) -> None:
+    with running(html) as url:
+        _, output = finishes(["--base-url", url], capsys)
+    assert "text/html" in output and "nginx" in output
+
+
+def test_https_against_a_plain_http_server_is_named_as_tls(capsys: pytest.CaptureFixture[str]) -> None:
+    with serve() as server:
+        code, output = finishes(["--base-url", server.url.replace("http:", "https:"), "--timeout", "2"], capsys)
+    assert code == 2 and "TLS failed" in output
+
+
+def test_a_request_that_times_out_is_a_failed_check_and_the_run_goes_on(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The renewal trickles; its checks fail, every other check runs, and the reports are written."""
+    with serve() as server, running(_proxy(server.url, slow="/@login-renew")) as url:
+        out, junit = tmp_path / "report.json", tmp_path / "junit.xml"
+        argv = ["--base-url", url, "--phases", "auth", "--fixtures", "mock", "--timeout", "1"]
+        code, _ = finishes([*argv, "--report", str(out), "--junit", str(junit)], capsys, within=20)
+    report = json.loads(out.read_text())
+    failed = [c for c in report["checks"] if c["outcome"] == "failed"]
+    assert code == 1, failed
+    assert failed and all("no complete answer within 1 s" in c["findings"][0]["message"] for c in failed), failed
+    assert any(c["outcome"] == "passed" and c["subject"] == "GET /@jobs" for c in report["checks"])
+    assert junit.read_text().count("<testcase") == len(report["checks"])
+
+
+def _proxy(upstream: str, *, prefix: str = "", slow: str = "") -> Handler:
+    """A reverse proxy serving `upstream` under `prefix`, rewriting its absolute URLs; `slow` paths trickle."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        path = request.path_qs.removeprefix(prefix)
+        if not request.path.startswith(prefix):
+            return web.json_response({"error": {"type": "Not found", "message": "outside the prefix"}}, status=404)
+        if slow and path.startswith(slow):
+            return await trickle(request)
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
+        async with aiohttp.ClientSession() as session:
+            async with session.request(
+                request.method, upstream + path, headers=headers, data=await request.read()
+            ) as got:
+                body = await got.read()
+                here = f"{request.scheme}://{request.host}{prefix}"
+                body = body.replace(upstream.encode(), here.encode())
+                kept = {k: v for k, v in got.headers.items() if k.lower() in ("content-type", "allow", "location")}
+                return web.Response(status=got.status, body=body or None, headers=kept)
+
+    return handle
+
+
+def test_a_deployment_behind_a_path_prefix_passes_end_to_end(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "report.json"
+    with serve() as server, running(_proxy(server.url, prefix="/api")) as url:
+        argv = ["--base-url", f"{url}/api", "--phases", "auth,lifecycle", "--fixtures", "mock", "--timeout", "2"]
+        code, output = finishes([*argv, "--report", str(out), "-q"], capsys, within=30)
+    report = json.loads(out.read_text())
+    assert code == 0, [c for c in report["checks"] if c["outcome"] != "passed"]
+    url_checks = [c for c in report["checks"] if c["name"] == "item_names_its_url"]
+    assert url_checks and all(c["outcome"] == "passed" for c in url_checks)
+
+
+def test_secrets_never_appear_in_any_output(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    files = [tmp_path / name for name in ("r.json", "j.xml", "r.md")]
+    with serve() as server:
+        url = server.url.replace("http://", "http://someone:pa55word-in-url@")
+        argv = ["--base-url", url, "--phases", "auth", "-H", "X-Api-Key: gateway-secret-1", "-vv"]
+        argv += ["--token", "tok\r\nen-with-crlf", "--report", str(files[0]), "--junit", str(files[1])]
+        code, output = finishes([*argv, "--markdown", str(files[2])], capsys)
+    written = output + "".join(path.read_text() for path in files if path.exists())
+    assert code == 2
+    for secret in ("pa55word-in-url", "gateway-secret-1", "tok\r\nen", "tok\\r\\nen"):
+        assert secret not in written, secret

@@ -59,3 +59,13 @@ def spec_copy(directory: Path, edit: Callable[[dict[str, Any]], object]) -> Path
     path = directory / "jobs.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path
+
+
+def typed_error_response(description: str, error_type: str) -> dict[str, Any]:
+    """A documented error answer for a spec copy: Nick's typed error shape with exactly this `error.type`."""
+    exact = {
+        "type": "object",
+        "properties": {"error": {"type": "object", "properties": {"type": {"const": error_type}}}},
+    }
+    schema = {"allOf": [{"$ref": "#/components/schemas/TypedError"}, exact]}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}

@@ -16,7 +16,7 @@ import requests
 
 from mockserver.cli import config_from, main, parser
 from mockserver.config import MockConfig
-from tests.helpers import spec_copy
+from tests.helpers import spec_copy, typed_error_response
 
 DOCUMENTED_ID = "a2fe7e07-d54b-435b-9cb0-e12f1f80a589"
 
@@ -190,7 +190,8 @@ def _deployment_copy(document: dict[str, Any]) -> None:
     for refusal in document["x-job-lifecycle"]["refusals"]:
         refusal.update(status=422, errorType="Unprocessable")
         responses = document["paths"][_path_of(document, refusal["operation"])]["post"]["responses"]
-        responses["422"] = responses.pop("409")
+        del responses["409"]  # the packaged 409 is exactly Nick's Conflict: the copy documents its own 422
+        responses["422"] = typed_error_response("The job's state does not allow this operation.", "Unprocessable")
 
 
 def _path_of(document: dict[str, Any], operation_id: str) -> str:

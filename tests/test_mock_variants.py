@@ -18,7 +18,7 @@ from jobspec import load_spec
 from mockserver.clock import Clock
 from mockserver.config import MockConfig
 from mockserver.testing import LiveMock
-from tests.helpers import spec_copy
+from tests.helpers import spec_copy, typed_error_response
 
 Document = dict[str, Any]
 
@@ -35,14 +35,6 @@ def _responses(document: Document, operation_id: str) -> Document:
                 responses: Document = operation["responses"]
                 return responses
     raise KeyError(operation_id)
-
-
-def _error_response(description: str) -> Document:
-    """A documented error answer of the variant's own, in Nick's shape."""
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-    }
 
 
 def _refusal(document: Document, operation_id: str) -> Document:
@@ -84,7 +76,7 @@ def _unprocessable_refusals(document: Document) -> None:
         refusal.update(status=422, errorType="Unprocessable", message="Cannot {state} job {id}.")
         responses = _responses(document, operation_id)
         del responses["409"]
-        responses["422"] = _error_response("The job's state does not allow this operation.")
+        responses["422"] = typed_error_response("The job's state does not allow this operation.", "Unprocessable")
 
 
 def test_refusals_answer_the_variants_status_type_and_message(served: Any) -> None:
@@ -151,7 +143,7 @@ def _busy_jobs_stay(document: Document) -> None:
             "message": "Job {id} is {state}: abort it first.",
         }
     )
-    _responses(document, "deleteJob")["409"] = _error_response("The job is still queued or running.")
+    _responses(document, "deleteJob")["409"] = typed_error_response("The job is still queued or running.", "Busy")
 
 
 def test_removal_applies_only_where_the_variant_says(served: Any) -> None:

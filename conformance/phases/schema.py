@@ -7,6 +7,7 @@ hook that sees every request any schemathesis phase sends.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import uuid
 from collections.abc import Iterator
@@ -82,7 +83,8 @@ def bind(schema: BaseSchema, target: Target) -> BaseSchema:
 
 def _configure(target: Target) -> BaseSchema:
     options = target.options
-    schema: BaseSchema = bind(schemathesis.openapi.from_dict(target.spec.raw), target)
+    # schemathesis rewrites the document it is given in place; the loaded spec is shared, so it gets a copy.
+    schema: BaseSchema = bind(schemathesis.openapi.from_dict(copy.deepcopy(target.spec.raw)), target)
     verify: bool | str = str(options.cacert) if options.cacert else not options.insecure
     schema.config.update(
         base_url=target.client.base_url,

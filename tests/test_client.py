@@ -7,10 +7,10 @@ import shutil
 import subprocess
 
 import pytest
-from fakejobs import serve
 
 from conformance.client import Client, SetupError
 from conformance.transport import BoundedAdapter
+from tests.fakejobs import serve
 
 
 def client(url: str, timeout: float = 5) -> Client:

@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from fakejobs import Violation, serve
 
 from conformance.cli import main
 from conformance.phases import PHASES
@@ -25,6 +24,7 @@ from jobspec import load_spec
 from jobspec.loader import packaged_spec_path
 from mockserver.config import MockConfig
 from mockserver.testing import LiveMock
+from tests.fakejobs import Violation, serve
 from tests.helpers import fresh
 
 SCRIPT = Path(__file__).parent / "scripts" / "make_job.py"

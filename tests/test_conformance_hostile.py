@@ -18,9 +18,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
-from fakejobs import serve
 
 from conformance.cli import main
+from tests.fakejobs import serve
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from fakejobs import Violation, check, serve
 
 from conformance.report import Report
 from conformance.results import Outcome
+from tests.fakejobs import Violation, check, serve
 
 V = Violation
 VARIANTS = [

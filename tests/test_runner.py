@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import requests
-from fakejobs import check, serve
 
 from conformance.results import Outcome
+from tests.fakejobs import check, serve
 
 
 def test_default_safety__schemathesis_never_changes_a_job_it_did_not_make() -> None:

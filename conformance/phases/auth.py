@@ -152,6 +152,14 @@ class Session:
             return exchange, token
         return exchange, None
 
+    def _fresh_for(self, name: str, subject: str) -> tuple[Exchange, str | None]:
+        """A fresh session's token for check `name`; a failed check of it when the login gives none."""
+        first, token = self._fresh()
+        if token is None:
+            problem = f"Received {first.response.received} from login / Documented: 200 with a token"
+            self._record(name, subject, [problem], first)
+        return first, token
+
     def _record(
         self, name: str, subject: str, problems: list[str], exchange: Exchange, before: tuple[Exchange, ...] = ()
     ) -> None:
@@ -180,15 +188,9 @@ class Session:
 
     def renewal(self, renew: Operation) -> None:
         """A renewed token is a token: the list answers 200 with it."""
-        first, token = self._fresh()
         subject = renew.operation_id
+        first, token = self._fresh_for(checks.RENEWED_TOKEN_WORKS, subject)
         if token is None:
-            self._record(
-                checks.RENEWED_TOKEN_WORKS,
-                subject,
-                [f"Received {first.response.received} from login / Documented: 200 with a token"],
-                first,
-            )
             return
         renewed = self.target.client.call(renew.method, renew.path, token=token)
         problems = checks.answer_problems(renew, renewed, 200)
@@ -209,15 +211,9 @@ class Session:
 
     def logging_out(self, logout: Operation) -> None:
         """After logout the token is refused by the jobs operations and by renewal; a new login works."""
-        first, token = self._fresh()
         subject = logout.operation_id
+        first, token = self._fresh_for(checks.LOGOUT_ENDS_SESSION, subject)
         if token is None:
-            self._record(
-                checks.LOGOUT_ENDS_SESSION,
-                subject,
-                [f"Received {first.response.received} from login / Documented: 200 with a token"],
-                first,
-            )
             return
         success = min(status for status in logout.documented_statuses if 200 <= status < 300)
         out = self.target.client.call(logout.method, logout.path, token=token)

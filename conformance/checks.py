@@ -95,13 +95,14 @@ def request_problems(operation: Operation, raw: bytes) -> list[str]:
     schema = body.get("content", {}).get("application/json", {}).get("schema")
     if schema is None:
         return []
+    documented = f"Documented: the JSON body of {operation.operation_id}"
     if not raw:
-        return ["Sent no body / Documented: a JSON body"] if body.get("required") else []
+        return [f"Sent no body / {documented}"] if body.get("required") else []
     try:
         data = json.loads(raw)
     except ValueError:
-        return [f"Sent a body that is not JSON: {raw[:100]!r} / Documented: {show(schema)[:200]}"]
-    return [f"Sent body: {error.message} / Documented: {show(schema)[:200]}" for error in _errors(schema, data)]
+        return [f"Sent a body that is not JSON: {raw[:100]!r} / {documented}"]
+    return [f"Sent body: {error.message} / {documented}" for error in _errors(schema, data)]
 
 
 def _errors(schema: Any, data: Any) -> list[Any]:

@@ -46,6 +46,10 @@ class Report:
         """What the report is about, as its headings say."""
         return f"Conformance of {self.base_url}"
 
+    def context(self) -> str:
+        """What the verdict rests on besides the counts, for the closing line."""
+        return f"{self.elapsed:.1f} s; spec {self.spec}, fixtures {self.fixtures}, seed {self.seed}"
+
     @property
     def exit_code(self) -> int:
         """0 conformant, 1 violations found or coverage below the gate, 2 the run could not finish."""
@@ -119,8 +123,9 @@ def render(report: Report, console: Console, verbosity: int = 0) -> None:
     if verbosity >= 0:
         _render_not_exercised(console, report)
     style = "green" if report.exit_code == 0 else "bold red"
-    where = f"{report.elapsed:.1f} s; spec {report.spec}, fixtures {report.fixtures}, seed {report.seed}"
-    console.print(f"[{style}]{escape(report.verdict())}[/] ({escape(where)})", soft_wrap=True, highlight=False)
+    console.print(
+        f"[{style}]{escape(report.verdict())}[/] ({escape(report.context())})", soft_wrap=True, highlight=False
+    )
 
 
 def _summary(report: Report) -> Table:

@@ -119,7 +119,8 @@ class JobTracker:
             verdicts.append(self._wrong_move(job_id, seen, state))
         elif not current:
             return verdicts  # as it was before a change, or after one answered later: the change decides
-        verdicts += self._moved(seen, job, state)
+        else:
+            verdicts += self._moved(seen, job, state)
         seen.believe(self.closure([state]), span.answered)
         seen.last, seen.last_state, seen.last_answered, seen.fired = job, state, span.answered, None
         return verdicts

@@ -39,6 +39,16 @@ class Report:
     cells: tuple[tuple[str, str], ...] = ()  # every cell of the matrix with something to exercise
     error: str = ""  # why the run stopped early (exit 2)
     trace: str = ""  # the traceback of an unexpected exception
+    tool = "jobs-conformance"  # the command the reports name (JUnit's suites, Markdown's title)
+
+    @property
+    def title(self) -> str:
+        """What the report is about, as its headings say."""
+        return f"Conformance of {self.base_url}"
+
+    def context(self) -> str:
+        """What the verdict rests on besides the counts, for the closing line."""
+        return f"{self.elapsed:.1f} s; spec {self.spec}, fixtures {self.fixtures}, seed {self.seed}"
 
     @property
     def exit_code(self) -> int:
@@ -113,12 +123,13 @@ def render(report: Report, console: Console, verbosity: int = 0) -> None:
     if verbosity >= 0:
         _render_not_exercised(console, report)
     style = "green" if report.exit_code == 0 else "bold red"
-    where = f"{report.elapsed:.1f} s; spec {report.spec}, fixtures {report.fixtures}, seed {report.seed}"
-    console.print(f"[{style}]{escape(report.verdict())}[/] ({escape(where)})", soft_wrap=True, highlight=False)
+    console.print(
+        f"[{style}]{escape(report.verdict())}[/] ({escape(report.context())})", soft_wrap=True, highlight=False
+    )
 
 
 def _summary(report: Report) -> Table:
-    table = Table(title=f"Conformance of {escape(report.base_url)}", title_justify="left")
+    table = Table(title=escape(report.title), title_justify="left")
     for column in ("phase", "passed", "failed", "not exercised"):
         table.add_column(column, justify="left" if column == "phase" else "right")
     for phase in report.phases:
@@ -177,7 +188,7 @@ def _indent(text: str, width: int) -> str:
 
 def to_junit(report: Report) -> str:
     """JUnit XML: one test suite per phase, one test case per check."""
-    root = ET.Element("testsuites", name="jobs-conformance", time=f"{report.elapsed:.3f}")
+    root = ET.Element("testsuites", name=report.tool, time=f"{report.elapsed:.3f}")
     for phase in report.phases:
         results = report.results.of_phase(phase)
         counts = report.counts(phase)
@@ -191,7 +202,7 @@ def to_junit(report: Report) -> str:
             errors="0",
         )
         for result in results:
-            case = ET.SubElement(suite, "testcase", classname=f"jobs-conformance.{phase}", name=result.title)
+            case = ET.SubElement(suite, "testcase", classname=f"{report.tool}.{phase}", name=result.title)
             if result.outcome is Outcome.FAILED:
                 failure = ET.SubElement(case, "failure", message=result.findings[0].message.splitlines()[0])
                 failure.text = "\n\n".join(_finding_text(f) for f in result.findings)
@@ -199,7 +210,7 @@ def to_junit(report: Report) -> str:
                 ET.SubElement(case, "skipped", message=result.reason)
     if report.error:  # the run stopped early: a CI's report step shows why
         suite = ET.SubElement(root, "testsuite", name="run", tests="1", failures="0", skipped="0", errors="1")
-        case = ET.SubElement(suite, "testcase", classname="jobs-conformance.run", name="run to the end")
+        case = ET.SubElement(suite, "testcase", classname=f"{report.tool}.run", name="run to the end")
         ET.SubElement(case, "error", message=report.error).text = report.trace or report.error
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True)
@@ -238,7 +249,7 @@ def to_json(report: Report) -> str:
 def to_markdown(report: Report) -> str:
     """A Markdown report, for a CI job summary or a pull request comment."""
     lines = [
-        f"# Conformance of {report.base_url}",
+        f"# {report.title}",
         "",
         f"**{report.verdict()}**",
         "",

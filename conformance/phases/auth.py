@@ -12,7 +12,7 @@ import uuid
 
 from conformance import checks
 from conformance.client import Exchange
-from conformance.target import Progress, Target
+from conformance.target import Progress, Target, session_operations
 from jobspec import Operation, Spec
 
 PHASE = "auth"
@@ -109,12 +109,7 @@ class Session:
 
     def __init__(self, target: Target) -> None:
         self.target = target
-        operations = target.spec.operations.values()
-        jobs_path = _path(target, target.list_operation)
-        others = [op for op in operations if not op.path.startswith(jobs_path)]
-        self.login = target.spec.operation(target.login_operation)
-        self.renew = next((op for op in others if op is not self.login and 200 in op.documented_statuses), None)
-        self.logout = next((op for op in others if op not in (self.login, self.renew)), None)
+        self.login, self.renew, self.logout = session_operations(target.spec)
         self.listing = target.spec.operation(target.list_operation)
 
     def run(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass
@@ -12,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from conformance.results import CheckResult, Outcome, Results
+from jobspec import Lifecycle, diagram
 
 TOKEN_HINT = (
     "The curl lines read tokens from shell variables: export JOBS_TOKEN (and JOBS_FORBIDDEN_TOKEN) "
@@ -39,6 +41,7 @@ class Report:
     cells: tuple[tuple[str, str], ...] = ()  # every cell of the matrix with something to exercise
     error: str = ""  # why the run stopped early (exit 2)
     trace: str = ""  # the traceback of an unexpected exception
+    lifecycle: Lifecycle | None = None  # the spec's lifecycle, for the reports' diagram
     tool = "jobs-conformance"  # the command the reports name (JUnit's suites, Markdown's title)
 
     @property
@@ -75,6 +78,11 @@ class Report:
             }
             for s in self.states
         }
+
+    def verdicts(self) -> dict[tuple[str, str], str]:
+        """Each lifecycle cell's verdict (passed, failed, not exercised), for the coloured diagram."""
+        cells = self.results.cells
+        return {cell: str(cells.get(cell, Outcome.NOT_EXERCISED)) for cell in {*self.cells, *cells}}
 
     def gate_problem(self) -> str:
         """What the coverage gate (--require) misses; empty when met or when there is none."""
@@ -263,6 +271,9 @@ def to_markdown(report: Report) -> str:
     lines.append("|---|" + "---|" * len(report.columns))
     for state, row in report.matrix().items():
         lines.append(f"| {state} | " + " | ".join(row.values()) + " |")
+    if report.lifecycle is not None:
+        lines += ["", "## Lifecycle", "", f"Each arrow coloured by its cell's verdict ({diagram.legend()}).", ""]
+        lines += ["```mermaid", diagram.mermaid(report.lifecycle, report.verdicts()).rstrip("\n"), "```"]
     failed = [r for r in report.results if r.outcome is Outcome.FAILED]
     if failed:
         lines += ["", "## Failures"]
@@ -273,3 +284,70 @@ def to_markdown(report: Report) -> str:
         lines += ["", "## Not exercised", ""]
         lines += [f"- {r.phase}: {r.title}: {r.reason}" for r in skipped]
     return "\n".join(lines) + "\n"
+
+
+def to_html(report: Report) -> str:
+    """A self-contained HTML report (one file, no scripts): verdict, counts, the coloured lifecycle, failures."""
+    page = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{html.escape(report.title)}</title>",
+        f"<style>{HTML_STYLE}</style></head><body>",
+        f"<h1>{html.escape(report.title)}</h1>",
+        f'<p class="verdict {"ok" if report.exit_code == 0 else "bad"}">{html.escape(report.verdict())}</p>',
+        f'<p class="context">{html.escape(report.context())}</p>',
+        _html_table(["phase", "passed", "failed", "not exercised"], _phase_rows(report)),
+        "<h2>Lifecycle coverage</h2>",
+        _html_table(["state", *report.columns], [[s, *row.values()] for s, row in report.matrix().items()]),
+    ]
+    if report.lifecycle is not None:
+        page += ["<h2>Lifecycle</h2>", f'<p class="legend">{_html_legend()}</p>', _html_diagram(report)]
+    failed = [r for r in report.results if r.outcome is Outcome.FAILED]
+    if failed:
+        page.append("<h2>Failures</h2>")
+    for result in failed:
+        page.append(f"<h3>{html.escape(result.phase)}: {html.escape(result.title)}</h3>")
+        page.append(f"<pre>{html.escape(_finding_text(result.findings[0]))}</pre>")
+    skipped = [r for r in report.results if r.outcome is Outcome.NOT_EXERCISED]
+    if skipped:
+        items = "".join(f"<li>{html.escape(f'{r.phase}: {r.title}: {r.reason}')}</li>" for r in skipped)
+        page.append(f"<h2>Not exercised</h2><ul>{items}</ul>")
+    return "\n".join([*page, "</body></html>"]) + "\n"
+
+
+HTML_STYLE = (
+    "body{font-family:system-ui,sans-serif;margin:2em;color:#1f2328}"
+    "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #d0d7de;padding:4px 10px;text-align:left}"
+    ".verdict{font-weight:bold;font-size:1.2em}.ok{color:#1a7f37}.bad{color:#cf222e}.context{color:#57606a}"
+    "pre{background:#f6f8fa;padding:1em;overflow:auto}.legend span{font-weight:bold;margin-right:1em}"
+    ".diagram svg{max-width:100%;height:auto}"
+)
+
+
+def _phase_rows(report: Report) -> list[list[str]]:
+    rows = []
+    for phase in report.phases:
+        counts = report.counts(phase)
+        rows.append([phase, *(str(counts[o]) for o in Outcome)])
+    return rows
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(cell)}</th>" for cell in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _html_legend() -> str:
+    return "".join(f'<span style="color:{colour}">{html.escape(v)}</span>' for v, colour in diagram.COLOURS.items())
+
+
+def _html_diagram(report: Report) -> str:
+    """The coloured diagram as inline SVG; its Mermaid text when Graphviz cannot draw it here."""
+    assert report.lifecycle is not None
+    try:
+        svg = diagram.svg(report.lifecycle, report.verdicts())
+    except Exception as exc:  # Graphviz's dot missing or failing: the report is still written
+        text = diagram.mermaid(report.lifecycle, report.verdicts())
+        return f"<p>Graphviz could not draw the diagram ({html.escape(str(exc))}); its Mermaid text:</p><pre>{html.escape(text)}</pre>"
+    return f'<div class="diagram">{svg[svg.index("<svg") :]}</div>'

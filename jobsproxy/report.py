@@ -78,6 +78,7 @@ def build(inspector: Inspector, journal: Journal, upstream: str, elapsed: float)
         columns=(*lifecycle.client_operations(), lifecycle.removal.operation, WORKER),
         phases=(ANSWERS, LIFECYCLE),
         cells=expected_cells(spec),
+        lifecycle=lifecycle,
         elapsed=elapsed,
         exchanges=inspector.exchanges,
         outside=inspector.outside,

@@ -22,6 +22,7 @@ class Tap:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="tap", daemon=True)
         self._server: asyncio.Server | None = None
+        self._relays: set[asyncio.Task[None]] = set()
 
     def __enter__(self) -> Tap:
         self._thread.start()
@@ -39,14 +40,31 @@ class Tap:
         self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
 
     async def _stop(self) -> None:
+        """Stop listening and end every relay still open, so no transport outlives the loop."""
         assert self._server is not None
         self._server.close()
+        for task in self._relays:
+            task.cancel()
+        await asyncio.gather(*self._relays, return_exceptions=True)
+        await self._server.wait_closed()
 
     async def _relay(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.port)
-        record = bytearray()
-        self.streams.append(record)
-        await asyncio.gather(_pump(client_reader, upstream_writer, None), _pump(upstream_reader, client_writer, record))
+        task = asyncio.current_task()
+        assert task is not None
+        self._relays.add(task)
+        upstream_writer = None
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.port)
+            record = bytearray()
+            self.streams.append(record)
+            await asyncio.gather(
+                _pump(client_reader, upstream_writer, None), _pump(upstream_reader, client_writer, record)
+            )
+        finally:
+            for writer in (client_writer, upstream_writer):
+                if writer is not None:
+                    writer.close()
+            self._relays.discard(task)
 
     def answers(self) -> list[Answer]:
         """Every response the upstream sent, parsed: status, end-to-end headers, body as sent (not decoded)."""

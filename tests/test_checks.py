@@ -13,8 +13,8 @@ from jobspec import load_spec
 SPEC = load_spec()
 
 
-def answer(status: int, data: Any) -> Exchange:
-    return Exchange(Request("GET", "http://h/x"), Response(status, {}, str(data), data))
+def answer(status: int, data: Any, content_type: str = "application/json") -> Exchange:
+    return Exchange(Request("GET", "http://h/x"), Response(status, {"Content-Type": content_type}, str(data), data))
 
 
 @pytest.mark.parametrize(
@@ -33,4 +33,18 @@ def answer(status: int, data: Any) -> Exchange:
 )
 def test_answer_problems__status_and_exact_body(operation: str, status: int, data: Any, problem: str) -> None:
     problems = checks.answer_problems(SPEC.operation(operation), answer(status, data), 404 if status == 500 else status)
+    assert (problem in "\n".join(problems)) if problem else problems == [], problems
+
+
+@pytest.mark.parametrize(
+    ("content_type", "problem"),
+    [
+        pytest.param("application/json; charset=utf-8", "", id="parameters-ignored"),
+        pytest.param("text/plain", "Received Content-Type 'text/plain'", id="undocumented"),
+        pytest.param("", "Received Content-Type 'none'", id="missing"),
+    ],
+)
+def test_answer_problems__the_content_type_is_documented(content_type: str, problem: str) -> None:
+    body = {"message": "You are not authorized to access this resource."}
+    problems = checks.answer_problems(SPEC.operation("getJobs"), answer(401, body, content_type), 401)
     assert (problem in "\n".join(problems)) if problem else problems == [], problems

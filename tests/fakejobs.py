@@ -97,6 +97,7 @@ class JobsServer:
         self.jobs: dict[str, dict[str, Any]] = {job["uuid"]: job for job in jobs or default_jobs()}
         self.due: dict[str, float] = {}
         self.revoked: set[str] = set()
+        self.issued: list[str] = []  # every token handed out: none may appear in a report
         self.journal: list[tuple[str, str, int]] = []
         self.url = ""
         self._loop = asyncio.new_event_loop()
@@ -225,7 +226,9 @@ class JobsServer:
     def _issue(self, login: str) -> str:
         now = int(time.time())
         claims = {"sub": login, "fullname": login.title(), "iat": now, "exp": now + LIFETIME}
-        return jwt.encode({**claims, "jti": secrets.token_hex(8)}, SECRET, algorithm="HS256")
+        token = jwt.encode({**claims, "jti": secrets.token_hex(8)}, SECRET, algorithm="HS256")
+        self.issued.append(token)
+        return token
 
     def _claims(self, token: str) -> dict[str, Any] | None:
         """The claims of a valid token: signed with the secret, not expired."""

@@ -1,4 +1,4 @@
-"""The suite's named checks: their names, answers judged against the spec, and two schemathesis checks.
+"""The suite's named checks: their names, answers judged against the spec, and three schemathesis checks.
 
 The rules themselves live in `jobspec.invariants`; nothing here knows a state, a transition or a
 field of the lifecycle by name.
@@ -16,13 +16,14 @@ import schemathesis
 
 from conformance.client import Exchange, Response
 from jobspec import Lifecycle, Operation
-from jobspec.invariants import jobs_in, show, state_field_problems, timestamp_order_problems
+from jobspec.invariants import duplicate_problems, jobs_in, show, state_field_problems, timestamp_order_problems
 
 Job = dict[str, Any]
 
 # Check names, as reports and tests know them.
 STATE_FIELDS = "job_state_fields"
 TIMESTAMPS_ORDERED = "job_timestamps_ordered"
+LISTED_ONCE = "jobs_listed_once"
 IMMUTABLE_FIELDS = "job_immutable_fields"
 TRANSITION_ANSWER = "transition_answer"
 TRANSITION_RESULT = "transition_result"
@@ -35,8 +36,12 @@ WORKER_FOLLOWS = "worker_follows_lifecycle"
 ITEM_NAMES_ITS_URL = "item_names_its_url"
 LOGIN_WRONG_PASSWORD = "login_refuses_wrong_password"
 LOGIN_MISSING_FIELD = "login_requires_both_fields"
+LOGIN_MALFORMED_BODY = "login_refuses_malformed_body"
+TOKEN_IS_JWT = "token_is_a_jwt"
 RENEWED_TOKEN_WORKS = "renewed_token_works"
 LOGOUT_ENDS_SESSION = "logout_ends_the_session"
+LOGOUT_IDEMPOTENT = "logout_is_idempotent"
+UNKNOWN_JOB = "unknown_job_not_found"
 ID_URL = "@id"  # plone.restapi's absolute URL of a resource
 DOCUMENTED_ANSWER = "documented_answer"
 REQUEST_BODY = "request_body"
@@ -48,7 +53,11 @@ def answer_problems(operation: Operation, exchange: Exchange, status: int | None
     if response.status != status:
         return [f"Received {response.received} / Documented: {status}"]
     documented = operation.responses.get(str(status), {})
-    schema = documented.get("content", {}).get("application/json", {}).get("schema")
+    media_types = documented.get("content", {})
+    received = _media_type(response.headers)
+    if media_types and received not in media_types:
+        return [f"Received Content-Type {received or 'none'!r} / Documented for {status}: {', '.join(media_types)}"]
+    schema = media_types.get("application/json", {}).get("schema")
     if schema is None:
         return []
     if response.data is None:
@@ -70,7 +79,7 @@ def content_type_problems(operation: Operation, response: Response) -> list[str]
     """The media type of an answer against those its status documents; no body where none is documented."""
     content = operation.responses.get(str(response.status), {}).get("content", {})
     received = next((v for k, v in response.headers.items() if k.lower() == "content-type"), "")
-    media = received.split(";", 1)[0].strip().lower()
+    media = _media_type(response.headers)
     if not content:
         return [f"Received a body: {response.body[:100]!r} / Documented: no body"] if response.body else []
     if media not in content and "*/*" not in content:
@@ -107,6 +116,12 @@ def request_problems(operation: Operation, raw: bytes) -> list[str]:
 
 def _errors(schema: Any, data: Any) -> list[Any]:
     return list(_validator(show(schema)).iter_errors(data))[:3]
+
+
+def _media_type(headers: dict[str, str]) -> str:
+    """The media type of a Content-Type header, without its parameters (`; charset=utf-8`)."""
+    value = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    return value.split(";", 1)[0].strip().lower()
 
 
 @functools.cache
@@ -147,3 +162,16 @@ def job_state_fields(ctx: Any, response: Any, case: Any) -> bool | None:
 def job_timestamps_ordered(ctx: Any, response: Any, case: Any) -> bool | None:
     """Every job in every response has its set timestamps in the spec's order."""
     return _judge_jobs(response, case, timestamp_order_problems)
+
+
+@schemathesis.check
+def jobs_listed_once(ctx: Any, response: Any, case: Any) -> bool | None:
+    """No list in any response holds a job twice."""
+    found = _response_jobs(response, case)
+    id_field = getattr(case.operation.schema, "id_field", None)  # bound by the schema phase, beside the lifecycle
+    if found is None or not isinstance(id_field, str):
+        return None
+    problems = duplicate_problems(found[0], response.json(), id_field)
+    if problems:
+        raise AssertionError("\n".join(problems))
+    return True

@@ -30,6 +30,7 @@ class Request:
     url: str
     headers: dict[str, str] = field(default_factory=dict)
     body: Any = None
+    raw: bool = False  # `body` is the text sent as it is, not a value sent as JSON
 
     def curl(self) -> str:
         """A curl command that sends this request again (tokens as shell variables, never in clear)."""
@@ -37,7 +38,7 @@ class Request:
         for name, value in self.headers.items():
             parts += ["-H", f"{name}: {value}"]
         if self.body is not None:
-            parts += ["-H", "Content-Type: application/json", "-d", json.dumps(self.body)]
+            parts += ["-H", "Content-Type: application/json", "-d", self.body if self.raw else json.dumps(self.body)]
         parts.append(self.url)
         return " ".join(_quote(part) for part in parts)
 
@@ -114,9 +115,19 @@ class Client:
             self.secrets[repr(secret)[1:-1]] = VARIABLE_PREFIX + variable  # as messages quote it (CR/LF escaped)
 
     def call(
-        self, method: str, path: str, *, token: str | None = "", body: Any = None, headers: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = "",
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        raw: str | None = None,
     ) -> Exchange:
-        """Send a request; `token` "" means the suite's own, None no Authorization header at all."""
+        """Send a request; `token` "" means the suite's own, None no Authorization header at all.
+
+        `body` goes as JSON; `raw` is text sent as it is, labelled JSON (a malformed body on purpose).
+        """
         sent = dict(headers or {})
         token = self.token if token == "" else token
         if token is not None:
@@ -125,9 +136,18 @@ class Client:
         if not url.startswith(self.base_url + "/"):
             raise SetupError(f"refusing to send a request outside --base-url: {self.redact(url)}")
         shown = {**self.shown_headers, **{name: self.redact(value) for name, value in sent.items()}}
-        request = Request(method, self.redact(url), {k: _printable(v) for k, v in shown.items()}, self._shown(body))
+        printable = {k: _printable(v) for k, v in shown.items()}
+        request = Request(
+            method, self.redact(url), printable, self._shown(body) if raw is None else raw, raw is not None
+        )
+        data = None
+        if raw is not None:
+            sent.setdefault("Content-Type", "application/json")
+            data = raw.encode()
         try:
-            answer = self.session.request(method, url, headers=sent, json=body, allow_redirects=REDIRECTS_ALLOWED)
+            answer = self.session.request(
+                method, url, headers=sent, json=body, data=data, allow_redirects=REDIRECTS_ALLOWED
+            )
         except (requests.RequestException, ValueError) as exc:  # ValueError: a header requests refuses to send
             return Exchange(request, Response(0, {}, "", error=self.redact(_reason(exc, self.timeout))))
         self._keep_answered_token(answer)

@@ -29,6 +29,7 @@ class Fixtures(Protocol):
 
     name: str
     owned: set[str]
+    timed: bool  # its moving jobs keep the timings and outcomes asked for: a worker step not seen is a failure
 
     def obtain(self, state: str) -> str:
         """The id of a job in `state` that the suite may act on; Unavailable otherwise."""
@@ -54,6 +55,7 @@ class MockFixtures:
         self.headers = {"X-Mock-Token": control_token} if control_token else {}
         self.token_flag = token_flag
         self.owned: set[str] = set()
+        self.timed = True  # the mock honours `params.mock`, unless its clock is frozen (see `moving`)
         if control_token:
             client.keep_secret(control_token, "MOCK_TOKEN")
 
@@ -82,6 +84,9 @@ class MockFixtures:
     def moving(self, lifecycle: Lifecycle) -> list[str]:
         """One quick job for every way the worker can end a job (the mock's `outcome` names its state),
         and one left to the worker's own choice."""
+        clock = self.client.call("GET", "/__mock__/clock", token=None, headers=self.headers).response
+        frozen = clock.data.get("frozen") if clock.status == 200 and isinstance(clock.data, dict) else False
+        self.timed = frozen is not True  # a frozen mock (`jobs-mock --frozen`) moves no job by itself
         made = []
         for end in [*worker_ends(lifecycle), None]:
             quick: dict[str, Any] = timings(lifecycle, QUICK) | ({"outcome": end} if end else {})
@@ -107,6 +112,7 @@ class CommandFixtures:
     """Jobs made by a user's command: `CMD STATE` prints the new job's id on its last line."""
 
     name = "command"
+    timed = False  # a command may not be able to make a job run soon, nor choose how it ends
 
     def __init__(self, command: str, timeout: float) -> None:
         if not command.strip():
@@ -147,6 +153,7 @@ class ExistingFixtures:
     """Jobs the deployment already has; only handed out when `--allow-destructive` permits it."""
 
     name = "none"
+    timed = False
 
     def __init__(
         self, client: Client, list_path: str, id_field: str, lifecycle: Lifecycle, *, allow_destructive: bool, hint: str

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -85,10 +86,12 @@ def backwards_problems(lifecycle: Lifecycle, before: Job, after: Job) -> list[st
     return problems
 
 
-def differences(before: Job, after: Job, ignore: Iterable[str] = ()) -> list[str]:
-    """Fields whose values differ, ignoring some."""
-    names = sorted((set(before) | set(after)) - set(ignore))
-    return [name for name in names if before.get(name) != after.get(name)]
+def differences(before: Job, after: Job, ignore: Iterable[str] = (), among: Iterable[str] = ()) -> list[str]:
+    """Fields whose values differ, ignoring some; only those `among` when given (an extra field is no rule's)."""
+    names = (set(before) | set(after)) - set(ignore)
+    if among:
+        names &= set(among)
+    return [name for name in sorted(names) if before.get(name) != after.get(name)]
 
 
 def _moved_on(lifecycle: Lifecycle, was: Any, now: Any) -> bool:
@@ -100,8 +103,12 @@ def change_problems(lifecycle: Lifecycle, transition: Transition, before: Job, a
     """What a job read back after `transition` fired gets wrong about it."""
     status = after.get(lifecycle.status_field)
     if status != transition.target:
-        if _moved_on(lifecycle, transition.target, status):
-            return []  # the worker moved it on since; its fields are the later state's business
+        if _moved_on(lifecycle, transition.target, status) and differences(
+            before, after, lifecycle.invariants.list_ignores
+        ):
+            # The worker moved it on since (its fields are the later state's business); but a job exactly as
+            # it was before did not move at all: the transition did not happen.
+            return []
         return [
             f"Received {lifecycle.status_field} {show(status)} / Documented: {transition.target} after {transition.name}"
         ]
@@ -114,10 +121,11 @@ def change_problems(lifecycle: Lifecycle, transition: Transition, before: Job, a
             )
         elif change.kind == "now" and as_ms(value) is None:
             problems.append(f"Received `{name}`: {show(value)} / Documented: the time of {transition.name}")
-        elif change.kind in ("output", "error") and not isinstance(value, dict):
-            problems.append(f"Received `{name}`: {show(value)} / Documented: a JSON object ({change.kind})")
+        elif change.kind in ("output", "error") and not (isinstance(value, dict) and value):
+            # `$output` fills the field and `$error` puts the error in it: an empty object holds neither.
+            problems.append(f"Received `{name}`: {show(value)} / Documented: a non-empty JSON object ({change.kind})")
     kept = (lifecycle.status_field, *transition.changes, *lifecycle.invariants.list_ignores)
-    for name in differences(before, after, kept):
+    for name in differences(before, after, kept, lifecycle.job_fields):
         problems.append(
             f"Received `{name}` changed to {show(after.get(name))} / Documented: {transition.name} keeps it"
         )
@@ -128,7 +136,7 @@ def unchanged_problems(lifecycle: Lifecycle, before: Job, after: Job) -> list[st
     """A refused operation must leave the job exactly as it was (worker progress aside)."""
     if _moved_on(lifecycle, before.get(lifecycle.status_field), after.get(lifecycle.status_field)):
         return immutable_problems(lifecycle, before, after)
-    changed = differences(before, after, lifecycle.invariants.list_ignores)
+    changed = differences(before, after, lifecycle.invariants.list_ignores, lifecycle.job_fields)
     return [
         f"Received `{name}` {show(before.get(name))} -> {show(after.get(name))} / Documented: unchanged"
         for name in changed
@@ -143,8 +151,16 @@ def list_problems(lifecycle: Lifecycle, listed: Job | None, single: Job) -> list
         return immutable_problems(lifecycle, listed, single)
     return [
         f"Received `{name}` {show(listed.get(name))} in the list, {show(single.get(name))} on its own / Documented: they agree"
-        for name in differences(listed, single, lifecycle.invariants.list_ignores)
+        for name in differences(listed, single, lifecycle.invariants.list_ignores, lifecycle.job_fields)
     ]
+
+
+def duplicate_problems(lifecycle: Lifecycle, data: Any, id_field: str) -> list[str]:
+    """Jobs a list holds more than once (each job is one item of the list)."""
+    if not isinstance(data, list):
+        return []
+    counts = Counter(json.dumps(job.get(id_field)) for job in jobs_in(lifecycle, data))
+    return [f"Received job {job_id} {n} times in one list / Documented: once" for job_id, n in counts.items() if n > 1]
 
 
 def jobs_in(lifecycle: Lifecycle, data: Any) -> list[dict[str, Any]]:

@@ -79,6 +79,13 @@ class Refusal:
         """The refusal's message for one job, from the spec's template."""
         return self.template.format(id=job_id, state=state)
 
+    def message_problems(self, message: Any, state: str) -> list[str]:
+        """What a refusal's message received lacks: the job's state, where the template names it."""
+        names = {name for _, name, _, _ in string.Formatter().parse(self.template) if name}
+        if "state" not in names or (isinstance(message, str) and state in message):
+            return []
+        return [f"Received error message {message!r} / Documented: a message naming the job's state, {state!r}"]
+
 
 @dataclass(frozen=True)
 class Removal:
@@ -166,6 +173,9 @@ class Lifecycle:
     worker: Mapping[str, WorkerStep] = field(default_factory=dict)
     worker_output: Mapping[str, Any] = field(default_factory=dict)
     worker_error_default: Mapping[str, Any] = field(default_factory=dict)
+    # The fields the Job schema documents, when parsed beside it: the rules about a job's fields speak of
+    # these (empty: of every field). Context from the spec, not part of the lifecycle: not compared.
+    job_fields: frozenset[str] = field(default=frozenset(), compare=False)
 
     @classmethod
     def from_dict(
@@ -284,6 +294,7 @@ class _Parser:
             refusals=refusals,
             removal=self.removal(data.get("removal"), states),
             invariants=self.invariants(data.get("invariants")),
+            job_fields=self.job_fields or frozenset(),
         )
         _check_graph(lifecycle)
         worker = _mapping(data.get("worker"), "x-job-lifecycle.worker")

@@ -1,7 +1,8 @@
 """A small conformant jobs server for the suite's own tests, and its deliberately broken variants.
 
-It follows the lifecycle the spec states (through `jobspec`), speaks the mock's control API for
-fixtures (`POST /__mock__/jobs`, `/move`, `/journal`), and each `Violation` breaks it in one way.
+It follows the lifecycle the spec states (through `jobspec`), issues HS256 JWTs signed with Nick's
+development secret as the contract says, speaks the mock's control API for fixtures
+(`POST /__mock__/jobs`, `/move`, `/journal`), and each `Violation` breaks it in one way.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import jwt
 from aiohttp import web
 
 from conformance.options import Options
@@ -29,6 +31,8 @@ from jobspec import Transition, load_spec
 LIFECYCLE = load_spec().lifecycle
 USERS = {"admin": ("admin", True), "editor": ("editor", False)}
 UNAUTHORIZED = {"message": "You are not authorized to access this resource."}
+SECRET = "secret"  # Nick's development secret, the mock's default too
+LIFETIME = 12 * 3600  # Nick's token lifetime
 
 
 class Violation(enum.Enum):
@@ -100,7 +104,8 @@ class JobsServer:
         self.violations = violations
         self.jobs: dict[str, dict[str, Any]] = {job["uuid"]: job for job in jobs or default_jobs()}
         self.due: dict[str, float] = {}
-        self.tokens: dict[str, str] = {}
+        self.revoked: set[str] = set()
+        self.issued: list[str] = []  # every token handed out: none may appear in a report
         self.journal: list[tuple[str, str, int]] = []
         self.reads: dict[str, int] = {}  # reads of each job, for V.TIMESTAMP_BACKWARDS
         self.url = ""
@@ -124,7 +129,7 @@ class JobsServer:
         return [entry for entry in self.journal if entry[0] not in ("GET", "HEAD", "OPTIONS")]
 
     async def _start(self) -> None:
-        app = web.Application(middlewares=[self._journal])
+        app = web.Application(middlewares=self._middlewares())
         app.router.add_routes(self._routes())
         app.cleanup_ctx.append(self._worker)
         self._runner = web.AppRunner(app)
@@ -137,6 +142,12 @@ class JobsServer:
     async def _stop(self) -> None:
         assert self._runner is not None
         await self._runner.cleanup()
+
+    def _middlewares(self) -> list[Any]:
+        return [self._journal]
+
+    def _apply(self, job: dict[str, Any], transition: Transition, context: dict[str, Any]) -> None:
+        apply(job, transition, context)
 
     def _routes(self) -> list[web.RouteDef]:
         return [
@@ -191,7 +202,7 @@ class JobsServer:
         outcome = timing.get("outcome", "completed")
         moves = LIFECYCLE.worker_transitions(job["status"])
         move = next((t for t in moves if t.target == outcome), moves[0])
-        apply(job, move, {"outcome": outcome})
+        self._apply(job, move, {"outcome": outcome})
         self._schedule(job)
 
     def _schedule(self, job: dict[str, Any]) -> None:
@@ -228,14 +239,30 @@ class JobsServer:
         return web.json_response({"token": self._issue(body["login"])})
 
     def _issue(self, login: str) -> str:
-        token = secrets.token_hex(16)
-        self.tokens[token] = login
+        now = int(time.time())
+        claims = {"sub": login, "fullname": login.title(), "iat": now, "exp": now + LIFETIME}
+        token = jwt.encode({**claims, "jti": secrets.token_hex(8)}, SECRET, algorithm="HS256")
+        self.issued.append(token)
         return token
 
+    def _claims(self, token: str) -> dict[str, Any] | None:
+        """The claims of a valid token: signed with the secret, not expired."""
+        try:
+            found: dict[str, Any] = jwt.decode(
+                token, SECRET, algorithms=["HS256"], options={"require": ["sub", "iat", "exp"]}
+            )
+        except jwt.PyJWTError:
+            return None
+        return found
+
+    def _token(self, request: web.Request) -> str | None:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
     def _user(self, request: web.Request) -> str | None:
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        return self.tokens.get(token) if scheme.lower() == "bearer" else None
+        token = self._token(request)
+        claims = None if token is None or token in self.revoked else self._claims(token)
+        return claims["sub"] if claims is not None and claims["sub"] in USERS else None
 
     async def renew(self, request: web.Request) -> web.Response:
         user = self._user(request)
@@ -244,13 +271,13 @@ class JobsServer:
             return web.json_response({"error": error}, status=401)
         token = self._issue(user)
         if V.RENEWED_TOKEN_REFUSED in self.violations:
-            self.tokens.pop(token)
+            self.revoked.add(token)
         return web.json_response({"token": token})
 
     async def logout(self, request: web.Request) -> web.Response:
-        _, _, token = request.headers.get("Authorization", "").partition(" ")
-        if V.LOGOUT_KEEPS_TOKEN not in self.violations:
-            self.tokens.pop(token, None)
+        token = self._token(request)
+        if token is not None and V.LOGOUT_KEEPS_TOKEN not in self.violations:
+            self.revoked.add(token)
         return web.Response(status=204)
 
     def _guard(self, request: web.Request) -> web.Response | None:
@@ -338,7 +365,7 @@ class JobsServer:
         elif V.ABORT_IGNORED in self.violations and operation == "abortJob":
             pass
         else:
-            apply(job, outcome, {})
+            self._apply(job, outcome, {})
         self._schedule(job)
         return web.Response(status=outcome.trigger.status or 204)
 

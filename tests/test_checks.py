@@ -14,8 +14,8 @@ from jobspec import load_spec
 SPEC = load_spec()
 
 
-def answer(status: int, data: Any) -> Exchange:
-    return Exchange(Request("GET", "http://h/x"), Response(status, {}, str(data), data))
+def answer(status: int, data: Any, content_type: str = "application/json") -> Exchange:
+    return Exchange(Request("GET", "http://h/x"), Response(status, {"Content-Type": content_type}, str(data), data))
 
 
 @pytest.mark.parametrize(
@@ -78,3 +78,17 @@ def test_request_problems__the_documented_request_body(raw: bytes, problem: str)
     problems = checks.request_problems(SPEC.operation("login"), raw)
     assert (problem in "\n".join(problems)) if problem else problems == [], problems
     assert checks.request_problems(SPEC.operation("getJobs"), raw) == [], "no body is documented: nothing to judge"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "problem"),
+    [
+        pytest.param("application/json; charset=utf-8", "", id="parameters-ignored"),
+        pytest.param("text/plain", "Received Content-Type 'text/plain'", id="undocumented"),
+        pytest.param("", "Received Content-Type 'none'", id="missing"),
+    ],
+)
+def test_answer_problems__the_content_type_is_documented(content_type: str, problem: str) -> None:
+    body = {"message": "You are not authorized to access this resource."}
+    problems = checks.answer_problems(SPEC.operation("getJobs"), answer(401, body, content_type), 401)
+    assert (problem in "\n".join(problems)) if problem else problems == [], problems

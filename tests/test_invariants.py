@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from jobspec import InconsistentJob, Transition, invariants, load_spec
+from jobspec import InconsistentJob, Refusal, Transition, invariants, load_spec
 from jobspec.invariants import invariant_problems, job_in_state, settle
 from jobspec.timestamps import as_ms, timestamp
 
@@ -193,6 +193,43 @@ def test_changes__a_wrong_target_is_named() -> None:
     abort = _transition("abortJob", "running")
     problems = invariants.change_problems(LIFECYCLE, abort, job("running"), job("completed"))
     assert problems and abort.target in problems[0]
+
+
+def test_changes__a_job_exactly_as_before_did_not_move_even_where_the_worker_could_have() -> None:
+    retry = _transition("retryJob", "failed")
+    assert retry.source in LIFECYCLE.worker_reachable(retry.target), "the worker could bring it back"
+    before = job("failed", result={"error": "x"})
+    problems = invariants.change_problems(LIFECYCLE, retry, before, dict(before))
+    assert problems and retry.target in problems[0]
+
+
+def test_changes__an_empty_result_is_no_output() -> None:
+    complete = next(t for t in LIFECYCLE.worker_transitions("running") if t.target == "completed")
+    problems = invariants.change_problems(LIFECYCLE, complete, job("running"), job("completed", result={}))
+    assert problems and "`result`" in problems[0]
+
+
+def test_changes__a_field_the_job_schema_does_not_document_is_no_rule_s() -> None:
+    abort = _transition("abortJob", "running")
+    before, after = {**job("running"), "progress": 40}, {**job("aborted"), "progress": 100}
+    assert invariants.change_problems(LIFECYCLE, abort, before, after) == []
+    assert invariants.list_problems(LIFECYCLE, {**after, "progress": 0}, after) == []
+
+
+def test_duplicates__a_job_twice_in_a_list_is_named() -> None:
+    one, other = job("created"), job("failed", uuid="b3fe7e07-d54b-435b-9cb0-e12f1f80a589")
+    assert invariants.duplicate_problems(LIFECYCLE, [one, other], "uuid") == []
+    problems = invariants.duplicate_problems(LIFECYCLE, [one, other, dict(one)], "uuid")
+    assert len(problems) == 1 and "2 times" in problems[0]
+
+
+def test_refusal_message__must_name_the_job_s_state_where_the_template_does() -> None:
+    refusal = LIFECYCLE.outcome("abortJob", "completed")
+    assert isinstance(refusal, Refusal)
+    assert refusal.message_problems(refusal.message("j", "completed"), "completed") == []
+    assert refusal.message_problems("Cannot abort job j: it is completed.", "completed") == []
+    assert refusal.message_problems("This job cannot be aborted.", "completed")
+    assert refusal.message_problems(None, "completed")
 
 
 def test_unchanged__a_refusal_that_moved_the_job_is_named() -> None:

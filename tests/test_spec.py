@@ -132,7 +132,24 @@ def test_every_error_response_is_exact_and_its_examples_fit(response: dict[str, 
         pytest.param("getJobs", "401", {"error": {"type": "Unauthorized", "message": "x"}}, False, id="401-typed"),
         pytest.param("abortJob", "409", {"error": {"type": "Bad Request", "message": "x"}}, False, id="409-type"),
         pytest.param("login", "401", {"error": {"type": "Missing credentials", "message": "x"}}, False, id="login"),
-        pytest.param("renewLogin", "401", {"error": {"type": "Invalid session", "message": "x"}}, True, id="renew"),
+        pytest.param(
+            "renewLogin",
+            "401",
+            {"error": {"type": "Invalid session", "message": "User is not logged in."}},
+            True,
+            id="renew",
+        ),
+        pytest.param(
+            "renewLogin", "401", {"error": {"type": "Invalid session", "message": "x"}}, False, id="renew-text"
+        ),
+        pytest.param("getJobs", "403", {"message": "Forbidden."}, False, id="403-text"),
+        pytest.param(
+            "login",
+            "400",
+            {"error": {"type": "Bad Request", "message": "body: expected a JSON object"}},
+            True,
+            id="login-bad-request",
+        ),
     ],
 )
 def test_error_bodies_are_exact_per_status(operation: str, code: str, body: Any, valid: bool) -> None:

@@ -1,16 +1,20 @@
 """The auth phase: every guarded operation without valid credentials, and the session's life.
 
-Without a token, with a garbage one and as a user who may not manage jobs, each guarded
-operation must refuse with its documented status and body. Then, on throwaway sessions: a wrong
-password and a missing field are refused as documented, a renewed token works, and a token
-logged out no longer does (for the jobs operations and for renewal) while a new login still works.
+Without a token, with a garbage one, a forged one (unsigned, or signed with another key), an
+expired one, one of an unknown user, and as a user who may not manage jobs, each guarded
+operation must refuse with its documented status and body. Then, on throwaway sessions: the
+tokens handed out are what the spec's bearer scheme says; a wrong password, a missing or empty
+field and a malformed body are refused as documented; a renewed token works; and a token logged
+out no longer does (for the jobs operations and for renewal) while a new login still works, and
+logging out again, or without a token, still answers as documented.
 """
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from conformance import checks
+from conformance import checks, tokens
 from conformance.client import Exchange
 from conformance.target import Progress, Target, session_operations
 from jobspec import Operation, Spec
@@ -18,14 +22,21 @@ from jobspec import Operation, Spec
 PHASE = "auth"
 NO_TOKEN = "auth_no_token"
 GARBAGE_TOKEN = "auth_garbage_token"
+FORGED_TOKEN = "auth_forged_token"
+EXPIRED_TOKEN = "auth_expired_token"
+UNKNOWN_USER_TOKEN = "auth_unknown_user_token"
 FORBIDDEN_USER = "auth_forbidden_user"
 GARBAGE = "not-a-valid-token"
+NOT_JSON = '{"login": '  # a body cut short: not JSON at all
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 SESSION_CHECKS = (
+    checks.TOKEN_IS_JWT,
     checks.LOGIN_WRONG_PASSWORD,
     checks.LOGIN_MISSING_FIELD,
+    checks.LOGIN_MALFORMED_BODY,
     checks.RENEWED_TOKEN_WORKS,
     checks.LOGOUT_ENDS_SESSION,
+    checks.LOGOUT_IDEMPOTENT,
 )
 FALLBACK_FORBIDDEN = ("editor", "editor")  # the mock's own such user, for mocks without POST /__mock__/tokens
 
@@ -39,6 +50,7 @@ def run(target: Target, progress: Progress) -> None:
         if 401 in documented:
             _expect(target, operation, NO_TOKEN, None, 401)
             _expect(target, operation, GARBAGE_TOKEN, GARBAGE, 401)
+            _invalid_tokens(target, operation)
         if 403 not in documented:
             continue
         if forbidden is None:
@@ -55,7 +67,7 @@ def run(target: Target, progress: Progress) -> None:
 
 def groups(spec: Spec) -> tuple[str, ...]:
     """The checks of this phase."""
-    return (NO_TOKEN, GARBAGE_TOKEN, FORBIDDEN_USER, *SESSION_CHECKS)
+    return (NO_TOKEN, GARBAGE_TOKEN, FORGED_TOKEN, EXPIRED_TOKEN, UNKNOWN_USER_TOKEN, FORBIDDEN_USER, *SESSION_CHECKS)
 
 
 def guarded_operations(target: Target) -> list[Operation]:
@@ -88,11 +100,12 @@ def _subject(operation: Operation) -> str:
     return f"{operation.method} {operation.path}"
 
 
-def _expect(target: Target, operation: Operation, check: str, token: str | None, status: int) -> None:
+def _expect(target: Target, operation: Operation, check: str, token: str | None, status: int, who: str = "") -> None:
     # A fresh random id names no job: a deployment that ignores auth still changes nothing.
     job_id = str(uuid.uuid4()) if "{" in operation.path else None
     exchange = target.call(operation.operation_id, job_id, token=token)
-    problems = [f"{p} ({_who(check)})" for p in checks.answer_problems(operation, exchange, status)]
+    who = who or _who(check)
+    problems = [f"{p} ({who})" for p in checks.answer_problems(operation, exchange, status)]
     target.results.check(PHASE, check, _subject(operation), problems, exchange)
 
 
@@ -104,6 +117,28 @@ def _who(check: str) -> str:
     }[check]
 
 
+def _invalid_tokens(target: Target, operation: Operation) -> None:
+    """Tokens the deployment did not issue as they stand: forged, expired, of an unknown user; all 401."""
+    subject, own, login = _subject(operation), target.client.token, target.options.login
+    if not tokens.says_jwt(target.spec.resolved):
+        for name in (FORGED_TOKEN, EXPIRED_TOKEN, UNKNOWN_USER_TOKEN):
+            target.results.not_exercised(PHASE, name, subject, tokens.NOT_JWT)
+        return
+    for who, token in tokens.forgeries(own, login).items():
+        _expect(target, operation, FORGED_TOKEN, token, 401, who)
+    if not tokens.signs_with_development_secret(own):
+        reason = (
+            f"the deployment does not sign its tokens with Nick's development secret "
+            f"({tokens.DEVELOPMENT_SECRET!r}): the suite cannot sign one it would otherwise accept"
+        )
+        for name in (EXPIRED_TOKEN, UNKNOWN_USER_TOKEN):
+            target.results.not_exercised(PHASE, name, subject, reason)
+        return
+    _expect(target, operation, EXPIRED_TOKEN, tokens.expired(own, login), 401, "a token that expired")
+    who = "a validly signed token of a user the deployment does not know"
+    _expect(target, operation, UNKNOWN_USER_TOKEN, tokens.of_unknown_user(own, login), 401, who)
+
+
 class Session:
     """The login, renewal and logout checks, each on a throwaway session of its own."""
 
@@ -111,6 +146,7 @@ class Session:
         self.target = target
         self.login, self.renew, self.logout = session_operations(target.spec)
         self.listing = target.spec.operation(target.list_operation)
+        self.jwt = tokens.says_jwt(target.spec.resolved)
 
     def run(self) -> None:
         """Each session check, or why it cannot run."""
@@ -121,10 +157,13 @@ class Session:
             return
         self.wrong_password()
         self.missing_field()
+        self.malformed_body()
         if self.renew is not None:
             self.renewal(self.renew)
         if self.logout is not None:
             self.logging_out(self.logout)
+        if not self.jwt:
+            self.target.results.not_exercised(PHASE, checks.TOKEN_IS_JWT, self.login.operation_id, tokens.NOT_JWT)
 
     def _why_not(self) -> str:
         options = self.target.options
@@ -134,18 +173,23 @@ class Session:
             return f"{options.flag('read_only')} sends no login but its own"
         return ""
 
-    def _log_in(self, body: dict[str, str]) -> Exchange:
-        return self.target.client.call("POST", self.login.path, token=None, body=body)
+    def _log_in(self, body: Any = None, raw: str | None = None) -> Exchange:
+        return self.target.client.call("POST", self.login.path, token=None, body=body, raw=raw)
 
     def _fresh(self) -> tuple[Exchange, str | None]:
         options = self.target.options
         exchange = self._log_in({"login": options.login, "password": options.password})
-        data = exchange.response.data
-        token = data.get("token") if isinstance(data, dict) else None
-        if isinstance(token, str):
+        token = _token(exchange)
+        if token is not None:
             self.target.client.keep_secret(token, "SESSION_TOKEN")
-            return exchange, token
-        return exchange, None
+            self._judge_token(self.login.operation_id, token, exchange)
+        return exchange, token
+
+    def _judge_token(self, subject: str, token: str, exchange: Exchange) -> None:
+        """A token handed out is what the spec's bearer scheme says (a JWT naming its user, expiring)."""
+        if self.jwt:
+            problems = tokens.token_problems(token, self.target.options.login)
+            self._record(checks.TOKEN_IS_JWT, subject, problems, exchange)
 
     def _fresh_for(self, name: str, subject: str) -> tuple[Exchange, str | None]:
         """A fresh session's token for check `name`; a failed check of it when the login gives none."""
@@ -172,14 +216,23 @@ class Session:
         )
 
     def missing_field(self) -> None:
-        """A body without the password: 400 with the documented body."""
-        exchange = self._log_in({"login": self.target.options.login})
-        self._record(
-            checks.LOGIN_MISSING_FIELD,
-            self.login.operation_id,
-            checks.answer_problems(self.login, exchange, 400),
-            exchange,
-        )
+        """A body without the password, and one with an empty password (it counts as missing): 400 as documented."""
+        login = self.target.options.login
+        for body, what in (({"login": login}, "no password"), ({"login": login, "password": ""}, "an empty password")):
+            exchange = self._log_in(body)
+            problems = [f"{p} ({what})" for p in checks.answer_problems(self.login, exchange, 400)]
+            self._record(checks.LOGIN_MISSING_FIELD, self.login.operation_id, problems, exchange)
+
+    def malformed_body(self) -> None:
+        """A password that is not a string, and a body that is not JSON: 400 as documented, never a 500."""
+        login = self.target.options.login
+        for body, raw, what in (
+            ({"login": login, "password": 12345}, None, "a password that is not a string"),
+            (None, NOT_JSON, "a body that is not JSON"),
+        ):
+            exchange = self._log_in(body, raw)
+            problems = [f"{p} ({what})" for p in checks.answer_problems(self.login, exchange, 400)]
+            self._record(checks.LOGIN_MALFORMED_BODY, self.login.operation_id, problems, exchange)
 
     def renewal(self, renew: Operation) -> None:
         """A renewed token is a token: the list answers 200 with it."""
@@ -200,6 +253,7 @@ class Session:
             )
             return
         self.target.client.keep_secret(new, "RENEWED_TOKEN")
+        self._judge_token(subject, new, renewed)
         used = self.target.client.call(self.listing.method, self.listing.path, token=new)
         problems = [f"{p} (with the renewed token)" for p in checks.answer_problems(self.listing, used, 200)]
         self._record(checks.RENEWED_TOKEN_WORKS, subject, problems, used, (first, renewed))
@@ -221,6 +275,7 @@ class Session:
             renewed = self.target.client.call(self.renew.method, self.renew.path, token=token)
             problems = [f"{p} (renewing a logged-out token)" for p in checks.answer_problems(self.renew, renewed, 401)]
             self._record(checks.LOGOUT_ENDS_SESSION, subject, problems, renewed, steps)
+        self.logging_out_again(logout, token, success, steps)
         again, new = self._fresh()
         if new is None:
             problem = f"Received {again.response.received} from a new login after logout / Documented: 200 with a token"
@@ -229,3 +284,19 @@ class Session:
         used = self.target.client.call(self.listing.method, self.listing.path, token=new)
         problems = [f"{p} (a new login after logout)" for p in checks.answer_problems(self.listing, used, 200)]
         self._record(checks.LOGOUT_ENDS_SESSION, subject, problems, used, (*steps, again))
+
+    def logging_out_again(self, logout: Operation, token: str, success: int, steps: tuple[Exchange, ...]) -> None:
+        """Logging out is idempotent: again with the logged-out token, and (when the spec lets it) with none."""
+        calls: list[tuple[str | None, str]] = [(token, "a token already logged out")]
+        if not logout.needs_auth(self.target.spec.security):
+            calls.append((None, "no Authorization header"))
+        for sent, what in calls:
+            out = self.target.client.call(logout.method, logout.path, token=sent)
+            problems = [f"{p} ({what})" for p in checks.answer_problems(logout, out, success)]
+            self._record(checks.LOGOUT_IDEMPOTENT, logout.operation_id, problems, out, steps)
+
+
+def _token(exchange: Exchange) -> str | None:
+    data = exchange.response.data
+    token = data.get("token") if isinstance(data, dict) else None
+    return token if isinstance(token, str) else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 from conformance import checks
@@ -16,6 +17,8 @@ PHASE = "lifecycle"
 WORKER = "worker"
 POLL = 0.1  # seconds between two reads of the list while watching the worker
 GRACE = 0.5  # seconds to keep watching once the watched jobs are terminal: they must stay there
+NOT_A_UUID = "not-a-uuid"  # the id parameter is a plain string: an id like this names no job either
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 Job = dict[str, Any]
 
 
@@ -38,6 +41,7 @@ def groups(spec: Spec) -> tuple[str, ...]:
         checks.ITEM_NAMES_ITS_URL,
         checks.DELETION_ANSWER,
         checks.DELETION_FINAL,
+        checks.UNKNOWN_JOB,
         checks.WORKER_FOLLOWS,
     )
 
@@ -66,6 +70,7 @@ class LifecyclePhase:
             self.cell(state, operation, outcome)
         for state in sorted(self.lifecycle.removal.states, key=list(self.lifecycle.states).index):
             self.deletion(state)
+        self.unknown_jobs()
         WorkerWatch(self.target).run()
 
     # ---- one cell ------------------------------------------------------------------------
@@ -84,8 +89,8 @@ class LifecyclePhase:
             problems = checks.answer_problems(spec_operation, exchange, outcome.trigger.status)
             self.expect(checks.TRANSITION_ANSWER, subject, problems, exchange)
         else:
-            problems = checks.answer_problems(spec_operation, exchange, outcome.status) or _error_type(
-                exchange, outcome.error_type
+            problems = checks.answer_problems(spec_operation, exchange, outcome.status) or _refusal_body(
+                exchange, outcome, state
             )
             self.expect(checks.REFUSAL_ANSWER, subject, problems, exchange)
         after = self.read_back(subject, job_id)
@@ -134,6 +139,7 @@ class LifecyclePhase:
                 self.expect(checks.TIMESTAMPS_ORDERED, subject, problems, source)
         if readable:
             problems = invariants.list_problems(self.lifecycle, listed, job)
+            problems += invariants.duplicate_problems(self.lifecycle, list_exchange.response.data, self.target.id_field)
             self.expect(checks.LIST_AGREES, subject, problems, list_exchange)
         return exchange, job
 
@@ -168,6 +174,22 @@ class LifecyclePhase:
         self.expect(checks.DELETION_FINAL, subject, problems, list_exchange)
         self.target.results.cell(state, removal.operation, Outcome.FAILED if self.failed else Outcome.PASSED)
 
+    # ---- unknown jobs ----------------------------------------------------------------------
+    def unknown_jobs(self) -> None:
+        """An id no job has, and one that is not even a UUID: every job operation answers as for a deleted job."""
+        removal = self.lifecycle.removal
+        for operation in removal.afterwards_operations:
+            spec_operation = self.target.spec.operation(operation)
+            if self.target.options.read_only and spec_operation.method not in SAFE_METHODS:
+                reason = f"{self.target.options.flag('read_only')} sends no {spec_operation.method}"
+                self.target.results.not_exercised(PHASE, checks.UNKNOWN_JOB, operation, reason)
+                continue
+            for job_id, what in ((str(uuid.uuid4()), "an id no job has"), (NOT_A_UUID, "an id that is not a UUID")):
+                exchange = self.target.call(operation, job_id)
+                found = checks.answer_problems(spec_operation, exchange, removal.afterwards_status)
+                problems = [f"{p} ({what})" for p in found]
+                self.target.results.check(PHASE, checks.UNKNOWN_JOB, operation, problems, exchange)
+
 
 class WorkerWatch:
     """Watches jobs for a bounded time; every observed sequence must follow the lifecycle."""
@@ -178,6 +200,7 @@ class WorkerWatch:
         self.seen: dict[str, Job] = {}
         self.moves: set[tuple[str, str]] = set()
         self.untouched: set[str] = set()  # jobs the suite made to watch: no client acts on them, only the worker
+        self.last: Exchange | None = None  # the latest read of the list
 
     def run(self) -> None:
         """Watch until the watched jobs settle or the budget (--timeout) is spent."""
@@ -197,6 +220,7 @@ class WorkerWatch:
 
     def observe(self, exchange: Exchange) -> None:
         """Judge every job of one read of the list against its previous observation."""
+        self.last = exchange
         data = exchange.response.data
         for job in data if isinstance(data, list) else []:
             job_id = job.get(self.target.id_field) if isinstance(job, dict) else None
@@ -250,6 +274,14 @@ class WorkerWatch:
                 self.target.results.cell(transition.source, WORKER, Outcome.PASSED)
                 continue
             options = self.target.options
+            unseen = f"no job went from {transition.source} to {transition.target} within {options.timeout:g} s"
+            if made_jobs and self.target.fixtures.timed:
+                problem = (
+                    f"Received {unseen} / Documented: the worker's {transition.name}; the fixtures made jobs to take it"
+                )
+                self.target.results.check(PHASE, checks.WORKER_FOLLOWS, subject, [problem], self.last)
+                self.target.results.cell(transition.source, WORKER, Outcome.FAILED)
+                continue
             hint = (
                 ""
                 if made_jobs
@@ -257,8 +289,7 @@ class WorkerWatch:
             )
             if options.read_only:
                 hint = f"; {options.flag('read_only')} makes no jobs to watch"
-            reason = f"no job went from {transition.source} to {transition.target} within {self.target.options.timeout:g} s{hint}"
-            self.target.results.not_exercised(PHASE, checks.WORKER_FOLLOWS, subject, reason)
+            self.target.results.not_exercised(PHASE, checks.WORKER_FOLLOWS, subject, unseen + hint)
             self.target.results.cell(transition.source, WORKER, Outcome.NOT_EXERCISED)
 
 
@@ -268,11 +299,13 @@ def _names(outcome: Transition | Refusal) -> tuple[str, ...]:
     return (checks.REFUSAL_ANSWER, checks.REFUSAL_UNCHANGED)
 
 
-def _error_type(exchange: Exchange, error_type: str) -> list[str]:
-    """A refusal's body names the lifecycle's error type."""
+def _refusal_body(exchange: Exchange, refusal: Refusal, state: str) -> list[str]:
+    """A refusal's body names the lifecycle's error type, and its message the job's state."""
     error = exchange.response.data.get("error") if isinstance(exchange.response.data, dict) else None
     found = error.get("type") if isinstance(error, dict) else None
-    return [] if found == error_type else [f"Received error type {found!r} / Documented: {error_type!r}"]
+    if found != refusal.error_type:
+        return [f"Received error type {found!r} / Documented: {refusal.error_type!r}"]
+    return refusal.message_problems(error.get("message") if isinstance(error, dict) else None, state)
 
 
 def _url_problems(target: Target, job_id: str, job: Job) -> list[str]:

@@ -73,10 +73,15 @@ def bind(schema: BaseSchema, target: Target) -> BaseSchema:
     """The schema, sending through the suite's bounded adapter and carrying the lifecycle its checks judge by.
 
     A subclass made for this run: schemathesis clones a schema through its class, so filtered
-    copies keep both; the registered checks read `lifecycle` from the schema of the case they judge.
+    copies keep them; the registered checks read `lifecycle` and `id_field` from the schema of the
+    case they judge.
     """
     transport = BoundedTransport(target.client.adapter)
-    attributes = {"transport": property(lambda _: transport), "lifecycle": target.spec.lifecycle}
+    attributes = {
+        "transport": property(lambda _: transport),
+        "lifecycle": target.spec.lifecycle,
+        "id_field": target.id_field,
+    }
     schema.__class__ = type("JobsSchema", (type(schema),), attributes)
     return schema
 

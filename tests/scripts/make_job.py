@@ -9,11 +9,11 @@ $JOBS_CONFORMANCE_OUTCOME is set, the suite wants a job the worker runs soon, en
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import sys
-import urllib.error
-import urllib.request
+from urllib.parse import urlsplit
 
 HOLD = {"delay": 86400, "duration": 86400}  # the mock's worker leaves a job this slow where it is
 QUICK = {"delay": 0.2, "duration": 0.4}
@@ -26,15 +26,21 @@ def main(argv: list[str]) -> int:
     base_url, status = argv
     outcome = os.environ.get("JOBS_CONFORMANCE_OUTCOME")
     timing = {**QUICK, "outcome": outcome} if outcome else HOLD
-    body = json.dumps({"status": status, "params": {"mock": timing}}).encode()
-    request = urllib.request.Request(f"{base_url.rstrip('/')}/__mock__/jobs", data=body, method="POST")
-    request.add_header("Content-Type", "application/json")
+    body = json.dumps({"status": status, "params": {"mock": timing}})
+    url = urlsplit(base_url)
+    kind = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
+    connection = kind(url.netloc, timeout=10)
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            job = json.loads(response.read())
-    except (urllib.error.URLError, ValueError) as exc:
+        connection.request("POST", f"{url.path.rstrip('/')}/__mock__/jobs", body, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        job = json.loads(response.read())
+        if response.status != 201:
+            raise ValueError(f"the control API answered {response.status}: {job}")
+    except (OSError, ValueError) as exc:
         print(f"cannot make a {status} job: {exc}", file=sys.stderr)
         return 1
+    finally:
+        connection.close()
     print(f"made a {status} job")
     print(job["uuid"])
     return 0

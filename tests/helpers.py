@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from jobspec.loader import packaged_spec_path
 from mockserver.testing import LiveMock
 
 LIFECYCLE = load_spec().lifecycle
+ROOT = Path(__file__).resolve().parents[1]
 HOLD = {"mock": {"delay": 86400, "duration": 86400}}
 
 
@@ -69,3 +72,21 @@ def typed_error_response(description: str, error_type: str) -> dict[str, Any]:
     }
     schema = {"allOf": [{"$ref": "#/components/schemas/TypedError"}, exact]}
     return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def packages() -> list[str]:
+    """The kit's top-level packages, as pyproject.toml's package discovery names them."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    return [pattern.rstrip("*") for pattern in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]]
+
+
+def source_copy(directory: Path) -> Path:
+    """A clean copy of what a build reads (pyproject, readme, licence, packages): no stale build/ to leak from."""
+    source = directory / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        if (ROOT / name).is_file():
+            shutil.copy(ROOT / name, source / name)
+    for package in packages():
+        shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return source

@@ -101,7 +101,7 @@ def test_script__violations_printed_as_they_happen_reports_at_exit_and_exit_1(tm
     assert suites.get("name") == "jobs-proxy"
     assert any(case.find("failure") is not None for case in suites.iter("testcase"))
     markdown = reports["--markdown"].read_text()
-    assert markdown.startswith(f"# Traffic through jobs-proxy to {server.url}") and "## Traffic" in markdown
+    assert markdown.startswith(f"# jobs-proxy: traffic to {server.url}") and "## Traffic" in markdown
     assert "VIOLATIONS:" in out.splitlines()[-1]
 
 

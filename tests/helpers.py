@@ -80,13 +80,22 @@ def packages() -> list[str]:
     return [pattern.rstrip("*") for pattern in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]]
 
 
-def source_copy(directory: Path) -> Path:
-    """A clean copy of what a build reads (pyproject, readme, licence, packages): no stale build/ to leak from."""
-    source = directory / "source"
-    source.mkdir()
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
-        if (ROOT / name).is_file():
-            shutil.copy(ROOT / name, source / name)
+def source_files() -> list[Path]:
+    """What a build of the kit reads (pyproject, readme, licence, packages), relative to the repository."""
+    names = [Path(name) for name in ("pyproject.toml", "README.md", "LICENSE") if (ROOT / name).is_file()]
     for package in packages():
-        shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        names += sorted(
+            path.relative_to(ROOT)
+            for path in (ROOT / package).rglob("*")
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+        )
+    return names
+
+
+def source_copy(directory: Path) -> Path:
+    """A clean copy of what a build reads: no stale build/ to leak from."""
+    source = directory / "source"
+    for name in source_files():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, source / name)
     return source

@@ -9,22 +9,26 @@ unusable Docker fails these tests instead of skipping them.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
 
-from tests.helpers import ROOT, source_copy
+from tests.helpers import ROOT, source_copy, source_files
 
 BASE = os.environ.get("JOBS_KIT_DOCKER_BASE", "jobs-kit-base:bookworm")
 WHEELS = "build/docker-wheels"  # inside the build context (.dockerignore lets it in)
 STAGE_LABEL = "org.nick-jobs-kit.stage=build"
+REPOSITORY = "nick-jobs-kit"
 DOCKER = shutil.which("docker")
 REQUIRED = os.environ.get("CI") == "true" or os.environ.get("JOBS_KIT_REQUIRE_DOCKER") == "1"
 MAX_IMAGE_MB = 350
@@ -63,16 +67,22 @@ def _run(args: list[str], timeout: float) -> None:
 
 
 @pytest.fixture(scope="module")
-def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The kit's image, built from the Dockerfile on the local base image with wheels built here."""
+def image(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The kit's image, built from the Dockerfile on the local base image with wheels built here.
+
+    Kept between runs under a tag naming what went into it (base image, Dockerfile, context): a
+    run with nothing changed reuses it, a change builds afresh and removes the older test images.
+    """
     if MISSING is not None:
         pytest.fail(f"Docker is required here (CI) but {MISSING}")
     if docker("image", "inspect", BASE, check=False).returncode != 0:
         _run([str(ROOT / ".ci" / "base-image"), BASE], timeout=900)  # once per machine: about a minute
+    tag = f"{REPOSITORY}:test-{_digest()}"
+    if docker("image", "inspect", tag, check=False).returncode == 0:
+        return tag
     shutil.rmtree(ROOT / WHEELS, ignore_errors=True)
     source = source_copy(tmp_path_factory.mktemp("docker"))  # not the tree: a stale build/ could leak into the wheel
     _run([sys.executable, "-m", "pip", "wheel", "--quiet", str(source), "--wheel-dir", WHEELS], timeout=600)
-    tag = f"nick-jobs-kit:test-{os.getpid()}"
     build = [
         "build",
         "--quiet",
@@ -85,9 +95,24 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         str(ROOT),
     ]
     docker(*build, timeout=900)
-    yield tag
-    docker("rmi", "--force", tag, check=False)
+    for old in docker("images", REPOSITORY, "--format", "{{.Repository}}:{{.Tag}}").stdout.split():
+        if old != tag and old.startswith(f"{REPOSITORY}:test-"):
+            docker("rmi", "--force", old, check=False)
     docker("image", "prune", "--force", "--filter", f"label={STAGE_LABEL}", check=False)
+    return tag
+
+
+def _digest() -> str:
+    """What the image is made of: the base image's id, the Dockerfile and the build context's files."""
+    digest = hashlib.sha256(docker("image", "inspect", "--format", "{{.Id}}", BASE).stdout.encode())
+    docker_files = [
+        Path("Dockerfile"),
+        Path(".dockerignore"),
+        *sorted(p.relative_to(ROOT) for p in (ROOT / "docker").iterdir()),
+    ]
+    for name in [*docker_files, *source_files()]:
+        digest.update(str(name).encode() + b"\0" + (ROOT / name).read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def unused_port() -> int:
@@ -144,9 +169,11 @@ def test_image__the_mock_by_default_healthy_and_conformant_and_the_proxy_in_fron
     assert requests.get(f"http://127.0.0.1:{port}/openapi.yaml", timeout=10).status_code == 200
     assert requests.get(f"http://127.0.0.1:{port}/docs/assets/swagger-ui-bundle.js", timeout=10).status_code == 200
     assert docker("exec", mock, "id", "-u").stdout.strip() == "10001", "not root"
+    assert docker("exec", mock, "jobs-proxy", "--version").stdout.startswith("jobs-proxy 0.")
 
+    # The suite from the image, in the mock's container (a container costs a copy of the image on vfs).
     suite = docker(
-        "run", "--rm", "--no-healthcheck", "--network", "host", image,
+        "exec", mock,
         "jobs-conformance", "--base-url", f"http://127.0.0.1:{port}", "--fixtures", "mock", "--require", "all",
         timeout=300, check=False,
     )  # fmt: skip
@@ -159,17 +186,16 @@ def test_image__the_mock_by_default_healthy_and_conformant_and_the_proxy_in_fron
     wait_healthy(proxy)
     assert requests.get(f"http://127.0.0.1:{proxied}/@jobs", timeout=10).status_code == 401
     docker("stop", "--time", "20", proxy)
-    logs = docker("logs", proxy).stdout
-    assert "NO VIOLATIONS in 2 exchanges" in logs, (
-        logs
-    )  # the healthcheck's /openapi.yaml, outside the spec, and the 401
+    logs = docker("logs", proxy).stdout  # the report at exit, on SIGTERM: the 401, and the healthchecks' requests
+    assert re.search(
+        r"NO VIOLATIONS in \d+ exchanges: .*; 1 exchanges of the spec's operations, \d+ outside it", logs
+    ), logs
     assert docker("inspect", "--format", "{{.State.ExitCode}}", proxy).stdout.strip() == "0"
 
 
-@pytest.mark.parametrize("command", ["jobs-conformance", "jobs-proxy"])
-def test_image__every_command_runs_from_it(image: str, command: str) -> None:
-    result = docker("run", "--rm", "--no-healthcheck", image, command, "--version")
-    assert result.stdout.startswith(f"{command} 0."), result.stdout
+def test_image__runs_any_of_its_commands(image: str) -> None:
+    result = docker("run", "--rm", "--no-healthcheck", image, "jobs-conformance", "--version")
+    assert result.stdout.startswith("jobs-conformance 0."), result.stdout
 
 
 def test_image__is_small(image: str) -> None:

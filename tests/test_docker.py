@@ -110,7 +110,8 @@ def _digest() -> str:
         Path(".dockerignore"),
         *sorted(p.relative_to(ROOT) for p in (ROOT / "docker").iterdir()),
     ]
-    for name in [*docker_files, *source_files()]:
+    # Not the README: it reaches the image only as the wheel's description.
+    for name in [*docker_files, *(name for name in source_files() if name != Path("README.md"))]:
         digest.update(str(name).encode() + b"\0" + (ROOT / name).read_bytes())
     return digest.hexdigest()[:12]
 

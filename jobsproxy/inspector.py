@@ -12,6 +12,7 @@ import json
 import threading
 import traceback
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from conformance import checks
@@ -61,8 +62,10 @@ class Inspector:
             try:
                 self._inspect(exchange, overlapping)
             except Exception as exc:  # noqa: BLE001 (a bug of the proxy must not stop the traffic or look like a finding)
+                where = traceback.extract_tb(exc.__traceback__)[-1]
                 self.journal.note(
-                    f"the proxy failed to check this exchange: {type(exc).__name__}: {exc}; {traceback.format_exc(limit=-3)}",
+                    f"the proxy failed to check this exchange: {type(exc).__name__}: {exc} "
+                    f"({Path(where.filename).name}:{where.lineno})",
                     exchange=exchange.seq,
                     request=_line(exchange),
                 )

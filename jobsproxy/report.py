@@ -32,7 +32,7 @@ class ProxyReport(Report):
     @property
     def title(self) -> str:
         """What the report is about."""
-        return f"Traffic through jobs-proxy to {self.base_url}"
+        return f"jobs-proxy: traffic to {self.base_url}"
 
     @property
     def exit_code(self) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from jobspec.loader import packaged_spec_path
 from mockserver.testing import LiveMock
 
 LIFECYCLE = load_spec().lifecycle
+ROOT = Path(__file__).resolve().parents[1]
 HOLD = {"mock": {"delay": 86400, "duration": 86400}}
 
 
@@ -69,3 +72,30 @@ def typed_error_response(description: str, error_type: str) -> dict[str, Any]:
     }
     schema = {"allOf": [{"$ref": "#/components/schemas/TypedError"}, exact]}
     return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def packages() -> list[str]:
+    """The kit's top-level packages, as pyproject.toml's package discovery names them."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    return [pattern.rstrip("*") for pattern in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]]
+
+
+def source_files() -> list[Path]:
+    """What a build of the kit reads (pyproject, readme, licence, packages), relative to the repository."""
+    names = [Path(name) for name in ("pyproject.toml", "README.md", "LICENSE") if (ROOT / name).is_file()]
+    for package in packages():
+        names += sorted(
+            path.relative_to(ROOT)
+            for path in (ROOT / package).rglob("*")
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+        )
+    return names
+
+
+def source_copy(directory: Path) -> Path:
+    """A clean copy of what a build reads: no stale build/ to leak from."""
+    source = directory / "source"
+    for name in source_files():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, source / name)
+    return source

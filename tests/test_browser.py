@@ -1,4 +1,4 @@
-"""The mock in a real headless browser: CORS from another origin, the /docs page, the /__mock__/ live view.
+"""The mock in a real headless browser: CORS from another origin, the /docs page, the live views of the mock and the proxy.
 
 Debian's Chromium driven by Playwright for Python (`executable_path`; Playwright's own browser
 download is never used). Screenshots go to $ARTIFACTS_DIR, or tests/artifacts/.
@@ -28,7 +28,9 @@ from mockserver.clock import Clock
 from mockserver.config import MockConfig
 from mockserver.testing import LiveMock
 from tests.conftest import DOCUMENTED_ID
+from tests.fakejobs import Violation, serve
 from tests.helpers import fresh
+from tests.traffic import frontend_session
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -376,3 +378,19 @@ def _job(mock: LiveMock, job_id: str) -> dict[str, Any]:
     """One job as the control API's list holds it."""
     jobs: list[dict[str, Any]] = mock.control("GET", "jobs")
     return next(job for job in jobs if job["uuid"] == job_id)
+
+
+def test_proxy_live_page_shows_violations_as_they_come_and_the_coverage(page: Page, artifacts: Path) -> None:
+    with serve(Violation.ABORT_IGNORED) as server, LiveProxy(server.url) as proxy:
+        page.goto(f"{proxy.url}/__proxy__/")
+        page.wait_for_selector("#verdict.good")  # nothing has passed through yet
+        frontend_session(proxy.url)  # the page polls: what happens now must show without a reload
+        row = page.wait_for_selector("#violations tbody tr.violation")
+        assert row is not None and "transition_result [abortJob on running]" in row.inner_text()
+        page.wait_for_selector("#verdict.bad")
+        assert page.inner_text("#upstream") == server.url
+        assert int(page.inner_text("#count")) == len(proxy.violations()) > 0
+        cells = page.locator("#matrix tbody td.FAIL").all_inner_texts()
+        assert cells == ["FAIL"]
+        assert "abortJob" in page.inner_text("#calls")
+        page.screenshot(path=artifacts / "proxy-live-page.png", full_page=True)

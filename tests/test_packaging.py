@@ -1,4 +1,4 @@
-"""The spec travels inside the wheel: an installed copy loads it from outside the repository."""
+"""The spec travels inside the wheel: an installed copy loads it from outside the repository, and has every file."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT, packages, source_copy
 
 
-def test_installed_package_loads_its_spec_outside_the_repository(tmp_path: Path) -> None:
+def install(tmp_path: Path) -> Path:
+    """The kit installed as a wheel would be (not editable), without its dependencies, into a folder of its own."""
     target = tmp_path / "site"
     subprocess.run(
         [
@@ -22,11 +23,16 @@ def test_installed_package_loads_its_spec_outside_the_repository(tmp_path: Path)
             "--no-deps",
             "--target",
             str(target),
-            str(ROOT),
+            str(source_copy(tmp_path)),  # an in-tree build could pick up stale files from build/
         ],
         check=True,
         capture_output=True,
     )
+    return target
+
+
+def test_installed_package_loads_its_spec_outside_the_repository(tmp_path: Path) -> None:
+    target = install(tmp_path)
     assert (target / "jobspec" / "jobs.yaml").is_file()
     assert not (target / "jobspec" / "jobs.yaml").is_symlink()
     probe = "import jobspec; s = jobspec.load_spec(); print(s.path); print(s.lifecycle.initial, len(s.operations))"
@@ -41,3 +47,16 @@ def test_installed_package_loads_its_spec_outside_the_repository(tmp_path: Path)
     path, summary = run.stdout.splitlines()
     assert Path(path).is_relative_to(target)
     assert summary.split() == ["created", "8"]
+
+
+def test_installed_package_has_every_module_and_data_file(tmp_path: Path) -> None:
+    # Files, not imports: the editable install of the test environment would answer any import from the repository.
+    target = install(tmp_path)
+    wanted = {
+        path.relative_to(ROOT)
+        for package in packages()
+        for path in (ROOT / package).rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    assert Path("conformance/phases/lifecycle.py") in wanted and Path("jobsproxy/static/proxy.html") in wanted
+    assert sorted(str(path) for path in wanted if not (target / path).is_file()) == []

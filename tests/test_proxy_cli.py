@@ -9,6 +9,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,12 @@ from tests.fakejobs import Violation, serve
 from tests.traffic import frontend_session
 
 SCRIPT = Path(sys.executable).parent / "jobs-proxy"
+
+
+def run_main(argv: list[str]) -> int:
+    """`main` on a thread of its own: it runs its own event loop, and the browser tests leave one in this thread."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(main, argv).result(timeout=60)
 
 
 def unused_port() -> int:
@@ -50,7 +57,7 @@ def test_usage_and_setup_errors__exit_2_with_one_line(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = [arg.format(closed=unused_port()) for arg in argv]
-    assert main(argv) == 2
+    assert run_main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
 
@@ -59,13 +66,13 @@ def test_a_port_in_use__exit_2_with_one_line(upstream: str, capsys: pytest.Captu
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        assert main(["--upstream", upstream, "--port", str(taken.getsockname()[1])]) == 2
+        assert run_main(["--upstream", upstream, "--port", str(taken.getsockname()[1])]) == 2
     err = capsys.readouterr().err
     assert "cannot listen on 127.0.0.1:" in err and err.count("\n") == 1, err
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--version"]) == 0
+    assert run_main(["--version"]) == 0
     assert capsys.readouterr().out.startswith("jobs-proxy 0.")
 
 
@@ -101,7 +108,7 @@ def test_script__violations_printed_as_they_happen_reports_at_exit_and_exit_1(tm
     assert suites.get("name") == "jobs-proxy"
     assert any(case.find("failure") is not None for case in suites.iter("testcase"))
     markdown = reports["--markdown"].read_text()
-    assert markdown.startswith(f"# Traffic through jobs-proxy to {server.url}") and "## Traffic" in markdown
+    assert markdown.startswith(f"# jobs-proxy: traffic to {server.url}") and "## Traffic" in markdown
     assert "VIOLATIONS:" in out.splitlines()[-1]
 
 

@@ -17,6 +17,7 @@ from mockserver.cors import cors_middleware
 from mockserver.errors import BadRequest
 from mockserver.faults import Faults
 from mockserver.http import dump, json_response
+from mockserver.journal import Journal
 from mockserver.state import STATE, MockState
 from mockserver.store import JobStore
 from mockserver.validation import ReferenceValidator, compile_validators
@@ -66,6 +67,7 @@ def _state(spec: Spec, config: MockConfig, clock: Clock) -> MockState:
         validators=compile_validators(spec),
         starting_jobs=zlib.compress(json.dumps(jobs, separators=(",", ":")).encode(), 1),
         faults=Faults(frozenset(spec.operations)),
+        journal=Journal(config.journal_size),
     )
     del jobs  # the parsed document goes before the store fills: see MockState.load
     try:

@@ -27,6 +27,7 @@ from mockserver.faults import parse_latency
 from mockserver.validation import openapi_problem
 
 LEVELS = ("debug", "info", "warning", "error")
+MAX_COUNT = 10_000_000  # a journal this long already takes gigabytes
 
 
 def parser() -> argparse.ArgumentParser:
@@ -69,6 +70,13 @@ def parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="keep jobs, revoked tokens and the clock in FILE across restarts",
     )
+    p.add_argument(
+        "--journal-size",
+        type=_count,
+        default=10_000,
+        metavar="N",
+        help="keep the newest N journal entries, and as many of the mock's own errors (default: 10000)",
+    )
     p.add_argument("--strict", action="store_true", help="validate every response against the spec (slow)")
     p.add_argument("--log-level", choices=LEVELS, default="info", help="logging level (default: info)")
     p.add_argument(
@@ -87,6 +95,16 @@ def _json_object(text: str) -> dict[str, Any]:
         raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError("expected a JSON object")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 1 <= value <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to {MAX_COUNT:,}, got {text}")
     return value
 
 
@@ -153,6 +171,7 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         cors_origins=check_origins(args.cors_origins or DEFAULT_ORIGINS),
         faults=tuple(([parse_latency(args.latency)] if args.latency else []) + args.fault),
         state_file=args.state_file,
+        journal_size=args.journal_size,
     )
 
 

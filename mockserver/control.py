@@ -17,6 +17,7 @@ from mockserver.state import STATE, MockState
 from mockserver.validation import compile_schema, schema_problems
 
 PREFIX = "/__mock__"
+DROPPED = "X-Mock-Dropped"  # how many older journal entries (or errors) the bounded lists let go
 
 
 class ControlUnauthorized(ApiError):
@@ -170,7 +171,8 @@ async def read_journal(request: web.Request) -> web.StreamResponse:
         since = int(request.query.get("since", "0"))
     except ValueError:
         raise BadRequest("since: expected a whole number") from None
-    return json_response(dump(request.app[STATE].journal.since(since)))
+    journal = request.app[STATE].journal
+    return _counted(json_response(dump(journal.since(since))), journal.entries.dropped)
 
 
 async def clear_journal(request: web.Request) -> web.StreamResponse:
@@ -181,7 +183,14 @@ async def clear_journal(request: web.Request) -> web.StreamResponse:
 
 async def read_errors(request: web.Request) -> web.StreamResponse:
     """GET /__mock__/errors: the mock's own errors."""
-    return json_response(dump([vars(error) for error in request.app[STATE].journal.errors]))
+    errors = request.app[STATE].journal.errors
+    return _counted(json_response(dump([vars(error) for error in errors])), errors.dropped)
+
+
+def _counted(response: web.Response, dropped: int) -> web.Response:
+    """A bounded list's answer, saying how many older items were dropped to keep it bounded."""
+    response.headers[DROPPED] = str(dropped)
+    return response
 
 
 async def list_faults(request: web.Request) -> web.StreamResponse:

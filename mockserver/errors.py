@@ -125,3 +125,10 @@ class PayloadTooLarge(ApiError):
 
     status = 413
     error_type = "Payload too large"
+
+
+class MockFailure(ApiError):
+    """The mock's own failure (a bug, or an answer strict mode caught breaking the spec): a 500 that says so."""
+
+    status = 500
+    error_type = "Mock error"

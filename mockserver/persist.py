@@ -18,7 +18,7 @@ from mockserver.errors import BadRequest
 from mockserver.state import STATE, MockState
 
 FORMAT = "jobs-mock-state"
-VERSION = 1
+VERSION = 2  # 2: revocations by what the token is, with their expiry; 1 (still read): digests of token texts
 SAVE_EVERY = 0.25  # seconds between checks for changes
 log = logging.getLogger("mockserver.persist")
 
@@ -29,7 +29,7 @@ def snapshot(state: MockState) -> bytes:
         "format": FORMAT,
         "version": VERSION,
         "clock": state.clock.now_ms(),
-        "revoked": sorted(state.auth.revoked),
+        "revoked": dict(sorted(state.auth.prune().items())),
     }
     return state.store.encoded_snapshot(header)
 
@@ -61,13 +61,19 @@ def read(path: Path, state: MockState) -> dict[str, Any] | None:
         saved = json.loads(path.read_bytes())
     except (OSError, ValueError) as exc:
         raise _corrupt(path, f"not readable JSON ({exc})") from None
-    if not isinstance(saved, dict) or saved.get("format") != FORMAT or saved.get("version") != VERSION:
-        raise _corrupt(path, f"not a {FORMAT} file of version {VERSION}")
+    if not isinstance(saved, dict) or saved.get("format") != FORMAT or saved.get("version") not in (1, VERSION):
+        raise _corrupt(path, f"not a {FORMAT} file of version 1 or {VERSION}")
     if not isinstance(saved.get("clock"), int) or not isinstance(saved.get("pending"), dict):
         raise _corrupt(path, "clock or pending is missing or malformed")
     revoked = saved.get("revoked")
-    if not isinstance(revoked, list) or not all(isinstance(item, str) for item in revoked):
-        raise _corrupt(path, "revoked is not a list of strings")
+    if saved["version"] == 1:
+        if not isinstance(revoked, list) or not all(isinstance(item, str) for item in revoked):
+            raise _corrupt(path, "revoked is not a list of strings")
+    elif not isinstance(revoked, dict) or not all(
+        expires is None or (isinstance(expires, int | float) and not isinstance(expires, bool))
+        for expires in revoked.values()
+    ):
+        raise _corrupt(path, "revoked is not an object of expiry times")
     try:
         check_jobs(state.spec, saved.get("jobs"), path)
     except DataError as exc:
@@ -84,7 +90,10 @@ def restore(state: MockState, saved: dict[str, Any], path: Path) -> None:
         state.store.restore(saved["jobs"], saved["pending"], state.clock.now_ms())
     except BadRequest as exc:
         raise _corrupt(path, exc.message) from None
-    state.auth.revoked.update(saved["revoked"])
+    if saved["version"] == 1:
+        state.auth.restore_legacy(saved["revoked"])
+    else:
+        state.auth.restore(saved["revoked"])
 
 
 def _corrupt(path: Path, problem: str) -> DataError:
@@ -100,7 +109,7 @@ def saver(path: Path) -> Any:
 
         async def save_if_changed() -> None:
             nonlocal last
-            revision = (state.store.revision, len(state.auth.revoked), state.clock.now_ms() // 60_000)
+            revision = (state.store.revision, state.auth.revision, state.clock.now_ms() // 60_000)
             if revision != last:
                 data = snapshot(state)
                 await asyncio.to_thread(write_atomically, path, data)

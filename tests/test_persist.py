@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import jwt
 import pytest
 import requests
 
@@ -128,3 +129,41 @@ def test_kill_9_during_a_write_loop_never_leaves_a_broken_file(tmp_path: Path) -
         assert saved is not None and saved["jobs"]
         versions.add(hashlib.sha256(state_file.read_bytes()).hexdigest())
     assert len(versions) == 6, "every run saved a new state before it was killed"
+
+
+def _minted(seconds: float) -> str:
+    """A token of admin's, signed with the mock's (Nick's development) secret, expiring in `seconds`."""
+    now = time.time()
+    claims = {"sub": "admin", "iat": int(now), "exp": now + seconds, "jti": f"minted-{seconds}"}
+    return jwt.encode(claims, "secret", algorithm="HS256")
+
+
+def test_revocations_are_saved_by_what_the_token_is_and_pruned_once_expired(tmp_path: Path) -> None:
+    state_file = tmp_path / "state.json"
+    with LiveMock(config=MockConfig(state_file=state_file)) as mock:
+        short, long = _minted(1.0), _minted(3600)
+        for token in (short, long):
+            requests.post(f"{mock.url}/@logout", headers={"Authorization": f"Bearer {token}"})
+        time.sleep(1.2)
+        mock.control("POST", "jobs", {})  # a change, so that the state is saved again
+    saved = json.loads(state_file.read_text())
+    assert saved["version"] == 2
+    assert list(saved["revoked"]) == ["jti:minted-3600"], "the expired token's revocation is gone"
+    assert long not in state_file.read_text()
+    with LiveMock(config=MockConfig(state_file=state_file)) as again:
+        answer = requests.get(f"{again.url}/@jobs", headers={"Authorization": f"Bearer {long}="})
+        assert answer.status_code == 401, "a re-encoding of the saved revocation is refused after the restart"
+
+
+def test_a_version_1_state_file_is_still_read_and_its_revocations_still_hold(tmp_path: Path) -> None:
+    state_file = tmp_path / "state.json"
+    with LiveMock(config=MockConfig(state_file=state_file)) as mock:
+        created = mock.control("POST", "jobs", {"title": "Kept from version 1"})
+    token = _minted(3600)
+    saved = json.loads(state_file.read_text())
+    saved.update(version=1, revoked=[hashlib.sha256(token.encode()).hexdigest()])
+    state_file.write_text(json.dumps(saved))
+    with LiveMock(config=MockConfig(state_file=state_file)) as mock:
+        assert created["uuid"] in {job["uuid"] for job in mock.control("GET", "jobs")}
+        assert requests.get(f"{mock.url}/@jobs", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert json.loads(state_file.read_text())["version"] == 2, "saved again in the new form"

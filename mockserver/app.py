@@ -16,6 +16,7 @@ from mockserver.config import MockConfig
 from mockserver.cors import cors_middleware
 from mockserver.errors import BadRequest
 from mockserver.faults import Faults
+from mockserver.guard import allowed_hosts, guard_middleware
 from mockserver.http import dump, json_response
 from mockserver.journal import Journal
 from mockserver.state import STATE, MockState
@@ -47,6 +48,7 @@ def _middlewares(spec: Spec, config: MockConfig) -> list[Middleware]:
     return [
         cors_middleware(config.cors_origins),  # preflights, and CORS headers on every answer
         middlewares.journal,  # records the answer as the client gets it
+        guard_middleware(allowed_hosts(config.host, config.allowed_hosts), config.cors_origins),  # Host, Origin
         middlewares.faults,  # injected latency, status, drop, trickle
         *([middlewares.strict(ReferenceValidator(spec))] if config.strict else []),  # the answer against the spec
         middlewares.errors,  # exceptions rendered in Nick's shape

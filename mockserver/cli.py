@@ -24,6 +24,7 @@ from mockserver.cors import DEFAULT_ORIGINS, check_origins
 from mockserver.data import DataError
 from mockserver.errors import ApiError
 from mockserver.faults import parse_latency
+from mockserver.guard import check_host_names
 from mockserver.validation import openapi_problem
 
 LEVELS = ("debug", "info", "warning", "error")
@@ -52,6 +53,15 @@ def parser() -> argparse.ArgumentParser:
         dest="cors_origins",
         metavar="ORIGIN",
         help="allow this browser origin, with credentials; repeatable (default: http://localhost:3000)",
+    )
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        dest="allowed_hosts",
+        metavar="NAME",
+        help="also answer requests whose Host is NAME (besides localhost, 127.0.0.1, [::1] and --host); "
+        "repeatable; '*' allows any",
     )
     p.add_argument(
         "--latency", metavar="SECONDS|MIN-MAX", help="delay every answer, e.g. 0.3 or 0.1-0.8 (default: none)"
@@ -172,6 +182,7 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         faults=tuple(([parse_latency(args.latency)] if args.latency else []) + args.fault),
         state_file=args.state_file,
         journal_size=args.journal_size,
+        allowed_hosts=check_host_names(args.allowed_hosts),
     )
 
 

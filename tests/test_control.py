@@ -123,9 +123,10 @@ def test_control_document_is_valid_openapi(mock: LiveMock) -> None:
 def test_control_token_guards_the_control_api() -> None:
     config = MockConfig(control_token="s3cret")
     with LiveMock(config=config, clock=Clock(manual=True)) as server:
-        assert requests.post(f"{server.url}/__mock__/reset").status_code == 401
-        assert requests.post(f"{server.url}/__mock__/reset", headers={"X-Mock-Token": "wrong"}).status_code == 401
-        assert requests.post(f"{server.url}/__mock__/reset", headers={"X-Mock-Token": "s3cret"}).status_code == 204
+        url, json_type = f"{server.url}/__mock__/reset", {"Content-Type": "application/json"}
+        assert requests.post(url, headers=json_type).status_code == 401
+        assert requests.post(url, headers={**json_type, "X-Mock-Token": "wrong"}).status_code == 401
+        assert requests.post(url, headers={**json_type, "X-Mock-Token": "s3cret"}).status_code == 204
 
 
 def test_control_can_be_switched_off() -> None:

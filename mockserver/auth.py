@@ -42,8 +42,10 @@ class User:
         login, password = data.get("login"), data.get("password")
         if not isinstance(login, str) or not login or not isinstance(password, str) or not password:
             raise ValueError(f"a user needs a non-empty login and password: {dict(data)!r}")
-        fullname = data.get("fullname", login.title())
-        return cls(login, password, str(fullname), bool(data.get("manageJobs", False)))
+        fullname, manage_jobs = data.get("fullname", login.title()), data.get("manageJobs", False)
+        if not isinstance(manage_jobs, bool):  # "false" is a non-empty string: it must not grant anything
+            raise ValueError(f"manageJobs must be true or false, got {manage_jobs!r}")
+        return cls(login, password, str(fullname), manage_jobs)
 
 
 DEFAULT_USERS = (

@@ -9,7 +9,7 @@ import logging
 import signal
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -18,6 +18,7 @@ from aiohttp import web
 from jwt.warnings import InsecureKeyLengthWarning
 
 from jobspec import Spec, SpecError, load_spec
+from jobspec.lifecycle import MAX_SECONDS
 from mockserver.app import create_app
 from mockserver.config import MockConfig
 from mockserver.cors import DEFAULT_ORIGINS, check_origins
@@ -29,6 +30,7 @@ from mockserver.validation import openapi_problem
 
 LEVELS = ("debug", "info", "warning", "error")
 MAX_COUNT = 10_000_000  # a journal this long already takes gigabytes
+MAX_SPEED = 10_000.0  # even so, the mock's clock takes most of a year to reach the year 9999
 
 
 def parser() -> argparse.ArgumentParser:
@@ -38,9 +40,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8080, help="port to listen on; 0 picks a free one (default: 8080)")
     p.add_argument("--data", type=Path, help="jobs to start with, a YAML or JSON list of jobs (default: built-in)")
     p.add_argument("--frozen", action="store_true", help="the worker never moves a job by itself")
-    p.add_argument("--speed", type=_positive, default=1.0, help="how fast the worker moves jobs (default: 1.0)")
     p.add_argument(
-        "--schedule", type=_positive, metavar="SECONDS", help="create a new scheduled job every SECONDS (default: off)"
+        "--speed", type=_between(0, MAX_SPEED), default=1.0, help="how fast the worker moves jobs (default: 1.0)"
+    )
+    p.add_argument(
+        "--schedule",
+        type=_between(0, MAX_SECONDS),
+        metavar="SECONDS",
+        help="create a new scheduled job every SECONDS (default: off)",
     )
     p.add_argument("--seed", type=int, help="make ids, outcomes and timings deterministic")
     p.add_argument("--users", type=Path, help="users file: [{login, password, fullname, manageJobs}]")
@@ -59,6 +66,7 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         dest="allowed_hosts",
+        type=_host_name,
         metavar="NAME",
         help="also answer requests whose Host is NAME (besides localhost, 127.0.0.1, [::1] and --host); "
         "repeatable; '*' allows any",
@@ -108,6 +116,13 @@ def _json_object(text: str) -> dict[str, Any]:
     return value
 
 
+def _host_name(text: str) -> str:
+    try:
+        return check_host_names([text])[0]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--allowed-host: ")) from None
+
+
 def _count(text: str) -> int:
     try:
         value = int(text)
@@ -118,11 +133,19 @@ def _count(text: str) -> int:
     return value
 
 
-def _positive(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be greater than 0")
-    return value
+def _between(low: float, high: float) -> Callable[[str], float]:
+    """An argparse type: a number greater than `low` and at most `high` (never NaN or infinite)."""
+
+    def number(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not low < value <= high:  # NaN fails this too
+            raise argparse.ArgumentTypeError(f"must be greater than {low:g} and at most {high:g}, got {text}")
+        return value
+
+    return number
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -182,7 +205,7 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         faults=tuple(([parse_latency(args.latency)] if args.latency else []) + args.fault),
         state_file=args.state_file,
         journal_size=args.journal_size,
-        allowed_hosts=check_host_names(args.allowed_hosts),
+        allowed_hosts=tuple(args.allowed_hosts),
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import tempfile
@@ -13,9 +12,13 @@ from typing import Any
 
 from aiohttp import web
 
+from jobspec.lifecycle import MAX_SECONDS
+from jobspec.timestamps import LATEST_MS
+from mockserver import documents
 from mockserver.data import DataError, check_jobs
 from mockserver.errors import BadRequest
 from mockserver.state import STATE, MockState
+from mockserver.validation import compile_schema, schema_problems
 
 FORMAT = "jobs-mock-state"
 VERSION = 2  # 2: revocations by what the token is, with their expiry; 1 (still read): digests of token texts
@@ -53,29 +56,40 @@ def write_atomically(path: Path, data: bytes) -> None:
         os.close(directory)
 
 
+def state_schema() -> dict[str, Any]:
+    """What a state file holds, version 1 or 2: checked before anything in it is used."""
+    due = {"type": "integer", "minimum": 0, "maximum": LATEST_MS + MAX_SECONDS * 1000}
+    return {
+        "type": "object",
+        "required": ["format", "version", "clock", "pending", "revoked", "jobs"],
+        "properties": {
+            "clock": {"type": "integer", "minimum": 0, "maximum": LATEST_MS},
+            "pending": {"type": "object", "additionalProperties": due},
+            "jobs": {"type": "array"},
+        },
+        "if": {"properties": {"version": {"const": 1}}},
+        "then": {"properties": {"revoked": {"type": "array", "items": {"type": "string"}}}},
+        "else": {"properties": {"revoked": {"type": "object", "additionalProperties": {"type": ["number", "null"]}}}},
+    }
+
+
 def read(path: Path, state: MockState) -> dict[str, Any] | None:
-    """The saved state, checked; None when there is no file yet; DataError when it cannot be used."""
+    """The saved state, checked; None when there is no file yet; DataError naming the file and the place otherwise."""
     if not path.exists():
         return None
     try:
-        saved = json.loads(path.read_bytes())
-    except (OSError, ValueError) as exc:
-        raise _corrupt(path, f"not readable JSON ({exc})") from None
+        saved = documents.loads(path.read_bytes(), where="")
+    except OSError as exc:
+        raise _corrupt(path, f"cannot read it ({exc.strerror})") from None
+    except documents.DocumentError as exc:
+        raise _corrupt(path, str(exc)) from None
     if not isinstance(saved, dict) or saved.get("format") != FORMAT or saved.get("version") not in (1, VERSION):
         raise _corrupt(path, f"not a {FORMAT} file of version 1 or {VERSION}")
-    if not isinstance(saved.get("clock"), int) or not isinstance(saved.get("pending"), dict):
-        raise _corrupt(path, "clock or pending is missing or malformed")
-    revoked = saved.get("revoked")
-    if saved["version"] == 1:
-        if not isinstance(revoked, list) or not all(isinstance(item, str) for item in revoked):
-            raise _corrupt(path, "revoked is not a list of strings")
-    elif not isinstance(revoked, dict) or not all(
-        expires is None or (isinstance(expires, int | float) and not isinstance(expires, bool))
-        for expires in revoked.values()
-    ):
-        raise _corrupt(path, "revoked is not an object of expiry times")
+    problems = schema_problems(compile_schema(state_schema()), saved, root="")
+    if problems:
+        raise _corrupt(path, "; ".join(problems[:3]))
     try:
-        check_jobs(state.spec, saved.get("jobs"), path)
+        check_jobs(state.spec, saved["jobs"], Path("jobs"))
     except DataError as exc:
         raise _corrupt(path, str(exc)) from None
     return saved
@@ -85,7 +99,7 @@ def restore(state: MockState, saved: dict[str, Any], path: Path) -> None:
     """Put the saved jobs, appointments, revocations and time back."""
     behind = saved["clock"] - state.clock.now_ms()
     if behind > 0:
-        state.clock.advance(behind / 1000)
+        state.clock.advance(min(behind / 1000, state.clock.room()))
     try:
         state.store.restore(saved["jobs"], saved["pending"], state.clock.now_ms())
     except BadRequest as exc:

@@ -21,6 +21,7 @@ from jobspec import Spec, SpecError, load_spec
 from jobspec.lifecycle import MAX_SECONDS
 from mockserver.app import create_app
 from mockserver.config import MockConfig
+from mockserver.connections import MockRunner
 from mockserver.cors import DEFAULT_ORIGINS, check_origins
 from mockserver.data import DataError
 from mockserver.errors import ApiError
@@ -30,6 +31,7 @@ from mockserver.validation import openapi_problem
 
 LEVELS = ("debug", "info", "warning", "error")
 MAX_COUNT = 10_000_000  # a journal this long already takes gigabytes
+MAX_TIMEOUT = 86_400.0  # a day: longer is no timeout at all
 MAX_SPEED = 10_000.0  # even so, the mock's clock takes most of a year to reach the year 9999
 
 
@@ -94,6 +96,21 @@ def parser() -> argparse.ArgumentParser:
         default=10_000,
         metavar="N",
         help="keep the newest N journal entries, and as many of the mock's own errors (default: 10000)",
+    )
+    p.add_argument(
+        "--request-timeout",
+        type=_between(0, MAX_TIMEOUT),
+        default=10.0,
+        metavar="SECONDS",
+        help="a request's line and headers must arrive within SECONDS of its first byte (or of the connection), "
+        "and its body within SECONDS more (default: 10)",
+    )
+    p.add_argument(
+        "--idle-timeout",
+        type=_between(0, MAX_TIMEOUT),
+        default=60.0,
+        metavar="SECONDS",
+        help="close a kept-alive connection that waits SECONDS for its next request (default: 60)",
     )
     p.add_argument("--strict", action="store_true", help="validate every response against the spec (slow)")
     p.add_argument("--log-level", choices=LEVELS, default="info", help="logging level (default: info)")
@@ -206,13 +223,17 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         state_file=args.state_file,
         journal_size=args.journal_size,
         allowed_hosts=tuple(args.allowed_hosts),
+        request_timeout=args.request_timeout,
+        idle_timeout=args.idle_timeout,
     )
 
 
 async def serve(app: web.Application, config: MockConfig) -> None:
     """Serve `app` until a signal asks to stop, then shut down gracefully."""
     access_log = logging.getLogger("aiohttp.access") if config.log_level == "debug" else None
-    runner = web.AppRunner(app, access_log=access_log, handle_signals=False)
+    runner = MockRunner(
+        app, request_timeout=config.request_timeout, idle_timeout=config.idle_timeout, access_log=access_log
+    )
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port)
     await site.start()

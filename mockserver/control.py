@@ -14,7 +14,7 @@ from jobspec.lifecycle import MAX_SECONDS, valid_seconds
 from jobspec.timestamps import LATEST_MS, timestamp
 from mockserver import documents
 from mockserver.errors import ApiError, BadRequest, NotFound
-from mockserver.http import Handler, dump, json_response
+from mockserver.http import Handler, dump, json_response, read_body
 from mockserver.state import STATE, MockState
 from mockserver.store import mock_settings_schema
 from mockserver.validation import compile_schema, schema_problems
@@ -115,7 +115,7 @@ async def list_jobs(request: web.Request) -> web.StreamResponse:
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
+    raw = await read_body(request, request.app[STATE].config.request_timeout)
     if not raw.strip():
         return {}
     try:

@@ -140,6 +140,8 @@ def render(error: ApiError, status: int | None = None) -> web.Response:
     """Nick's error body for `error`, with its status and headers."""
     response = json_response(dump(error.body()), status=status or error.status)
     response.headers.update(error.headers())
+    if error.closes:
+        response.force_close()
     return response
 
 
@@ -164,7 +166,8 @@ def _problems(
     headers = dict(response.headers)
     if body:
         headers["Content-Type"] = response.content_type
-    return problems + reference.response_problems(request.method, request.path, response.status, headers, body)
+    method = "GET" if request.method == "HEAD" else request.method  # the spec documents the GET; HEAD is its twin
+    return problems + reference.response_problems(method, request.path, response.status, headers, body)
 
 
 def _large(response: web.StreamResponse) -> TypeGuard[web.Response]:

@@ -255,7 +255,7 @@ def test_a_page_on_an_allowed_origin_logs_in_and_lists_jobs_with_credentials(
     assert titles[0] == "Reindex Events" and len(titles) == STARTING_JOBS
     assert page.get_attribute(f"#titles li[data-uuid='{DOCUMENTED_ID}']", "data-status") == "created"
     # The exposed headers reach the page's script.
-    assert page.text_content("#allow") == "405 GET"
+    assert page.text_content("#allow") == "405 GET, HEAD"
     assert page.text_content("#deleted") == "204 404 Not found"
     last = f"/@jobs/{page.locator('#titles li').last.get_attribute('data-uuid')}"
     assert _journal(mock) == [

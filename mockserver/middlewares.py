@@ -18,7 +18,7 @@ from mockserver.errors import ApiError, MethodNotAllowed, MockFailure, NotFound,
 from mockserver.faults import InjectedFault
 from mockserver.http import Handler, dump, json_response
 from mockserver.journal import DISCONNECTED
-from mockserver.prefer import forced_response
+from mockserver.prefer import about_job, forced_response
 from mockserver.state import STATE, MockState
 from mockserver.validation import ReferenceValidator
 
@@ -120,9 +120,16 @@ async def prefer(request: web.Request, handler: Handler) -> web.StreamResponse:
     name = operation_id(request)
     if not header or name is None:
         return await handler(request)
-    forced = forced_response(request.app[STATE].spec.operation(name), header)
+    state = request.app[STATE]
+    forced = forced_response(state.spec.operation(name), header)
     if forced is None:
         return await handler(request)
+    job_id = request.match_info.get("id")
+    if job_id is not None:
+        state.catch_up()
+        job = state.store.jobs.get(job_id)
+        if job is not None:
+            forced = about_job(forced, state.spec.lifecycle, name, job_id, job.state)
     request[NOTES].append(f"Prefer: {forced.status}" + (f" example {forced.example}" if forced.example else ""))
     if forced.body is None:
         return web.Response(status=forced.status)

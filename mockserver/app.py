@@ -31,26 +31,29 @@ def create_app(
     spec = spec or load_spec()
     config = config or MockConfig()
     state = _state(spec, config, clock or Clock(speed=config.speed))
-    app = web.Application(middlewares=_middlewares(spec, config), client_max_size=middlewares.MAX_BODY)
+    saver = persist.Saver(state, config.state_file) if config.state_file is not None else None
+    app = web.Application(middlewares=_middlewares(spec, config, saver), client_max_size=middlewares.MAX_BODY)
     app[STATE] = state
     contract.add_routes(app, spec)
     _add_spec_routes(app, spec)
     docs.add_routes(app)
     if config.control:
         control.add_routes(app)
-    if config.state_file is not None:
-        app.cleanup_ctx.append(persist.saver(config.state_file))
+    if saver is not None:
+        app.cleanup_ctx.append(saver.running)
     return app
 
 
-def _middlewares(spec: Spec, config: MockConfig) -> list[Middleware]:
+def _middlewares(spec: Spec, config: MockConfig, saver: persist.Saver | None) -> list[Middleware]:
     """What every request passes through, outermost first; the handler comes after the last."""
+    synced = saver is not None and config.state_sync == "always"
     return [
         cors_middleware(config.cors_origins),  # preflights, and CORS headers on every answer
         middlewares.journal,  # records the answer as the client gets it
         guard_middleware(allowed_hosts(config.host, config.allowed_hosts), config.cors_origins),  # Host, Origin
         middlewares.faults,  # injected latency, status, drop, trickle
         *([middlewares.strict(ReferenceValidator(spec))] if config.strict else []),  # the answer against the spec
+        *([persist.durable(saver)] if synced and saver is not None else []),  # the change on disk before the answer
         middlewares.errors,  # exceptions rendered in Nick's shape
         middlewares.prefer,  # a documented response on demand instead of the handler's
     ]

@@ -11,18 +11,22 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from jobspec.lifecycle import MAX_SECONDS
 from jobspec.timestamps import LATEST_MS
 from mockserver import documents
 from mockserver.data import DataError, check_jobs
-from mockserver.errors import BadRequest
+from mockserver.errors import BadRequest, MockFailure
+from mockserver.http import Handler
+from mockserver.middlewares import render
 from mockserver.state import STATE, MockState
 from mockserver.validation import compile_schema, schema_problems
 
 FORMAT = "jobs-mock-state"
 VERSION = 2  # 2: revocations by what the token is, with their expiry; 1 (still read): digests of token texts
 SAVE_EVERY = 0.25  # seconds between checks for changes
+SYNC_MODES = ("interval", "always")  # --state-sync: on a timer, or before every answer that reports a change
 log = logging.getLogger("mockserver.persist")
 
 
@@ -114,33 +118,75 @@ def _corrupt(path: Path, problem: str) -> DataError:
     return DataError(f"the state file {path} cannot be used: {problem}. Fix it, or move it away to start afresh.")
 
 
-def saver(path: Path) -> Any:
-    """A cleanup context that saves whenever something changed, and once more at shutdown."""
+class Saver:
+    """Writes the state file whenever something changed: four times a second, before answers (`always`), at the end.
 
-    async def save_while_running(app: web.Application) -> AsyncIterator[None]:
-        state = app[STATE]
-        last = None
+    One write covers every change made before it began: requests that wait for a write in progress
+    find their change saved, or start the next write, which saves them all.
+    """
 
-        async def save_if_changed() -> None:
-            nonlocal last
-            revision = (state.store.revision, state.auth.revision, state.clock.now_ms() // 60_000)
-            if revision != last:
-                data = snapshot(state)
-                await asyncio.to_thread(write_atomically, path, data)
-                last = revision
+    def __init__(self, state: MockState, path: Path) -> None:
+        self.state, self.path = state, path
+        self.saved: tuple[int, int, int] | None = None  # the revision on disk
+        self._lock = asyncio.Lock()
+        self._failing = False
 
-        async def loop() -> None:
-            while True:
-                await asyncio.sleep(SAVE_EVERY)
-                try:
-                    await save_if_changed()
-                except OSError as exc:
-                    log.error("cannot save the state file %s: %s", path, exc)
+    def revision(self) -> tuple[int, int, int]:
+        """What the state file must reflect: the jobs, the revocations, and the clock to the minute."""
+        state = self.state
+        return state.store.revision, state.auth.revision, state.clock.now_ms() // 60_000
 
-        task = asyncio.create_task(loop())
+    def changed(self) -> bool:
+        """Whether something changed since the last write (cheap: three integers)."""
+        return self.revision() != self.saved
+
+    async def save(self) -> None:
+        """Write the state, unless nothing changed since the last write; OSError if the file cannot be written."""
+        async with self._lock:
+            revision = self.revision()
+            if revision == self.saved:
+                return
+            data = snapshot(self.state)
+            await asyncio.to_thread(write_atomically, self.path, data)
+            self.saved = revision
+
+    async def running(self, app: web.Application) -> AsyncIterator[None]:
+        """A cleanup context: save four times a second while serving, and once more at shutdown (SIGTERM, SIGINT)."""
+        task = asyncio.create_task(self._every(SAVE_EVERY))
         yield
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        await save_if_changed()
+        await self.save()
 
-    return save_while_running
+    async def _every(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await self.save()
+            except OSError as exc:
+                if not self._failing:  # once per spell of failures, not four times a second
+                    log.error("cannot save the state file %s: %s; retrying", self.path, exc)
+                self._failing = True
+            else:
+                if self._failing:
+                    log.warning("the state file %s is saved again", self.path)
+                self._failing = False
+
+
+def durable(saver: Saver) -> Middleware:
+    """`--state-sync always`: no answer goes out before the change it reports is on disk."""
+
+    @web.middleware
+    async def synced(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        if saver.changed():
+            try:
+                await saver.save()
+            except OSError as exc:
+                message = f"the change was made but the state file {saver.path} could not be written: {exc}"
+                log.error(message)
+                request.app[STATE].journal.error(request.method, request.path, message)
+                return render(MockFailure(message))
+        return response
+
+    return synced

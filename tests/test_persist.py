@@ -8,6 +8,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ import requests
 from jobspec import load_spec
 from mockserver import persist
 from mockserver.app import create_app
+from mockserver.cli import main
 from mockserver.clock import Clock
 from mockserver.config import MockConfig
 from mockserver.data import DataError
@@ -294,3 +296,92 @@ def test_json_no_state_can_hold_is_refused_through_the_cli(tmp_path: Path, text:
     assert run.returncode == 2, run.stderr
     assert needle in run.stderr and str(state_file) in run.stderr and len(run.stderr.splitlines()) == 1
     assert state_file.read_text() == text
+
+
+class WriteLoop(threading.Thread):
+    """A client changing the mock as fast as it answers: creates, deletes and logouts, each noted once acknowledged."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.created: list[str] = []
+        self.deleted: list[str] = []
+        self.logged_out: list[str] = []
+        self.token = _login(url)["Authorization"]
+
+    def run(self) -> None:
+        with requests.Session() as session:
+            try:
+                while True:
+                    self._round(session)
+            except requests.RequestException:
+                return  # the mock is gone
+
+    def _round(self, session: requests.Session) -> None:
+        made = session.post(f"{self.url}/__mock__/jobs", json={"title": "Acknowledged"}, timeout=5)
+        if made.status_code == 201:
+            self.created.append(made.json()["uuid"])
+        if len(self.created) % 3 == 0:
+            victim = self.created[-1]
+            if session.delete(f"{self.url}/@jobs/{victim}", headers={"Authorization": self.token}).status_code == 204:
+                self.deleted.append(victim)
+        if len(self.created) % 5 == 0:
+            token = session.post(f"{self.url}/@login", json={"login": "admin", "password": "admin"}).json()["token"]
+            if session.post(f"{self.url}/@logout", headers={"Authorization": f"Bearer {token}"}).status_code == 204:
+                self.logged_out.append(token)
+
+
+def _start(state_file: Path, *options: str) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockserver", "--port", "0", "--state-file", str(state_file), "--log-level", "error",
+         *options],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    return process, process.stdout.readline().split()[-1]
+
+
+def _assert_nothing_acknowledged_was_lost(state_file: Path, loop: WriteLoop) -> None:
+    assert loop.created, "the loop made jobs before the end"
+    with LiveMock(config=MockConfig(state_file=state_file), clock=Clock(manual=True)) as mock:
+        kept = {job["uuid"] for job in mock.control("GET", "jobs")}
+        assert set(loop.created) - set(loop.deleted) <= kept, "every acknowledged job is there"
+        assert not set(loop.deleted) & kept, "no acknowledged deletion is undone"
+        for token in loop.logged_out:
+            answer = requests.get(f"{mock.url}/@jobs", headers={"Authorization": f"Bearer {token}"})
+            assert answer.status_code == 401, "no acknowledged logout is undone"
+
+
+@pytest.mark.parametrize("run", range(3))
+def test_with_state_sync_always_kill_9_under_a_write_loop_loses_nothing_acknowledged(tmp_path: Path, run: int) -> None:
+    state_file = tmp_path / "state.json"
+    process, url = _start(state_file, "--state-sync", "always")
+    loop = WriteLoop(url)
+    loop.start()
+    time.sleep(random.Random(run).uniform(0.5, 1.5))
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    loop.join(timeout=10)
+    assert process.stdout is not None
+    process.stdout.close()
+    _assert_nothing_acknowledged_was_lost(state_file, loop)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_sigterm_and_sigint_save_every_change_before_the_mock_exits(tmp_path: Path, signum: int) -> None:
+    state_file = tmp_path / "state.json"
+    process, url = _start(state_file)  # the default: saved four times a second, and at the end
+    loop = WriteLoop(url)
+    loop.start()
+    time.sleep(0.8)
+    process.send_signal(signum)
+    assert process.wait(timeout=20) == 0
+    loop.join(timeout=10)
+    assert process.stdout is not None
+    process.stdout.close()
+    _assert_nothing_acknowledged_was_lost(state_file, loop)
+
+
+def test_state_sync_always_needs_a_state_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--state-sync", "always", "--port", "0"]) == 2
+    assert "--state-sync always needs --state-file" in capsys.readouterr().err

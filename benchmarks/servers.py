@@ -100,7 +100,7 @@ class ServerProcess:
         """One request to the server (setup, not load): its status and raw body."""
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.base_url + path, data=data, method=method)
-        if data is not None:
+        if data is not None or method == "POST":  # the mock's control API takes JSON only, an empty body too
             request.add_header("Content-Type", "application/json")
         if token:
             request.add_header("Authorization", f"Bearer {token}")

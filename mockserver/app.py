@@ -16,7 +16,9 @@ from mockserver.config import MockConfig
 from mockserver.cors import cors_middleware
 from mockserver.errors import BadRequest
 from mockserver.faults import Faults
+from mockserver.guard import allowed_hosts, guard_middleware
 from mockserver.http import dump, json_response
+from mockserver.journal import Journal
 from mockserver.state import STATE, MockState
 from mockserver.store import JobStore
 from mockserver.validation import ReferenceValidator, compile_validators
@@ -29,25 +31,29 @@ def create_app(
     spec = spec or load_spec()
     config = config or MockConfig()
     state = _state(spec, config, clock or Clock(speed=config.speed))
-    app = web.Application(middlewares=_middlewares(spec, config), client_max_size=middlewares.MAX_BODY)
+    saver = persist.Saver(state, config.state_file) if config.state_file is not None else None
+    app = web.Application(middlewares=_middlewares(spec, config, saver), client_max_size=middlewares.MAX_BODY)
     app[STATE] = state
     contract.add_routes(app, spec)
     _add_spec_routes(app, spec)
     docs.add_routes(app)
     if config.control:
         control.add_routes(app)
-    if config.state_file is not None:
-        app.cleanup_ctx.append(persist.saver(config.state_file))
+    if saver is not None:
+        app.cleanup_ctx.append(saver.running)
     return app
 
 
-def _middlewares(spec: Spec, config: MockConfig) -> list[Middleware]:
+def _middlewares(spec: Spec, config: MockConfig, saver: persist.Saver | None) -> list[Middleware]:
     """What every request passes through, outermost first; the handler comes after the last."""
+    synced = saver is not None and config.state_sync == "always"
     return [
         cors_middleware(config.cors_origins),  # preflights, and CORS headers on every answer
         middlewares.journal,  # records the answer as the client gets it
+        guard_middleware(allowed_hosts(config.host, config.allowed_hosts), config.cors_origins),  # Host, Origin
         middlewares.faults,  # injected latency, status, drop, trickle
         *([middlewares.strict(ReferenceValidator(spec))] if config.strict else []),  # the answer against the spec
+        *([persist.durable(saver)] if synced and saver is not None else []),  # the change on disk before the answer
         middlewares.errors,  # exceptions rendered in Nick's shape
         middlewares.prefer,  # a documented response on demand instead of the handler's
     ]
@@ -66,6 +72,7 @@ def _state(spec: Spec, config: MockConfig, clock: Clock) -> MockState:
         validators=compile_validators(spec),
         starting_jobs=zlib.compress(json.dumps(jobs, separators=(",", ":")).encode(), 1),
         faults=Faults(frozenset(spec.operations)),
+        journal=Journal(config.journal_size),
     )
     del jobs  # the parsed document goes before the store fills: see MockState.load
     try:

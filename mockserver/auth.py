@@ -1,4 +1,10 @@
-"""Users and HS256 tokens as Nick issues them; verification is cached, expiry and revocation are not."""
+"""Users and HS256 tokens as Nick issues them; verification is cached, expiry and revocation are not.
+
+A logged-out token is remembered by what it is, not by its text: its `jti` (every token the mock
+issues has one), or for a token without one (the documented token) a digest of its decoded
+segments. PyJWT accepts several texts for one token (padding, characters base64 ignores); all of
+them are the same token, so all of them stay logged out.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +17,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from jwt.utils import base64url_decode
 
 from mockserver.errors import Forbidden, Unauthorized
 
 TOKEN_LIFETIME = 12 * 3600  # Nick's default `expiresIn: '12h'`
 CACHE_SIZE = 4096
+PRUNE_FLOOR = 1024  # revocations kept before the first sweep for expired ones
+LEGACY = "text-sha256:"  # a revocation read from a version-1 state file: the SHA-256 of the token's text
 
 
 @dataclass(frozen=True)
@@ -33,8 +42,10 @@ class User:
         login, password = data.get("login"), data.get("password")
         if not isinstance(login, str) or not login or not isinstance(password, str) or not password:
             raise ValueError(f"a user needs a non-empty login and password: {dict(data)!r}")
-        fullname = data.get("fullname", login.title())
-        return cls(login, password, str(fullname), bool(data.get("manageJobs", False)))
+        fullname, manage_jobs = data.get("fullname", login.title()), data.get("manageJobs", False)
+        if not isinstance(manage_jobs, bool):  # "false" is a non-empty string: it must not grant anything
+            raise ValueError(f"manageJobs must be true or false, got {manage_jobs!r}")
+        return cls(login, password, str(fullname), manage_jobs)
 
 
 DEFAULT_USERS = (
@@ -48,7 +59,7 @@ class Identity:
     """Who a verified token speaks for."""
 
     user: User
-    token: str
+    key: str  # what the token is, for revocation: see `revocation_key`
     expires: float | None
 
 
@@ -58,7 +69,10 @@ class Authenticator:
     def __init__(self, users: Iterable[User], *, secret: str) -> None:
         self.users = {user.login: user for user in users}
         self.secret = secret
-        self.revoked: set[str] = set()  # SHA-256 digests of logged-out tokens
+        self.revoked: dict[str, float | None] = {}  # revocation key -> when its token expires (None: never)
+        self.revision = 0  # grows with every revocation, for savers
+        self._legacy = False  # whether `revoked` holds keys of a version-1 state file
+        self._prune_at = PRUNE_FLOOR
         self._verified: OrderedDict[str, Identity] = OrderedDict()
 
     def login(self, login: str, password: str) -> str | None:
@@ -95,9 +109,9 @@ class Authenticator:
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("not a Bearer token")
         token = token.strip()
-        if self.revoked and digest(token) in self.revoked:
-            raise Unauthorized("token logged out")
         identity = self._verified.get(token) or self._verify(token)
+        if identity.key in self.revoked or (self._legacy and LEGACY + digest(token) in self.revoked):
+            raise Unauthorized("token logged out")
         if identity.expires is not None and identity.expires <= time.time():
             raise Unauthorized("token expired")
         return identity
@@ -115,12 +129,34 @@ class Authenticator:
             identity = self.identify(authorization)
         except Unauthorized:
             return
-        self.revoked.add(digest(identity.token))
-        self._verified.pop(identity.token, None)
+        self.revoked[identity.key] = identity.expires
+        self.revision += 1
+        if len(self.revoked) >= self._prune_at:
+            self.prune()
+
+    def prune(self) -> dict[str, float | None]:
+        """Forget revocations of tokens that have expired anyway; the ones left."""
+        now = time.time()
+        self.revoked = {key: expires for key, expires in self.revoked.items() if expires is None or expires > now}
+        self._legacy = any(key.startswith(LEGACY) for key in self.revoked)
+        self._prune_at = max(PRUNE_FLOOR, 2 * len(self.revoked))
+        return self.revoked
+
+    def restore(self, revoked: Mapping[str, float | None]) -> None:
+        """Take back saved revocations (revocation key -> expiry)."""
+        self.revoked.update(revoked)
+        self.prune()
+
+    def restore_legacy(self, digests: Iterable[str]) -> None:
+        """Take back a version-1 state file's revocations, digests of token texts: kept one token lifetime from now."""
+        expires = time.time() + TOKEN_LIFETIME
+        self.restore({LEGACY + item: expires for item in digests})
 
     def reset(self) -> None:
         """Forget revocations and the verification cache."""
         self.revoked.clear()
+        self._legacy = False
+        self.revision += 1
         self._verified.clear()
 
     def _verify(self, token: str) -> Identity:
@@ -136,16 +172,22 @@ class Authenticator:
         expires = claims.get("exp")
         if expires is not None and not isinstance(expires, int | float):
             raise Unauthorized("exp is not a number")
-        identity = Identity(user, token, None if expires is None else float(expires))
-        self._remember(identity)
-        return identity
-
-    def _remember(self, identity: Identity) -> None:
-        self._verified[identity.token] = identity
+        identity = Identity(user, revocation_key(token, claims), None if expires is None else float(expires))
+        self._verified[token] = identity
         if len(self._verified) > CACHE_SIZE:
             self._verified.popitem(last=False)
+        return identity
+
+
+def revocation_key(token: str, claims: Mapping[str, Any]) -> str:
+    """What a verified token is: `jti:<its jti>`, or `sha256:<digest of its decoded segments>` (never its text)."""
+    jti = claims.get("jti")
+    if isinstance(jti, str) and jti:
+        return f"jti:{jti}"
+    parts = [base64url_decode(segment) for segment in token.split(".")]
+    return "sha256:" + hashlib.sha256(b"".join(len(p).to_bytes(8, "big") + p for p in parts)).hexdigest()
 
 
 def digest(token: str) -> str:
-    """How a revoked token is remembered (and saved): its SHA-256, never the token itself."""
+    """The SHA-256 of a token's text: how version-1 state files kept revocations."""
     return hashlib.sha256(token.encode()).hexdigest()

@@ -9,7 +9,7 @@ import logging
 import signal
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -18,15 +18,22 @@ from aiohttp import web
 from jwt.warnings import InsecureKeyLengthWarning
 
 from jobspec import Spec, SpecError, load_spec
+from jobspec.lifecycle import MAX_SECONDS
 from mockserver.app import create_app
 from mockserver.config import MockConfig
+from mockserver.connections import MockRunner
 from mockserver.cors import DEFAULT_ORIGINS, check_origins
 from mockserver.data import DataError
 from mockserver.errors import ApiError
 from mockserver.faults import parse_latency
+from mockserver.guard import check_host_names
+from mockserver.persist import SYNC_MODES
 from mockserver.validation import openapi_problem
 
 LEVELS = ("debug", "info", "warning", "error")
+MAX_COUNT = 10_000_000  # a journal this long already takes gigabytes
+MAX_TIMEOUT = 86_400.0  # a day: longer is no timeout at all
+MAX_SPEED = 10_000.0  # even so, the mock's clock takes most of a year to reach the year 9999
 
 
 def parser() -> argparse.ArgumentParser:
@@ -36,9 +43,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8080, help="port to listen on; 0 picks a free one (default: 8080)")
     p.add_argument("--data", type=Path, help="jobs to start with, a YAML or JSON list of jobs (default: built-in)")
     p.add_argument("--frozen", action="store_true", help="the worker never moves a job by itself")
-    p.add_argument("--speed", type=_positive, default=1.0, help="how fast the worker moves jobs (default: 1.0)")
     p.add_argument(
-        "--schedule", type=_positive, metavar="SECONDS", help="create a new scheduled job every SECONDS (default: off)"
+        "--speed", type=_between(0, MAX_SPEED), default=1.0, help="how fast the worker moves jobs (default: 1.0)"
+    )
+    p.add_argument(
+        "--schedule",
+        type=_between(0, MAX_SECONDS),
+        metavar="SECONDS",
+        help="create a new scheduled job every SECONDS (default: off)",
     )
     p.add_argument("--seed", type=int, help="make ids, outcomes and timings deterministic")
     p.add_argument("--users", type=Path, help="users file: [{login, password, fullname, manageJobs}]")
@@ -51,6 +63,16 @@ def parser() -> argparse.ArgumentParser:
         dest="cors_origins",
         metavar="ORIGIN",
         help="allow this browser origin, with credentials; repeatable (default: http://localhost:3000)",
+    )
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        dest="allowed_hosts",
+        type=_host_name,
+        metavar="NAME",
+        help="also answer requests whose Host is NAME (besides localhost, 127.0.0.1, [::1] and --host); "
+        "repeatable; '*' allows any",
     )
     p.add_argument(
         "--latency", metavar="SECONDS|MIN-MAX", help="delay every answer, e.g. 0.3 or 0.1-0.8 (default: none)"
@@ -68,6 +90,35 @@ def parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="FILE",
         help="keep jobs, revoked tokens and the clock in FILE across restarts",
+    )
+    p.add_argument(
+        "--journal-size",
+        type=_count,
+        default=10_000,
+        metavar="N",
+        help="keep the newest N journal entries, and as many of the mock's own errors (default: 10000)",
+    )
+    p.add_argument(
+        "--request-timeout",
+        type=_between(0, MAX_TIMEOUT),
+        default=10.0,
+        metavar="SECONDS",
+        help="a request's line and headers must arrive within SECONDS of its first byte (or of the connection), "
+        "and its body within SECONDS more (default: 10)",
+    )
+    p.add_argument(
+        "--idle-timeout",
+        type=_between(0, MAX_TIMEOUT),
+        default=60.0,
+        metavar="SECONDS",
+        help="close a kept-alive connection that waits SECONDS for its next request (default: 60)",
+    )
+    p.add_argument(
+        "--state-sync",
+        choices=SYNC_MODES,
+        default="interval",
+        help="with --state-file: 'interval' writes changes four times a second (a kill -9 loses the last "
+        "quarter second); 'always' writes each change before its answer is sent (default: interval)",
     )
     p.add_argument("--strict", action="store_true", help="validate every response against the spec (slow)")
     p.add_argument("--log-level", choices=LEVELS, default="info", help="logging level (default: info)")
@@ -90,11 +141,36 @@ def _json_object(text: str) -> dict[str, Any]:
     return value
 
 
-def _positive(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be greater than 0")
+def _host_name(text: str) -> str:
+    try:
+        return check_host_names([text])[0]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--allowed-host: ")) from None
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 1 <= value <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to {MAX_COUNT:,}, got {text}")
     return value
+
+
+def _between(low: float, high: float) -> Callable[[str], float]:
+    """An argparse type: a number greater than `low` and at most `high` (never NaN or infinite)."""
+
+    def number(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not low < value <= high:  # NaN fails this too
+            raise argparse.ArgumentTypeError(f"must be greater than {low:g} and at most {high:g}, got {text}")
+        return value
+
+    return number
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -136,6 +212,8 @@ def read_spec(path: Path | None) -> Spec:
 
 def config_from(args: argparse.Namespace) -> MockConfig:
     """The MockConfig the parsed flags describe; ValueError for a refused combination."""
+    if args.state_sync != "interval" and args.state_file is None:
+        raise ValueError(f"--state-sync {args.state_sync} needs --state-file")
     return MockConfig(
         host=args.host,
         port=args.port,
@@ -153,13 +231,20 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         cors_origins=check_origins(args.cors_origins or DEFAULT_ORIGINS),
         faults=tuple(([parse_latency(args.latency)] if args.latency else []) + args.fault),
         state_file=args.state_file,
+        journal_size=args.journal_size,
+        allowed_hosts=tuple(args.allowed_hosts),
+        state_sync=args.state_sync,
+        request_timeout=args.request_timeout,
+        idle_timeout=args.idle_timeout,
     )
 
 
 async def serve(app: web.Application, config: MockConfig) -> None:
     """Serve `app` until a signal asks to stop, then shut down gracefully."""
     access_log = logging.getLogger("aiohttp.access") if config.log_level == "debug" else None
-    runner = web.AppRunner(app, access_log=access_log, handle_signals=False)
+    runner = MockRunner(
+        app, request_timeout=config.request_timeout, idle_timeout=config.idle_timeout, access_log=access_log
+    )
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port)
     await site.start()

@@ -27,3 +27,8 @@ class MockConfig:
     cors_origins: tuple[str, ...] = ("http://localhost:3000",)
     faults: tuple[dict[str, Any], ...] = ()
     state_file: Path | None = None
+    state_sync: str = "interval"  # "interval": saved four times a second; "always": before each answer
+    journal_size: int = 10_000  # journal entries kept, and as many of the mock's own errors
+    request_timeout: float = 10.0  # seconds for a request's line and headers, and again for its body
+    idle_timeout: float = 60.0  # seconds a kept-alive connection may wait for its next request
+    allowed_hosts: tuple[str, ...] = ()  # Host names to answer besides the loopback ones and --host; "*": any

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from jobspec import Spec
 from mockserver.errors import InvalidCredentials, InvalidSession, MissingCredentials, Unauthorized
-from mockserver.http import Handler, base_url, dump, json_response
+from mockserver.http import Handler, base_url, dump, json_response, read_body
 from mockserver.state import STATE, MockState
 from mockserver.validation import RequestInvalid
 
@@ -20,7 +20,8 @@ async def login(request: web.Request) -> web.StreamResponse:
     """POST /@login: a token for valid credentials."""
     state = request.app[STATE]
     try:
-        body = state.validators["login"].parse_body(await request.read(), request.content_type)
+        raw = await read_body(request, state.config.request_timeout)
+        body = state.validators["login"].parse_body(raw, request.content_type)
     except RequestInvalid as invalid:
         raise (MissingCredentials() if invalid.only_missing else invalid) from None
     token = state.auth.login(body["login"], body["password"])
@@ -99,6 +100,8 @@ def add_routes(app: web.Application, spec: Spec) -> None:
     table = handlers(spec)
     for name, operation in spec.operations.items():
         try:
-            app.router.add_route(operation.method, operation.path, table[name], name=name)
+            route = app.router.add_route(operation.method, operation.path, table[name], name=name)
         except ValueError as exc:  # aiohttp names routes by Python identifiers only
             raise ValueError(f"operationId {name!r} ({operation.method} {operation.path}): {exc}") from None
+        if operation.method.upper() == "GET" and isinstance(route.resource, web.Resource):
+            route.resource.add_route("HEAD", table[name])  # the GET's answer without its body, as HTTP says

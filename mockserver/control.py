@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import math
 from importlib import resources
 from typing import Any
 
@@ -10,13 +10,17 @@ import yaml
 from aiohttp import web
 
 from jobspec import Spec
-from jobspec.timestamps import timestamp
+from jobspec.lifecycle import MAX_SECONDS, valid_seconds
+from jobspec.timestamps import LATEST_MS, timestamp
+from mockserver import documents
 from mockserver.errors import ApiError, BadRequest, NotFound
-from mockserver.http import Handler, dump, json_response
+from mockserver.http import Handler, dump, json_response, read_body
 from mockserver.state import STATE, MockState
+from mockserver.store import mock_settings_schema
 from mockserver.validation import compile_schema, schema_problems
 
 PREFIX = "/__mock__"
+DROPPED = "X-Mock-Dropped"  # how many older journal entries (or errors) the bounded lists let go
 
 
 class ControlUnauthorized(ApiError):
@@ -59,8 +63,16 @@ def add_routes(app: web.Application) -> None:
 
 
 def new_job_schema(spec: Spec) -> dict[str, Any]:
-    """What `POST /__mock__/jobs` takes: the spec's Job schema with every field optional."""
-    return {**spec.schema("Job"), "required": []}
+    """What `POST /__mock__/jobs` takes: the spec's Job schema with every field optional, and `params.mock`."""
+    job = spec.schema("Job")
+    properties = dict(job.get("properties", {}))
+    if "params" in properties:
+        mock = {"mock": mock_settings_schema(spec.lifecycle)}
+        properties["params"] = {
+            **properties["params"],
+            "properties": {**properties["params"].get("properties", {}), **mock},
+        }
+    return {**job, "properties": properties, "required": []}
 
 
 def control_document(spec: Spec) -> str:
@@ -103,13 +115,13 @@ async def list_jobs(request: web.Request) -> web.StreamResponse:
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
+    raw = await read_body(request, request.app[STATE].config.request_timeout)
     if not raw.strip():
         return {}
     try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        raise BadRequest(f"body: not valid JSON ({exc})") from None
+        data = documents.loads(raw)
+    except documents.DocumentError as exc:
+        raise BadRequest(str(exc)) from None
     if not isinstance(data, dict):
         raise BadRequest("body: expected a JSON object")
     return data
@@ -157,8 +169,14 @@ async def advance_clock(request: web.Request) -> web.StreamResponse:
     """POST /__mock__/clock/advance: move time on; the worker catches up even when frozen."""
     state = request.app[STATE]
     seconds = (await _body(request)).get("seconds")
-    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or not 0 <= seconds <= 10**9:
-        raise BadRequest('body: expected {"seconds": <a number from 0>}')
+    if not isinstance(seconds, int | float) or not valid_seconds(seconds):
+        raise BadRequest(f'seconds: expected {{"seconds": <a number from 0 to {MAX_SECONDS}>}}, got {seconds!r}')
+    if seconds > state.clock.room():
+        room = math.floor(state.clock.room() * 1000) / 1000
+        raise BadRequest(
+            f"seconds: the clock would pass {timestamp(LATEST_MS)}, the latest time a timestamp can show; "
+            f"it can advance {room:.3f} s more"
+        )
     state.clock.advance(float(seconds))
     state.store.advance(state.clock.now_ms())
     return json_response(_clock(state))
@@ -170,7 +188,8 @@ async def read_journal(request: web.Request) -> web.StreamResponse:
         since = int(request.query.get("since", "0"))
     except ValueError:
         raise BadRequest("since: expected a whole number") from None
-    return json_response(dump(request.app[STATE].journal.since(since)))
+    journal = request.app[STATE].journal
+    return _counted(json_response(dump(journal.since(since))), journal.entries.dropped)
 
 
 async def clear_journal(request: web.Request) -> web.StreamResponse:
@@ -181,7 +200,14 @@ async def clear_journal(request: web.Request) -> web.StreamResponse:
 
 async def read_errors(request: web.Request) -> web.StreamResponse:
     """GET /__mock__/errors: the mock's own errors."""
-    return json_response(dump([vars(error) for error in request.app[STATE].journal.errors]))
+    errors = request.app[STATE].journal.errors
+    return _counted(json_response(dump([vars(error) for error in errors])), errors.dropped)
+
+
+def _counted(response: web.Response, dropped: int) -> web.Response:
+    """A bounded list's answer, saying how many older items were dropped to keep it bounded."""
+    response.headers[DROPPED] = str(dropped)
+    return response
 
 
 async def list_faults(request: web.Request) -> web.StreamResponse:

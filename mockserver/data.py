@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from jobspec import Spec
+from mockserver import documents
 from mockserver.auth import User
 from mockserver.store import describe
 from mockserver.validation import compile_schema, schema_problems
@@ -26,9 +27,15 @@ def read_document(path: Path) -> Any:
     except OSError as exc:
         raise DataError(f"{path}: cannot read it ({exc.strerror})") from None
     try:
-        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        document = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        documents.check(document)
+    except documents.DocumentError as exc:
+        raise DataError(f"{path}: {exc}") from None
+    except RecursionError:
+        raise DataError(f"{path}: nested deeper than {documents.MAX_DEPTH} levels") from None
     except (ValueError, yaml.YAMLError) as exc:
         raise DataError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from None
+    return document
 
 
 def _entries(document: Any, key: str, path: Path) -> list[Any]:
@@ -59,16 +66,32 @@ def check_jobs(spec: Spec, document: Any, source: Path) -> list[dict[str, Any]]:
     return entries
 
 
+USER_SCHEMA = {
+    "type": "object",
+    "required": ["login", "password"],
+    "additionalProperties": False,
+    "properties": {
+        "login": {"type": "string", "minLength": 1},
+        "password": {"type": "string", "minLength": 1},
+        "fullname": {"type": "string"},
+        "manageJobs": {"type": "boolean"},
+    },
+}
+
+
 def load_users(path: Path) -> list[User]:
-    """Users from a file: `[{login, password, fullname?, manageJobs?}]`."""
-    users = []
+    """Users from a file: `[{login, password, fullname?, manageJobs?}]`, each checked against USER_SCHEMA."""
+    validator = compile_schema(USER_SCHEMA)
+    users: dict[str, User] = {}
     for index, entry in enumerate(_entries(read_document(path), "users", path)):
-        if not isinstance(entry, dict):
-            raise DataError(f"{path}: user {index} is not a mapping")
-        try:
-            users.append(User.from_dict(entry))
-        except ValueError as exc:
-            raise DataError(f"{path}: user {index}: {exc}") from None
+        login = entry.get("login") if isinstance(entry, dict) else None
+        name = f"user {index}" + (f" ({login!r})" if isinstance(login, str) else "")
+        problems = schema_problems(validator, entry, root="")
+        if problems:
+            raise DataError(f"{path}: {name}: {'; '.join(problems)}")
+        if login in users:
+            raise DataError(f"{path}: {name}: a user {login!r} is already listed")
+        users[entry["login"]] = User.from_dict(entry)
     if not users:
         raise DataError(f"{path}: no users")
-    return users
+    return list(users.values())

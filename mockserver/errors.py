@@ -13,6 +13,7 @@ class ApiError(Exception):
     status = 400
     error_type = "Bad Request"
     deliberate = False  # answers the mock gives on request (faults, Prefer): strict mode lets them pass
+    closes = False  # the connection closes after this answer (what is left of the request is not worth reading)
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -125,3 +126,18 @@ class PayloadTooLarge(ApiError):
 
     status = 413
     error_type = "Payload too large"
+
+
+class MockFailure(ApiError):
+    """The mock's own failure (a bug, or an answer strict mode caught breaking the spec): a 500 that says so."""
+
+    status = 500
+    error_type = "Mock error"
+
+
+class RequestTimeout(ApiError):
+    """A request body that did not arrive within the request timeout."""
+
+    status = 408
+    error_type = "Request timeout"
+    closes = True

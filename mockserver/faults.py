@@ -112,8 +112,14 @@ class Faults:
 
 def _number(value: Any, where: str, low: float, high: float) -> float:
     if not isinstance(value, int | float) or isinstance(value, bool) or not low <= value <= high:
-        raise BadRequest(f"{where}: expected a number from {low} to {high}, got {value!r}")
+        raise BadRequest(f"{where}: expected a number from {low:g} to {high:g}, got {value!r}")
     return float(value)
+
+
+def _whole(value: Any, where: str, low: int, high: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise BadRequest(f"{where}: expected a whole number from {low} to {high}, got {value!r}")
+    return value
 
 
 def _latency(value: Any) -> tuple[float, float] | None:
@@ -129,7 +135,8 @@ def _latency(value: Any) -> tuple[float, float] | None:
 
 
 def _status(value: Any) -> int | None:
-    return None if value is None else int(_number(value, "status", 100, 599))
+    # A 1xx is no final answer (a client would wait for the real one): only statuses a response can end with.
+    return None if value is None else _whole(value, "status", 200, 599)
 
 
 def _flag(value: Any) -> bool:
@@ -143,13 +150,16 @@ def _trickle(value: Any) -> tuple[int, float] | None:
         return None
     if not isinstance(value, dict):
         raise BadRequest('trickle: expected {"bytes": N, "interval": seconds}')
-    return int(_number(value.get("bytes", 16), "trickle.bytes", 1, 1 << 20)), _number(
+    unknown = sorted(set(value) - {"bytes", "interval"})
+    if unknown:
+        raise BadRequest(f"trickle: unknown fields {unknown}")
+    return _whole(value.get("bytes", 16), "trickle.bytes", 1, 1 << 20), _number(
         value.get("interval", 0.1), "trickle.interval", 0, 60
     )
 
 
 def _count(value: Any) -> int | None:
-    return None if value is None else int(_number(value, "count", 1, 1 << 31))
+    return None if value is None else _whole(value, "count", 1, 1 << 31)
 
 
 def parse_latency(text: str) -> dict[str, Any]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+
+from mockserver.errors import RequestTimeout
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 JSON = "application/json"
@@ -21,6 +24,15 @@ def json_response(body: bytes, status: int = 200) -> web.Response:
 def dump(data: object) -> bytes:
     """Compact JSON bytes."""
     return json.dumps(data, separators=(",", ":")).encode()
+
+
+async def read_body(request: web.Request, seconds: float) -> bytes:
+    """The request's body, which must arrive within `seconds`: a client trickling it holds no connection for long."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await request.read()
+    except TimeoutError:
+        raise RequestTimeout(f"The request body did not arrive within {seconds:g} s.") from None
 
 
 def base_url(request: web.Request) -> str:

@@ -1,14 +1,18 @@
-"""A bounded record of every request the mock answered, and of its own errors."""
+"""Bounded records of every request the mock answered, and of its own errors: ring buffers that count what they drop."""
 
 from __future__ import annotations
 
 import itertools
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-JOURNAL_SIZE = 10_000
+T = TypeVar("T")
+
+JOURNAL_SIZE = 10_000  # entries kept by default, and as many errors
+DISCONNECTED = 499  # the status journaled when the client closed its connection before the answer (nginx's)
 
 
 @dataclass(frozen=True)
@@ -35,18 +39,42 @@ class MockError:
     error: str
 
 
-class Journal:
-    """Entries in order, the newest `JOURNAL_SIZE` kept; the mock's own errors kept apart."""
+class Ring(Generic[T]):
+    """The newest `size` items, and how many older ones were dropped to keep to that size."""
 
-    def __init__(self) -> None:
-        self.entries: deque[Entry] = deque(maxlen=JOURNAL_SIZE)
-        self.errors: list[MockError] = []
+    def __init__(self, size: int) -> None:
+        self.items: deque[T] = deque(maxlen=size)
+        self.dropped = 0
+
+    def append(self, item: T) -> None:
+        """Keep `item`, dropping the oldest when full."""
+        if len(self.items) == self.items.maxlen:
+            self.dropped += 1
+        self.items.append(item)
+
+    def clear(self) -> None:
+        """Forget every item; what was dropped stays counted."""
+        self.items.clear()
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+class Journal:
+    """Entries in order and the mock's own errors apart, each the newest `size` kept."""
+
+    def __init__(self, size: int = JOURNAL_SIZE) -> None:
+        self.entries: Ring[Entry] = Ring(size)
+        self.errors: Ring[MockError] = Ring(size)
         self._seq = itertools.count(1)
 
     def record(
         self, method: str, path: str, operation_id: str | None, status: int, job_id: str | None, note: str
     ) -> None:
-        """Note an answered request (`note`: faults applied, a forced response)."""
+        """Note an answered request (`note`: faults applied, a forced response, a client that left)."""
         self.entries.append(Entry(next(self._seq), time.time(), method, path, operation_id, status, job_id, note))
 
     def error(self, method: str, path: str, error: str) -> None:
@@ -58,6 +86,6 @@ class Journal:
         return [asdict(entry) for entry in self.entries if entry.seq > seq]
 
     def clear(self) -> None:
-        """Forget every entry and error (sequence numbers keep growing)."""
+        """Forget every entry and error (sequence numbers and drop counts keep growing)."""
         self.entries.clear()
         self.errors.clear()

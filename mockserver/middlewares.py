@@ -14,10 +14,11 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from mockserver.contract import operation_id
-from mockserver.errors import ApiError, MethodNotAllowed, NotFound, PayloadTooLarge
+from mockserver.errors import ApiError, MethodNotAllowed, MockFailure, NotFound, PayloadTooLarge
 from mockserver.faults import InjectedFault
 from mockserver.http import Handler, dump, json_response
-from mockserver.prefer import forced_response
+from mockserver.journal import DISCONNECTED
+from mockserver.prefer import about_job, forced_response
 from mockserver.state import STATE, MockState
 from mockserver.validation import ReferenceValidator
 
@@ -88,7 +89,7 @@ def strict(reference: ReferenceValidator) -> Middleware:
         message = f"strict mode: {request.method} {request.path} -> {response.status} breaks the spec: {problems}"
         log.error(message)
         request.app[STATE].journal.error(request.method, request.path, message)
-        return json_response(dump({"error": {"type": "Mock error", "message": message}}), status=500)
+        return render(MockFailure(message))
 
     return check
 
@@ -103,11 +104,13 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return render(error)
     except web.HTTPException as exc:
         return render(_from_aiohttp(request, exc))
+    except ConnectionError:
+        return _client_left(request, "before its answer")
     except Exception as exc:
         log.exception("mock error on %s %s", request.method, request.path)
         request.app[STATE].journal.error(request.method, request.path, f"{type(exc).__name__}: {exc}")
         request[DELIBERATE] = True  # already reported: strict mode would only report it twice
-        return render(ApiError("The mock server failed; see GET /__mock__/errors."), status=500)
+        return render(MockFailure("The mock server failed; see GET /__mock__/errors."))
 
 
 @web.middleware
@@ -117,19 +120,35 @@ async def prefer(request: web.Request, handler: Handler) -> web.StreamResponse:
     name = operation_id(request)
     if not header or name is None:
         return await handler(request)
-    forced = forced_response(request.app[STATE].spec.operation(name), header)
+    state = request.app[STATE]
+    forced = forced_response(state.spec.operation(name), header)
     if forced is None:
         return await handler(request)
+    job_id = request.match_info.get("id")
+    if job_id is not None:
+        state.catch_up()
+        job = state.store.jobs.get(job_id)
+        if job is not None:
+            forced = about_job(forced, state.spec.lifecycle, name, job_id, job.state)
     request[NOTES].append(f"Prefer: {forced.status}" + (f" example {forced.example}" if forced.example else ""))
     if forced.body is None:
         return web.Response(status=forced.status)
     return json_response(dump(forced.body), status=forced.status)
 
 
+def _client_left(request: web.Request, when: str) -> web.Response:
+    """A client that closed its connection (a body cut short, say): its doing, journaled as such, no traceback."""
+    request[NOTES].append(f"the client closed the connection {when}")
+    request[DELIBERATE] = True
+    return web.Response(status=DISCONNECTED)  # never sent: the journal's record of what happened
+
+
 def render(error: ApiError, status: int | None = None) -> web.Response:
     """Nick's error body for `error`, with its status and headers."""
     response = json_response(dump(error.body()), status=status or error.status)
     response.headers.update(error.headers())
+    if error.closes:
+        response.force_close()
     return response
 
 
@@ -154,7 +173,8 @@ def _problems(
     headers = dict(response.headers)
     if body:
         headers["Content-Type"] = response.content_type
-    return problems + reference.response_problems(request.method, request.path, response.status, headers, body)
+    method = "GET" if request.method == "HEAD" else request.method  # the spec documents the GET; HEAD is its twin
+    return problems + reference.response_problems(method, request.path, response.status, headers, body)
 
 
 def _large(response: web.StreamResponse) -> TypeGuard[web.Response]:
@@ -171,9 +191,12 @@ async def _stream(request: web.Request, response: web.Response, size: int, inter
     body = memoryview(response.body if isinstance(response.body, bytes) else b"")
     stream = web.StreamResponse(status=response.status, headers=response.headers)
     stream.content_length = len(body)
-    await stream.prepare(request)
-    for start in range(0, len(body), size):
-        await stream.write(body[start : start + size])
-        await asyncio.sleep(interval)
-    await stream.write_eof()
+    try:
+        await stream.prepare(request)
+        for start in range(0, len(body), size):
+            await stream.write(body[start : start + size])
+            await asyncio.sleep(interval)
+        await stream.write_eof()
+    except ConnectionError:
+        request[NOTES].append(f"the client closed the connection during the answer ({response.status})")
     return stream

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import tempfile
@@ -12,14 +11,22 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
+from jobspec.lifecycle import MAX_SECONDS
+from jobspec.timestamps import LATEST_MS
+from mockserver import documents
 from mockserver.data import DataError, check_jobs
-from mockserver.errors import BadRequest
+from mockserver.errors import BadRequest, MockFailure
+from mockserver.http import Handler
+from mockserver.middlewares import render
 from mockserver.state import STATE, MockState
+from mockserver.validation import compile_schema, schema_problems
 
 FORMAT = "jobs-mock-state"
-VERSION = 1
+VERSION = 2  # 2: revocations by what the token is, with their expiry; 1 (still read): digests of token texts
 SAVE_EVERY = 0.25  # seconds between checks for changes
+SYNC_MODES = ("interval", "always")  # --state-sync: on a timer, or before every answer that reports a change
 log = logging.getLogger("mockserver.persist")
 
 
@@ -29,7 +36,7 @@ def snapshot(state: MockState) -> bytes:
         "format": FORMAT,
         "version": VERSION,
         "clock": state.clock.now_ms(),
-        "revoked": sorted(state.auth.revoked),
+        "revoked": dict(sorted(state.auth.prune().items())),
     }
     return state.store.encoded_snapshot(header)
 
@@ -53,23 +60,40 @@ def write_atomically(path: Path, data: bytes) -> None:
         os.close(directory)
 
 
+def state_schema() -> dict[str, Any]:
+    """What a state file holds, version 1 or 2: checked before anything in it is used."""
+    due = {"type": "integer", "minimum": 0, "maximum": LATEST_MS + MAX_SECONDS * 1000}
+    return {
+        "type": "object",
+        "required": ["format", "version", "clock", "pending", "revoked", "jobs"],
+        "properties": {
+            "clock": {"type": "integer", "minimum": 0, "maximum": LATEST_MS},
+            "pending": {"type": "object", "additionalProperties": due},
+            "jobs": {"type": "array"},
+        },
+        "if": {"properties": {"version": {"const": 1}}},
+        "then": {"properties": {"revoked": {"type": "array", "items": {"type": "string"}}}},
+        "else": {"properties": {"revoked": {"type": "object", "additionalProperties": {"type": ["number", "null"]}}}},
+    }
+
+
 def read(path: Path, state: MockState) -> dict[str, Any] | None:
-    """The saved state, checked; None when there is no file yet; DataError when it cannot be used."""
+    """The saved state, checked; None when there is no file yet; DataError naming the file and the place otherwise."""
     if not path.exists():
         return None
     try:
-        saved = json.loads(path.read_bytes())
-    except (OSError, ValueError) as exc:
-        raise _corrupt(path, f"not readable JSON ({exc})") from None
-    if not isinstance(saved, dict) or saved.get("format") != FORMAT or saved.get("version") != VERSION:
-        raise _corrupt(path, f"not a {FORMAT} file of version {VERSION}")
-    if not isinstance(saved.get("clock"), int) or not isinstance(saved.get("pending"), dict):
-        raise _corrupt(path, "clock or pending is missing or malformed")
-    revoked = saved.get("revoked")
-    if not isinstance(revoked, list) or not all(isinstance(item, str) for item in revoked):
-        raise _corrupt(path, "revoked is not a list of strings")
+        saved = documents.loads(path.read_bytes(), where="")
+    except OSError as exc:
+        raise _corrupt(path, f"cannot read it ({exc.strerror})") from None
+    except documents.DocumentError as exc:
+        raise _corrupt(path, str(exc)) from None
+    if not isinstance(saved, dict) or saved.get("format") != FORMAT or saved.get("version") not in (1, VERSION):
+        raise _corrupt(path, f"not a {FORMAT} file of version 1 or {VERSION}")
+    problems = schema_problems(compile_schema(state_schema()), saved, root="")
+    if problems:
+        raise _corrupt(path, "; ".join(problems[:3]))
     try:
-        check_jobs(state.spec, saved.get("jobs"), path)
+        check_jobs(state.spec, saved["jobs"], Path("jobs"))
     except DataError as exc:
         raise _corrupt(path, str(exc)) from None
     return saved
@@ -79,45 +103,90 @@ def restore(state: MockState, saved: dict[str, Any], path: Path) -> None:
     """Put the saved jobs, appointments, revocations and time back."""
     behind = saved["clock"] - state.clock.now_ms()
     if behind > 0:
-        state.clock.advance(behind / 1000)
+        state.clock.advance(min(behind / 1000, state.clock.room()))
     try:
         state.store.restore(saved["jobs"], saved["pending"], state.clock.now_ms())
     except BadRequest as exc:
         raise _corrupt(path, exc.message) from None
-    state.auth.revoked.update(saved["revoked"])
+    if saved["version"] == 1:
+        state.auth.restore_legacy(saved["revoked"])
+    else:
+        state.auth.restore(saved["revoked"])
 
 
 def _corrupt(path: Path, problem: str) -> DataError:
     return DataError(f"the state file {path} cannot be used: {problem}. Fix it, or move it away to start afresh.")
 
 
-def saver(path: Path) -> Any:
-    """A cleanup context that saves whenever something changed, and once more at shutdown."""
+class Saver:
+    """Writes the state file whenever something changed: four times a second, before answers (`always`), at the end.
 
-    async def save_while_running(app: web.Application) -> AsyncIterator[None]:
-        state = app[STATE]
-        last = None
+    One write covers every change made before it began: requests that wait for a write in progress
+    find their change saved, or start the next write, which saves them all.
+    """
 
-        async def save_if_changed() -> None:
-            nonlocal last
-            revision = (state.store.revision, len(state.auth.revoked), state.clock.now_ms() // 60_000)
-            if revision != last:
-                data = snapshot(state)
-                await asyncio.to_thread(write_atomically, path, data)
-                last = revision
+    def __init__(self, state: MockState, path: Path) -> None:
+        self.state, self.path = state, path
+        self.saved: tuple[int, int, int] | None = None  # the revision on disk
+        self._lock = asyncio.Lock()
+        self._failing = False
 
-        async def loop() -> None:
-            while True:
-                await asyncio.sleep(SAVE_EVERY)
-                try:
-                    await save_if_changed()
-                except OSError as exc:
-                    log.error("cannot save the state file %s: %s", path, exc)
+    def revision(self) -> tuple[int, int, int]:
+        """What the state file must reflect: the jobs, the revocations, and the clock to the minute."""
+        state = self.state
+        return state.store.revision, state.auth.revision, state.clock.now_ms() // 60_000
 
-        task = asyncio.create_task(loop())
+    def changed(self) -> bool:
+        """Whether something changed since the last write (cheap: three integers)."""
+        return self.revision() != self.saved
+
+    async def save(self) -> None:
+        """Write the state, unless nothing changed since the last write; OSError if the file cannot be written."""
+        async with self._lock:
+            revision = self.revision()
+            if revision == self.saved:
+                return
+            data = snapshot(self.state)
+            await asyncio.to_thread(write_atomically, self.path, data)
+            self.saved = revision
+
+    async def running(self, app: web.Application) -> AsyncIterator[None]:
+        """A cleanup context: save four times a second while serving, and once more at shutdown (SIGTERM, SIGINT)."""
+        task = asyncio.create_task(self._every(SAVE_EVERY))
         yield
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        await save_if_changed()
+        await self.save()
 
-    return save_while_running
+    async def _every(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await self.save()
+            except OSError as exc:
+                if not self._failing:  # once per spell of failures, not four times a second
+                    log.error("cannot save the state file %s: %s; retrying", self.path, exc)
+                self._failing = True
+            else:
+                if self._failing:
+                    log.warning("the state file %s is saved again", self.path)
+                self._failing = False
+
+
+def durable(saver: Saver) -> Middleware:
+    """`--state-sync always`: no answer goes out before the change it reports is on disk."""
+
+    @web.middleware
+    async def synced(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        if saver.changed():
+            try:
+                await saver.save()
+            except OSError as exc:
+                message = f"the change was made but the state file {saver.path} could not be written: {exc}"
+                log.error(message)
+                request.app[STATE].journal.error(request.method, request.path, message)
+                return render(MockFailure(message))
+        return response
+
+    return synced

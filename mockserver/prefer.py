@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from jobspec import Operation
+from jobspec import Lifecycle, Operation
 from mockserver.errors import PreferRefused
 
 PREFERENCE = re.compile(r"\s*(code|example)\s*=\s*\"?([^\",;]+)\"?\s*")
@@ -19,6 +19,7 @@ class Forced:
     status: int
     body: Any
     example: str | None
+    named: bool = False  # the client named the example: it gets it verbatim
 
 
 def preferences(header: str) -> dict[str, str]:
@@ -53,11 +54,21 @@ def forced_response(operation: Operation, header: str) -> Forced | None:
                 raise PreferRefused(f"the spec documents no example for {operation.operation_id} {candidate}")
             return Forced(int(candidate), first[1] if first else None, first[0] if first else None)
         if name in examples:
-            return Forced(int(candidate), examples[name], name)
+            return Forced(int(candidate), examples[name], name, named=True)
     known = sorted({n for c in codes for n in _examples(responses[c])})
     raise PreferRefused(
         f"Prefer: example={name} is not documented for {operation.operation_id}; examples: {', '.join(known)}"
     )
+
+
+def about_job(forced: Forced, lifecycle: Lifecycle, operation_id: str, job_id: str, state: str) -> Forced:
+    """A forced refusal of an existing job, told in the job's own terms: the refusal its state really gets, or
+    (where the operation would succeed) the refusal's message with the job's real id and state."""
+    refusals = [r for r in lifecycle.refusals if r.operation == operation_id and r.status == forced.status]
+    if forced.named or not refusals:
+        return forced
+    refusal = next((r for r in refusals if state in r.states), refusals[0])
+    return replace(forced, body={"error": {"type": refusal.error_type, "message": refusal.message(job_id, state)}})
 
 
 def _examples(response: dict[str, Any]) -> dict[str, Any]:

@@ -13,11 +13,14 @@ from typing import Any
 
 from jobspec import Change, InconsistentJob, Lifecycle, Refusal, Removal, Transition
 from jobspec.invariants import invariant_problems, settle
-from jobspec.timestamps import parse_timestamp, timestamp
+from jobspec.lifecycle import MAX_SECONDS
+from jobspec.timestamps import LATEST_MS, parse_timestamp, timestamp
 from mockserver.errors import BadRequest, JobNotFound, Refused
+from mockserver.validation import compile_schema, schema_problems
 
 OUTCOME, RESULT, ERROR = "outcome", "result", "error"  # params.mock keys: the end state, $output, $error's message
 SCHEDULE_CAP = 1000  # scheduled jobs stop appearing while the store holds this many
+EARLIEST_MS = 0  # 1970-01-01T00:00:00.000Z: the earliest time a job may carry (the format needs 4-digit years)
 
 
 Fields = dict[str, Any]  # a job being worked on: its representation, timestamps as milliseconds
@@ -61,6 +64,7 @@ class JobStore:
         self._schedule_every: int | None = None
         self._next_spawn = 0
         self._templates: list[dict[str, Any]] = []
+        self._mock_settings = compile_schema(mock_settings_schema(lifecycle))
         self.revision = 0  # grows with every change, for savers
 
     # -- reading -----------------------------------------------------------------------
@@ -214,6 +218,7 @@ class JobStore:
         state = given.get(self.field, self.lifecycle.initial)
         if state not in self.lifecycle.states:
             raise BadRequest(f"{self.field}: {state!r} is not one of {', '.join(self.lifecycle.states)}")
+        self._check_mock(given.get("params"))
         job_id = str(given.get("uuid") or self.new_uuid())
         if job_id in self.jobs:
             raise BadRequest(f"uuid: a job {job_id} already exists")
@@ -237,6 +242,13 @@ class JobStore:
         self.jobs[job.uuid] = job
         self._changed(job, now_ms)
         return job
+
+    def _check_mock(self, params: Any) -> None:
+        """BadRequest naming each `params.mock` setting the worker could not follow (a wait of 1e306 s, say)."""
+        if isinstance(params, dict) and "mock" in params:
+            problems = schema_problems(self._mock_settings, params["mock"], root="params.mock")
+            if problems:
+                raise BadRequest("; ".join(problems))
 
     def move(self, job_id: str, state: str, now_ms: int) -> Job:
         """Put a job in `state` directly, its fields made consistent with that state."""
@@ -308,9 +320,38 @@ def _ms(value: Any, name: str) -> int | None:
     if value is None:
         return None
     try:
-        return round(parse_timestamp(str(value)) * 1000)
+        ms = round(parse_timestamp(str(value)) * 1000)
     except ValueError:
         raise BadRequest(f"{name}: {value!r} is not an ISO 8601 timestamp") from None
+    if not EARLIEST_MS <= ms <= LATEST_MS:
+        raise BadRequest(
+            f"{name}: {value!r} is outside the times a job can carry, {_ts(EARLIEST_MS)} to {_ts(LATEST_MS)}"
+        )
+    return ms
+
+
+def mock_settings_schema(lifecycle: Lifecycle) -> dict[str, Any]:
+    """What `params.mock` may hold: the worker's waits (in seconds), the state to end in, the result, the error."""
+    waits = {
+        step.setting: {
+            "type": "number",
+            "minimum": 0,
+            "maximum": MAX_SECONDS,
+            "description": f"Seconds the job waits in {step.state} before the worker moves it.",
+        }
+        for step in lifecycle.worker.values()
+    }
+    ends = sorted({t.target for t in lifecycle.transitions if t.trigger.is_worker}, key=list(lifecycle.states).index)
+    return {
+        "type": "object",
+        "description": "What the mock's worker does with this job (outside the contract).",
+        "properties": {
+            **waits,
+            OUTCOME: {"enum": ends, "description": "The state the worker moves the job to, where it has a choice."},
+            RESULT: {"type": "object", "description": "The job's result when it completes ($output)."},
+            ERROR: {"type": "string", "description": "The error message when it fails ($error)."},
+        },
+    }
 
 
 def _latest(stamps: Iterable[int | None]) -> int:

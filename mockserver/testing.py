@@ -15,6 +15,7 @@ from jobspec import Spec
 from mockserver.app import create_app
 from mockserver.clock import Clock
 from mockserver.config import MockConfig
+from mockserver.connections import MockRunner
 from mockserver.state import STATE, MockState
 
 
@@ -26,7 +27,7 @@ class LiveMock:
         self.app = create_app(spec, config=config, clock=clock)
         self.url = ""
         self._loop = asyncio.new_event_loop()
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        self._runner = MockRunner(self.app, request_timeout=config.request_timeout, idle_timeout=config.idle_timeout)
         self._thread = threading.Thread(target=self._loop.run_forever, name="live-mock", daemon=True)
 
     @property

@@ -22,6 +22,7 @@ from openapi_core.datatypes import RequestParameters
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
 from jobspec import Operation, Spec
+from mockserver import documents
 from mockserver.errors import BadRequest
 
 JSON = "application/json"
@@ -76,9 +77,9 @@ class OperationValidator:
         if content_type and content_type != JSON and not content_type.endswith("+json"):
             raise RequestInvalid([Problem("Content-Type", f"{content_type} is not {JSON}")])
         try:
-            data = json.loads(raw)
-        except (ValueError, RecursionError) as exc:
-            raise RequestInvalid([Problem("body", f"not valid JSON ({exc})")]) from None
+            data = documents.loads(raw)
+        except documents.DocumentError as exc:
+            raise RequestInvalid([Problem("", str(exc))]) from None
         problems = [_problem(error) for error in self.body.iter_errors(data)]
         if problems:
             raise RequestInvalid(problems)
@@ -111,9 +112,19 @@ def compile_schema(schema: dict[str, Any]) -> Any:
     return jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
 
 
-def schema_problems(validator: Any, data: Any) -> list[str]:
-    """The messages of every error `validator` finds in `data`, each with its place."""
-    return [f"{_path(error) or '/'}: {error.message}" for error in validator.iter_errors(data)]
+def schema_problems(validator: Any, data: Any, root: str | None = None) -> list[str]:
+    """The messages of every error `validator` finds in `data`, each with its place (`/a/0`, or `root.a[0]`)."""
+    if root is None:
+        return [f"{_path(error) or '/'}: {error.message}" for error in validator.iter_errors(data)]
+    problems = []
+    for error in validator.iter_errors(data):
+        place = _dotted(root, error.instance_path)
+        problems.append(f"{place}: {error.message}" if place else error.message)
+    return problems
+
+
+def _dotted(root: str, parts: Any) -> str:
+    return (root + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in parts)).lstrip(".")
 
 
 def _compile(operation: Operation) -> OperationValidator:

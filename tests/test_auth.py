@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from mockserver.testing import LiveMock
-from tests.conftest import DOCUMENTED_ID
+from tests.conftest import DOCUMENTED_ID, DOCUMENTED_TOKEN
 
 NOT_AUTHORIZED = {"message": "You are not authorized to access this resource."}
 JOBS_REQUESTS = [
@@ -164,3 +164,60 @@ def test_reset_forgets_revocations(mock: LiveMock) -> None:
     requests.post(f"{mock.url}/@logout", headers=headers)
     mock.control("POST", "reset")
     assert requests.get(f"{mock.url}/@jobs", headers=headers).status_code == 200
+
+
+def _reencodings(token: str) -> list[str]:
+    """Other texts of the same token that PyJWT accepts: padding (every version), and with older versions
+    characters base64 skips and spare bits."""
+    header, payload, signature = token.split(".")
+    last = signature[-1]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    # 32 signature bytes are 43 characters: the last one carries 2 spare bits, ignored on decoding.
+    spare = alphabet[alphabet.index(last) ^ 1]
+    candidates = [
+        token + "=",
+        token + "==",
+        f"{header}.{payload}.{signature[:10]}!{signature[10:]}",
+        f"{header}.{payload}.{signature[:-1]}{spare}",
+        f"{header}.{payload}.{signature}\t",
+    ]
+    accepted = [text for text in candidates if _verifies(text)]
+    assert token + "=" in accepted, "PyJWT no longer accepts a padded signature: revisit this test"
+    return accepted
+
+
+def _verifies(token: str) -> bool:
+    try:
+        jwt.decode(token, "secret", algorithms=["HS256"], options={"verify_exp": False})
+    except jwt.PyJWTError:
+        return False
+    return True
+
+
+def _status(mock: LiveMock, method: str, path: str, token: str) -> int:
+    return requests.request(method, f"{mock.url}{path}", headers={"Authorization": f"Bearer {token}"}).status_code
+
+
+@pytest.mark.parametrize("issued", [True, False], ids=["issued-token", "documented-token-without-jti"])
+def test_no_reencoding_of_a_token_survives_its_logout(mock: LiveMock, issued: bool) -> None:
+    token = _token(mock) if issued else DOCUMENTED_TOKEN
+    variants = _reencodings(token)
+    assert all(_status(mock, "GET", "/@jobs", variant) == 200 for variant in variants)
+    assert _status(mock, "POST", "/@logout", token) == 204
+    for variant in [token, *variants]:
+        assert _status(mock, "GET", "/@jobs", variant) == 401, variant
+        assert _status(mock, "POST", "/@login-renew", variant) == 401, variant
+
+
+def test_logging_out_a_reencoding_logs_out_the_token(mock: LiveMock) -> None:
+    token = _token(mock)
+    assert _status(mock, "POST", "/@logout", token + "=") == 204
+    assert _status(mock, "GET", "/@jobs", token) == 401
+
+
+def test_every_token_the_mock_issues_has_a_distinct_jti(mock: LiveMock) -> None:
+    login = _token(mock)
+    renewed = requests.post(f"{mock.url}/@login-renew", headers={"Authorization": f"Bearer {login}"}).json()["token"]
+    made = mock.control("POST", "tokens", {"login": "editor"})["token"]
+    ids = [jwt.decode(t, "secret", algorithms=["HS256"])["jti"] for t in (login, renewed, made)]
+    assert len(set(ids)) == 3 and all(isinstance(i, str) and len(i) >= 16 for i in ids)

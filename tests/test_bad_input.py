@@ -64,9 +64,9 @@ def test_deeply_nested_body_is_not_a_500(mock: LiveMock) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [
-        ("PUT", "/@jobs", "GET"),
-        ("POST", "/@jobs", "GET"),
-        ("PATCH", f"/@jobs/{DOCUMENTED_ID}", "DELETE, GET"),
+        ("PUT", "/@jobs", "GET, HEAD"),
+        ("POST", "/@jobs", "GET, HEAD"),
+        ("PATCH", f"/@jobs/{DOCUMENTED_ID}", "DELETE, GET, HEAD"),
         ("GET", f"/@jobs/{DOCUMENTED_ID}/abort", "POST"),
         ("DELETE", f"/@jobs/{DOCUMENTED_ID}/retry", "POST"),
         ("GET", "/@login", "POST"),

@@ -114,9 +114,37 @@ APP_PAGE = """<!doctype html>
 """
 
 
+# A hostile page: it cannot read the mock's answers, so it tries to change the mock blindly, as a page can
+# (a no-cors fetch with a simple content type, and a form posted into a hidden frame).
+HOSTILE_PAGE = """<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Cute cats</title></head>
+<body data-state="loading">
+  <iframe name="sink" hidden></iframe>
+  <form method="POST" target="sink" enctype="text/plain"><input name='{"status": 503, "x": "' value='"}'></form>
+  <script type="module">
+    const api = new URLSearchParams(location.search).get("api");
+    await Promise.allSettled([
+      fetch(api + "/__mock__/reset", {method: "POST", mode: "no-cors", body: "{}"}),
+      fetch(api + "/__mock__/jobs", {method: "POST", mode: "no-cors", headers: {"Content-Type": "text/plain"},
+                                     body: JSON.stringify({title: "Planted"})}),
+    ]);
+    const form = document.querySelector("form");
+    form.action = api + "/__mock__/faults";
+    const posted = new Promise((resolve) => document.querySelector("iframe").addEventListener("load", resolve));
+    form.submit();
+    await posted;
+    document.body.dataset.state = "done";
+  </script>
+</body>
+</html>
+"""
+PAGES = {"/hostile.html": HOSTILE_PAGE}
+
+
 class _PageHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        body = APP_PAGE.encode()
+        body = PAGES.get(self.path.split("?")[0], APP_PAGE).encode()
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
@@ -244,7 +272,7 @@ def test_a_page_on_an_allowed_origin_logs_in_and_lists_jobs_with_credentials(
     assert titles[0] == "Reindex Events" and len(titles) == STARTING_JOBS
     assert page.get_attribute(f"#titles li[data-uuid='{DOCUMENTED_ID}']", "data-status") == "created"
     # The exposed headers reach the page's script.
-    assert page.text_content("#allow") == "405 GET"
+    assert page.text_content("#allow") == "405 GET, HEAD"
     assert page.text_content("#deleted") == "204 404 Not found"
     last = f"/@jobs/{page.locator('#titles li').last.get_attribute('data-uuid')}"
     assert _journal(mock) == [
@@ -271,6 +299,23 @@ def test_a_page_on_another_origin_cannot_read_the_mock(
     assert any("blocked by CORS policy" in message for message in messages), messages
     # The preflight got no CORS answer, so the browser never sent the login itself.
     assert [request for request in _journal(mock) if request[0] != "OPTIONS"] == []
+
+
+def test_a_hostile_page_cannot_drive_the_control_api(
+    mock: LiveMock, other_site: PageServer, page: Page, artifacts: Path
+) -> None:
+    kept = mock.control("POST", "jobs", {"title": "Mine", "params": {"mock": {"delay": 86400}}})
+    before = mock.control("GET", "journal")[-1]["seq"]
+    page.goto(f"{other_site.origin}/hostile.html?api={mock.url}")
+    page.wait_for_selector("body[data-state=done]")
+    page.screenshot(path=artifacts / "hostile-page.png")
+
+    attempts = [(e["method"], e["path"], e["status"]) for e in mock.control("GET", f"journal?since={before}")]
+    attacks = [attempt for attempt in attempts if attempt[1] != "/__mock__/journal"]
+    assert sorted(attacks) == [("POST", f"/__mock__/{path}", 403) for path in ("faults", "jobs", "reset")], attempts
+    titles = [job["title"] for job in mock.control("GET", "jobs")]
+    assert kept["title"] in titles and "Planted" not in titles, "neither reset nor planted"
+    assert mock.control("GET", "faults") == []
 
 
 def test_docs_render_every_operation_and_try_it_out_authorises_through_login(

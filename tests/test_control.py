@@ -123,9 +123,10 @@ def test_control_document_is_valid_openapi(mock: LiveMock) -> None:
 def test_control_token_guards_the_control_api() -> None:
     config = MockConfig(control_token="s3cret")
     with LiveMock(config=config, clock=Clock(manual=True)) as server:
-        assert requests.post(f"{server.url}/__mock__/reset").status_code == 401
-        assert requests.post(f"{server.url}/__mock__/reset", headers={"X-Mock-Token": "wrong"}).status_code == 401
-        assert requests.post(f"{server.url}/__mock__/reset", headers={"X-Mock-Token": "s3cret"}).status_code == 204
+        url, json_type = f"{server.url}/__mock__/reset", {"Content-Type": "application/json"}
+        assert requests.post(url, headers=json_type).status_code == 401
+        assert requests.post(url, headers={**json_type, "X-Mock-Token": "wrong"}).status_code == 401
+        assert requests.post(url, headers={**json_type, "X-Mock-Token": "s3cret"}).status_code == 204
 
 
 def test_control_can_be_switched_off() -> None:
@@ -271,3 +272,80 @@ def test_control_document_takes_states_and_job_fields_from_the_served_spec(mock:
     assert schemas["Move"]["properties"][field] == schemas["NewJob"]["properties"][field]
     assert set(schemas["NewJob"]["properties"]) == set(mock.state.spec.schema("Job")["properties"])
     assert schemas["NewJob"]["required"] == []
+
+
+JSON_TYPE = {"Content-Type": "application/json"}
+HUGE_OR_BROKEN_JOBS = [
+    pytest.param(b'{"params": {"mock": {"delay": 1e306}}}', "params/mock/delay: 1e+306 is greater than the maximum", id="delay-1e306"),
+    pytest.param(b'{"params": {"mock": {"duration": 1e306}}}', "params/mock/duration: 1e+306 is greater", id="duration-1e306"),
+    pytest.param(b'{"params": {"mock": {"delay": -5}}}', "params/mock/delay: -5 is less than the minimum of 0", id="negative-delay"),
+    pytest.param(b'{"params": {"mock": {"delay": "5"}}}', 'params/mock/delay: "5" is not of type', id="delay-as-text"),
+    pytest.param(b'{"params": {"mock": {"delay": NaN}}}', "body.params.mock.delay: not a finite number", id="nan"),
+    pytest.param(b'{"params": {"x": Infinity}}', "body.params.x: not a finite number", id="infinity"),
+    pytest.param(b'{"params": {"x": [1, 1e400]}}', "body.params.x[1]: not a finite number", id="1e400"),
+    pytest.param(b'{"params": {"x": ' + b"[" * 80 + b"]" * 80 + b"}}", "nested deeper than 64 levels", id="deep"),
+    pytest.param(b'{"params": {"x": ' + b"[" * 5000 + b"]" * 5000 + b"}}", "nested deeper than 64 levels", id="very-deep"),
+    pytest.param(b'{"params": {"x": 1' + b"0" * 5000 + b"}}", "not valid JSON", id="5000-digits"),
+    pytest.param(b'{"created": "0999-01-01T00:00:00.000Z"}', "outside the times a job can carry", id="year-999"),
+    pytest.param(b'{"params": {"mock": {"outcome": "done"}}}', 'params/mock/outcome: "done" is not one of', id="outcome"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("body", "needle"), HUGE_OR_BROKEN_JOBS)
+def test_create_refuses_what_the_mock_could_not_run_or_save(
+    admin: requests.Session, mock: LiveMock, body: bytes, needle: str
+) -> None:
+    before = listed(admin, mock)
+    response = requests.post(f"{mock.url}/__mock__/jobs", data=body, headers=JSON_TYPE)
+    assert response.status_code == 400, response.text
+    assert needle in response.json()["error"]["message"]
+    assert listed(admin, mock) == before
+
+
+def test_after_every_refused_number_the_mock_still_saves_and_restarts(tmp_path: Path) -> None:
+    state_file = tmp_path / "state.json"
+    config = MockConfig(state_file=state_file)
+    with LiveMock(config=config, clock=Clock(manual=True)) as server:
+        for param in HUGE_OR_BROKEN_JOBS:
+            requests.post(f"{server.url}/__mock__/jobs", data=param.values[0], headers=JSON_TYPE)
+        for raw in (b'{"seconds": 1e306}', b'{"seconds": NaN}', b'{"seconds": 1e9}', b'{"seconds": 1e9}'):
+            requests.post(f"{server.url}/__mock__/clock/advance", data=raw, headers=JSON_TYPE)
+        server.control("POST", "jobs", {"title": "After the attack"})
+        jobs = server.control("GET", "jobs")
+    with LiveMock(config=config, clock=Clock(manual=True)) as again:
+        assert again.control("GET", "jobs") == jobs
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"seconds": NaN}', b'{"seconds": Infinity}', b'{"seconds": 1e400}', b'{"seconds": 1e306}', b'{"seconds": -1}',
+     b'{"seconds": "60"}', b'{"seconds": true}', b'{"seconds": null}', b"{}", b"[60]"],
+)  # fmt: skip
+def test_clock_advance_refuses_what_is_no_wait(mock: LiveMock, body: bytes) -> None:
+    before = mock.control("GET", "clock")["now"]
+    response = requests.post(f"{mock.url}/__mock__/clock/advance", data=body, headers=JSON_TYPE)
+    assert response.status_code == 400
+    assert response.json()["error"]["message"].startswith(("seconds:", "body"))
+    assert mock.control("GET", "clock")["now"] == before
+
+
+def test_the_clock_never_passes_the_year_9999(admin: requests.Session, mock: LiveMock) -> None:
+    refused = None
+    for _ in range(300):
+        response = requests.post(f"{mock.url}/__mock__/clock/advance", json={"seconds": 10**9})
+        if response.status_code != 200:
+            refused = response
+            break
+    assert refused is not None and refused.status_code == 400
+    message = refused.json()["error"]["message"]
+    assert "the clock would pass 9999-12-31T23:59:59.999Z" in message
+    room = float(message.rsplit("advance ", 1)[1].split(" s")[0])
+    assert mock.control("POST", "clock/advance", {"seconds": room})["now"].startswith("9999-12-31T23:59:59.99")
+    assert requests.post(f"{mock.url}/__mock__/clock/advance", json={"seconds": 1}).status_code == 400
+    jobs = listed(admin, mock)
+    assert all(
+        len(value) == 24 for j in jobs.values() for value in (j["created"], j["started"], j["finished"]) if value
+    )
+    for job in jobs.values():
+        assert_invariants(job)
+    assert create(mock, "completed")["finished"].startswith("9999-12-31T23:59:59.99")

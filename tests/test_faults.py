@@ -95,19 +95,48 @@ def test_faults_are_listed_removed_and_cleared(mock: LiveMock) -> None:
     ("fault", "needle"),
     [
         pytest.param({}, "needs at least one of", id="empty"),
-        pytest.param({"status": 42}, "status: expected a number from 100", id="bad-status"),
+        pytest.param({"status": 42}, "status: expected a whole number from 200 to 599", id="bad-status"),
+        pytest.param({"status": 100}, "status: expected a whole number from 200 to 599", id="continue"),
+        pytest.param({"status": 101}, "status: expected a whole number from 200", id="switching-protocols"),
+        pytest.param({"status": 103}, "status: expected a whole number from 200", id="early-hints"),
+        pytest.param({"status": 199}, "status: expected a whole number from 200", id="199"),
+        pytest.param({"status": 600}, "status: expected a whole number from 200", id="600"),
+        pytest.param({"status": 503.5}, "got 503.5", id="fractional-status"),
+        pytest.param({"status": "503"}, "got '503'", id="status-as-text"),
+        pytest.param({"status": True}, "got True", id="status-as-boolean"),
+        pytest.param({"latency": 1e306}, "latency: expected a number from 0 to 600", id="huge-latency"),
+        pytest.param({"trickle": {"bytes": 0.5}}, "trickle.bytes: expected a whole number", id="fractional-bytes"),
+        pytest.param({"trickle": {"interval": 1e306}}, "trickle.interval: expected a number", id="huge-interval"),
+        pytest.param({"trickle": {"chunk": 1}}, "trickle: unknown fields ['chunk']", id="unknown-trickle-field"),
+        pytest.param({"status": 500, "count": 1e300}, "count: expected a whole number", id="huge-count"),
         pytest.param({"latency": [2, 1]}, "from low to high", id="backwards-range"),
         pytest.param({"latency": -1}, "latency: expected a number", id="negative"),
         pytest.param({"status": 500, "operation": "nope"}, "operation: 'nope' is not one of", id="unknown-operation"),
         pytest.param({"drop": "yes"}, "drop: expected true or false", id="bad-flag"),
         pytest.param({"status": 500, "colour": "red"}, "unknown fault fields ['colour']", id="unknown-field"),
         pytest.param({"trickle": 5}, "trickle: expected", id="bad-trickle"),
-        pytest.param({"status": 500, "count": 0}, "count: expected a number from 1", id="zero-count"),
+        pytest.param({"status": 500, "count": 0}, "count: expected a whole number from 1", id="zero-count"),
     ],
 )
 def test_bad_faults_are_refused(mock: LiveMock, fault: dict[str, object], needle: str) -> None:
     response = requests.post(f"{mock.url}/__mock__/faults", json=fault)
     assert response.status_code == 400 and needle in response.json()["error"]["message"]
+    assert mock.control("GET", "faults") == []
+
+
+@pytest.mark.parametrize("status", [200, 204, 304, 418, 599])
+def test_any_final_status_can_be_injected(admin: requests.Session, mock: LiveMock, status: int) -> None:
+    mock.control("POST", "faults", {"operation": "getJobs", "status": status, "count": 1})
+    response = admin.get(f"{mock.url}/@jobs", timeout=5)
+    assert response.status_code == status
+    if status not in (204, 304):
+        assert response.json()["error"]["type"] == "Injected fault"
+
+
+def test_raw_json_numbers_a_fault_cannot_hold_are_refused(mock: LiveMock) -> None:
+    for raw in (b'{"latency": NaN}', b'{"latency": Infinity}', b'{"latency": 1e400}', b'{"status": -Infinity}'):
+        response = requests.post(f"{mock.url}/__mock__/faults", data=raw, headers={"Content-Type": "application/json"})
+        assert response.status_code == 400 and "not a finite number" in response.json()["error"]["message"], raw
     assert mock.control("GET", "faults") == []
 
 

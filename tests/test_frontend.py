@@ -10,8 +10,8 @@ from tests.conftest import DOCUMENTED_ID
 
 NICK_FRONTEND = "http://localhost:3000"
 PATHS = {
-    "/@login": "POST", "/@login-renew": "POST", "/@logout": "POST", "/@jobs": "GET",
-    f"/@jobs/{DOCUMENTED_ID}": "DELETE, GET", f"/@jobs/{DOCUMENTED_ID}/abort": "POST",
+    "/@login": "POST", "/@login-renew": "POST", "/@logout": "POST", "/@jobs": "GET, HEAD",
+    f"/@jobs/{DOCUMENTED_ID}": "DELETE, GET, HEAD", f"/@jobs/{DOCUMENTED_ID}/abort": "POST",
     f"/@jobs/{DOCUMENTED_ID}/retry": "POST",
 }  # fmt: skip
 
@@ -50,7 +50,7 @@ def test_other_origins_get_no_cors_headers(admin: requests.Session, mock: LiveMo
 
 def test_plain_options_is_still_405(mock: LiveMock) -> None:
     response = requests.options(f"{mock.url}/@jobs", headers={"Origin": NICK_FRONTEND})
-    assert response.status_code == 405 and response.headers["Allow"] == "GET"
+    assert response.status_code == 405 and response.headers["Allow"] == "GET, HEAD"
 
 
 def test_preflight_of_an_unknown_path_is_404(mock: LiveMock) -> None:

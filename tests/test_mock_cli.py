@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 import requests
 
+from mockserver.app import create_app
 from mockserver.cli import config_from, main, parser
 from mockserver.config import MockConfig
+from mockserver.data import DataError
 from tests.helpers import spec_copy, typed_error_response
 
 DOCUMENTED_ID = "a2fe7e07-d54b-435b-9cb0-e12f1f80a589"
@@ -62,17 +64,122 @@ def test_inconsistent_job_in_data_file_is_named(tmp_path: Path, capsys: pytest.C
     assert "job 0 (11111111-2222-4333-8444-555555555555, 'Odd'): " in capsys.readouterr().err
 
 
-def test_bad_users_file_is_a_clear_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        pytest.param("- {login: x}\n", "user 0 ('x'): \"password\" is a required property", id="no-password"),
+        pytest.param(
+            "- {login: ops, password: pw, manageJobs: 'false'}\n",
+            'user 0 (\'ops\'): manageJobs: "false" is not of type "boolean"',
+            id="manage-jobs-as-text",
+        ),
+        pytest.param(
+            "- {login: a, password: a}\n- {login: ops, password: pw, manageJobs: 1}\n",
+            "user 1 ('ops'): manageJobs: 1 is not of type \"boolean\"",
+            id="manage-jobs-as-number",
+        ),
+        pytest.param("- {login: 5, password: pw}\n", 'user 0: login: 5 is not of type "string"', id="login-number"),
+        pytest.param("- {login: ops, password: [pw]}\n", 'password: ["pw"] is not of type', id="password-list"),
+        pytest.param("- {login: ops, password: pw, fullname: 7}\n", "fullname: 7 is not of type", id="fullname"),
+        pytest.param("- {login: ops, password: pw, manage_jobs: true}\n", "manage_jobs", id="unknown-key"),
+        pytest.param("- ops\n", 'user 0: "ops" is not of type "object"', id="not-a-mapping"),
+        pytest.param(
+            "- {login: a, password: a}\n- {login: a, password: b}\n", "user 1 ('a'): a user 'a' is", id="twice"
+        ),
+        pytest.param("[]\n", "no users", id="empty"),
+    ],
+)
+def test_bad_users_file_stops_the_start_naming_the_entry(tmp_path: Path, content: str, needle: str) -> None:
     users = tmp_path / "users.yaml"
-    users.write_text("- {login: x}\n")
+    users.write_text(content)
+    message = _refusal(["--users", str(users)])
+    assert needle in message and message.startswith(f"{users}: ")
+
+
+def test_a_users_file_that_says_false_as_text_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    users = tmp_path / "users.yaml"
+    users.write_text("- {login: ops, password: pw, manageJobs: 'false'}\n")
     assert main(["--users", str(users), "--port", "0"]) == 2
-    assert "user 0: a user needs a non-empty login and password" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err == f'jobs-mock: {users}: user 0 (\'ops\'): manageJobs: "false" is not of type "boolean"\n'
+
+
+def _refusal(argv: list[str]) -> str:
+    """Why the mock will not start with these flags (a DataError, never a server left running)."""
+    with pytest.raises(DataError) as caught:
+        create_app(config=config_from(parser().parse_args(argv)))
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("fields", "needle"),
+    [
+        pytest.param({"params": {"mock": {"delay": "5"}}}, 'params.mock.delay: "5" is not of type', id="delay-text"),
+        pytest.param({"params": {"mock": {"duration": 1e306}}}, "params.mock.duration: 1e+306 is greater than the maximum", id="huge-duration"),
+        pytest.param({"params": {"mock": {"delay": -1}}}, "params.mock.delay: -1 is less than the minimum of 0", id="negative"),
+        pytest.param({"params": {"mock": {"outcome": "done"}}}, 'params.mock.outcome: "done" is not one of', id="outcome"),
+        pytest.param({"params": {"mock": 5}}, 'params.mock: 5 is not of type "object"', id="mock-not-object"),
+        pytest.param({"created": "0999-01-01T00:00:00.000Z"}, "outside the times a job can carry", id="year-999"),
+        pytest.param({"title": 5}, 'title: 5 is not of type "string"', id="title-number"),
+        pytest.param({"result": []}, 'result: [] is not of type "object"', id="result-list"),
+    ],
+)  # fmt: skip
+def test_wrong_types_and_numbers_in_a_data_file_stop_the_start(
+    tmp_path: Path, fields: dict[str, Any], needle: str
+) -> None:
+    data = tmp_path / "jobs.json"
+    data.write_text(json.dumps([{**_a_job(), **fields}]))
+    message = _refusal(["--data", str(data)])
+    assert needle in message and message.startswith(f"{data}: job 0 (11111111-2222-4333-8444-555555555555, ")
+
+
+@pytest.mark.parametrize(
+    ("content", "suffix", "needle"),
+    [
+        pytest.param('[{"params": {"x": NaN}}]', ".json", "[0].params.x: not a finite number", id="nan"),
+        pytest.param('[{"params": {"x": 1e400}}]', ".json", "[0].params.x: not a finite number", id="1e400"),
+        pytest.param("- params: {x: .inf}\n", ".yaml", "[0].params.x: not a finite number", id="yaml-inf"),
+        pytest.param('[{"params": {"x": ' + "[" * 70 + "]" * 70 + "}}]", ".json", "nested deeper than 64 levels", id="deep"),
+        pytest.param("[" * 5000 + "]" * 5000, ".json", "nested deeper than 64 levels", id="very-deep"),
+    ],
+)  # fmt: skip
+def test_numbers_json_cannot_write_and_deep_nesting_in_a_data_file_stop_the_start(
+    tmp_path: Path, content: str, suffix: str, needle: str
+) -> None:
+    data = tmp_path / f"jobs{suffix}"
+    data.write_text(content)
+    message = _refusal(["--data", str(data)])
+    assert needle in message and message.startswith(f"{data}: ")
+
+
+def _a_job() -> dict[str, Any]:
+    return {
+        "uuid": "11111111-2222-4333-8444-555555555555", "title": "T", "description": "", "params": {},
+        "actor": "admin", "created": "2024-01-01T00:00:00.000Z", "started": None, "finished": None,
+        "status": "created", "result": {},
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
         pytest.param(["--speed", "0"], "argument --speed: must be greater than 0", id="speed"),
+        pytest.param(
+            ["--speed", "nan"], "argument --speed: must be greater than 0 and at most 10000, got nan", id="nan"
+        ),
+        pytest.param(["--speed", "inf"], "argument --speed: must be greater than 0 and at most 10000", id="inf"),
+        pytest.param(["--speed", "1e308"], "argument --speed: must be greater than 0 and at most 10000", id="huge"),
+        pytest.param(
+            ["--schedule", "1e306"], "argument --schedule: must be greater than 0 and at most 1e+09", id="sched"
+        ),
+        pytest.param(["--schedule", "soon"], "argument --schedule: expected a number, got 'soon'", id="sched-text"),
+        pytest.param(
+            ["--journal-size", "0"], "argument --journal-size: expected a whole number from 1", id="journal-0"
+        ),
+        pytest.param(["--journal-size", "1e3"], "argument --journal-size: expected a whole number", id="journal-float"),
+        pytest.param(
+            ["--allowed-host", "http://x"], "argument --allowed-host: expected a host name", id="allowed-host"
+        ),
         pytest.param(["--port", "many"], "argument --port: invalid int value: 'many'", id="port"),
         pytest.param(["--log-level", "loud"], "argument --log-level: invalid choice: 'loud'", id="log-level"),
         pytest.param(["--fault", "[]"], "argument --fault: expected a JSON object", id="fault"),

@@ -8,15 +8,21 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import jwt
 import pytest
 import requests
 
 from jobspec import load_spec
 from mockserver import persist
 from mockserver.app import create_app
+from mockserver.cli import main
+from mockserver.clock import Clock
 from mockserver.config import MockConfig
 from mockserver.data import DataError
 from mockserver.state import STATE
@@ -74,13 +80,13 @@ def test_state_file_keeps_no_token_in_clear(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "needle"),
     [
-        pytest.param("{", "not readable JSON", id="truncated"),
+        pytest.param("{", "not valid JSON", id="truncated"),
         pytest.param("[]", "not a jobs-mock-state file", id="wrong-shape"),
         pytest.param('{"format": "jobs-mock-state", "version": 9}', "of version 1", id="future-version"),
         pytest.param('{"format": "jobs-mock-state", "version": 1, "clock": 1, "pending": {}, "revoked": [], "jobs": [{"uuid": 1}]}',
                      "job 0 (1, 'untitled') is not a valid Job", id="bad-job"),
         pytest.param('{"format": "jobs-mock-state", "version": 1, "clock": "x", "pending": {}, "revoked": [], "jobs": []}',
-                     "clock or pending", id="bad-clock"),
+                     'clock: "x" is not of type "integer"', id="bad-clock"),
     ],
 )  # fmt: skip
 def test_corrupt_state_file_is_refused_and_left_alone(tmp_path: Path, content: str, needle: str) -> None:
@@ -128,3 +134,254 @@ def test_kill_9_during_a_write_loop_never_leaves_a_broken_file(tmp_path: Path) -
         assert saved is not None and saved["jobs"]
         versions.add(hashlib.sha256(state_file.read_bytes()).hexdigest())
     assert len(versions) == 6, "every run saved a new state before it was killed"
+
+
+def _minted(seconds: float) -> str:
+    """A token of admin's, signed with the mock's (Nick's development) secret, expiring in `seconds`."""
+    now = time.time()
+    claims = {"sub": "admin", "iat": int(now), "exp": now + seconds, "jti": f"minted-{seconds}"}
+    return jwt.encode(claims, "secret", algorithm="HS256")
+
+
+def test_revocations_are_saved_by_what_the_token_is_and_pruned_once_expired(tmp_path: Path) -> None:
+    state_file = tmp_path / "state.json"
+    with LiveMock(config=MockConfig(state_file=state_file)) as mock:
+        short, long = _minted(1.0), _minted(3600)
+        for token in (short, long):
+            requests.post(f"{mock.url}/@logout", headers={"Authorization": f"Bearer {token}"})
+        time.sleep(1.2)
+        mock.control("POST", "jobs", {})  # a change, so that the state is saved again
+    saved = json.loads(state_file.read_text())
+    assert saved["version"] == 2
+    assert list(saved["revoked"]) == ["jti:minted-3600"], "the expired token's revocation is gone"
+    assert long not in state_file.read_text()
+    with LiveMock(config=MockConfig(state_file=state_file)) as again:
+        answer = requests.get(f"{again.url}/@jobs", headers={"Authorization": f"Bearer {long}="})
+        assert answer.status_code == 401, "a re-encoding of the saved revocation is refused after the restart"
+
+
+def test_a_version_1_state_file_is_still_read_and_its_revocations_still_hold(tmp_path: Path) -> None:
+    state_file = tmp_path / "state.json"
+    with LiveMock(config=MockConfig(state_file=state_file)) as mock:
+        created = mock.control("POST", "jobs", {"title": "Kept from version 1"})
+    token = _minted(3600)
+    saved = json.loads(state_file.read_text())
+    saved.update(version=1, revoked=[hashlib.sha256(token.encode()).hexdigest()])
+    state_file.write_text(json.dumps(saved))
+    with LiveMock(config=MockConfig(state_file=state_file)) as mock:
+        assert created["uuid"] in {job["uuid"] for job in mock.control("GET", "jobs")}
+        assert requests.get(f"{mock.url}/@jobs", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert json.loads(state_file.read_text())["version"] == 2, "saved again in the new form"
+
+
+def _saved_state(tmp_path: Path) -> dict[str, Any]:
+    """A real state file's content: two jobs (one the worker has plans for), a revocation, the clock."""
+    state_file = tmp_path / "seed.json"
+    with LiveMock(config=MockConfig(state_file=state_file, seed=3), clock=Clock(manual=True)) as mock:
+        mock.control("POST", "reset")
+        requests.post(f"{mock.url}/@logout", headers=_login(mock.url))
+    saved: dict[str, Any] = json.loads(state_file.read_text())
+    saved["jobs"] = saved["jobs"][:2]
+    saved["pending"] = {job["uuid"]: due for job, due in zip(saved["jobs"], [1, 2], strict=True)}
+    return saved
+
+
+BAD_VALUES = [None, [], {}, "x", "1e400", -1, 10**30, True, 1.5, "deep"]
+
+
+def _places(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    yield path
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _places(child, (*path, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _places(child, (*path, index))
+
+
+def _replaced(document: Any, path: tuple[Any, ...], bad: Any) -> str:
+    """`document` as JSON text with the value at `path` replaced by `bad` ("1e400" and "deep" written raw)."""
+    copy = json.loads(json.dumps(document))
+    marker = "\u0000MARK\u0000"
+    if path:
+        parent = copy
+        for part in path[:-1]:
+            parent = parent[part]
+        parent[path[-1]] = marker if bad in ("1e400", "deep") else bad
+    else:
+        copy = marker if bad in ("1e400", "deep") else bad
+    raw = {"1e400": "1e400", "deep": "[" * 3000 + "]" * 3000}.get(bad) if isinstance(bad, str) else None
+    text = json.dumps(copy)
+    return text.replace(json.dumps(marker), raw) if raw else text
+
+
+def test_every_corruption_of_a_state_file_is_refused_naming_the_file_or_restores_a_saveable_state(
+    tmp_path: Path,
+) -> None:
+    """Each value of a real state file replaced by each of null, a list, an object, a string, 1e400, -1, 10**30,
+    true, 1.5 and nesting 3,000 deep, and each member removed: a clear refusal, or a state that runs and saves."""
+    saved = _saved_state(tmp_path)
+    state_file = tmp_path / "state.json"
+    state = create_app(config=MockConfig(seed=1), clock=Clock(manual=True))[STATE]
+    variants = [_replaced(saved, path, bad) for path in _places(saved) for bad in BAD_VALUES]
+    for path in _places(saved):
+        if path:
+            copy = json.loads(json.dumps(saved))
+            parent = copy
+            for part in path[:-1]:
+                parent = parent[part]
+            del parent[path[-1]]
+            variants.append(json.dumps(copy))
+    refused = 0
+    for text in variants:
+        state_file.write_text(text)
+        try:
+            loaded = persist.read(state_file, state)
+            assert loaded is not None
+            persist.restore(state, loaded, state_file)
+        except DataError as exc:
+            refused += 1
+            assert str(exc).startswith(f"the state file {state_file} cannot be used: "), (text[:300], exc)
+            assert state_file.read_text() == text, "the file is left untouched"
+            continue
+        json.loads(persist.snapshot(state), parse_constant=_no_constant)  # what was restored can be saved again
+    assert refused > len(variants) // 2, "most of these corruptions must be refused"
+
+
+def _no_constant(name: str) -> None:
+    raise AssertionError(f"the saved state holds {name}")
+
+
+@pytest.mark.parametrize(
+    ("edit", "needle"),
+    [
+        pytest.param({"pending": None}, 'pending: null is not of type "object"', id="pending-null"),
+        pytest.param({"pending": []}, 'pending: [] is not of type "object"', id="pending-list"),
+        pytest.param({"clock": "1700000000000"}, 'clock: "1700000000000" is not of type "integer"', id="clock-text"),
+        pytest.param({"clock": 10**20}, "clock: 100000000000000000000 is greater than the maximum", id="clock-huge"),
+        pytest.param({"revoked": ["abc"]}, 'revoked: ["abc"] is not of type "object"', id="revoked-old-form"),
+        pytest.param({"revoked": {"jti:x": "soon"}}, 'revoked.jti:x: "soon" is not of type', id="revoked-text"),
+        pytest.param({"jobs": {}}, 'jobs: {} is not of type "array"', id="jobs-object"),
+    ],
+)
+def test_the_corruptions_the_issue_names_are_refused_with_their_place(
+    tmp_path: Path, edit: dict[str, Any], needle: str
+) -> None:
+    state_file = tmp_path / "state.json"
+    text = json.dumps({**_saved_state(tmp_path), **edit})
+    state_file.write_text(text)
+    with pytest.raises(DataError) as caught:
+        create_app(config=MockConfig(state_file=state_file))
+    assert needle in str(caught.value) and str(state_file) in str(caught.value)
+    assert state_file.read_text() == text
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        pytest.param('{"format": "jobs-mock-state", "version": 2, "clock": 1e400}', "clock: not a finite number", id="1e400"),
+        pytest.param('{"format": "jobs-mock-state", "pending": ' + "[" * 100000 + "]" * 100000 + "}", "nested deeper", id="deep"),
+        pytest.param('{"format": "jobs-mock-state", "version": 2, "clock": NaN}', "clock: not a finite number", id="nan"),
+        pytest.param("\ufeff{}", "not a jobs-mock-state file", id="byte-order-mark"),
+        pytest.param("", "not valid JSON", id="empty"),
+    ],
+)  # fmt: skip
+def test_json_no_state_can_hold_is_refused_through_the_cli(tmp_path: Path, text: str, needle: str) -> None:
+    state_file = tmp_path / "state.json"
+    state_file.write_text(text)
+    run = subprocess.run(
+        [sys.executable, "-m", "mockserver", "--port", "0", "--state-file", str(state_file)],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert run.returncode == 2, run.stderr
+    assert needle in run.stderr and str(state_file) in run.stderr and len(run.stderr.splitlines()) == 1
+    assert state_file.read_text() == text
+
+
+class WriteLoop(threading.Thread):
+    """A client changing the mock as fast as it answers: creates, deletes and logouts, each noted once acknowledged."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.created: list[str] = []
+        self.deleted: list[str] = []
+        self.logged_out: list[str] = []
+        self.token = _login(url)["Authorization"]
+
+    def run(self) -> None:
+        with requests.Session() as session:
+            try:
+                while True:
+                    self._round(session)
+            except requests.RequestException:
+                return  # the mock is gone
+
+    def _round(self, session: requests.Session) -> None:
+        made = session.post(f"{self.url}/__mock__/jobs", json={"title": "Acknowledged"}, timeout=5)
+        if made.status_code == 201:
+            self.created.append(made.json()["uuid"])
+        if len(self.created) % 3 == 0:
+            victim = self.created[-1]
+            if session.delete(f"{self.url}/@jobs/{victim}", headers={"Authorization": self.token}).status_code == 204:
+                self.deleted.append(victim)
+        if len(self.created) % 5 == 0:
+            token = session.post(f"{self.url}/@login", json={"login": "admin", "password": "admin"}).json()["token"]
+            if session.post(f"{self.url}/@logout", headers={"Authorization": f"Bearer {token}"}).status_code == 204:
+                self.logged_out.append(token)
+
+
+def _start(state_file: Path, *options: str) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockserver", "--port", "0", "--state-file", str(state_file), "--log-level", "error",
+         *options],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    return process, process.stdout.readline().split()[-1]
+
+
+def _assert_nothing_acknowledged_was_lost(state_file: Path, loop: WriteLoop) -> None:
+    assert loop.created, "the loop made jobs before the end"
+    with LiveMock(config=MockConfig(state_file=state_file), clock=Clock(manual=True)) as mock:
+        kept = {job["uuid"] for job in mock.control("GET", "jobs")}
+        assert set(loop.created) - set(loop.deleted) <= kept, "every acknowledged job is there"
+        assert not set(loop.deleted) & kept, "no acknowledged deletion is undone"
+        for token in loop.logged_out:
+            answer = requests.get(f"{mock.url}/@jobs", headers={"Authorization": f"Bearer {token}"})
+            assert answer.status_code == 401, "no acknowledged logout is undone"
+
+
+@pytest.mark.parametrize("run", range(3))
+def test_with_state_sync_always_kill_9_under_a_write_loop_loses_nothing_acknowledged(tmp_path: Path, run: int) -> None:
+    state_file = tmp_path / "state.json"
+    process, url = _start(state_file, "--state-sync", "always")
+    loop = WriteLoop(url)
+    loop.start()
+    time.sleep(random.Random(run).uniform(0.5, 1.5))
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    loop.join(timeout=10)
+    assert process.stdout is not None
+    process.stdout.close()
+    _assert_nothing_acknowledged_was_lost(state_file, loop)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_sigterm_and_sigint_save_every_change_before_the_mock_exits(tmp_path: Path, signum: int) -> None:
+    state_file = tmp_path / "state.json"
+    process, url = _start(state_file)  # the default: saved four times a second, and at the end
+    loop = WriteLoop(url)
+    loop.start()
+    time.sleep(0.8)
+    process.send_signal(signum)
+    assert process.wait(timeout=20) == 0
+    loop.join(timeout=10)
+    assert process.stdout is not None
+    process.stdout.close()
+    _assert_nothing_acknowledged_was_lost(state_file, loop)
+
+
+def test_state_sync_always_needs_a_state_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--state-sync", "always", "--port", "0"]) == 2
+    assert "--state-sync always needs --state-file" in capsys.readouterr().err

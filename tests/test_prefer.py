@@ -7,7 +7,7 @@ import requests
 
 from mockserver.testing import LiveMock
 from tests.conftest import DOCUMENTED_ID
-from tests.helpers import listed
+from tests.helpers import LIFECYCLE, create, listed, read
 
 SPEC_EXAMPLES = {
     "notFound": {"error": {"type": "Not found", "message": f"Job {DOCUMENTED_ID} not found."}},
@@ -82,3 +82,34 @@ def test_forced_responses_are_journaled(admin: requests.Session, mock: LiveMock)
     admin.get(f"{mock.url}/@jobs/{DOCUMENTED_ID}", headers={"Prefer": "code=404, example=notFound"})
     entry = mock.control("GET", "journal")[-1]
     assert (entry["operationId"], entry["status"], entry["note"]) == ("getJob", 404, "Prefer: 404 example notFound")
+
+
+@pytest.mark.parametrize("state", list(LIFECYCLE.states))
+@pytest.mark.parametrize("operation", ["abort", "retry"])
+def test_a_forced_refusal_tells_the_jobs_real_state(
+    admin: requests.Session, mock: LiveMock, state: str, operation: str
+) -> None:
+    job = create(mock, state)
+    url = f"{mock.url}/@jobs/{job['uuid']}/{operation}"
+    forced = admin.post(url, headers={"Prefer": "code=409"})
+    assert forced.status_code == 409
+    message = forced.json()["error"]["message"]
+    assert message.startswith(f"Job {job['uuid']} is {state}"), message
+    real = admin.post(url)
+    if real.status_code == 409:
+        assert forced.json() == real.json(), "the real refusal, word for word"
+    assert read(admin, mock, job["uuid"])["uuid"] == job["uuid"]
+
+
+def test_a_forced_refusal_of_an_unknown_job_is_the_documented_example(admin: requests.Session, mock: LiveMock) -> None:
+    response = admin.post(f"{mock.url}/@jobs/nope/abort", headers={"Prefer": "code=409"})
+    assert response.status_code == 409 and DOCUMENTED_ID in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("prefer", ["code=1e3", "code=99999999999999999999999", "code=NaN", "code=-409", "code=409.0"])
+def test_prefer_with_numbers_it_does_not_document_is_refused(
+    admin: requests.Session, mock: LiveMock, prefer: str
+) -> None:
+    response = admin.get(f"{mock.url}/@jobs", headers={"Prefer": prefer})
+    assert response.status_code == 400
+    assert response.json()["error"]["message"].startswith(f"Prefer: {prefer} is not documented for getJobs")

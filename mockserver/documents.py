@@ -1,0 +1,52 @@
+"""JSON the mock keeps: finite numbers and bounded nesting, every refusal naming its place.
+
+Python's json module reads `NaN`, `Infinity` and `1e400` (as infinity), none of which JSON can
+write back: a job holding one would make every list the mock answers invalid JSON, and its state
+file unreadable to other tools. Deep nesting is refused too: copying, encoding or validating a
+job nested a thousand levels deep exhausts Python's recursion limit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+MAX_DEPTH = 64  # levels of objects and arrays in anything the mock keeps
+
+
+class DocumentError(ValueError):
+    """A document the mock will not keep; the message names the place and the problem."""
+
+
+def loads(raw: bytes | str, where: str = "body") -> Any:
+    """The JSON value of `raw`, checked by `check`; DocumentError naming the place of any problem."""
+    prefix = f"{where}: " if where else ""
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        raise DocumentError(f"{prefix}nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:
+        raise DocumentError(f"{prefix}not valid JSON ({exc})") from None
+    check(value, where)
+    return value
+
+
+def check(value: Any, where: str = "") -> None:
+    """DocumentError for the first number that is not finite, or nesting deeper than MAX_DEPTH, named by its place."""
+    stack: list[tuple[Any, str, int]] = [(value, where, 0)]
+    while stack:
+        item, place, depth = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise DocumentError(f"{place or 'the document'}: not a finite number (NaN, Infinity, or too large)")
+        if isinstance(item, dict | list):
+            if depth >= MAX_DEPTH:
+                raise DocumentError(f"{place or 'the document'}: nested deeper than {MAX_DEPTH} levels")
+            children = item.items() if isinstance(item, dict) else enumerate(item)
+            stack.extend(reversed([(child, _child(place, key), depth + 1) for key, child in children]))
+
+
+def _child(place: str, key: object) -> str:
+    if isinstance(key, int):
+        return f"{place}[{key}]"
+    return f"{place}.{key}" if place else str(key)

@@ -1,0 +1,243 @@
+"""Connections: deadlines for silent, slow and idle clients; what the HTTP parser refuses in Nick's shape; HEAD.
+
+Raw sockets on loopback, as an attacker (or a broken client) would hold them.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from mockserver.clock import Clock
+from mockserver.config import MockConfig
+from mockserver.testing import LiveMock
+from tests.conftest import DOCUMENTED_ID
+from tests.helpers import fresh
+
+REQUEST_TIMEOUT, IDLE_TIMEOUT = 0.5, 1.0
+
+
+@pytest.fixture(scope="module")
+def hasty_mock() -> Iterator[LiveMock]:
+    """A mock with short deadlines: half a second for a request to arrive, a second of idle keep-alive."""
+    config = MockConfig(request_timeout=REQUEST_TIMEOUT, idle_timeout=IDLE_TIMEOUT)
+    with LiveMock(config=config, clock=Clock(manual=True)) as server:
+        yield server
+
+
+@pytest.fixture
+def mock(hasty_mock: LiveMock) -> Iterator[LiveMock]:
+    yield from fresh(hasty_mock)
+
+
+def _connect(url: str) -> socket.socket:
+    parts = urlsplit(url)
+    assert parts.hostname is not None and parts.port is not None
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
+    return sock
+
+
+def _read_until_closed(sock: socket.socket) -> tuple[bytes, float]:
+    """Everything the server sends until it closes the connection, and when (monotonic) it did."""
+    received = b""
+    while chunk := sock.recv(65536):
+        received += chunk
+    return received, time.monotonic()
+
+
+def _answer(raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])}
+    return int(lines[0].split()[1]), headers, body
+
+
+def _head_of(mock: LiveMock) -> bytes:
+    return f"Host: {urlsplit(mock.url).netloc}\r\n".encode()
+
+
+def test_a_silent_connection_is_closed_after_the_request_timeout(mock: LiveMock) -> None:
+    with _connect(mock.url) as sock:
+        opened = time.monotonic()
+        received, closed = _read_until_closed(sock)
+    assert received == b"", "nothing began, so nothing is answered"
+    assert REQUEST_TIMEOUT * 0.8 <= closed - opened <= REQUEST_TIMEOUT + 1.5
+
+
+def test_a_head_trickled_a_byte_at_a_time_is_cut_off_with_a_408(mock: LiveMock) -> None:
+    request = b"GET /openapi.json HTTP/1.1\r\n" + _head_of(mock) + b"X-Slow: " + b"a" * 100
+    with _connect(mock.url) as sock:
+        opened = time.monotonic()
+        sock.settimeout(0.2)
+        try:
+            for byte in request:
+                sock.sendall(bytes([byte]))
+                time.sleep(0.05)
+        except OSError:
+            pass  # the server closed the connection while we were still sending: that is the point
+        sock.settimeout(10)
+        try:
+            received, closed = _read_until_closed(sock)
+        except ConnectionResetError:
+            received, closed = b"", time.monotonic()
+    assert closed - opened <= REQUEST_TIMEOUT + 1.5, "the whole head had a deadline, not each byte"
+    if received:  # the 408 goes out before the close; a reset may swallow it
+        status, headers, body = _answer(received)
+        assert status == 408 and headers["content-type"] == "application/json"
+        assert json.loads(body)["error"]["type"] == "Request timeout"
+
+
+def test_a_body_that_stops_arriving_is_a_408_in_nicks_shape(mock: LiveMock) -> None:
+    head = (
+        b"POST /@login HTTP/1.1\r\n" + _head_of(mock) + b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    )
+    with _connect(mock.url) as sock:
+        sock.sendall(head + b'{"login": ')
+        opened = time.monotonic()
+        received, closed = _read_until_closed(sock)
+    status, headers, body = _answer(received)
+    assert status == 408 and json.loads(body) == {
+        "error": {
+            "type": "Request timeout",
+            "message": f"The request body did not arrive within {REQUEST_TIMEOUT:g} s.",
+        }
+    }
+    assert closed - opened <= 2 * REQUEST_TIMEOUT + 1.5, "and the connection ends (after lingering as long)"
+    entry = [e for e in mock.control("GET", "journal") if e["path"] == "/@login"][-1]
+    assert entry["status"] == 408
+
+
+def test_an_idle_kept_alive_connection_is_closed_after_the_idle_timeout(mock: LiveMock) -> None:
+    with _connect(mock.url) as sock:
+        sock.sendall(b"GET /openapi.json HTTP/1.1\r\n" + _head_of(mock) + b"\r\n")
+        answered = time.monotonic()
+        received, closed = _read_until_closed(sock)
+    assert received.startswith(b"HTTP/1.1 200 OK")
+    assert IDLE_TIMEOUT * 0.8 <= closed - answered <= IDLE_TIMEOUT + 1.5
+
+
+def test_a_slow_answer_is_not_cut_off_by_the_request_timeout(admin: requests.Session, mock: LiveMock) -> None:
+    mock.control("POST", "faults", {"operation": "getJobs", "latency": REQUEST_TIMEOUT * 3, "count": 1})
+    assert admin.get(f"{mock.url}/@jobs", timeout=10).status_code == 200
+
+
+def test_many_idle_sockets_do_not_lock_clients_out(mock: LiveMock) -> None:
+    idle = [_connect(mock.url) for _ in range(200)]
+    try:
+        assert requests.get(f"{mock.url}/openapi.json", timeout=5).status_code == 200
+        time.sleep(REQUEST_TIMEOUT + 1.0)
+        closed = 0
+        for sock in idle:
+            sock.settimeout(0.5)
+            try:
+                closed += sock.recv(1) == b""
+            except (TimeoutError, ConnectionResetError):
+                pass
+        assert closed == len(idle), "the server let go of every silent socket"
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def _raw(mock: LiveMock, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    with _connect(mock.url) as sock:
+        sock.sendall(request)
+        received, _ = _read_until_closed(sock)
+    return _answer(received)
+
+
+def _nick_error(answer: tuple[int, dict[str, str], bytes]) -> dict[str, str]:
+    status, headers, body = answer
+    assert headers["content-type"] == "application/json", answer
+    error: dict[str, str] = json.loads(body)["error"]
+    assert set(error) == {"type", "message"}
+    return error
+
+
+def test_an_unknown_method_is_501_or_405_in_nicks_shape(mock: LiveMock) -> None:
+    answer = _raw(mock, b"FOO /@jobs HTTP/1.1\r\n" + _head_of(mock) + b"\r\n")
+    assert answer[0] in (405, 501)
+    assert _nick_error(answer)["type"] in ("Not implemented", "Method not allowed")
+
+
+def test_a_known_method_no_route_takes_is_405_with_allow(mock: LiveMock) -> None:
+    answer = _raw(mock, b"PROPFIND /@jobs HTTP/1.1\r\n" + _head_of(mock) + b"Connection: close\r\n\r\n")
+    assert answer[0] == 405 and answer[1]["allow"] == "GET, HEAD"
+    assert _nick_error(answer)["type"] == "Method not allowed"
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "error_type"),
+    [
+        pytest.param(b"GET /@jobs?" + b"a" * 10_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, "URI too long", id="long-url"),
+        pytest.param(b"GET /@jobs HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 10_000 + b"\r\n\r\n", 431,
+                     "Request header fields too large", id="long-header"),
+        pytest.param(b"GET /@jobs HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(200)) + b"\r\n",
+                     431, "Request header fields too large", id="too-many-headers"),
+        pytest.param(b"GET /@jobs HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n", 400, "Bad Request", id="bad-length"),
+        pytest.param(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40, 400, "Bad Request", id="tls-hello"),
+        pytest.param(b"GET /@jobs HTTP/9.9\r\nHost: x\r\n\r\n", 400, "Bad Request", id="bad-version"),
+    ],
+)  # fmt: skip
+def test_what_the_parser_refuses_is_answered_in_nicks_shape(
+    mock: LiveMock, request_bytes: bytes, status: int, error_type: str
+) -> None:
+    answer = _raw(mock, request_bytes.replace(b"Host: x\r\n", _head_of(mock)))
+    assert answer[0] == status, answer
+    assert _nick_error(answer)["type"] == error_type
+
+
+@pytest.mark.parametrize("path", ["/@jobs", f"/@jobs/{DOCUMENTED_ID}"])
+def test_head_is_answered_wherever_get_is(admin: requests.Session, mock: LiveMock, path: str) -> None:
+    got, head = admin.get(f"{mock.url}{path}"), admin.head(f"{mock.url}{path}")
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["Content-Type"] == got.headers["Content-Type"] == "application/json"
+    assert head.headers["Content-Length"] == got.headers["Content-Length"]
+    assert requests.head(f"{mock.url}{path}").status_code == 401
+    entry = mock.control("GET", "journal")[-2]
+    assert (entry["method"], entry["operationId"]) == ("HEAD", "getJobs" if path == "/@jobs" else "getJob")
+
+
+@pytest.mark.parametrize("path", ["/openapi.yaml", "/openapi.json", "/docs", "/__mock__/", "/__mock__/jobs"])
+def test_head_is_answered_on_the_mocks_other_pages(mock: LiveMock, path: str) -> None:
+    response = requests.head(f"{mock.url}{path}")
+    assert response.status_code == 200 and response.content == b""
+
+
+def _with_few_descriptors() -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+
+def test_out_of_descriptors_the_mock_logs_one_line_and_recovers() -> None:
+    """A mock allowed 64 descriptors, 150 sockets held open by a client that sends nothing."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockserver", "--port", "0", "--log-level", "info"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_with_few_descriptors,
+    )  # fmt: skip
+    held: list[socket.socket] = []
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split()[-1]
+        held = [_connect(url) for _ in range(150)]
+        started = time.monotonic()
+        answers = [requests.get(f"{url}/openapi.json", timeout=10).status_code for _ in range(20)]
+        assert answers == [200] * 20
+        assert time.monotonic() - started < 8, "idle connections were let go to make room"
+    finally:
+        for sock in held:
+            sock.close()
+        process.terminate()
+        _, err = process.communicate(timeout=20)
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert 1 <= len(lines) <= 3, lines
+    assert "out of file descriptors (Too many open files)" in lines[0]

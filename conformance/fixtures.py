@@ -58,7 +58,8 @@ class MockFixtures:
             client.keep_secret(control_token, "MOCK_TOKEN")
 
     def _control(self, path: str, body: dict[str, Any], wanted: str) -> dict[str, Any]:
-        exchange = self.client.call("POST", f"/__mock__/{path}", token=None, body=body, headers=self.headers)
+        url = f"{self.client.origin}/__mock__/{path}"  # the server's root, under a content path too
+        exchange = self.client.call("POST", url, token=None, body=body, headers=self.headers)
         response = exchange.response
         if response.status == 201 and isinstance(response.data, dict) and isinstance(response.data.get(wanted), str):
             return response.data

@@ -8,8 +8,10 @@ import json
 import logging
 import signal
 import sys
+import time
 import warnings
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -18,6 +20,7 @@ from aiohttp import web
 from jwt.warnings import InsecureKeyLengthWarning
 
 from jobspec import Spec, SpecError, load_spec
+from mockserver import logs
 from mockserver.app import create_app
 from mockserver.config import MockConfig
 from mockserver.cors import DEFAULT_ORIGINS, check_origins
@@ -28,6 +31,7 @@ from mockserver.guard import check_host_names
 from mockserver.validation import openapi_problem
 
 LEVELS = ("debug", "info", "warning", "error")
+DISTRIBUTION = "nick-jobs-kit"
 MAX_COUNT = 10_000_000  # a journal this long already takes gigabytes
 
 
@@ -90,12 +94,26 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="validate every response against the spec (slow)")
     p.add_argument("--log-level", choices=LEVELS, default="info", help="logging level (default: info)")
     p.add_argument(
+        "--log-format",
+        choices=logs.FORMATS,
+        default="text",
+        help="text, or json: one JSON object per line (time, level, logger, message), the start-up lines too",
+    )
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    p.add_argument(
         "--spec",
         type=Path,
         metavar="FILE",
         help="serve this OpenAPI 3.1 document with its x-job-lifecycle, e.g. a deployment's own copy (default: the packaged spec)",
     )
     return p
+
+
+def _version() -> str:
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:  # pragma: no cover (a source tree that was never installed)
+        return "unknown"
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -128,7 +146,7 @@ def _positive(text: str) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the mock until SIGINT or SIGTERM; 2 on a usage or data error."""
     args = parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(args.log_level, args.log_format)
     # Nick's development secret is short on purpose; PyJWT's warning about it would only be noise.
     warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
     try:
@@ -178,6 +196,7 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         control_token=args.control_token,
         strict=args.strict,
         log_level=args.log_level,
+        log_format=args.log_format,
         cors_origins=check_origins(args.cors_origins or DEFAULT_ORIGINS),
         faults=tuple(([parse_latency(args.latency)] if args.latency else []) + args.fault),
         state_file=args.state_file,
@@ -201,7 +220,7 @@ async def serve(app: web.Application, config: MockConfig) -> None:
     try:
         await stop.wait()
     finally:
-        print("jobs-mock: shutting down", flush=True)
+        _say(config, "jobs-mock: shutting down")
         await runner.cleanup()
 
 
@@ -225,4 +244,13 @@ def _announce(runner: web.AppRunner, config: MockConfig) -> None:
         "  worker:   frozen" if config.frozen else f"  worker:   speed {config.speed}",
         f"  schedule: a new job every {config.schedule} s" if config.schedule else "",
     ]
-    print("\n".join(line for line in lines if line), flush=True)
+    text = "\n".join(line for line in lines if line)
+    _say(config, text, {"url": url})
+
+
+def _say(config: MockConfig, text: str, extra: dict[str, Any] | None = None) -> None:
+    """A line (or lines) for the person who started the mock, on stdout; one JSON object with --log-format json."""
+    if config.log_format == "json":
+        print(logs.line("INFO", "jobs-mock", text, time.time(), extra), flush=True)
+    else:
+        print(text, flush=True)

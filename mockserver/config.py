@@ -24,6 +24,7 @@ class MockConfig:
     control_token: str | None = None
     strict: bool = False
     log_level: str = "info"
+    log_format: str = "text"  # "json": one JSON object per log line
     cors_origins: tuple[str, ...] = ("http://localhost:3000",)
     faults: tuple[dict[str, Any], ...] = ()
     state_file: Path | None = None

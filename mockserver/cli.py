@@ -28,6 +28,7 @@ from mockserver.data import DataError
 from mockserver.errors import ApiError
 from mockserver.faults import parse_latency
 from mockserver.guard import check_host_names
+from mockserver.reload import Reloader
 from mockserver.validation import openapi_problem
 
 LEVELS = ("debug", "info", "warning", "error")
@@ -90,6 +91,12 @@ def parser() -> argparse.ArgumentParser:
         default=10_000,
         metavar="N",
         help="keep the newest N journal entries, and as many of the mock's own errors (default: 10000)",
+    )
+    p.add_argument(
+        "--reload",
+        action="store_true",
+        help="watch the --spec, --data and --users files and serve an edit without a restart "
+        "(an invalid edit is refused, the last good one kept)",
     )
     p.add_argument("--strict", action="store_true", help="validate every response against the spec (slow)")
     p.add_argument("--log-level", choices=LEVELS, default="info", help="logging level (default: info)")
@@ -160,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"jobs-mock: {' '.join(str(exc).split())}", file=sys.stderr)  # one line, even for YAML's messages
         return 2
     try:
-        asyncio.run(serve(app, config))
+        asyncio.run(serve(app, config, spec_file=args.spec))
     except OSError as exc:
         print(f"jobs-mock: cannot listen on {config.host}:{config.port}: {exc.strerror}", file=sys.stderr)
         return 2
@@ -197,6 +204,7 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         strict=args.strict,
         log_level=args.log_level,
         log_format=args.log_format,
+        reload=args.reload,
         cors_origins=check_origins(args.cors_origins or DEFAULT_ORIGINS),
         faults=tuple(([parse_latency(args.latency)] if args.latency else []) + args.fault),
         state_file=args.state_file,
@@ -205,23 +213,37 @@ def config_from(args: argparse.Namespace) -> MockConfig:
     )
 
 
-async def serve(app: web.Application, config: MockConfig) -> None:
-    """Serve `app` until a signal asks to stop, then shut down gracefully."""
-    access_log = logging.getLogger("aiohttp.access") if config.log_level == "debug" else None
-    runner = web.AppRunner(app, access_log=access_log, handle_signals=False)
+async def serve(app: web.Application, config: MockConfig, spec_file: Path | None = None) -> None:
+    """Serve `app` until a signal asks to stop, then shut down gracefully; with --reload, a new app on each edit."""
+    runner = _runner(app, config)
     await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port)
+    # --reload hands the port to a new app: both listen for a moment, so the socket must allow a second one.
+    site = web.TCPSite(runner, config.host, config.port, reuse_port=True if config.reload else None)
     await site.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     _announce(runner, config)
+    reloader = Reloader(runner, config, spec_file, read_spec, lambda new: _runner(new, config))
+    watching = asyncio.create_task(reloader.watch()) if config.reload else None
+    if config.reload and not reloader.files:
+        logging.getLogger("mockserver.reload").warning(
+            "--reload: no --spec, --data or --users file given: nothing to watch"
+        )
     try:
         await stop.wait()
     finally:
+        if watching is not None:
+            watching.cancel()
+            await asyncio.gather(watching, return_exceptions=True)
         _say(config, "jobs-mock: shutting down")
-        await runner.cleanup()
+        await reloader.runner.cleanup()
+
+
+def _runner(app: web.Application, config: MockConfig) -> web.AppRunner:
+    access_log = logging.getLogger("aiohttp.access") if config.log_level == "debug" else None
+    return web.AppRunner(app, access_log=access_log, handle_signals=False)
 
 
 def _token_query(config: MockConfig) -> str:
@@ -241,6 +263,7 @@ def _announce(runner: web.AppRunner, config: MockConfig) -> None:
         f"  live:     {url}/__mock__/{_token_query(config)} (control API: {url}/__mock__/openapi.yaml)"
         if config.control
         else "  control:  off",
+        "  reload:   on (the --spec, --data and --users files are watched)" if config.reload else "",
         "  worker:   frozen" if config.frozen else f"  worker:   speed {config.speed}",
         f"  schedule: a new job every {config.schedule} s" if config.schedule else "",
     ]

@@ -148,3 +148,12 @@ def test_a_preflight_from_a_foreign_origin_is_a_clear_403(mock: LiveMock, path: 
     assert "Access-Control-Allow-Origin" not in response.headers
     allowed = requests.options(f"{mock.url}{path}", headers={**headers, "Origin": "http://localhost:3000"})
     assert allowed.status_code == 204
+
+
+def test_the_readme_shows_no_machines_own_paths_and_says_where_the_commands_are() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for private in ("/work/", "/tmp/", "/root/", "/home/"):
+        assert private not in readme, private
+    assert ". .venv/bin/activate" in readme and ".venv/bin/jobs-mock --frozen" in readme
+    for flag in ("--reload", "--log-format", "jobs_mock", "journal/count", "/news/@jobs"):
+        assert flag in readme, flag

@@ -33,7 +33,10 @@ def line(level: str, logger: str, message: str, created: float, extra: dict[str,
 
 
 def configure(level: str, fmt: str) -> None:
-    """Send the mock's logs to stderr at `level`, in `fmt` ('text' or 'json')."""
+    """Send the mock's logs to stderr at `level`, in `fmt` ('text' or 'json'), unless logging is already set up.
+
+    As `logging.basicConfig` does: a host that configured logging (pytest, an embedding program) keeps its own.
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT))
-    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    logging.basicConfig(level=level.upper(), handlers=[handler])

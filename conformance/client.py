@@ -77,6 +77,9 @@ def _quote(part: str) -> str:
     return '"' + part.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`") + '"'
 
 
+MOCK_CONTROL = "/__mock__/"  # the one place outside --base-url the suite may call (--fixtures mock)
+
+
 class Client:
     """Talks to one deployment; refuses to follow redirects elsewhere; keeps secrets out of its records.
 
@@ -97,6 +100,8 @@ class Client:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise SetupError(f"--base-url must be an http(s) URL, not {mask_url(base_url)!r}")
         self.base_url = base_url.rstrip("/")
+        # The server's root: a mock's control API lives there even when --base-url has a content path.
+        self.origin = f"{parts.scheme}://{parts.netloc}"
         self.token: str | None = None
         self.secrets: dict[str, str] = {}  # secret -> the shell variable that stands for it in records
         if parts.password:
@@ -133,7 +138,7 @@ class Client:
         if token is not None:
             sent["Authorization"] = f"Bearer {token}"
         url = self.base_url + path if path.startswith("/") else path
-        if not url.startswith(self.base_url + "/"):
+        if not url.startswith((self.base_url + "/", self.origin + MOCK_CONTROL)):
             raise SetupError(f"refusing to send a request outside --base-url: {self.redact(url)}")
         shown = {**self.shown_headers, **{name: self.redact(value) for name, value in sent.items()}}
         printable = {k: _printable(v) for k, v in shown.items()}

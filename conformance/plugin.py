@@ -13,10 +13,17 @@ pytest's initialisation is what made Hypothesis warn once per strategy.
 
 Exit codes are pytest's: 0 every check passed or skipped, 1 a check failed (a setup error fails
 every test with its message), 4 an option pytest could not take.
+
+It also ships `jobs_mock`, for a user's own tests of a frontend or client: a live mock (a
+`mockserver.testing.LiveMock` on a loopback port) started once per session and reset before each
+test, with `jobs_mock.url`, `jobs_mock.admin` (a logged-in requests session) and the journal's
+assertions (`jobs_mock.assert_called("abortJob", job=..., times=1)`). Override the
+`jobs_mock_config` fixture to start it differently (a MockConfig). It takes none of the options.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -26,6 +33,8 @@ from conformance.options import OPTIONS, OptionError, Options, argparse_settings
 if TYPE_CHECKING:
     from conformance.results import CheckResult
     from conformance.runner import Run
+    from mockserver.config import MockConfig
+    from mockserver.testing import LiveMock
 
 PREFIX = "--jobs-"
 CHECK_FIXTURE = "jobs_check"
@@ -117,3 +126,39 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         from conformance.cli import write_reports
 
         write_reports(run.finish(), run.options)
+
+
+# The mock signs tokens with Nick's short development secret on purpose; PyJWT's warning about it,
+# raised in the mock's thread while a test runs, would fail the request under `-W error`.
+QUIET_JWT = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that use `jobs_mock` do not see the warning about the mock's own short secret."""
+    for item in items:
+        if "jobs_mock" in getattr(item, "fixturenames", ()):
+            item.add_marker(QUIET_JWT)
+
+
+@pytest.fixture(scope="session")
+def jobs_mock_config() -> MockConfig:
+    """How `jobs_mock` starts: frozen (no job moves unless a test moves it) and seeded; override to change it."""
+    from mockserver.config import MockConfig
+
+    return MockConfig(frozen=True, seed=0)
+
+
+@pytest.fixture(scope="session")
+def jobs_mock_server(jobs_mock_config: MockConfig) -> Iterator[LiveMock]:
+    """The session's live mock, on a free loopback port, stopped at the session's end."""
+    from mockserver.testing import LiveMock
+
+    with LiveMock(config=jobs_mock_config) as server:
+        yield server
+
+
+@pytest.fixture
+def jobs_mock(jobs_mock_server: LiveMock) -> LiveMock:
+    """The session's live mock, reset to its starting jobs, clock, faults and an empty journal for this test."""
+    jobs_mock_server.reset()
+    return jobs_mock_server

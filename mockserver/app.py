@@ -9,7 +9,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from jobspec import Spec, load_spec
-from mockserver import contract, control, data, docs, middlewares, persist
+from mockserver import contract, control, data, docs, middlewares, persist, redirects
 from mockserver.auth import DEFAULT_USERS, Authenticator
 from mockserver.clock import Clock
 from mockserver.config import MockConfig
@@ -37,6 +37,7 @@ def create_app(
     contract.add_routes(app, spec)
     _add_spec_routes(app, spec)
     docs.add_routes(app)
+    redirects.add_routes(app, control=config.control)
     if config.control:
         control.add_routes(app)
     if saver is not None:

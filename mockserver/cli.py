@@ -8,8 +8,10 @@ import json
 import logging
 import signal
 import sys
+import time
 import warnings
 from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -19,6 +21,7 @@ from jwt.warnings import InsecureKeyLengthWarning
 
 from jobspec import Spec, SpecError, load_spec
 from jobspec.lifecycle import MAX_SECONDS
+from mockserver import logs
 from mockserver.app import create_app
 from mockserver.config import MockConfig
 from mockserver.connections import MockRunner
@@ -28,9 +31,11 @@ from mockserver.errors import ApiError
 from mockserver.faults import parse_latency
 from mockserver.guard import check_host_names
 from mockserver.persist import SYNC_MODES
+from mockserver.reload import Reloader
 from mockserver.validation import openapi_problem
 
 LEVELS = ("debug", "info", "warning", "error")
+DISTRIBUTION = "nick-jobs-kit"
 MAX_COUNT = 10_000_000  # a journal this long already takes gigabytes
 MAX_TIMEOUT = 86_400.0  # a day: longer is no timeout at all
 MAX_SPEED = 10_000.0  # even so, the mock's clock takes most of a year to reach the year 9999
@@ -120,8 +125,21 @@ def parser() -> argparse.ArgumentParser:
         help="with --state-file: 'interval' writes changes four times a second (a kill -9 loses the last "
         "quarter second); 'always' writes each change before its answer is sent (default: interval)",
     )
+    p.add_argument(
+        "--reload",
+        action="store_true",
+        help="watch the --spec, --data and --users files and serve an edit without a restart "
+        "(an invalid edit is refused, the last good one kept)",
+    )
     p.add_argument("--strict", action="store_true", help="validate every response against the spec (slow)")
     p.add_argument("--log-level", choices=LEVELS, default="info", help="logging level (default: info)")
+    p.add_argument(
+        "--log-format",
+        choices=logs.FORMATS,
+        default="text",
+        help="text, or json: one JSON object per line (time, level, logger, message), the start-up lines too",
+    )
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     p.add_argument(
         "--spec",
         type=Path,
@@ -129,6 +147,13 @@ def parser() -> argparse.ArgumentParser:
         help="serve this OpenAPI 3.1 document with its x-job-lifecycle, e.g. a deployment's own copy (default: the packaged spec)",
     )
     return p
+
+
+def _version() -> str:
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:  # pragma: no cover (a source tree that was never installed)
+        return "unknown"
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -176,7 +201,7 @@ def _between(low: float, high: float) -> Callable[[str], float]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the mock until SIGINT or SIGTERM; 2 on a usage or data error."""
     args = parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(args.log_level, args.log_format)
     # Nick's development secret is short on purpose; PyJWT's warning about it would only be noise.
     warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
     try:
@@ -190,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"jobs-mock: {' '.join(str(exc).split())}", file=sys.stderr)  # one line, even for YAML's messages
         return 2
     try:
-        asyncio.run(serve(app, config))
+        asyncio.run(serve(app, config, spec_file=args.spec))
     except OSError as exc:
         print(f"jobs-mock: cannot listen on {config.host}:{config.port}: {exc.strerror}", file=sys.stderr)
         return 2
@@ -228,6 +253,8 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         control_token=args.control_token,
         strict=args.strict,
         log_level=args.log_level,
+        log_format=args.log_format,
+        reload=args.reload,
         cors_origins=check_origins(args.cors_origins or DEFAULT_ORIGINS),
         faults=tuple(([parse_latency(args.latency)] if args.latency else []) + args.fault),
         state_file=args.state_file,
@@ -239,25 +266,39 @@ def config_from(args: argparse.Namespace) -> MockConfig:
     )
 
 
-async def serve(app: web.Application, config: MockConfig) -> None:
-    """Serve `app` until a signal asks to stop, then shut down gracefully."""
-    access_log = logging.getLogger("aiohttp.access") if config.log_level == "debug" else None
-    runner = MockRunner(
-        app, request_timeout=config.request_timeout, idle_timeout=config.idle_timeout, access_log=access_log
-    )
+async def serve(app: web.Application, config: MockConfig, spec_file: Path | None = None) -> None:
+    """Serve `app` until a signal asks to stop, then shut down gracefully; with --reload, a new app on each edit."""
+    runner = _runner(app, config)
     await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port)
+    # --reload hands the port to a new app: both listen for a moment, so the socket must allow a second one.
+    site = web.TCPSite(runner, config.host, config.port, reuse_port=True if config.reload else None)
     await site.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     _announce(runner, config)
+    reloader = Reloader(runner, config, spec_file, read_spec, lambda new: _runner(new, config))
+    watching = asyncio.create_task(reloader.watch()) if config.reload else None
+    if config.reload and not reloader.files:
+        logging.getLogger("mockserver.reload").warning(
+            "--reload: no --spec, --data or --users file given: nothing to watch"
+        )
     try:
         await stop.wait()
     finally:
-        print("jobs-mock: shutting down", flush=True)
-        await runner.cleanup()
+        if watching is not None:
+            watching.cancel()
+            await asyncio.gather(watching, return_exceptions=True)
+        _say(config, "jobs-mock: shutting down")
+        await reloader.runner.cleanup()
+
+
+def _runner(app: web.Application, config: MockConfig) -> web.AppRunner:
+    access_log = logging.getLogger("aiohttp.access") if config.log_level == "debug" else None
+    return MockRunner(
+        app, request_timeout=config.request_timeout, idle_timeout=config.idle_timeout, access_log=access_log
+    )
 
 
 def _token_query(config: MockConfig) -> str:
@@ -277,7 +318,17 @@ def _announce(runner: web.AppRunner, config: MockConfig) -> None:
         f"  live:     {url}/__mock__/{_token_query(config)} (control API: {url}/__mock__/openapi.yaml)"
         if config.control
         else "  control:  off",
+        "  reload:   on (the --spec, --data and --users files are watched)" if config.reload else "",
         "  worker:   frozen" if config.frozen else f"  worker:   speed {config.speed}",
         f"  schedule: a new job every {config.schedule} s" if config.schedule else "",
     ]
-    print("\n".join(line for line in lines if line), flush=True)
+    text = "\n".join(line for line in lines if line)
+    _say(config, text, {"url": url})
+
+
+def _say(config: MockConfig, text: str, extra: dict[str, Any] | None = None) -> None:
+    """A line (or lines) for the person who started the mock, on stdout; one JSON object with --log-format json."""
+    if config.log_format == "json":
+        print(logs.line("INFO", "jobs-mock", text, time.time(), extra), flush=True)
+    else:
+        print(text, flush=True)

@@ -24,6 +24,8 @@ class MockConfig:
     control_token: str | None = None
     strict: bool = False
     log_level: str = "info"
+    log_format: str = "text"  # "json": one JSON object per log line
+    reload: bool = False  # watch the spec, data and users files and serve their edits (cli.serve)
     cors_origins: tuple[str, ...] = ("http://localhost:3000",)
     faults: tuple[dict[str, Any], ...] = ()
     state_file: Path | None = None

@@ -10,10 +10,23 @@ from mockserver.http import Handler, base_url, dump, json_response, read_body
 from mockserver.state import STATE, MockState
 from mockserver.validation import RequestInvalid
 
+# Nick mounts every view under any content path: /news/@jobs is /@jobs, /a/b/@jobs/{id}/abort too.
+# One or more path segments, none starting with "@" (a view), before the spec's own path.
+CONTENT = "content"
+CONTENT_PATTERN = r"(?:[^/@][^/]*/)*[^/@][^/]*"
+VIEWS = web.AppKey("views", dict[object, str])  # a content-path route -> the operationId it serves
+
 
 def operation_id(request: web.Request) -> str | None:
     """The operationId a request was routed to (its route's name); None outside the jobs API."""
-    return request.match_info.route.name
+    route = request.match_info.route
+    return route.name or request.app.get(VIEWS, {}).get(route)
+
+
+def spec_path(request: web.Request) -> str:
+    """The request's path as the spec writes it: without the content path a view was reached under."""
+    content = request.match_info.get(CONTENT)
+    return request.path[len(content) + 1 :] if content and request.path.startswith(f"/{content}/") else request.path
 
 
 async def login(request: web.Request) -> web.StreamResponse:
@@ -105,3 +118,18 @@ def add_routes(app: web.Application, spec: Spec) -> None:
             raise ValueError(f"operationId {name!r} ({operation.method} {operation.path}): {exc}") from None
         if operation.method.upper() == "GET" and isinstance(route.resource, web.Resource):
             route.resource.add_route("HEAD", table[name])  # the GET's answer without its body, as HTTP says
+    add_content_routes(app, spec, table)
+
+
+def add_content_routes(app: web.Application, spec: Spec, table: dict[str, Handler]) -> None:
+    """Every view (a path starting with /@) under any content path too, answering as at the root.
+
+    After the root routes, so the root forms match first; unnamed (a name is unique), so `VIEWS`
+    maps each back to its operationId for the journal, faults, Prefer and strict mode.
+    """
+    views: dict[object, str] = {}
+    for name, operation in spec.operations.items():
+        if operation.path.startswith("/@"):
+            path = f"/{{{CONTENT}:{CONTENT_PATTERN}}}{operation.path}"
+            views[app.router.add_route(operation.method, path, table[name])] = name
+    app[VIEWS] = views

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from importlib import resources
 from typing import Any
 
@@ -15,11 +16,14 @@ from jobspec.timestamps import LATEST_MS, timestamp
 from mockserver import documents
 from mockserver.errors import ApiError, BadRequest, NotFound
 from mockserver.http import Handler, dump, json_response, read_body
+from mockserver.journal import Query
 from mockserver.state import STATE, MockState
 from mockserver.store import mock_settings_schema
 from mockserver.validation import compile_schema, schema_problems
 
 PREFIX = "/__mock__"
+JOURNAL_FILTERS = ("operation", "job", "status", "method", "since")
+METHOD = re.compile(r"^[A-Za-z]{1,16}$")
 DROPPED = "X-Mock-Dropped"  # how many older journal entries (or errors) the bounded lists let go
 
 
@@ -51,6 +55,7 @@ def add_routes(app: web.Application) -> None:
             web.get(f"{PREFIX}/clock", guarded(read_clock)),
             web.post(f"{PREFIX}/clock/advance", guarded(advance_clock)),
             web.get(f"{PREFIX}/journal", guarded(read_journal)),
+            web.get(f"{PREFIX}/journal/count", guarded(count_journal)),
             web.delete(f"{PREFIX}/journal", guarded(clear_journal)),
             web.get(f"{PREFIX}/errors", guarded(read_errors)),
             web.get(f"{PREFIX}/faults", guarded(list_faults)),
@@ -183,13 +188,57 @@ async def advance_clock(request: web.Request) -> web.StreamResponse:
 
 
 async def read_journal(request: web.Request) -> web.StreamResponse:
-    """GET /__mock__/journal?since=SEQ."""
-    try:
-        since = int(request.query.get("since", "0"))
-    except ValueError:
-        raise BadRequest("since: expected a whole number") from None
+    """GET /__mock__/journal?operation=&job=&status=&method=&since=: the matching entries."""
     journal = request.app[STATE].journal
-    return _counted(json_response(dump(journal.since(since))), journal.entries.dropped)
+    entries = journal.query(journal_query(request))
+    return _counted(json_response(dump(entries)), journal.entries.dropped)
+
+
+async def count_journal(request: web.Request) -> web.StreamResponse:
+    """GET /__mock__/journal/count?...: how many entries the same filters match."""
+    journal = request.app[STATE].journal
+    return _counted(json_response(dump({"count": journal.count(journal_query(request))})), journal.entries.dropped)
+
+
+def journal_query(request: web.Request) -> Query:
+    """The journal filters of the query string; BadRequest naming the parameter that is wrong."""
+    params = request.query
+    unknown = sorted(set(params) - set(JOURNAL_FILTERS))
+    if unknown:
+        raise BadRequest(f"{unknown[0]}: not a journal filter; the filters are {', '.join(JOURNAL_FILTERS)}")
+    for name in params:
+        if len(params.getall(name)) > 1:
+            raise BadRequest(f"{name}: given more than once")
+    operations = request.app[STATE].spec.operations
+    operation = params.get("operation")
+    if operation is not None and operation not in operations:
+        raise BadRequest(f"operation: {operation!r} is not an operationId of the spec ({', '.join(operations)})")
+    method = params.get("method")
+    if method is not None and not METHOD.match(method):
+        raise BadRequest(f"method: expected an HTTP method such as GET or POST, got {method!r}")
+    job = params.get("job")
+    if job == "":
+        raise BadRequest("job: expected a job id, got an empty value")
+    return Query(
+        operation=operation,
+        job=job,
+        status=_whole(params, "status", 100, 599),
+        method=method.upper() if method else None,
+        since=_whole(params, "since", 0, None) or 0,
+    )
+
+
+def _whole(params: Any, name: str, low: int, high: int | None) -> int | None:
+    """The query parameter `name` as a whole number from `low` (to `high`), None when absent."""
+    text = params.get(name)
+    if text is None:
+        return None
+    # Digits only, and few enough of them: int() would take " 1", "+1", "1_0" and a 10,000-digit number.
+    fits = text.isascii() and text.isdigit() and len(text) <= 18 and low <= int(text) <= (high or int(text))
+    if not fits:
+        span = f"from {low} to {high}" if high is not None else f"from {low}"
+        raise BadRequest(f"{name}: expected a whole number {span}, got {text!r}")
+    return int(text)
 
 
 async def clear_journal(request: web.Request) -> web.StreamResponse:

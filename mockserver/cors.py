@@ -7,10 +7,20 @@ from collections.abc import Iterable
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from mockserver.errors import ApiError
+from mockserver.middlewares import render
+
 DEFAULT_ORIGINS = ("http://localhost:3000",)  # Nick's frontend
 ALLOW_HEADERS = "Authorization, Content-Type"
 EXPOSE_HEADERS = "Allow, Content-Length, Content-Type"
 MAX_AGE = "3660"  # Nick's cors.maxAge
+
+
+class PreflightRefused(ApiError):
+    """A CORS preflight from an origin the mock does not allow: a clear refusal, not the router's 405."""
+
+    status = 403
+    error_type = "Forbidden"
 
 
 def check_origins(origins: Iterable[str]) -> tuple[str, ...]:
@@ -28,11 +38,13 @@ def cors_middleware(origins: Iterable[str]) -> Middleware:
     @web.middleware
     async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
         origin = request.headers.get("Origin")
+        if origin is not None and origin not in allowed and _preflight(request):
+            return _refused(origin)
         if origin not in allowed:
             response = await handler(request)
             response.headers.add("Vary", "Origin")  # a shared cache must not hand this copy to an allowed origin
             return response
-        if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+        if _preflight(request):
             methods = _allowed_methods(request)
             if methods:
                 preflight = web.Response(status=204)
@@ -43,6 +55,19 @@ def cors_middleware(origins: Iterable[str]) -> Middleware:
         return _decorate(await handler(request), origin)  # errors too: the middlewares inside render them all
 
     return cors
+
+
+def _preflight(request: web.Request) -> bool:
+    return request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
+
+
+def _refused(origin: str) -> web.StreamResponse:
+    """403 in Nick's shape, naming the origin and the flag that allows it; no CORS headers, so the browser stops."""
+    response = render(
+        PreflightRefused(f"CORS: the origin {origin} is not allowed; start the mock with --cors-origin {origin}.")
+    )
+    response.headers.add("Vary", "Origin")
+    return response
 
 
 def _allowed_methods(request: web.Request) -> set[str]:

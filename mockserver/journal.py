@@ -39,6 +39,27 @@ class MockError:
     error: str
 
 
+@dataclass(frozen=True)
+class Query:
+    """Which entries a journal query asks for; None matches anything."""
+
+    operation: str | None = None
+    job: str | None = None
+    status: int | None = None
+    method: str | None = None
+    since: int = 0
+
+    def matches(self, entry: Entry) -> bool:
+        """Whether `entry` passes every filter given."""
+        return (
+            entry.seq > self.since
+            and (self.operation is None or entry.operationId == self.operation)
+            and (self.job is None or entry.jobId == self.job)
+            and (self.status is None or entry.status == self.status)
+            and (self.method is None or entry.method == self.method)
+        )
+
+
 class Ring(Generic[T]):
     """The newest `size` items, and how many older ones were dropped to keep to that size."""
 
@@ -84,6 +105,14 @@ class Journal:
     def since(self, seq: int) -> list[dict[str, Any]]:
         """Entries after `seq`, as JSON objects."""
         return [asdict(entry) for entry in self.entries if entry.seq > seq]
+
+    def query(self, query: Query) -> list[dict[str, Any]]:
+        """The entries `query` matches, oldest first, as JSON objects."""
+        return [asdict(entry) for entry in self.entries if query.matches(entry)]
+
+    def count(self, query: Query) -> int:
+        """How many entries `query` matches."""
+        return sum(1 for entry in self.entries if query.matches(entry))
 
     def clear(self) -> None:
         """Forget every entry and error (sequence numbers and drop counts keep growing)."""

@@ -13,7 +13,7 @@ from typing import TypeGuard
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from mockserver.contract import operation_id
+from mockserver.contract import operation_id, spec_path
 from mockserver.errors import ApiError, MethodNotAllowed, MockFailure, NotFound, PayloadTooLarge
 from mockserver.faults import InjectedFault
 from mockserver.http import Handler, dump, json_response
@@ -174,7 +174,8 @@ def _problems(
     if body:
         headers["Content-Type"] = response.content_type
     method = "GET" if request.method == "HEAD" else request.method  # the spec documents the GET; HEAD is its twin
-    return problems + reference.response_problems(method, request.path, response.status, headers, body)
+    path = spec_path(request)  # a view under a content path is checked as the spec's own path
+    return problems + reference.response_problems(method, path, response.status, headers, body)
 
 
 def _large(response: web.StreamResponse) -> TypeGuard[web.Response]:

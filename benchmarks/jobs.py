@@ -27,24 +27,30 @@ def make_jobs(count: int, *, state: str | None = None, seed: int = 6) -> list[di
     states = [state] if state else list(lifecycle.states)
     models = {name: job_in_state(lifecycle, name, _base(lifecycle), LATER_MS) for name in states}
     rng = random.Random(seed)
-    return [_job(models[states[i % len(states)]], i, rng) for i in range(count)]
+    creation = _creation(lifecycle)
+    return [_job(models[states[i % len(states)]], i, rng, creation) for i in range(count)]
 
 
 def _base(lifecycle: Lifecycle) -> dict[str, Any]:
     hold = {step.setting: HELD for step in lifecycle.worker.values()}
     params = {"scheduled_job": "reindex", "action": "reindex", "type": "Event", "mock": hold}
     fields = {"description": "Reindex all events", "params": params, "actor": "admin", "result": {}}
-    return {**fields, "uuid": "", "title": "", "created": EPOCH_MS}
+    return {**fields, "uuid": "", "title": "", _creation(lifecycle): EPOCH_MS}
 
 
-def _job(model: dict[str, Any], index: int, rng: random.Random) -> dict[str, Any]:
+def _creation(lifecycle: Lifecycle) -> str:
+    """The job's creation time: the first of the timestamps the lifecycle orders."""
+    return lifecycle.invariants.ordered_timestamps[0]
+
+
+def _job(model: dict[str, Any], index: int, rng: random.Random, creation: str) -> dict[str, Any]:
     params = {**model["params"], "scheduled_job": f"reindex-{index % 7}"}
     return {
         **model,
         "uuid": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
         "title": f"Reindex Events {index}",
         "params": params,
-        "created": timestamp(EPOCH_MS + index * 1000),
+        creation: timestamp(EPOCH_MS + index * 1000),
     }
 
 

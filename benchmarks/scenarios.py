@@ -67,7 +67,7 @@ def catalogue(quick: bool = False) -> list[Scenario]:
         Scenario("list-large", f"GET /@jobs ({large:,} jobs)", "GET", "/@jobs", jobs=large, target_ratio=0.5),
         Scenario(
             "abort",
-            "POST /@jobs/{id}/abort (running)",
+            f"POST /@jobs/{{id}}/abort ({firing_state('abortJob')})",
             "POST",
             "/@jobs/{id}/abort",
             jobs=1_000,

@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema_rs
 import schemathesis
 
-from conformance.client import Exchange
+from conformance.client import Exchange, Response
 from jobspec import Lifecycle, Operation
 from jobspec.invariants import jobs_in, show, state_field_problems, timestamp_order_problems
 
@@ -38,6 +38,8 @@ LOGIN_MISSING_FIELD = "login_requires_both_fields"
 RENEWED_TOKEN_WORKS = "renewed_token_works"
 LOGOUT_ENDS_SESSION = "logout_ends_the_session"
 ID_URL = "@id"  # plone.restapi's absolute URL of a resource
+DOCUMENTED_ANSWER = "documented_answer"
+REQUEST_BODY = "request_body"
 
 
 def answer_problems(operation: Operation, exchange: Exchange, status: int | None) -> list[str]:
@@ -53,8 +55,58 @@ def answer_problems(operation: Operation, exchange: Exchange, status: int | None
         return [f"Received a body that is not JSON: {response.body[:200]!r} / Documented: {show(schema)[:200]}"]
     return [
         f"Received body {show(response.data)[:300]} / Documented for {status}: {error.message}"
-        for error in list(_validator(show(schema)).iter_errors(response.data))[:3]
+        for error in _errors(schema, response.data)
     ]
+
+
+def status_problems(operation: Operation, response: Response) -> list[str]:
+    """A status the operation does not document."""
+    if str(response.status) in operation.responses or "default" in operation.responses:
+        return []
+    return [f"Received {response.received} / Documented for {operation.operation_id}: {', '.join(operation.responses)}"]
+
+
+def content_type_problems(operation: Operation, response: Response) -> list[str]:
+    """The media type of an answer against those its status documents; no body where none is documented."""
+    content = operation.responses.get(str(response.status), {}).get("content", {})
+    received = next((v for k, v in response.headers.items() if k.lower() == "content-type"), "")
+    media = received.split(";", 1)[0].strip().lower()
+    if not content:
+        return [f"Received a body: {response.body[:100]!r} / Documented: no body"] if response.body else []
+    if media not in content and "*/*" not in content:
+        shown = f"Content-Type {received!r}" if received else "no Content-Type"
+        return [f"Received {shown} / Documented for {response.status}: {', '.join(content)}"]
+    return []
+
+
+def documented_problems(operation: Operation, exchange: Exchange) -> list[str]:
+    """Any answer of an operation: its status documented, its content type and body as documented for that status."""
+    response = exchange.response
+    return (
+        status_problems(operation, response)
+        or content_type_problems(operation, response)
+        or answer_problems(operation, exchange, response.status)
+    )
+
+
+def request_problems(operation: Operation, raw: bytes) -> list[str]:
+    """A request body against the JSON schema the operation documents for it."""
+    body = operation.definition.get("requestBody", {})
+    schema = body.get("content", {}).get("application/json", {}).get("schema")
+    if schema is None:
+        return []
+    documented = f"Documented: the JSON body of {operation.operation_id}"
+    if not raw:
+        return [f"Sent no body / {documented}"] if body.get("required") else []
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return [f"Sent a body that is not JSON: {raw[:100]!r} / {documented}"]
+    return [f"Sent body: {error.message} / {documented}" for error in _errors(schema, data)]
+
+
+def _errors(schema: Any, data: Any) -> list[Any]:
+    return list(_validator(show(schema)).iter_errors(data))[:3]
 
 
 @functools.cache

@@ -18,7 +18,7 @@ from rich.markup import escape
 
 from conformance.client import SetupError
 from conformance.options import OPTIONS, OptionError, Options, argparse_settings, parse
-from conformance.report import Report, render, to_json, to_junit, to_markdown
+from conformance.report import Report, render, to_html, to_json, to_junit, to_markdown
 from conformance.runner import run
 
 USAGE_ERROR = 2
@@ -98,6 +98,7 @@ def write_reports(report: Report, options: Options) -> None:
         (options.junit, to_junit),
         (options.report, to_json),
         (options.markdown, to_markdown),
+        (options.html, to_html),
     )
     for path, make in targets:
         if path is not None:

@@ -74,7 +74,7 @@ class MockFixtures:
 
     def obtain(self, state: str) -> str:
         """A new job held in `state`."""
-        body = {"status": state, "params": {"mock": timings(self.lifecycle, HOLD)}}
+        body = {self.lifecycle.status_field: state, "params": {"mock": timings(self.lifecycle, HOLD)}}
         job_id: str = self._control("jobs", body, self.id_field)[self.id_field]
         self.owned.add(job_id)
         return job_id
@@ -85,7 +85,7 @@ class MockFixtures:
         made = []
         for end in [*worker_ends(lifecycle), None]:
             quick: dict[str, Any] = timings(lifecycle, QUICK) | ({"outcome": end} if end else {})
-            body = {"status": lifecycle.initial, "params": {"mock": quick}}
+            body = {lifecycle.status_field: lifecycle.initial, "params": {"mock": quick}}
             job_id = self._control("jobs", body, self.id_field)[self.id_field]
             self.owned.add(job_id)
             made.append(job_id)

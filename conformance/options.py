@@ -53,6 +53,7 @@ class Options:
     junit: Path | None = None
     report: Path | None = None
     markdown: Path | None = None
+    html: Path | None = None
     verbosity: int = 0
     flag_prefix: str = field(default="--", compare=False)
 
@@ -180,6 +181,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("junit", "write a JUnit XML report", Path, "FILE"),
     Option("report", "write a JSON report", Path, "FILE"),
     Option("markdown", "write a Markdown report", Path, "FILE"),
+    Option("html", "write a self-contained HTML report, with the lifecycle coloured by verdict", Path, "FILE"),
 )
 
 

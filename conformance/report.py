@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass
@@ -12,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from conformance.results import CheckResult, Outcome, Results
+from jobspec import Lifecycle, diagram
 
 TOKEN_HINT = (
     "The curl lines read tokens from shell variables: export JOBS_TOKEN (and JOBS_FORBIDDEN_TOKEN) "
@@ -39,6 +41,17 @@ class Report:
     cells: tuple[tuple[str, str], ...] = ()  # every cell of the matrix with something to exercise
     error: str = ""  # why the run stopped early (exit 2)
     trace: str = ""  # the traceback of an unexpected exception
+    lifecycle: Lifecycle | None = None  # the spec's lifecycle, for the reports' diagram
+    tool = "jobs-conformance"  # the command the reports name (JUnit's suites, Markdown's title)
+
+    @property
+    def title(self) -> str:
+        """What the report is about, as its headings say."""
+        return f"Conformance of {self.base_url}"
+
+    def context(self) -> str:
+        """What the verdict rests on besides the counts, for the closing line."""
+        return f"{self.elapsed:.1f} s; spec {self.spec}, fixtures {self.fixtures}, seed {self.seed}"
 
     @property
     def exit_code(self) -> int:
@@ -65,6 +78,11 @@ class Report:
             }
             for s in self.states
         }
+
+    def verdicts(self) -> dict[tuple[str, str], str]:
+        """Each lifecycle cell's verdict (passed, failed, not exercised), for the coloured diagram."""
+        cells = self.results.cells
+        return {cell: str(cells.get(cell, Outcome.NOT_EXERCISED)) for cell in {*self.cells, *cells}}
 
     def gate_problem(self) -> str:
         """What the coverage gate (--require) misses; empty when met or when there is none."""
@@ -113,12 +131,13 @@ def render(report: Report, console: Console, verbosity: int = 0) -> None:
     if verbosity >= 0:
         _render_not_exercised(console, report)
     style = "green" if report.exit_code == 0 else "bold red"
-    where = f"{report.elapsed:.1f} s; spec {report.spec}, fixtures {report.fixtures}, seed {report.seed}"
-    console.print(f"[{style}]{escape(report.verdict())}[/] ({escape(where)})", soft_wrap=True, highlight=False)
+    console.print(
+        f"[{style}]{escape(report.verdict())}[/] ({escape(report.context())})", soft_wrap=True, highlight=False
+    )
 
 
 def _summary(report: Report) -> Table:
-    table = Table(title=f"Conformance of {escape(report.base_url)}", title_justify="left")
+    table = Table(title=escape(report.title), title_justify="left")
     for column in ("phase", "passed", "failed", "not exercised"):
         table.add_column(column, justify="left" if column == "phase" else "right")
     for phase in report.phases:
@@ -177,7 +196,7 @@ def _indent(text: str, width: int) -> str:
 
 def to_junit(report: Report) -> str:
     """JUnit XML: one test suite per phase, one test case per check."""
-    root = ET.Element("testsuites", name="jobs-conformance", time=f"{report.elapsed:.3f}")
+    root = ET.Element("testsuites", name=report.tool, time=f"{report.elapsed:.3f}")
     for phase in report.phases:
         results = report.results.of_phase(phase)
         counts = report.counts(phase)
@@ -191,7 +210,7 @@ def to_junit(report: Report) -> str:
             errors="0",
         )
         for result in results:
-            case = ET.SubElement(suite, "testcase", classname=f"jobs-conformance.{phase}", name=result.title)
+            case = ET.SubElement(suite, "testcase", classname=f"{report.tool}.{phase}", name=result.title)
             if result.outcome is Outcome.FAILED:
                 failure = ET.SubElement(case, "failure", message=result.findings[0].message.splitlines()[0])
                 failure.text = "\n\n".join(_finding_text(f) for f in result.findings)
@@ -199,7 +218,7 @@ def to_junit(report: Report) -> str:
                 ET.SubElement(case, "skipped", message=result.reason)
     if report.error:  # the run stopped early: a CI's report step shows why
         suite = ET.SubElement(root, "testsuite", name="run", tests="1", failures="0", skipped="0", errors="1")
-        case = ET.SubElement(suite, "testcase", classname="jobs-conformance.run", name="run to the end")
+        case = ET.SubElement(suite, "testcase", classname=f"{report.tool}.run", name="run to the end")
         ET.SubElement(case, "error", message=report.error).text = report.trace or report.error
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True)
@@ -238,7 +257,7 @@ def to_json(report: Report) -> str:
 def to_markdown(report: Report) -> str:
     """A Markdown report, for a CI job summary or a pull request comment."""
     lines = [
-        f"# Conformance of {report.base_url}",
+        f"# {report.title}",
         "",
         f"**{report.verdict()}**",
         "",
@@ -252,6 +271,9 @@ def to_markdown(report: Report) -> str:
     lines.append("|---|" + "---|" * len(report.columns))
     for state, row in report.matrix().items():
         lines.append(f"| {state} | " + " | ".join(row.values()) + " |")
+    if report.lifecycle is not None:
+        lines += ["", "## Lifecycle", "", f"Each arrow coloured by its cell's verdict ({diagram.legend()}).", ""]
+        lines += ["```mermaid", diagram.mermaid(report.lifecycle, report.verdicts()).rstrip("\n"), "```"]
     failed = [r for r in report.results if r.outcome is Outcome.FAILED]
     if failed:
         lines += ["", "## Failures"]
@@ -262,3 +284,70 @@ def to_markdown(report: Report) -> str:
         lines += ["", "## Not exercised", ""]
         lines += [f"- {r.phase}: {r.title}: {r.reason}" for r in skipped]
     return "\n".join(lines) + "\n"
+
+
+def to_html(report: Report) -> str:
+    """A self-contained HTML report (one file, no scripts): verdict, counts, the coloured lifecycle, failures."""
+    page = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{html.escape(report.title)}</title>",
+        f"<style>{HTML_STYLE}</style></head><body>",
+        f"<h1>{html.escape(report.title)}</h1>",
+        f'<p class="verdict {"ok" if report.exit_code == 0 else "bad"}">{html.escape(report.verdict())}</p>',
+        f'<p class="context">{html.escape(report.context())}</p>',
+        _html_table(["phase", "passed", "failed", "not exercised"], _phase_rows(report)),
+        "<h2>Lifecycle coverage</h2>",
+        _html_table(["state", *report.columns], [[s, *row.values()] for s, row in report.matrix().items()]),
+    ]
+    if report.lifecycle is not None:
+        page += ["<h2>Lifecycle</h2>", f'<p class="legend">{_html_legend()}</p>', _html_diagram(report)]
+    failed = [r for r in report.results if r.outcome is Outcome.FAILED]
+    if failed:
+        page.append("<h2>Failures</h2>")
+    for result in failed:
+        page.append(f"<h3>{html.escape(result.phase)}: {html.escape(result.title)}</h3>")
+        page.append(f"<pre>{html.escape(_finding_text(result.findings[0]))}</pre>")
+    skipped = [r for r in report.results if r.outcome is Outcome.NOT_EXERCISED]
+    if skipped:
+        items = "".join(f"<li>{html.escape(f'{r.phase}: {r.title}: {r.reason}')}</li>" for r in skipped)
+        page.append(f"<h2>Not exercised</h2><ul>{items}</ul>")
+    return "\n".join([*page, "</body></html>"]) + "\n"
+
+
+HTML_STYLE = (
+    "body{font-family:system-ui,sans-serif;margin:2em;color:#1f2328}"
+    "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #d0d7de;padding:4px 10px;text-align:left}"
+    ".verdict{font-weight:bold;font-size:1.2em}.ok{color:#1a7f37}.bad{color:#cf222e}.context{color:#57606a}"
+    "pre{background:#f6f8fa;padding:1em;overflow:auto}.legend span{font-weight:bold;margin-right:1em}"
+    ".diagram svg{max-width:100%;height:auto}"
+)
+
+
+def _phase_rows(report: Report) -> list[list[str]]:
+    rows = []
+    for phase in report.phases:
+        counts = report.counts(phase)
+        rows.append([phase, *(str(counts[o]) for o in Outcome)])
+    return rows
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(cell)}</th>" for cell in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _html_legend() -> str:
+    return "".join(f'<span style="color:{colour}">{html.escape(v)}</span>' for v, colour in diagram.COLOURS.items())
+
+
+def _html_diagram(report: Report) -> str:
+    """The coloured diagram as inline SVG; its Mermaid text when Graphviz cannot draw it here."""
+    assert report.lifecycle is not None
+    try:
+        svg = diagram.svg(report.lifecycle, report.verdicts())
+    except Exception as exc:  # Graphviz's dot missing or failing: the report is still written
+        text = diagram.mermaid(report.lifecycle, report.verdicts())
+        return f"<p>Graphviz could not draw the diagram ({html.escape(str(exc))}); its Mermaid text:</p><pre>{html.escape(text)}</pre>"
+    return f'<div class="diagram">{svg[svg.index("<svg") :]}</div>'

@@ -99,6 +99,7 @@ class Run:
             require=options.require,
             require_flag=options.flag("require"),
             cells=expected_cells(spec),
+            lifecycle=spec.lifecycle,
         )
 
     def until(self, phase: str | None = None) -> Report:

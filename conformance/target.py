@@ -12,7 +12,7 @@ from conformance.client import Client, Exchange
 from conformance.fixtures import Fixtures
 from conformance.options import Options
 from conformance.results import Results
-from jobspec import Spec
+from jobspec import Operation, Spec
 
 PATH_PARAMETER = re.compile(r"\{[^}]+\}")  # the job operations' one path parameter, whatever its name
 Progress = Callable[[str], None]
@@ -69,3 +69,14 @@ def find_operations(spec: Spec) -> tuple[str, str, str, str]:
     job = spec.schema("Job").get("properties", {})
     ids = [name for name, schema in job.items() if schema.get("format") == "uuid"]
     return login, listing, item, ids[0] if ids else "uuid"
+
+
+def session_operations(spec: Spec) -> tuple[Operation, Operation | None, Operation | None]:
+    """Login, renewal and logout as the spec has them: the operations outside the jobs' paths."""
+    login_id, listing, _, _ = find_operations(spec)
+    jobs_path = spec.operation(listing).path
+    others = [op for op in spec.operations.values() if not op.path.startswith(jobs_path)]
+    login = spec.operation(login_id)
+    renew = next((op for op in others if op is not login and 200 in op.documented_statuses), None)
+    logout = next((op for op in others if op not in (login, renew)), None)
+    return login, renew, logout

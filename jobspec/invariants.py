@@ -70,6 +70,21 @@ def immutable_problems(lifecycle: Lifecycle, before: Job, after: Job) -> list[st
     ]
 
 
+def backwards_problems(lifecycle: Lifecycle, before: Job, after: Job) -> list[str]:
+    """Ordered timestamps set in both of two observations that went back in time between them.
+
+    A retry may clear a timestamp and a later transition set it again, but never to an earlier time.
+    """
+    problems = []
+    for name in lifecycle.invariants.ordered_timestamps:
+        earlier, later = as_ms(before.get(name)), as_ms(after.get(name))
+        if earlier is not None and later is not None and later < earlier:
+            problems.append(
+                f"Received `{name}` {show(after.get(name))}, earlier {show(before.get(name))} / Documented: time never goes back"
+            )
+    return problems
+
+
 def differences(before: Job, after: Job, ignore: Iterable[str] = ()) -> list[str]:
     """Fields whose values differ, ignoring some."""
     names = sorted((set(before) | set(after)) - set(ignore))

@@ -9,10 +9,33 @@ from pathlib import Path
 
 from aiohttp import web
 
+from jobspec import Lifecycle, diagram
+from mockserver.errors import NotFound
 from mockserver.http import base_url, dump, json_response
 from mockserver.state import STATE
 
 ASSETS_PACKAGE = "drf_spectacular_sidecar"  # Swagger UI 5 (OpenAPI 3.1) as static files
+LIFECYCLE_SVG = "/docs/lifecycle.svg"
+
+
+class Picture:
+    """The lifecycle diagram, drawn on first use (Graphviz takes a moment) and kept; None if it cannot be."""
+
+    def __init__(self, lifecycle: Lifecycle) -> None:
+        self.lifecycle = lifecycle
+        self.problem = ""
+        self._svg: str | None = None
+        self._drawn = False
+
+    def svg(self) -> str | None:
+        """The SVG, or None (with `problem` saying why) when Graphviz is missing or fails."""
+        if not self._drawn:
+            self._drawn = True
+            try:
+                self._svg = diagram.svg(self.lifecycle)
+            except Exception as exc:  # Graphviz's dot missing or failing: the docs work without the picture
+                self.problem = f"{type(exc).__name__}: {exc}"
+        return self._svg
 
 
 def swagger_ui_dir() -> Path | None:
@@ -28,15 +51,33 @@ def add_routes(app: web.Application) -> None:
     """Mount /docs, its spec (servers pointing at this mock) and its assets."""
     assets = swagger_ui_dir()
     document = json.loads(dump(app[STATE].spec.raw))  # a copy as loaded, whatever happens to the shared spec later
+    picture = Picture(app[STATE].spec.lifecycle)
 
     async def serve_spec(request: web.Request) -> web.StreamResponse:
-        """The spec with its server set to the address this request came to, so "try it out" reaches the mock."""
-        return json_response(
-            dump({**document, "servers": [{"url": base_url(request), "description": "this jobs-mock"}]})
-        )
+        """The spec with its server set to the address this request came to, so "try it out" reaches the mock.
+
+        Its description ends with the lifecycle diagram, which Swagger UI shows at the top of /docs.
+        """
+        served = {**document, "servers": [{"url": base_url(request), "description": "this jobs-mock"}]}
+        if picture.svg() is not None:
+            info = dict(served.get("info", {}))
+            figure = f"![The job lifecycle]({base_url(request)}{LIFECYCLE_SVG})"
+            info["description"] = (
+                f"{info.get('description', '')}\n\n**The job lifecycle** (x-job-lifecycle):\n\n{figure}\n"
+            )
+            served["info"] = info
+        return json_response(dump(served))
+
+    async def serve_lifecycle(request: web.Request) -> web.StreamResponse:
+        """The served spec's lifecycle as an SVG state diagram (drawn once, by Graphviz)."""
+        svg = picture.svg()
+        if svg is None:
+            raise NotFound(f"The lifecycle diagram cannot be drawn here: {picture.problem}")
+        return web.Response(text=svg, content_type="image/svg+xml")
 
     app.router.add_get("/docs", serve_page)
     app.router.add_get("/docs/openapi.json", serve_spec)
+    app.router.add_get(LIFECYCLE_SVG, serve_lifecycle)
     if assets is not None:
         app.router.add_static("/docs/assets", assets)
         app.router.add_get("/favicon.ico", serve_favicon)

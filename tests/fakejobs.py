@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -54,9 +54,17 @@ class Violation(enum.Enum):
     WRONG_PASSWORD_400 = "a wrong password answers 400"
     MISSING_FIELD_401 = "a missing password answers 401 'Invalid credentials'"
     ID_WITHOUT_PREFIX = "`@id` names another address than the one the client used"
+    # Breaks the proxy (jobsproxy) watches for in the traffic: a job's history across sightings.
+    JUMPS_BACKWARDS = "the worker moves failed jobs back to running"
+    RESURRECTED = "a deleted job comes back into the list a moment later"
+    TIMESTAMP_BACKWARDS = "a running job's `started` goes back a second at every read"
+    ABORT_IGNORED = "abort answers 204 but the job keeps running"
 
 
 V = Violation
+# Variants whose worker moves a job out of a terminal state (state -> the state it moves back to).
+BACKWARDS = {V.WORKER_BACKWARDS: ("completed", "running"), V.JUMPS_BACKWARDS: ("failed", "running")}
+RESURRECTION_DELAY = 0.3  # seconds before a deleted job of V.RESURRECTED comes back
 
 
 def now_ms() -> str:
@@ -94,6 +102,7 @@ class JobsServer:
         self.due: dict[str, float] = {}
         self.tokens: dict[str, str] = {}
         self.journal: list[tuple[str, str, int]] = []
+        self.reads: dict[str, int] = {}  # reads of each job, for V.TIMESTAMP_BACKWARDS
         self.url = ""
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -167,10 +176,16 @@ class JobsServer:
                 if due <= time.monotonic() and job_id in self.jobs:
                     self._advance(self.jobs[job_id])
 
+    def _backwards(self, job: dict[str, Any]) -> str | None:
+        """The state this variant's worker moves the job back to, if it does."""
+        moves = [BACKWARDS[v][1] for v in self.violations if v in BACKWARDS and BACKWARDS[v][0] == job["status"]]
+        return moves[0] if moves else None
+
     def _advance(self, job: dict[str, Any]) -> None:
         timing = job["params"].get("mock", {})
-        if Violation.WORKER_BACKWARDS in self.violations and job["status"] == "completed":
-            job.update(status="running", finished=None)
+        back = self._backwards(job)
+        if back is not None:
+            job.update(status=back, finished=None)
             self.due.pop(job["uuid"], None)
             return
         outcome = timing.get("outcome", "completed")
@@ -182,8 +197,8 @@ class JobsServer:
     def _schedule(self, job: dict[str, Any]) -> None:
         timing = job["params"].get("mock", {})
         key = {"created": "delay", "running": "duration"}.get(job["status"])
-        if Violation.WORKER_BACKWARDS in self.violations and job["status"] == "completed":
-            self.due[job["uuid"]] = time.monotonic() + 0.3  # long enough for a watcher to see it completed
+        if self._backwards(job) is not None:
+            self.due[job["uuid"]] = time.monotonic() + 0.3  # long enough for a watcher to see it terminal
             return
         if key is None or not timing:
             self.due.pop(job["uuid"], None)
@@ -263,6 +278,11 @@ class JobsServer:
             shown.pop("description")
         if Violation.BROKEN_INVARIANT in self.violations and job["status"] == "completed":
             shown["finished"] = None
+        if V.TIMESTAMP_BACKWARDS in self.violations and job["status"] == "running":
+            self.reads[job["uuid"]] = self.reads.get(job["uuid"], 0) + 1
+            shown["started"] = _later(
+                job["started"], 10 - self.reads[job["uuid"]]
+            )  # later than created, less so each read
         return shown
 
     async def list_jobs(self, request: web.Request) -> web.Response:
@@ -293,6 +313,8 @@ class JobsServer:
         if Violation.DELETE_KEEPS not in self.violations:
             del self.jobs[job["uuid"]]
             self.due.pop(job["uuid"], None)
+        if V.RESURRECTED in self.violations:
+            asyncio.get_running_loop().call_later(RESURRECTION_DELAY, self.jobs.setdefault, job["uuid"], job)
         if Violation.WRONG_STATUS in self.violations:
             return web.Response(status=200)
         return web.Response(status=204)
@@ -313,6 +335,8 @@ class JobsServer:
             return web.json_response({"error": error}, status=status)
         if Violation.RETRY_NO_RESET in self.violations and operation == "retryJob":
             job["status"] = outcome.target
+        elif V.ABORT_IGNORED in self.violations and operation == "abortJob":
+            pass
         else:
             apply(job, outcome, {})
         self._schedule(job)
@@ -346,6 +370,12 @@ def apply(job: dict[str, Any], transition: Transition, context: dict[str, Any]) 
             job[name] = {"error": "it broke"}
         else:
             job[name] = change.value
+
+
+def _later(stamp: str, seconds: int) -> str:
+    """The timestamp `seconds` after `stamp`."""
+    later = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC) + timedelta(seconds=max(0, seconds))
+    return later.strftime("%Y-%m-%dT%H:%M:%S.") + f"{later.microsecond // 1000:03d}Z"
 
 
 def default_jobs() -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -34,3 +35,46 @@ def answer(status: int, data: Any) -> Exchange:
 def test_answer_problems__status_and_exact_body(operation: str, status: int, data: Any, problem: str) -> None:
     problems = checks.answer_problems(SPEC.operation(operation), answer(status, data), 404 if status == 500 else status)
     assert (problem in "\n".join(problems)) if problem else problems == [], problems
+
+
+def received(status: int, data: Any = None, content_type: str = "application/json", body: str = "") -> Exchange:
+    headers = {"Content-Type": content_type} if content_type else {}
+    text = body or ("" if data is None else json.dumps(data))
+    return Exchange(Request("GET", "http://h/x"), Response(status, headers, text, data))
+
+
+NOT_FOUND = {"error": {"type": "Not found", "message": "Job x not found."}}
+
+
+@pytest.mark.parametrize(
+    ("operation", "exchange", "problem"),
+    [
+        pytest.param("getJob", received(404, NOT_FOUND, "application/json; charset=utf-8"), "", id="404-ok"),
+        pytest.param(
+            "getJob", received(500, body="boom", content_type="text/plain"), "Documented for getJob", id="500"
+        ),
+        pytest.param("getJob", received(404, NOT_FOUND, "text/plain"), "Content-Type 'text/plain'", id="type"),
+        pytest.param("getJob", received(404, NOT_FOUND, ""), "no Content-Type", id="no-type"),
+        pytest.param("deleteJob", received(204, content_type=""), "", id="204-ok"),
+        pytest.param("deleteJob", received(204, body="{}", content_type=""), "Documented: no body", id="204-body"),
+        pytest.param("getJob", received(404, {"message": "Not found"}), "Documented for 404", id="shape"),
+    ],
+)
+def test_documented_problems__status_content_type_and_body(operation: str, exchange: Exchange, problem: str) -> None:
+    problems = checks.documented_problems(SPEC.operation(operation), exchange)
+    assert (problem in "\n".join(problems)) if problem else problems == [], problems
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        pytest.param(b'{"login": "admin", "password": "admin"}', "", id="ok"),
+        pytest.param(b'{"login": "admin"}', "password", id="missing"),
+        pytest.param(b"login=admin", "not JSON", id="not-json"),
+        pytest.param(b"", "Sent no body", id="none"),
+    ],
+)
+def test_request_problems__the_documented_request_body(raw: bytes, problem: str) -> None:
+    problems = checks.request_problems(SPEC.operation("login"), raw)
+    assert (problem in "\n".join(problems)) if problem else problems == [], problems
+    assert checks.request_problems(SPEC.operation("getJobs"), raw) == [], "no body is documented: nothing to judge"

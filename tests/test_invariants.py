@@ -151,6 +151,17 @@ def test_immutable__a_changed_title_is_named() -> None:
     assert len(problems) == 1 and "`title`" in problems[0]
 
 
+def test_backwards__a_started_that_goes_back_is_named() -> None:
+    problems = invariants.backwards_problems(LIFECYCLE, job("running", started=T2), job("running", started=T1))
+    assert len(problems) == 1 and "`started`" in problems[0] and "never goes back" in problems[0]
+
+
+def test_backwards__a_timestamp_cleared_then_set_later_passes() -> None:
+    first = job("failed", started=T1, finished=T1)
+    assert invariants.backwards_problems(LIFECYCLE, first, job("created", started=None, finished=None)) == []
+    assert invariants.backwards_problems(LIFECYCLE, first, job("running", started=T2)) == []
+
+
 def _transition(operation: str, state: str) -> Transition:
     outcome = LIFECYCLE.outcome(operation, state)
     assert isinstance(outcome, Transition)

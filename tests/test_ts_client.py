@@ -2,9 +2,10 @@
 
 openapi-typescript turns the spec into types, `tsc` (strict) compiles a small openapi-fetch program
 against them, and node runs it against a live mock: it logs in, lists, gets, aborts, retries and
-deletes, and prints what it saw. The npm packages are pinned in tests/frontend/package-lock.json and
-installed once into tests/frontend/node_modules (reinstalled when the lock changes).
-"""
+deletes, and prints what it saw. It runs once against the mock and once through jobs-proxy in front
+of it, which must find no violation in that traffic. The npm packages are pinned in
+tests/frontend/package-lock.json and installed once into tests/frontend/node_modules (reinstalled
+when the lock changes)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ import json
 import os
 import shutil
 import subprocess
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from jobsproxy.testing import LiveProxy
 from mockserver.testing import LiveMock
 from tests.conftest import DOCUMENTED_ID
 
@@ -84,9 +87,19 @@ def ts_client(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return program
 
 
-def test_generated_client_logs_in_lists_gets_aborts_retries_and_deletes(mock: LiveMock, ts_client: Path) -> None:
+@pytest.mark.parametrize("through_proxy", [False, True], ids=["direct", "through-jobs-proxy"])
+def test_generated_client_logs_in_lists_gets_aborts_retries_and_deletes(
+    mock: LiveMock, ts_client: Path, through_proxy: bool
+) -> None:
     assert NODE is not None
-    output = _run([NODE, str(ts_client), mock.url], ts_client.parent, timeout=60).stdout
+    with LiveProxy(mock.url) if through_proxy else nullcontext() as proxy:
+        url = proxy.url if proxy else mock.url
+        output = _run([NODE, str(ts_client), url], ts_client.parent, timeout=60).stdout
+        if proxy:  # the proxy judged every answer the program got: none departs from the spec or its lifecycle
+            report = proxy.report()
+            assert report.violations == 0, report.journal
+            assert report.matrix()["running"]["abortJob"] == report.matrix()["failed"]["retryJob"] == "pass"
+            assert report.calls["deleteJob"] == {"204": 1, "404": 1}
     summary: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
 
     assert summary["anonymous"] == {"status": 401, "error": "You are not authorized to access this resource."}
@@ -103,7 +116,7 @@ def test_generated_client_logs_in_lists_gets_aborts_retries_and_deletes(mock: Li
     assert summary["get"] == {
         "status": 200,
         "uuid": DOCUMENTED_ID,
-        "id": f"{mock.url}/@jobs/{DOCUMENTED_ID}",
+        "id": f"{url}/@jobs/{DOCUMENTED_ID}",  # through the proxy too: the mock honours X-Forwarded-Host
         "title": "Reindex Events",
         "jobStatus": "created",
     }

@@ -12,7 +12,7 @@ import uuid
 
 from conformance import checks
 from conformance.client import Exchange
-from conformance.target import Progress, Target
+from conformance.target import Progress, Target, session_operations
 from jobspec import Operation, Spec
 
 PHASE = "auth"
@@ -109,12 +109,7 @@ class Session:
 
     def __init__(self, target: Target) -> None:
         self.target = target
-        operations = target.spec.operations.values()
-        jobs_path = _path(target, target.list_operation)
-        others = [op for op in operations if not op.path.startswith(jobs_path)]
-        self.login = target.spec.operation(target.login_operation)
-        self.renew = next((op for op in others if op is not self.login and 200 in op.documented_statuses), None)
-        self.logout = next((op for op in others if op not in (self.login, self.renew)), None)
+        self.login, self.renew, self.logout = session_operations(target.spec)
         self.listing = target.spec.operation(target.list_operation)
 
     def run(self) -> None:
@@ -152,6 +147,14 @@ class Session:
             return exchange, token
         return exchange, None
 
+    def _fresh_for(self, name: str, subject: str) -> tuple[Exchange, str | None]:
+        """A fresh session's token for check `name`; a failed check of it when the login gives none."""
+        first, token = self._fresh()
+        if token is None:
+            problem = f"Received {first.response.received} from login / Documented: 200 with a token"
+            self._record(name, subject, [problem], first)
+        return first, token
+
     def _record(
         self, name: str, subject: str, problems: list[str], exchange: Exchange, before: tuple[Exchange, ...] = ()
     ) -> None:
@@ -180,15 +183,9 @@ class Session:
 
     def renewal(self, renew: Operation) -> None:
         """A renewed token is a token: the list answers 200 with it."""
-        first, token = self._fresh()
         subject = renew.operation_id
+        first, token = self._fresh_for(checks.RENEWED_TOKEN_WORKS, subject)
         if token is None:
-            self._record(
-                checks.RENEWED_TOKEN_WORKS,
-                subject,
-                [f"Received {first.response.received} from login / Documented: 200 with a token"],
-                first,
-            )
             return
         renewed = self.target.client.call(renew.method, renew.path, token=token)
         problems = checks.answer_problems(renew, renewed, 200)
@@ -209,15 +206,9 @@ class Session:
 
     def logging_out(self, logout: Operation) -> None:
         """After logout the token is refused by the jobs operations and by renewal; a new login works."""
-        first, token = self._fresh()
         subject = logout.operation_id
+        first, token = self._fresh_for(checks.LOGOUT_ENDS_SESSION, subject)
         if token is None:
-            self._record(
-                checks.LOGOUT_ENDS_SESSION,
-                subject,
-                [f"Received {first.response.received} from login / Documented: 200 with a token"],
-                first,
-            )
             return
         success = min(status for status in logout.documented_statuses if 200 <= status < 300)
         out = self.target.client.call(logout.method, logout.path, token=token)

@@ -1,0 +1,3 @@
+from jobsproxy.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,295 @@
+"""Judges every exchange that passed through the proxy: its answer against the spec, its jobs against the lifecycle.
+
+One inspector per proxy, fed by the sequencer on a thread of its own, one exchange at a time, so
+the checks never hold an answer up. Every rule is someone else's: answers are judged by
+`conformance.checks`, jobs by `jobspec.invariants` (through the tracker), both as the spec says.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import traceback
+from collections import Counter
+from typing import Any
+
+from conformance import checks
+from conformance.client import EXCERPT, TOKEN_FIELD, VARIABLE_PREFIX, Request, Response
+from conformance.client import Exchange as Judged
+from conformance.phases.auth import NO_TOKEN
+from conformance.results import Finding, Outcome, Results
+from conformance.target import find_operations, session_operations
+from jobspec import Operation, Spec
+from jobspec.invariants import jobs_in, state_field_problems, timestamp_order_problems
+from jobsproxy.exchange import Exchange
+from jobsproxy.journal import Journal
+from jobsproxy.operations import OperationMap
+from jobsproxy.sessions import TOKEN_WORKS, Sessions
+from jobsproxy.tracker import JobTracker, Span, Verdict
+
+ANSWERS = "answers"
+LIFECYCLE = "lifecycle"
+MALFORMED_REFUSED = "malformed_request_refused"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+BAD_REQUEST, TOO_LARGE = 400, 413  # what a request the spec refuses may get, besides an auth error
+PASSWORD_FIELD = "password"  # the login body's secret, shown as $JOBS_PASSWORD
+
+
+class Inspector:
+    """The checks of one proxy, what they found, and what the traffic covered."""
+
+    def __init__(self, spec: Spec, journal: Journal, *, shared: bool = False) -> None:
+        self.spec = spec
+        self.lifecycle = spec.lifecycle
+        self.journal = journal
+        self.operations = OperationMap(spec)
+        self.results = Results()
+        self.tracker = JobTracker(spec.lifecycle, shared=shared)
+        self.sessions = Sessions()
+        self.login, self.renew, self.logout = session_operations(spec)
+        _, self.listing, self.item, self.id_field = find_operations(spec)
+        self.calls: Counter[tuple[str, int]] = Counter()  # (operationId, status) -> how many
+        self.exchanges = 0
+        self.outside = 0  # requests for no operation of the spec, passed through unchecked
+        self.lock = threading.Lock()
+
+    def inspect(self, exchange: Exchange, overlapping: tuple[Exchange, ...] = ()) -> None:
+        """Judge one exchange; a failure of the checks themselves is a note, never a finding."""
+        with self.lock:
+            self.exchanges += 1
+            try:
+                self._inspect(exchange, overlapping)
+            except Exception as exc:  # noqa: BLE001 (a bug of the proxy must not stop the traffic or look like a finding)
+                self.journal.note(
+                    f"the proxy failed to check this exchange: {type(exc).__name__}: {exc}; {traceback.format_exc(limit=-3)}",
+                    exchange=exchange.seq,
+                    request=_line(exchange),
+                )
+
+    def _inspect(self, exchange: Exchange, overlapping: tuple[Exchange, ...]) -> None:
+        self._keep_secrets(exchange)
+        matched = self.operations.match(exchange.method, exchange.path)
+        if exchange.error and not exchange.status:
+            self.journal.note(
+                f"no answer from the upstream: {exchange.error}", exchange=exchange.seq, request=_line(exchange)
+            )
+            self._unknown_effect(exchange, matched)
+            return
+        if matched is None:
+            self._outside(exchange)
+            return
+        operation, parameters = matched
+        self.calls[(operation.operation_id, exchange.status)] += 1
+        content, unchecked = exchange.response_content()
+        judged = self._judged(exchange, content)
+        if unchecked:
+            self.journal.note(f"body not checked: {unchecked}", exchange=exchange.seq, request=_line(exchange))
+        verdicts = self._answer(operation, exchange, judged, complete=content is not None)
+        job_id = next(iter(parameters.values()), None)
+        verdicts += self._session(operation, exchange, judged)
+        if content is not None:
+            verdicts += self._jobs(operation, exchange, judged, job_id, overlapping)
+        if job_id is not None and operation.operation_id in self.tracker.answers:
+            verdicts += self.tracker.act(job_id, operation.operation_id, exchange.status, _span(exchange))
+        self._record(exchange, judged, verdicts, job_id)
+
+    # ---- the answer ------------------------------------------------------------------------
+    def _answer(self, operation: Operation, exchange: Exchange, judged: Judged, *, complete: bool) -> list[Verdict]:
+        response = judged.response
+        problems = (
+            checks.documented_problems(operation, judged)
+            if complete
+            else checks.status_problems(operation, response) or checks.content_type_problems(operation, response)
+        )
+        verdicts = [Verdict(checks.DOCUMENTED_ANSWER, operation.operation_id, problems)]
+        if operation.needs_auth(self.spec.security) and _bearer(exchange) is None:
+            accepted = 200 <= exchange.status < 300
+            problem = f"Received {exchange.status} without credentials / Documented: 401"
+            verdicts.append(Verdict(NO_TOKEN, operation.operation_id, [problem] if accepted else []))
+        verdicts += self._request_body(operation, exchange)
+        return verdicts
+
+    def _request_body(self, operation: Operation, exchange: Exchange) -> list[Verdict]:
+        """The client's body against the spec: the client's departure is a note; accepting it, a violation."""
+        raw = exchange.request_body.body
+        if raw is None or "requestBody" not in operation.definition:
+            return []
+        sent = checks.request_problems(operation, raw)
+        if not sent:
+            return []
+        self.journal.note(
+            f"the client's request departs from the spec: {'; '.join(sent)}",
+            exchange=exchange.seq,
+            request=_line(exchange),
+        )
+        status = exchange.status
+        if 200 <= status < 300:
+            problem = f"Received {status} for a request the spec refuses ({sent[0]}) / Documented: {BAD_REQUEST}"
+        elif (
+            not operation.needs_auth(self.spec.security)
+            and 400 <= status < 500
+            and status not in (BAD_REQUEST, TOO_LARGE)
+        ):
+            problem = f"Received {status} for a malformed request ({sent[0]}) / Documented: {BAD_REQUEST}"
+        else:
+            problem = ""
+        return [Verdict(MALFORMED_REFUSED, operation.operation_id, [problem] if problem else [])]
+
+    def _session(self, operation: Operation, exchange: Exchange, judged: Judged) -> list[Verdict]:
+        """Tokens handed out and ended, and every later use of them."""
+        token, status = _bearer(exchange), exchange.status
+        data = judged.response.data
+        answered = data.get(TOKEN_FIELD) if isinstance(data, dict) and 200 <= status < 300 else None
+        if isinstance(answered, str) and operation in (self.login, self.renew):
+            self.sessions.hand_out(answered, renewed=operation is self.renew)
+        if operation is self.logout and token is not None and 200 <= status < 300:
+            self.sessions.end(token, f"{operation.operation_id} answered {status}")
+            return []
+        if token is None or not operation.needs_auth(self.spec.security):
+            return []
+        verdict = self.sessions.judge(token, operation.operation_id, status)
+        return [] if verdict is None else [verdict]
+
+    # ---- the jobs it shows -----------------------------------------------------------------
+    def _jobs(
+        self,
+        operation: Operation,
+        exchange: Exchange,
+        judged: Judged,
+        job_id: str | None,
+        overlapping: tuple[Exchange, ...],
+    ) -> list[Verdict]:
+        data = judged.response.data
+        if not 200 <= exchange.status < 300 or data is None:
+            return []
+        verdicts: list[Verdict] = []
+        for job in jobs_in(self.lifecycle, data):
+            found = job.get(self.id_field)
+            if not isinstance(found, str):
+                continue
+            subject = operation.operation_id
+            seen = [
+                Verdict(checks.STATE_FIELDS, subject, state_field_problems(self.lifecycle, job)),
+                Verdict(checks.TIMESTAMPS_ORDERED, subject, timestamp_order_problems(self.lifecycle, job)),
+                *self.tracker.observe(found, job, _span(exchange), self._ahead(found, overlapping)),
+            ]
+            verdicts += [dataclasses.replace(verdict, job=found) for verdict in seen]
+        if operation.operation_id == self.item and isinstance(data, dict) and job_id is not None:
+            verdicts.append(Verdict(checks.ITEM_NAMES_ITS_URL, operation.operation_id, _url_problems(exchange, data)))
+        return verdicts
+
+    def _ahead(self, job_id: str, overlapping: tuple[Exchange, ...]) -> list[tuple[str, int]]:
+        """Operations of the lifecycle on this job that overlapped the sighting and were answered later."""
+        ahead = []
+        for other in overlapping:
+            matched = self.operations.match(other.method, other.path)
+            if matched and job_id in matched[1].values():
+                ahead.append((matched[0].operation_id, other.status))
+        return ahead
+
+    # ---- outside the contract --------------------------------------------------------------
+    def _outside(self, exchange: Exchange) -> None:
+        """A request for no operation of the spec: passed on unchecked; a change it made is forgotten."""
+        self.outside += 1
+        if exchange.method in SAFE_METHODS or not 200 <= exchange.status < 300:
+            return
+        content, _ = exchange.response_content()
+        data = _json(content)
+        named = [job_id for job_id in self.tracker.jobs if job_id in exchange.path]
+        made = [job.get(self.id_field) for job in jobs_in(self.lifecycle, data)]
+        if named:
+            for job_id in named:
+                self.tracker.forget(job_id)  # moved by hand (a mock's control API): judge it afresh
+        elif not made:
+            self.tracker.forget()  # a reset, a clock, anything: what the proxy knew may no longer hold
+            self.sessions.forget()
+
+    def _unknown_effect(self, exchange: Exchange, matched: tuple[Operation, dict[str, str]] | None) -> None:
+        """A request that got no answer may still have acted: forget what it may have changed."""
+        if exchange.method in SAFE_METHODS:
+            return
+        if matched is not None and matched[1]:
+            self.tracker.forget(next(iter(matched[1].values())))
+        elif matched is None:
+            self.tracker.forget()
+
+    # ---- records ---------------------------------------------------------------------------
+    def _record(self, exchange: Exchange, judged: Judged, verdicts: list[Verdict], job_id: str | None) -> None:
+        for verdict in verdicts:
+            phase = ANSWERS if verdict.check in ANSWER_CHECKS else LIFECYCLE
+            if verdict.problems:
+                finding = Finding.from_exchange(verdict.check, verdict.subject, "\n".join(verdict.problems), judged)
+                self.results.failed(phase, verdict.check, verdict.subject, finding)
+                self.journal.violation(finding, exchange=exchange.seq, job=verdict.job or job_id)
+            else:
+                self.results.passed(phase, verdict.check, verdict.subject)
+            if verdict.cell is not None and verdict.cell[0] is not None:
+                self.results.cell(*verdict.cell, Outcome.FAILED if verdict.problems else Outcome.PASSED)
+
+    def _keep_secrets(self, exchange: Exchange) -> None:
+        token = _bearer(exchange)
+        if token:
+            self.journal.secrets.keep(token)
+        data = _json(exchange.response_content()[0])
+        answered = data.get(TOKEN_FIELD) if isinstance(data, dict) else None
+        if isinstance(answered, str):
+            self.journal.secrets.keep(answered)
+
+    def _judged(self, exchange: Exchange, content: bytes | None) -> Judged:
+        """The exchange as the suite's checks take it: the request as sent upstream, the answer as received."""
+        headers = {"Authorization": f"Bearer {VARIABLE_PREFIX}TOKEN"} if _bearer(exchange) else {}
+        body = _json(exchange.request_body.body)
+        if isinstance(body, dict) and PASSWORD_FIELD in body:
+            body = {**body, PASSWORD_FIELD: f"{VARIABLE_PREFIX}PASSWORD"}
+        text = (content or b"").decode("utf-8", "replace")
+        response_headers = {name: exchange.response_headers[name] for name in exchange.response_headers}
+        request = Request(exchange.method, exchange.upstream_url, headers, body)
+        return Judged(request, Response(exchange.status, response_headers, text[:EXCERPT], _json(content)))
+
+
+ANSWER_CHECKS = frozenset(
+    {
+        checks.DOCUMENTED_ANSWER,
+        NO_TOKEN,
+        MALFORMED_REFUSED,
+        checks.ITEM_NAMES_ITS_URL,
+        checks.LOGOUT_ENDS_SESSION,
+        checks.RENEWED_TOKEN_WORKS,
+        TOKEN_WORKS,
+    }
+)
+
+
+def _url_problems(exchange: Exchange, job: dict[str, Any]) -> list[str]:
+    """`@id` names the job's address: the one the client used, or the upstream's own (forwarded headers ignored)."""
+    found = job.get(checks.ID_URL)
+    wanted = (exchange.client_url.split("?", 1)[0], exchange.upstream_url.split("?", 1)[0])
+    if found in wanted:
+        return []
+    return [
+        f"Received `{checks.ID_URL}`: {json.dumps(found)} / Documented: {wanted[0]} (the address the client used) or {wanted[1]}"
+    ]
+
+
+def _bearer(exchange: Exchange) -> str | None:
+    scheme, _, token = exchange.request_headers.get("Authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _json(content: bytes | None) -> Any:
+    if not content:
+        return None
+    try:
+        return json.loads(content)
+    except ValueError:
+        return None
+
+
+def _span(exchange: Exchange) -> Span:
+    return Span(exchange.sent, exchange.answered)
+
+
+def _line(exchange: Exchange) -> str:
+    status = exchange.status or "no answer"
+    return f"{exchange.method} {exchange.upstream_url} -> {status}"

@@ -198,8 +198,10 @@ def mock(browser_mock: LiveMock) -> Iterator[LiveMock]:
     yield from fresh(browser_mock)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Chromium for one module: Playwright's sync API keeps an event loop running in this thread while it
+    lives, and a later test calling asyncio.run() (a CLI's main) would find it."""
     if MISSING is not None:
         pytest.fail(f"JOBS_KIT_REQUIRE_FRONTEND=1 but {MISSING}")
     from playwright.sync_api import sync_playwright

@@ -19,6 +19,7 @@ from mockserver.faults import Faults
 from mockserver.guard import allowed_hosts, guard_middleware
 from mockserver.http import dump, json_response
 from mockserver.journal import Journal
+from mockserver.sessions import SESSIONS, Sessions, add_prefix_routes, session_middleware
 from mockserver.state import STATE, MockState
 from mockserver.store import JobStore
 from mockserver.validation import ReferenceValidator, compile_validators
@@ -31,8 +32,11 @@ def create_app(
     spec = spec or load_spec()
     config = config or MockConfig()
     state = _state(spec, config, clock or Clock(speed=config.speed))
-    app = web.Application(middlewares=_middlewares(spec, config), client_max_size=middlewares.MAX_BODY)
+    sessions = Sessions(state, idle=config.session_idle, limit=config.max_sessions)
+    app = web.Application(middlewares=_middlewares(spec, config, sessions), client_max_size=middlewares.MAX_BODY)
     app[STATE] = state
+    app[SESSIONS] = sessions
+    add_prefix_routes(app)
     contract.add_routes(app, spec)
     _add_spec_routes(app, spec)
     docs.add_routes(app)
@@ -43,10 +47,11 @@ def create_app(
     return app
 
 
-def _middlewares(spec: Spec, config: MockConfig) -> list[Middleware]:
+def _middlewares(spec: Spec, config: MockConfig, sessions: Sessions) -> list[Middleware]:
     """What every request passes through, outermost first; the handler comes after the last."""
     return [
         cors_middleware(config.cors_origins),  # preflights, and CORS headers on every answer
+        session_middleware(sessions),  # the state of the session the request names, if any
         middlewares.journal,  # records the answer as the client gets it
         guard_middleware(allowed_hosts(config.host, config.allowed_hosts), config.cors_origins),  # Host, Origin
         middlewares.faults,  # injected latency, status, drop, trickle

@@ -87,6 +87,16 @@ def parser() -> argparse.ArgumentParser:
         metavar="N",
         help="keep the newest N journal entries, and as many of the mock's own errors (default: 10000)",
     )
+    p.add_argument(
+        "--session-idle",
+        type=_positive,
+        default=600.0,
+        metavar="SECONDS",
+        help="forget a session (X-Mock-Session, /__session/NAME/) unused this long (default: 600)",
+    )
+    p.add_argument(
+        "--max-sessions", type=_count, default=1000, metavar="N", help="hold at most N sessions at once (default: 1000)"
+    )
     p.add_argument("--strict", action="store_true", help="validate every response against the spec (slow)")
     p.add_argument("--log-level", choices=LEVELS, default="info", help="logging level (default: info)")
     p.add_argument(
@@ -183,6 +193,8 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         state_file=args.state_file,
         journal_size=args.journal_size,
         allowed_hosts=check_host_names(args.allowed_hosts),
+        session_idle=args.session_idle,
+        max_sessions=args.max_sessions,
     )
 
 

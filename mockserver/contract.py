@@ -7,7 +7,7 @@ from aiohttp import web
 from jobspec import Spec
 from mockserver.errors import InvalidCredentials, InvalidSession, MissingCredentials, Unauthorized
 from mockserver.http import Handler, base_url, dump, json_response
-from mockserver.state import STATE, MockState
+from mockserver.state import MockState, state_of
 from mockserver.validation import RequestInvalid
 
 
@@ -18,7 +18,7 @@ def operation_id(request: web.Request) -> str | None:
 
 async def login(request: web.Request) -> web.StreamResponse:
     """POST /@login: a token for valid credentials."""
-    state = request.app[STATE]
+    state = state_of(request)
     try:
         body = state.validators["login"].parse_body(await request.read(), request.content_type)
     except RequestInvalid as invalid:
@@ -31,7 +31,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 async def renew_login(request: web.Request) -> web.StreamResponse:
     """POST /@login-renew: a fresh token for a logged-in user."""
-    state = request.app[STATE]
+    state = state_of(request)
     try:
         identity = state.auth.identify(request.headers.get("Authorization"))
     except Unauthorized:
@@ -41,12 +41,12 @@ async def renew_login(request: web.Request) -> web.StreamResponse:
 
 async def logout(request: web.Request) -> web.StreamResponse:
     """POST /@logout: the token presented stops working; always 204."""
-    request.app[STATE].auth.revoke(request.headers.get("Authorization"))
+    state_of(request).auth.revoke(request.headers.get("Authorization"))
     return web.Response(status=204)
 
 
 def _authorized(request: web.Request) -> MockState:
-    state = request.app[STATE]
+    state = state_of(request)
     state.auth.authorize_jobs(request.headers.get("Authorization"))
     return state
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -12,11 +11,11 @@ from aiohttp import web
 
 from jobspec import Spec
 from jobspec.timestamps import timestamp
-from mockserver.data import DataError, check_jobs
 from mockserver.errors import ApiError, BadRequest, NotFound
 from mockserver.http import Handler, dump, json_response
 from mockserver.sessions import SESSIONS
 from mockserver.state import STATE, MockState, state_of
+from mockserver.store import describe
 from mockserver.validation import compile_schema, schema_problems
 
 PREFIX = "/__mock__"
@@ -59,7 +58,7 @@ def add_routes(app: web.Application) -> None:
             web.delete(f"{PREFIX}/faults/{{id}}", guarded(remove_fault)),
             web.post(f"{PREFIX}/tokens", guarded(issue_token)),
             web.get(f"{PREFIX}/sessions", guarded(list_sessions)),
-            web.post(f"{PREFIX}/sessions", guarded(create_session)),
+            web.post(f"{PREFIX}/sessions", guarded(lambda r: create_session(r, new_job))),
             web.post(f"{PREFIX}/sessions/{{name}}/reset", guarded(reset_session)),
             web.delete(f"{PREFIX}/sessions/{{name}}", guarded(delete_session)),
         ]
@@ -258,18 +257,17 @@ async def list_sessions(request: web.Request) -> web.StreamResponse:
     return json_response(dump(request.app[SESSIONS].describe()))
 
 
-async def create_session(request: web.Request) -> web.StreamResponse:
-    """POST /__mock__/sessions: a session from the starting data, or from `jobs`, which its reset returns to."""
+async def create_session(request: web.Request, validator: Any) -> web.StreamResponse:
+    """POST /__mock__/sessions: a session from the starting data, or from `jobs` (as POST /__mock__/jobs takes them)."""
     body = await _body(request)
     name, jobs = body.get("name"), body.get("jobs")
     if set(body) - {"name", "jobs"} or not isinstance(name, str) or not (jobs is None or isinstance(jobs, list)):
         raise BadRequest('body: expected {"name": "<session>"} and optionally "jobs": [<job>, ...]')
     sessions = request.app[SESSIONS]
-    if jobs is not None:
-        try:
-            check_jobs(sessions.base.spec, jobs, Path("jobs"))
-        except DataError as exc:
-            raise BadRequest(str(exc)) from None
+    for index, job in enumerate(jobs or []):
+        problems = schema_problems(validator, job)
+        if problems:
+            raise BadRequest(f"jobs: {describe(index, job)}: {'; '.join(problems)}")
     state = sessions.create(name, jobs)
     return json_response(dump({"name": name, "jobs": len(state.store.jobs)}), status=201)
 

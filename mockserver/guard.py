@@ -20,7 +20,7 @@ from aiohttp.typedefs import Middleware
 from mockserver.errors import ApiError
 from mockserver.http import Handler
 from mockserver.middlewares import render
-from mockserver.sessions import inner_path
+from mockserver.state import inner_path
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 ANY = "*"

@@ -19,7 +19,7 @@ from mockserver.faults import InjectedFault
 from mockserver.http import Handler, dump, json_response
 from mockserver.journal import DISCONNECTED
 from mockserver.prefer import forced_response
-from mockserver.state import MockState, state_of
+from mockserver.state import MockState, inner_path, state_of
 from mockserver.validation import ReferenceValidator
 
 log = logging.getLogger("mockserver")
@@ -164,7 +164,7 @@ def _problems(
     headers = dict(response.headers)
     if body:
         headers["Content-Type"] = response.content_type
-    return problems + reference.response_problems(request.method, request.path, response.status, headers, body)
+    return problems + reference.response_problems(request.method, inner_path(request), response.status, headers, body)
 
 
 def _large(response: web.StreamResponse) -> TypeGuard[web.Response]:

@@ -29,7 +29,7 @@ from mockserver.faults import Faults
 from mockserver.http import Handler
 from mockserver.journal import Journal
 from mockserver.middlewares import render
-from mockserver.state import SESSION, MockState, Template
+from mockserver.state import INNER_PATH, SESSION, MockState, Template
 from mockserver.store import JobStore
 
 HEADER = "X-Mock-Session"
@@ -38,7 +38,6 @@ NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 IDLE_SECONDS = 600.0  # --session-idle: a session unused this long is forgotten
 MAX_SESSIONS = 1000  # --max-sessions
 PREFIXED = web.RequestKey("prefixed", str)  # the session a request's path prefix named
-INNER_PATH = web.RequestKey("inner_path", str)  # a prefixed request's path without its prefix
 
 
 class TooManySessions(ApiError):
@@ -240,11 +239,6 @@ class PrefixResource(AbstractResource):
 
     def __iter__(self) -> Iterator[AbstractRoute]:
         return iter(())
-
-
-def inner_path(request: web.Request) -> str:
-    """A request's path without any session prefix."""
-    return request.get(INNER_PATH) or request.path
 
 
 def add_prefix_routes(app: web.Application) -> None:

@@ -122,3 +122,11 @@ SESSION = web.RequestKey("session", MockState)  # the state of the session a req
 def state_of(request: web.Request) -> MockState:
     """The state a request works on: its session's, or the mock's shared state when it names no session."""
     return request.get(SESSION) or request.app[STATE]
+
+
+INNER_PATH = web.RequestKey("inner_path", str)  # a request's path without its /__session/NAME prefix, if it had one
+
+
+def inner_path(request: web.Request) -> str:
+    """A request's path without any session prefix: the spec's path for the operation it reached."""
+    return request.get(INNER_PATH) or request.path

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from conformance.results import CheckResult
     from conformance.runner import Run
 
+pytest_plugins = ["conformance.mock_session"]  # the jobs_mock_session fixture: a fresh mock session per test
 PREFIX = "--jobs-"
 CHECK_FIXTURE = "jobs_check"
 RUN_KEY = pytest.StashKey["Run"]()

@@ -29,10 +29,10 @@ from mockserver.faults import Faults
 from mockserver.http import Handler
 from mockserver.journal import Journal
 from mockserver.middlewares import render
+from mockserver.sessionclient import HEADER
 from mockserver.state import INNER_PATH, SESSION, MockState, Template
 from mockserver.store import JobStore
 
-HEADER = "X-Mock-Session"
 PATH_PREFIX = "/__session/"
 NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 IDLE_SECONDS = 600.0  # --session-idle: a session unused this long is forgotten

@@ -51,9 +51,9 @@ def _middlewares(spec: Spec, config: MockConfig, sessions: Sessions) -> list[Mid
     """What every request passes through, outermost first; the handler comes after the last."""
     return [
         cors_middleware(config.cors_origins),  # preflights, and CORS headers on every answer
-        session_middleware(sessions),  # the state of the session the request names, if any
         middlewares.journal,  # records the answer as the client gets it
         guard_middleware(allowed_hosts(config.host, config.allowed_hosts), config.cors_origins),  # Host, Origin
+        session_middleware(sessions),  # the session the request names, if any (the journal reads it on the way out)
         middlewares.faults,  # injected latency, status, drop, trickle
         *([middlewares.strict(ReferenceValidator(spec))] if config.strict else []),  # the answer against the spec
         middlewares.errors,  # exceptions rendered in Nick's shape

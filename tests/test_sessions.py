@@ -194,3 +194,11 @@ def test_cli_refuses_bad_limits(flag: list[str]) -> None:
         [sys.executable, "-m", "mockserver", "--port", "0", *flag], capture_output=True, text=True, timeout=30
     )
     assert done.returncode == 2 and flag[0] in done.stderr, done.stderr
+
+
+def test_a_foreign_host_starts_no_session(mock: LiveMock) -> None:
+    refused = requests.get(
+        f"{mock.url}/__mock__/jobs", headers={"Host": "evil.test", "X-Mock-Session": "rebound"}, timeout=10
+    )
+    assert _error(refused, 403)
+    assert "rebound" not in [s["name"] for s in mock.control("GET", "sessions")["sessions"]]

@@ -8,15 +8,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks import memory, report, scenarios, servers, suite
+from benchmarks import memory, report, scenarios, servers, sessions, suite
 from benchmarks.load import LoadError, choose
 
 SUITE = "suite"
+SESSIONS = "sessions"  # session lookup cost, idle sessions' memory, two mocks behind nginx (benchmarks/sessions.py)
 
 
 def parser() -> argparse.ArgumentParser:
     """The command line."""
-    names = [scenario.name for scenario in scenarios.catalogue()] + [SUITE]
+    names = [scenario.name for scenario in scenarios.catalogue()] + [SUITE, SESSIONS]
     cli = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     cli.add_argument("--duration", type=float, default=5.0, help="seconds per run (default 5; whole seconds with wrk)")
     cli.add_argument("--runs", type=int, default=3, help="runs per server and scenario; medians (default 3)")
@@ -92,12 +93,18 @@ def main(argv: list[str] | None = None) -> int:
         )
         try:
             results, figures, suite_runs = _measure(settings, set(args.only or []), skipped)
-        except (servers.ServerError, LoadError) as error:
+            session_figures = _sessions(settings, set(args.only or []), skipped)
+        except (servers.ServerError, LoadError, RuntimeError) as error:
             print(f"the benchmark failed: {error}", file=sys.stderr)
             return 1
     print(report.render(settings, results, figures, suite_runs, skipped))
+    if session_figures is not None:
+        print("\n" + sessions.render(session_figures))
     if args.json:
-        report.write_json(args.json, report.document(settings, results, figures, suite_runs, skipped))
+        document = report.document(settings, results, figures, suite_runs, skipped)
+        if session_figures is not None:
+            document[SESSIONS] = session_figures.document()
+        report.write_json(args.json, document)
     missed = [r for r in results if r.target_met is False]
     return 1 if args.fail_on_miss and (missed or _missed(figures, suite_runs)) else 0
 
@@ -106,11 +113,20 @@ def _measure(
     settings: scenarios.Settings, only: set[str], skipped: list[str]
 ) -> tuple[list[scenarios.ScenarioResult], list[memory.Memory], list[suite.SuiteRun]]:
     chosen = [s for s in scenarios.catalogue(settings.quick) if not only or s.name in only]
-    results = [scenarios.run(scenario, settings) for scenario in chosen] if settings.servers else []
+    results = [scenarios.run(scenario, settings) for scenario in chosen] if settings.servers and chosen else []
     if not settings.servers:
         skipped.append("every load scenario: no server to drive")
     figures = [item for r in results if r.scenario.name == "memory" for item in memory.figures(r)]
     return results, figures, _suite(only, "mock" in settings.servers, skipped)
+
+
+def _sessions(settings: scenarios.Settings, only: set[str], skipped: list[str]) -> sessions.SessionFigures | None:
+    if only and SESSIONS not in only:
+        return None
+    if "mock" not in settings.servers:
+        skipped.append("sessions: no mock to measure")
+        return None
+    return sessions.measure(settings)
 
 
 def _missed(figures: list[memory.Memory], suite_runs: list[suite.SuiteRun]) -> bool:

@@ -28,6 +28,7 @@ class Load:
     ids: Path | None = None
     body: str = ""
     token: str = ""
+    session: str = ""  # sent as X-Mock-Session when given
     connections: int = 32
     duration: float = 5.0
     timeout: float = 30.0
@@ -99,6 +100,7 @@ def run_wrk(base_url: str, load: Load) -> LoadResult:
         str(load.ids) if load.ids else "-",
         load.body,
         load.token,
+        load.session,
     ]
     run = subprocess.run(command, capture_output=True, text=True, timeout=load.duration + load.timeout + 30)
     for line in run.stdout.splitlines():
@@ -161,6 +163,8 @@ def _request_bytes(load: Load, path: str, host: str) -> bytes:
     lines = [f"{load.method} {path} HTTP/1.1", f"Host: {host}"]
     if load.token:
         lines.append(f"Authorization: Bearer {load.token}")
+    if load.session:
+        lines.append(f"X-Mock-Session: {load.session}")
     body = load.body.encode()
     if body or load.method in ("POST", "PUT", "PATCH"):
         lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]

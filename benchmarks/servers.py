@@ -37,6 +37,7 @@ class ServerProcess:
         self.startup_seconds = 0.0
         self._process: subprocess.Popen[str] | None = None
         self._output: list[str] = []
+        self._drainer: threading.Thread | None = None
 
     @property
     def pid(self) -> int:
@@ -51,7 +52,8 @@ class ServerProcess:
             self.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, env=self.env
         )
         found = threading.Event()
-        threading.Thread(target=self._drain, args=(found,), daemon=True).start()
+        self._drainer = threading.Thread(target=self._drain, args=(found,), daemon=True)
+        self._drainer.start()
         if not found.wait(self.startup_timeout):
             self.stop()
             raise ServerError(
@@ -71,6 +73,7 @@ class ServerProcess:
                 self.base_url = match.group(1).rstrip("/")
                 found.set()
         found.set()  # the process ended: stop waiting (base_url stays empty)
+        self._process.stdout.close()
 
     def tail(self) -> str:
         """The last lines the process printed."""
@@ -86,6 +89,8 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait(10)
+        if self._drainer is not None:
+            self._drainer.join(10)  # it closes the pipe once it has read it to the end
 
     def __enter__(self) -> ServerProcess:
         self.start()

@@ -1,6 +1,7 @@
--- One request shape for benchmarks/load.py:  wrk -s wrk.lua URL -- METHOD PATH IDS BODY TOKEN
+-- One request shape for benchmarks/load.py:  wrk -s wrk.lua URL -- METHOD PATH IDS BODY TOKEN [SESSION]
 -- PATH may hold "{id}": each request then takes the next id of the file IDS (one per line),
--- cycling; "-" for no ids. BODY "" for none. TOKEN "" sends no Authorization header.
+-- cycling; "-" for no ids. BODY "" for none. TOKEN "" sends no Authorization header. SESSION, if given
+-- and not "", is sent as X-Mock-Session.
 -- `done` prints one line "WRK_RESULT {json}" that load.py reads.
 
 local ids = {}
@@ -20,6 +21,9 @@ function init(args)
   end
   if args[5] ~= "" then
     wrk.headers["Authorization"] = "Bearer " .. args[5]
+  end
+  if args[6] ~= nil and args[6] ~= "" then
+    wrk.headers["X-Mock-Session"] = args[6]
   end
 end
 

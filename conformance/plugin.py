@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from mockserver.config import MockConfig
     from mockserver.testing import LiveMock
 
+pytest_plugins = ["conformance.mock_session"]  # the jobs_mock_session fixture: a fresh mock session per test
 PREFIX = "--jobs-"
 CHECK_FIXTURE = "jobs_check"
 RUN_KEY = pytest.StashKey["Run"]()

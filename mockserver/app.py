@@ -19,6 +19,7 @@ from mockserver.faults import Faults
 from mockserver.guard import allowed_hosts, guard_middleware
 from mockserver.http import dump, json_response
 from mockserver.journal import Journal
+from mockserver.sessions import SESSIONS, Sessions, add_prefix_routes, session_middleware
 from mockserver.state import STATE, MockState
 from mockserver.store import JobStore
 from mockserver.validation import ReferenceValidator, compile_validators
@@ -32,8 +33,11 @@ def create_app(
     config = config or MockConfig()
     state = _state(spec, config, clock or Clock(speed=config.speed))
     saver = persist.Saver(state, config.state_file) if config.state_file is not None else None
-    app = web.Application(middlewares=_middlewares(spec, config, saver), client_max_size=middlewares.MAX_BODY)
+    sessions = Sessions(state, idle=config.session_idle, limit=config.max_sessions)
+    app = web.Application(middlewares=_middlewares(spec, config, saver, sessions), client_max_size=middlewares.MAX_BODY)
     app[STATE] = state
+    app[SESSIONS] = sessions
+    add_prefix_routes(app)
     contract.add_routes(app, spec)
     _add_spec_routes(app, spec)
     docs.add_routes(app)
@@ -45,13 +49,14 @@ def create_app(
     return app
 
 
-def _middlewares(spec: Spec, config: MockConfig, saver: persist.Saver | None) -> list[Middleware]:
+def _middlewares(spec: Spec, config: MockConfig, saver: persist.Saver | None, sessions: Sessions) -> list[Middleware]:
     """What every request passes through, outermost first; the handler comes after the last."""
     synced = saver is not None and config.state_sync == "always"
     return [
         cors_middleware(config.cors_origins),  # preflights, and CORS headers on every answer
         middlewares.journal,  # records the answer as the client gets it
         guard_middleware(allowed_hosts(config.host, config.allowed_hosts), config.cors_origins),  # Host, Origin
+        session_middleware(sessions),  # the session the request names, if any (the journal reads it on the way out)
         middlewares.faults,  # injected latency, status, drop, trickle
         *([middlewares.strict(ReferenceValidator(spec))] if config.strict else []),  # the answer against the spec
         *([persist.durable(saver)] if synced and saver is not None else []),  # the change on disk before the answer

@@ -131,6 +131,16 @@ def parser() -> argparse.ArgumentParser:
         help="watch the --spec, --data and --users files and serve an edit without a restart "
         "(an invalid edit is refused, the last good one kept)",
     )
+    p.add_argument(
+        "--session-idle",
+        type=_between(0, MAX_TIMEOUT),
+        default=600.0,
+        metavar="SECONDS",
+        help="forget a session (X-Mock-Session, /__session/NAME/) unused this long (default: 600)",
+    )
+    p.add_argument(
+        "--max-sessions", type=_count, default=1000, metavar="N", help="hold at most N sessions at once (default: 1000)"
+    )
     p.add_argument("--strict", action="store_true", help="validate every response against the spec (slow)")
     p.add_argument("--log-level", choices=LEVELS, default="info", help="logging level (default: info)")
     p.add_argument(
@@ -259,10 +269,12 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         faults=tuple(([parse_latency(args.latency)] if args.latency else []) + args.fault),
         state_file=args.state_file,
         journal_size=args.journal_size,
-        allowed_hosts=tuple(args.allowed_hosts),
+        allowed_hosts=check_host_names(args.allowed_hosts),
         state_sync=args.state_sync,
         request_timeout=args.request_timeout,
         idle_timeout=args.idle_timeout,
+        session_idle=args.session_idle,
+        max_sessions=args.max_sessions,
     )
 
 

@@ -33,4 +33,6 @@ class MockConfig:
     journal_size: int = 10_000  # journal entries kept, and as many of the mock's own errors
     request_timeout: float = 10.0  # seconds for a request's line and headers, and again for its body
     idle_timeout: float = 60.0  # seconds a kept-alive connection may wait for its next request
+    session_idle: float = 600.0  # seconds an unused session lives on (X-Mock-Session, /__session/NAME/)
+    max_sessions: int = 1000  # sessions held at once; one more is a 503
     allowed_hosts: tuple[str, ...] = ()  # Host names to answer besides the loopback ones and --host; "*": any

@@ -7,7 +7,7 @@ from aiohttp import web
 from jobspec import Spec
 from mockserver.errors import InvalidCredentials, InvalidSession, MissingCredentials, Unauthorized
 from mockserver.http import Handler, base_url, dump, json_response, read_body
-from mockserver.state import STATE, MockState
+from mockserver.state import MockState, inner_path, state_of
 from mockserver.validation import RequestInvalid
 
 # Nick mounts every view under any content path: /news/@jobs is /@jobs, /a/b/@jobs/{id}/abort too.
@@ -25,13 +25,14 @@ def operation_id(request: web.Request) -> str | None:
 
 def spec_path(request: web.Request) -> str:
     """The request's path as the spec writes it: without the content path a view was reached under."""
+    path = inner_path(request)  # without a session's /__session/NAME prefix
     content = request.match_info.get(CONTENT)
-    return request.path[len(content) + 1 :] if content and request.path.startswith(f"/{content}/") else request.path
+    return path[len(content) + 1 :] if content and path.startswith(f"/{content}/") else path
 
 
 async def login(request: web.Request) -> web.StreamResponse:
     """POST /@login: a token for valid credentials."""
-    state = request.app[STATE]
+    state = state_of(request)
     try:
         raw = await read_body(request, state.config.request_timeout)
         body = state.validators["login"].parse_body(raw, request.content_type)
@@ -45,7 +46,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 async def renew_login(request: web.Request) -> web.StreamResponse:
     """POST /@login-renew: a fresh token for a logged-in user."""
-    state = request.app[STATE]
+    state = state_of(request)
     try:
         identity = state.auth.identify(request.headers.get("Authorization"))
     except Unauthorized:
@@ -55,12 +56,12 @@ async def renew_login(request: web.Request) -> web.StreamResponse:
 
 async def logout(request: web.Request) -> web.StreamResponse:
     """POST /@logout: the token presented stops working; always 204."""
-    request.app[STATE].auth.revoke(request.headers.get("Authorization"))
+    state_of(request).auth.revoke(request.headers.get("Authorization"))
     return web.Response(status=204)
 
 
 def _authorized(request: web.Request) -> MockState:
-    state = request.app[STATE]
+    state = state_of(request)
     state.auth.authorize_jobs(request.headers.get("Authorization"))
     return state
 

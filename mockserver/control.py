@@ -17,8 +17,9 @@ from mockserver import documents
 from mockserver.errors import ApiError, BadRequest, NotFound
 from mockserver.http import Handler, dump, json_response, read_body
 from mockserver.journal import Query
-from mockserver.state import STATE, MockState
-from mockserver.store import mock_settings_schema
+from mockserver.sessions import SESSIONS
+from mockserver.state import STATE, MockState, state_of
+from mockserver.store import describe, mock_settings_schema
 from mockserver.validation import compile_schema, schema_problems
 
 PREFIX = "/__mock__"
@@ -63,6 +64,10 @@ def add_routes(app: web.Application) -> None:
             web.delete(f"{PREFIX}/faults", guarded(clear_faults)),
             web.delete(f"{PREFIX}/faults/{{id}}", guarded(remove_fault)),
             web.post(f"{PREFIX}/tokens", guarded(issue_token)),
+            web.get(f"{PREFIX}/sessions", guarded(list_sessions)),
+            web.post(f"{PREFIX}/sessions", guarded(lambda r: create_session(r, new_job))),
+            web.post(f"{PREFIX}/sessions/{{name}}/reset", guarded(reset_session)),
+            web.delete(f"{PREFIX}/sessions/{{name}}", guarded(delete_session)),
         ]
     )
 
@@ -98,7 +103,7 @@ def guarded(handler: Handler) -> Handler:
     """`handler`, behind the control token when one is set."""
 
     async def checked(request: web.Request) -> web.StreamResponse:
-        token = request.app[STATE].config.control_token
+        token = state_of(request).config.control_token
         if token is not None and request.headers.get("X-Mock-Token") != token:
             raise ControlUnauthorized("The control API needs the X-Mock-Token header.")
         return await handler(request)
@@ -114,7 +119,7 @@ async def serve_live_view(request: web.Request) -> web.StreamResponse:
 
 async def list_jobs(request: web.Request) -> web.StreamResponse:
     """GET /__mock__/jobs: every job, without authentication."""
-    state = request.app[STATE]
+    state = state_of(request)
     state.catch_up()
     return json_response(state.store.encoded_list())
 
@@ -134,7 +139,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
 
 async def create_job(request: web.Request, validator: Any) -> web.StreamResponse:
     """POST /__mock__/jobs: a job in any state, completed consistently."""
-    state = request.app[STATE]
+    state = state_of(request)
     fields = await _body(request)
     problems = schema_problems(validator, fields)
     if problems:
@@ -145,7 +150,7 @@ async def create_job(request: web.Request, validator: Any) -> web.StreamResponse
 
 async def move_job(request: web.Request) -> web.StreamResponse:
     """POST /__mock__/jobs/{id}/move: put a job in a state directly."""
-    state = request.app[STATE]
+    state = state_of(request)
     field = state.spec.lifecycle.status_field
     target = (await _body(request)).get(field)
     if not isinstance(target, str):
@@ -156,7 +161,7 @@ async def move_job(request: web.Request) -> web.StreamResponse:
 
 async def reset(request: web.Request) -> web.StreamResponse:
     """POST /__mock__/reset: back to the starting data."""
-    request.app[STATE].reset()
+    state_of(request).reset()
     return web.Response(status=204)
 
 
@@ -167,12 +172,12 @@ def _clock(state: MockState) -> bytes:
 
 async def read_clock(request: web.Request) -> web.StreamResponse:
     """GET /__mock__/clock."""
-    return json_response(_clock(request.app[STATE]))
+    return json_response(_clock(state_of(request)))
 
 
 async def advance_clock(request: web.Request) -> web.StreamResponse:
     """POST /__mock__/clock/advance: move time on; the worker catches up even when frozen."""
-    state = request.app[STATE]
+    state = state_of(request)
     seconds = (await _body(request)).get("seconds")
     if not isinstance(seconds, int | float) or not valid_seconds(seconds):
         raise BadRequest(f'seconds: expected {{"seconds": <a number from 0 to {MAX_SECONDS}>}}, got {seconds!r}')
@@ -189,14 +194,14 @@ async def advance_clock(request: web.Request) -> web.StreamResponse:
 
 async def read_journal(request: web.Request) -> web.StreamResponse:
     """GET /__mock__/journal?operation=&job=&status=&method=&since=: the matching entries."""
-    journal = request.app[STATE].journal
+    journal = state_of(request).journal
     entries = journal.query(journal_query(request))
     return _counted(json_response(dump(entries)), journal.entries.dropped)
 
 
 async def count_journal(request: web.Request) -> web.StreamResponse:
     """GET /__mock__/journal/count?...: how many entries the same filters match."""
-    journal = request.app[STATE].journal
+    journal = state_of(request).journal
     return _counted(json_response(dump({"count": journal.count(journal_query(request))})), journal.entries.dropped)
 
 
@@ -209,7 +214,7 @@ def journal_query(request: web.Request) -> Query:
     for name in params:
         if len(params.getall(name)) > 1:
             raise BadRequest(f"{name}: given more than once")
-    operations = request.app[STATE].spec.operations
+    operations = state_of(request).spec.operations
     operation = params.get("operation")
     if operation is not None and operation not in operations:
         raise BadRequest(f"operation: {operation!r} is not an operationId of the spec ({', '.join(operations)})")
@@ -243,13 +248,13 @@ def _whole(params: Any, name: str, low: int, high: int | None) -> int | None:
 
 async def clear_journal(request: web.Request) -> web.StreamResponse:
     """DELETE /__mock__/journal."""
-    request.app[STATE].journal.clear()
+    state_of(request).journal.clear()
     return web.Response(status=204)
 
 
 async def read_errors(request: web.Request) -> web.StreamResponse:
     """GET /__mock__/errors: the mock's own errors."""
-    errors = request.app[STATE].journal.errors
+    errors = state_of(request).journal.errors
     return _counted(json_response(dump([vars(error) for error in errors])), errors.dropped)
 
 
@@ -261,25 +266,25 @@ def _counted(response: web.Response, dropped: int) -> web.Response:
 
 async def list_faults(request: web.Request) -> web.StreamResponse:
     """GET /__mock__/faults: the faults in force."""
-    return json_response(dump([fault.to_json() for fault in request.app[STATE].faults.active]))
+    return json_response(dump([fault.to_json() for fault in state_of(request).faults.active]))
 
 
 async def add_fault(request: web.Request) -> web.StreamResponse:
     """POST /__mock__/faults: inject a fault."""
-    fault = request.app[STATE].faults.add(await _body(request))
+    fault = state_of(request).faults.add(await _body(request))
     return json_response(dump(fault.to_json()), status=201)
 
 
 async def clear_faults(request: web.Request) -> web.StreamResponse:
     """DELETE /__mock__/faults: remove every fault."""
-    request.app[STATE].faults.clear()
+    state_of(request).faults.clear()
     return web.Response(status=204)
 
 
 async def remove_fault(request: web.Request) -> web.StreamResponse:
     """DELETE /__mock__/faults/{id}: remove one fault."""
     try:
-        removed = request.app[STATE].faults.remove(int(request.match_info["id"]))
+        removed = state_of(request).faults.remove(int(request.match_info["id"]))
     except ValueError:
         removed = False
     if not removed:
@@ -298,7 +303,7 @@ async def issue_token(request: web.Request) -> web.StreamResponse:
         or not (manage_jobs is None or isinstance(manage_jobs, bool))
     ):
         raise BadRequest('body: expected {"login": "<login>"} or {"manageJobs": true|false}, or both')
-    auth = request.app[STATE].auth
+    auth = state_of(request).auth
     user = auth.find(login, manage_jobs)
     if user is None:
         raise NotFound(_no_such_user(login, manage_jobs))
@@ -310,3 +315,35 @@ def _no_such_user(login: str | None, manage_jobs: bool | None) -> str:
     if login is not None:
         return f"No user {login!r}{who}."
     return f"No user{who}: the users file (--users) has none with manageJobs: {str(manage_jobs).lower()}."
+
+
+async def list_sessions(request: web.Request) -> web.StreamResponse:
+    """GET /__mock__/sessions: the sessions and the limits they live under."""
+    return json_response(dump(request.app[SESSIONS].describe()))
+
+
+async def create_session(request: web.Request, validator: Any) -> web.StreamResponse:
+    """POST /__mock__/sessions: a session from the starting data, or from `jobs` (as POST /__mock__/jobs takes them)."""
+    body = await _body(request)
+    name, jobs = body.get("name"), body.get("jobs")
+    if set(body) - {"name", "jobs"} or not isinstance(name, str) or not (jobs is None or isinstance(jobs, list)):
+        raise BadRequest('body: expected {"name": "<session>"} and optionally "jobs": [<job>, ...]')
+    sessions = request.app[SESSIONS]
+    for index, job in enumerate(jobs or []):
+        problems = schema_problems(validator, job)
+        if problems:
+            raise BadRequest(f"jobs: {describe(index, job)}: {'; '.join(problems)}")
+    state = sessions.create(name, jobs)
+    return json_response(dump({"name": name, "jobs": len(state.store.jobs)}), status=201)
+
+
+async def reset_session(request: web.Request) -> web.StreamResponse:
+    """POST /__mock__/sessions/{name}/reset: the session back to its starting jobs, clock, tokens and faults."""
+    request.app[SESSIONS].get(request.match_info["name"]).reset()
+    return web.Response(status=204)
+
+
+async def delete_session(request: web.Request) -> web.StreamResponse:
+    """DELETE /__mock__/sessions/{name}: forget a session."""
+    request.app[SESSIONS].delete(request.match_info["name"])
+    return web.Response(status=204)

@@ -11,7 +11,7 @@ from mockserver.errors import ApiError
 from mockserver.middlewares import render
 
 DEFAULT_ORIGINS = ("http://localhost:3000",)  # Nick's frontend
-ALLOW_HEADERS = "Authorization, Content-Type"
+ALLOW_HEADERS = "Authorization, Content-Type, X-Mock-Session"  # the last: a session per browser context
 EXPOSE_HEADERS = "Allow, Content-Length, Content-Type"
 MAX_AGE = "3660"  # Nick's cors.maxAge
 

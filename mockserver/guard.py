@@ -20,6 +20,7 @@ from aiohttp.typedefs import Middleware
 from mockserver.errors import ApiError
 from mockserver.http import Handler
 from mockserver.middlewares import render
+from mockserver.state import inner_path
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 ANY = "*"
@@ -94,7 +95,7 @@ def guard_middleware(hosts: frozenset[str] | None, origins: Iterable[str]) -> Mi
                     f"start it with --allowed-host {_hostname(host)} to allow it."
                 )
             )
-        refusal = _control_refusal(request, allowed_origins, host) if request.path.startswith(CONTROL) else None
+        refusal = _control_refusal(request, allowed_origins, host) if inner_path(request).startswith(CONTROL) else None
         return render(refusal) if refusal is not None else await handler(request)
 
     return guard

@@ -19,7 +19,7 @@ from mockserver.faults import InjectedFault
 from mockserver.http import Handler, dump, json_response
 from mockserver.journal import DISCONNECTED
 from mockserver.prefer import about_job, forced_response
-from mockserver.state import STATE, MockState
+from mockserver.state import MockState, state_of
 from mockserver.validation import ReferenceValidator
 
 log = logging.getLogger("mockserver")
@@ -35,7 +35,7 @@ async def journal(request: web.Request, handler: Handler) -> web.StreamResponse:
     notes: list[str] = []
     request[NOTES] = notes
     response = await handler(request)
-    request.app[STATE].journal.record(
+    state_of(request).journal.record(
         request.method,
         request.path,
         operation_id(request),
@@ -52,7 +52,7 @@ async def faults(request: web.Request, handler: Handler) -> web.StreamResponse:
 
     How the answer goes out is this middleware's business, so large bodies are sliced here too.
     """
-    state = request.app[STATE]
+    state = state_of(request)
     name = operation_id(request)
     taken = state.faults.take(name) if name is not None and state.faults.active else []
     if not taken:
@@ -83,12 +83,12 @@ def strict(reference: ReferenceValidator) -> Middleware:
         name = operation_id(request)
         if name is None or request.get(DELIBERATE) or not isinstance(response, web.Response):
             return response
-        problems = _problems(request, request.app[STATE], reference, name, response)
+        problems = _problems(request, state_of(request), reference, name, response)
         if not problems:
             return response
         message = f"strict mode: {request.method} {request.path} -> {response.status} breaks the spec: {problems}"
         log.error(message)
-        request.app[STATE].journal.error(request.method, request.path, message)
+        state_of(request).journal.error(request.method, request.path, message)
         return render(MockFailure(message))
 
     return check
@@ -108,7 +108,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _client_left(request, "before its answer")
     except Exception as exc:
         log.exception("mock error on %s %s", request.method, request.path)
-        request.app[STATE].journal.error(request.method, request.path, f"{type(exc).__name__}: {exc}")
+        state_of(request).journal.error(request.method, request.path, f"{type(exc).__name__}: {exc}")
         request[DELIBERATE] = True  # already reported: strict mode would only report it twice
         return render(MockFailure("The mock server failed; see GET /__mock__/errors."))
 
@@ -120,7 +120,7 @@ async def prefer(request: web.Request, handler: Handler) -> web.StreamResponse:
     name = operation_id(request)
     if not header or name is None:
         return await handler(request)
-    state = request.app[STATE]
+    state = state_of(request)
     forced = forced_response(state.spec.operation(name), header)
     if forced is None:
         return await handler(request)

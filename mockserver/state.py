@@ -5,8 +5,9 @@ from __future__ import annotations
 import gc
 import itertools
 import json
+import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,14 @@ from mockserver.validation import OperationValidator
 TEMPLATES = 100  # scheduled jobs are modelled on at most this many starting jobs
 
 
+@dataclass(frozen=True)
+class Template:
+    """Jobs loaded once and shared by the sessions that start from them (see JobStore.share); never changed."""
+
+    store: JobStore
+    loaded_ms: int  # the time they were loaded at: a session started later sees their appointments that much later
+
+
 @dataclass
 class MockState:
     """The spec, the store and its clock, auth, compiled validators, faults and the journal."""
@@ -37,6 +46,7 @@ class MockState:
     starting_jobs: bytes  # zlib-compressed JSON: 100,000 jobs in a few MB instead of a parsed list's hundreds
     faults: Faults
     journal: Journal = field(default_factory=Journal)
+    template: Template | None = None  # a session's starting jobs, shared; None: load them from `starting_jobs`
 
     def catch_up(self) -> int:
         """Let the worker do what has come due by now (unless it is frozen); return the mock time."""
@@ -53,6 +63,9 @@ class MockState:
         garbage collector is paused meanwhile and the new jobs frozen out of its sight: a full
         collection over them would otherwise stall the next requests for half a second.
         """
+        if self.template is not None:
+            self.store.share(self.template.store, self.clock.now_ms() - self.template.loaded_ms)
+            return
         text = zlib.decompress(self.starting_jobs).decode()
         now = self.clock.now_ms()
         gc.disable()
@@ -63,6 +76,19 @@ class MockState:
         finally:
             gc.freeze()
             gc.enable()
+
+    def new_template(self, jobs: Iterable[Mapping[str, Any]] | None = None) -> Template:
+        """`jobs` (default: the starting jobs, and the schedule) loaded into a store of their own, to be shared."""
+        store = JobStore(self.spec.lifecycle, seed=self.config.seed, speed=self.config.speed)
+        now = round(time.time() * 1000)
+        if jobs is not None:
+            store.load(jobs, now)
+            return Template(store, now)
+        text = zlib.decompress(self.starting_jobs).decode()
+        store.load(json_array(text), now)
+        if self.config.schedule:
+            store.schedule(self.config.schedule, itertools.islice(json_array(text), TEMPLATES), now)
+        return Template(store, now)
 
     def arm_faults(self) -> None:
         """Only the faults the configuration starts with (the CLI's --latency and --fault)."""
@@ -90,3 +116,17 @@ def json_array(text: str) -> Iterator[Any]:
 
 
 STATE = web.AppKey("state", MockState)
+SESSION = web.RequestKey("session", MockState)  # the state of the session a request named, if it named one
+
+
+def state_of(request: web.Request) -> MockState:
+    """The state a request works on: its session's, or the mock's shared state when it names no session."""
+    return request.get(SESSION) or request.app[STATE]
+
+
+INNER_PATH = web.RequestKey("inner_path", str)  # a request's path without its /__session/NAME prefix, if it had one
+
+
+def inner_path(request: web.Request) -> str:
+    """A request's path without any session prefix: the spec's path for the operation it reached."""
+    return request.get(INNER_PATH) or request.path

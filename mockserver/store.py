@@ -66,6 +66,9 @@ class JobStore:
         self._templates: list[dict[str, Any]] = []
         self._mock_settings = compile_schema(mock_settings_schema(lifecycle))
         self.revision = 0  # grows with every change, for savers
+        # Copy-on-write (sessions): `jobs` and `_due` may be another store's, read-only, until the first change.
+        self._shared = False
+        self._offset = 0  # added to a shared store's appointments: the time between its loading and ours
 
     # -- reading -----------------------------------------------------------------------
 
@@ -100,6 +103,8 @@ class JobStore:
         outcome = self.lifecycle.outcome(operation, job.state)
         if isinstance(outcome, Refusal):
             raise Refused(outcome.status, outcome.error_type, outcome.message(job_id, job.state))
+        self._own()
+        job = self.jobs[job_id]
         if isinstance(outcome, Removal):
             del self.jobs[job_id]  # its pending work is forgotten with it
             self._list_cache = None
@@ -137,6 +142,8 @@ class JobStore:
     def advance(self, now_ms: int) -> None:
         """Spawn scheduled jobs and fire every worker transition due by `now_ms`, each at its due time."""
         self._spawn(now_ms)
+        if self._shared and self._due and self._due[0][0] + self._offset <= now_ms:
+            self._own()
         while self._due and self._due[0][0] <= now_ms:
             due, _, job_id, version = heapq.heappop(self._due)
             job = self.jobs.get(job_id)
@@ -222,6 +229,7 @@ class JobStore:
         job_id = str(given.get("uuid") or self.new_uuid())
         if job_id in self.jobs:
             raise BadRequest(f"uuid: a job {job_id} already exists")
+        self._own()
         fields: Fields = {
             "uuid": job_id,
             "title": str(given.get("title", "Mock job")),
@@ -256,6 +264,8 @@ class JobStore:
         if state not in self.lifecycle.states:
             raise BadRequest(f"{self.field}: {state!r} is not one of {', '.join(self.lifecycle.states)}")
         if state != job.state:
+            self._own()
+            job = self.jobs[job_id]
             fields = self._open(job)
             self._place(fields, state, now_ms, given=set())
             self._save(job, fields)
@@ -284,8 +294,7 @@ class JobStore:
 
     def load(self, jobs: Iterable[Mapping[str, Any]], now_ms: int) -> None:
         """Replace every job with these representations; BadRequest naming the first inconsistent one."""
-        self.jobs.clear()
-        self._due.clear()
+        self.jobs, self._due, self._shared, self._offset = {}, [], False, 0
         self._list_cache = None
         self.revision += 1
         for index, fields in enumerate(jobs):
@@ -297,9 +306,34 @@ class JobStore:
     def pending(self) -> dict[str, int]:
         """When the worker will next move each job that is waiting for it (uuid -> ms)."""
         return {
-            job_id: due for due, _, job_id, version in self._due
+            job_id: due + self._offset for due, _, job_id, version in self._due
             if job_id in self.jobs and self.jobs[job_id].version == version
         }  # fmt: skip
+
+    def share(self, template: JobStore, offset_ms: int) -> None:
+        """Take `template`'s jobs and appointments without copying them, `offset_ms` later; copied on the first change.
+
+        `template` must not change afterwards: its jobs are read here until this store owns copies.
+        """
+        self.jobs, self._due, self._sequence = template.jobs, template._due, template._sequence
+        self._list_cache = template.encoded_list()
+        self._templates, self._schedule_every = template._templates, template._schedule_every
+        self._next_spawn = template._next_spawn + offset_ms
+        self._shared, self._offset = True, offset_ms
+        self.revision += 1
+
+    @property
+    def shared(self) -> bool:
+        """Whether the jobs are still another store's (nothing has changed here yet)."""
+        return self._shared
+
+    def _own(self) -> None:
+        """Copy the shared jobs and appointments before a first change (Job objects change in place)."""
+        if self._shared:
+            self.jobs = {key: Job(j.uuid, j.state, j.stamps, j.body, j.mock, j.version) for key, j in self.jobs.items()}
+            # The same offset on every entry keeps the heap a heap.
+            self._due = [(due + self._offset, seq, key, version) for due, seq, key, version in self._due]
+            self._shared, self._offset = False, 0
 
     def restore(self, jobs: Iterable[Mapping[str, Any]], pending: Mapping[str, int], now_ms: int) -> None:
         """Load saved jobs and put the worker's saved appointments back in place of fresh ones."""

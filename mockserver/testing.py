@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import urllib.parse
 import urllib.request
@@ -18,6 +17,7 @@ from mockserver.app import create_app
 from mockserver.clock import Clock
 from mockserver.config import MockConfig
 from mockserver.connections import MockRunner
+from mockserver.sessionclient import MockSession, control_call
 from mockserver.state import STATE, MockState
 
 
@@ -62,15 +62,11 @@ class LiveMock:
 
     def control(self, method: str, path: str, body: Any = None) -> Any:
         """Call the control API (`path` under /__mock__/); the decoded JSON answer, or None."""
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(f"{self.url}/__mock__/{path}", data=data, method=method)
-        request.add_header("Content-Type", "application/json")
-        token = self.state.config.control_token
-        if token:
-            request.add_header("X-Mock-Token", token)
-        with urllib.request.urlopen(request, timeout=10) as response:
-            raw = response.read()
-        return json.loads(raw) if raw else None
+        return control_call(self.url, method, path, body, self.state.config.control_token)
+
+    def session(self, name: str | None = None, jobs: list[dict[str, Any]] | None = None) -> MockSession:
+        """A new session of this mock (a fresh name unless given), from the starting data or from `jobs`."""
+        return MockSession.create(self.url, name, jobs, token=self.state.config.control_token)
 
     def errors(self) -> list[dict[str, Any]]:
         """The mock's own errors so far (unexpected exceptions, strict-mode violations)."""

@@ -27,7 +27,7 @@ def test_preflight_is_answered_for_every_operation(mock: LiveMock, path: str, me
     assert response.headers["Access-Control-Allow-Origin"] == NICK_FRONTEND
     assert response.headers["Access-Control-Allow-Credentials"] == "true"
     assert response.headers["Access-Control-Allow-Methods"] == methods
-    assert response.headers["Access-Control-Allow-Headers"] == "Authorization, Content-Type"
+    assert response.headers["Access-Control-Allow-Headers"] == "Authorization, Content-Type, X-Mock-Session"
     assert response.headers["Access-Control-Max-Age"] == "3660"
 
 

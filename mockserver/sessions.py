@@ -1,0 +1,246 @@
+"""Isolated sessions: one mock, many parallel test runs, each with its own jobs, clock, faults, journal and tokens.
+
+A request names its session by the `X-Mock-Session` header or the path prefix `/__session/NAME/`;
+a request naming none works on the mock's shared state, as before. A session is a MockState of
+its own that shares the spec, the configuration, the validators and the users with the mock's,
+and its starting jobs with every other session started from the same data (copy-on-write: see
+JobStore.share). Sessions are bounded: idle ones expire, and there is a maximum count.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Iterator, Sized
+from dataclasses import dataclass, replace
+from typing import Any
+
+from aiohttp import web
+from aiohttp.abc import AbstractMatchInfo
+from aiohttp.typedefs import Middleware
+from aiohttp.web_urldispatcher import AbstractResource, AbstractRoute, UrlMappingMatchInfo, _InfoDict
+from yarl import URL
+
+from mockserver.auth import Authenticator
+from mockserver.clock import Clock
+from mockserver.errors import ApiError, BadRequest, NotFound
+from mockserver.faults import Faults
+from mockserver.http import Handler
+from mockserver.journal import Journal
+from mockserver.middlewares import render
+from mockserver.sessionclient import HEADER
+from mockserver.state import INNER_PATH, SESSION, MockState, Template
+from mockserver.store import JobStore
+
+PATH_PREFIX = "/__session/"
+NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+IDLE_SECONDS = 600.0  # --session-idle: a session unused this long is forgotten
+MAX_SESSIONS = 1000  # --max-sessions
+PREFIXED = web.RequestKey("prefixed", str)  # the session a request's path prefix named
+
+
+class TooManySessions(ApiError):
+    """A new session beyond --max-sessions: 503, the mock's capacity is full (not the client's rate: that is 429)."""
+
+    status = 503
+    error_type = "Too many sessions"
+
+    def __init__(self, limit: int, retry_after: float) -> None:
+        super().__init__(
+            f"The mock holds its maximum of {limit} sessions (--max-sessions {limit}); delete one "
+            f"(DELETE /__mock__/sessions/NAME) or wait for an idle one to expire (--session-idle)."
+        )
+        self.retry_after = max(1, round(retry_after))
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class SessionExists(ApiError):
+    """Creating a session under a name already in use."""
+
+    status = 409
+    error_type = "Session exists"
+
+
+def check_name(name: str) -> str:
+    """A valid session name, or BadRequest saying what one is."""
+    if not NAME.fullmatch(name):
+        shown = name if len(name) <= 80 else name[:77] + "..."
+        raise BadRequest(f"session: {shown!r} is not a session name (1 to 64 of A-Z a-z 0-9 . _ -)")
+    return name
+
+
+@dataclass
+class Entry:
+    """One named session and when it was last used (monotonic seconds)."""
+
+    state: MockState
+    used: float
+
+
+class Sessions(Sized):
+    """The named sessions, least recently used first; idle ones expire as others are used."""
+
+    def __init__(self, base: MockState, *, idle: float = IDLE_SECONDS, limit: int = MAX_SESSIONS) -> None:
+        self.base, self.idle, self.limit = base, idle, limit
+        self.named: OrderedDict[str, Entry] = OrderedDict()
+        self._starting: Template | None = None
+
+    def __len__(self) -> int:
+        return len(self.named)
+
+    def find(self, name: str) -> MockState:
+        """The session `name`, started from the starting data on first use."""
+        entry = self.named.get(name)
+        if entry is None:
+            return self.create(check_name(name))
+        entry.used = time.monotonic()
+        self.named.move_to_end(name)
+        self.expire()
+        return entry.state
+
+    def create(self, name: str, jobs: list[Any] | None = None) -> MockState:
+        """A new session: the starting data, or `jobs` (BadRequest naming a bad one); SessionExists, TooManySessions."""
+        check_name(name)
+        self.expire()
+        if name in self.named:
+            raise SessionExists(f"A session {name!r} exists already; DELETE /__mock__/sessions/{name} first.")
+        if len(self.named) >= self.limit:
+            oldest = next(iter(self.named.values()))
+            raise TooManySessions(self.limit, oldest.used + self.idle - time.monotonic())
+        state = self._new_state(self.starting() if jobs is None else self.base.new_template(jobs))
+        self.named[name] = Entry(state, time.monotonic())
+        return state
+
+    def starting(self) -> Template:
+        """The starting data, loaded once on the first session's start and shared by every session."""
+        if self._starting is None:
+            self._starting = self.base.new_template()
+        return self._starting
+
+    def _new_state(self, template: Template) -> MockState:
+        base = self.base
+        auth = Authenticator((), secret=base.auth.secret)
+        auth.users = base.auth.users  # shared, never changed: only revocations are a session's own
+        state = replace(
+            base,
+            store=JobStore(base.spec.lifecycle, seed=base.config.seed, speed=base.config.speed),
+            clock=Clock(speed=base.clock.speed, manual=base.clock.manual),
+            auth=auth,
+            faults=Faults(base.faults.operations),
+            journal=Journal(base.config.journal_size),
+            template=template,
+        )
+        state.load()
+        state.arm_faults()
+        return state
+
+    def delete(self, name: str) -> None:
+        """Forget a session; NotFound if there is none by that name."""
+        if self.named.pop(check_name(name), None) is None:
+            raise NotFound(f"No session {name!r}.")
+
+    def get(self, name: str) -> MockState:
+        """An existing session, without starting it; NotFound otherwise."""
+        self.expire()
+        entry = self.named.get(check_name(name))
+        if entry is None:
+            raise NotFound(f"No session {name!r}.")
+        return entry.state
+
+    def expire(self) -> None:
+        """Forget the sessions idle longer than `idle` seconds (the least recently used come first)."""
+        horizon = time.monotonic() - self.idle
+        while self.named:
+            name, entry = next(iter(self.named.items()))
+            if entry.used > horizon:
+                break
+            del self.named[name]
+
+    def describe(self) -> dict[str, Any]:
+        """The sessions and the limits, as the control API shows them."""
+        self.expire()
+        now = time.monotonic()
+        return {
+            "maxSessions": self.limit,
+            "idleSeconds": self.idle,
+            "sessions": [
+                {
+                    "name": name,
+                    "jobs": len(entry.state.store.jobs),
+                    "shared": entry.state.store.shared,
+                    "idle": round(now - entry.used, 3),
+                }
+                for name, entry in self.named.items()
+            ],
+        }
+
+
+SESSIONS = web.AppKey("sessions", Sessions)
+
+
+def session_middleware(sessions: Sessions) -> Middleware:
+    """Put the state of the session a request names (header, else path prefix) where `state_of` finds it."""
+
+    @web.middleware
+    async def session(request: web.Request, handler: Handler) -> web.StreamResponse:
+        name = request.headers.get(HEADER)  # the whole cost for a request that names no session, with the next line
+        if name is None and (name := request.get(PREFIXED)) is None:
+            return await handler(request)
+        try:
+            request[SESSION] = sessions.find(name)
+        except ApiError as error:
+            return render(error)
+        return await handler(request)
+
+    return session
+
+
+class PrefixResource(AbstractResource):
+    """`/__session/NAME/...`: routed as `...` would be, the name noted for the session middleware."""
+
+    def __init__(self, router: web.UrlDispatcher) -> None:
+        super().__init__()
+        self._router = router
+
+    @property
+    def canonical(self) -> str:
+        return PATH_PREFIX.rstrip("/")
+
+    async def resolve(self, request: web.Request) -> tuple[UrlMappingMatchInfo | None, set[str]]:
+        name, slash, rest = request.rel_url.path[len(PATH_PREFIX) :].partition("/")
+        if not request.rel_url.path.startswith(PATH_PREFIX) or not slash:
+            return None, set()
+        inner = URL.build(path="/" + rest, query_string=request.rel_url.query_string)
+        match: AbstractMatchInfo = await self._router.resolve(request.clone(rel_url=inner))
+        if not isinstance(match, UrlMappingMatchInfo) or match.http_exception is not None:
+            error = match.http_exception
+            return None, set(getattr(error, "allowed_methods", ()) or ())
+        request[PREFIXED] = name
+        request[INNER_PATH] = "/" + rest
+        return match, set()
+
+    def url_for(self, **kwargs: str) -> URL:
+        return URL(PATH_PREFIX)
+
+    def add_prefix(self, prefix: str) -> None:
+        raise NotImplementedError("the session prefix resource belongs to the top application")
+
+    def get_info(self) -> _InfoDict:
+        return {"prefix": PATH_PREFIX}
+
+    def raw_match(self, path: str) -> bool:
+        return path.startswith(PATH_PREFIX)
+
+    def __len__(self) -> int:
+        return 0
+
+    def __iter__(self) -> Iterator[AbstractRoute]:
+        return iter(())
+
+
+def add_prefix_routes(app: web.Application) -> None:
+    """Route `/__session/NAME/...` to whatever `...` routes to."""
+    app.router.register_resource(PrefixResource(app.router))

@@ -52,3 +52,24 @@ def test_quick_run__reports_the_bare_route(tmp_path: Path, generator: str) -> No
     assert bare["median"]["p50_ms"] <= bare["median"]["p99_ms"]
     assert bare["rss_start"]["VmRSS"] > 0
     assert scenario["ratios"]["rps"] is None  # no mock in this run, so nothing to compare
+
+
+def test_quick_run__measures_what_state_sync_always_costs(tmp_path: Path) -> None:
+    results = tmp_path / "results.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "create", "--only", "create-synced"]
+        + ["--servers", "mock", "--load-generator", "python", "--json", str(results)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "| POST /__mock__/jobs, --state-sync always |" in run.stdout
+    scenarios = {
+        scenario["name"]: scenario["servers"]["mock"] for scenario in json.loads(results.read_text())["scenarios"]
+    }
+    for name in ("create", "create-synced"):
+        assert scenarios[name]["clean"], scenarios[name]["runs"]
+        assert scenarios[name]["median"]["rps"] > 0
+        assert scenarios[name]["faults"] == [], "the mock reported no errors of its own"

@@ -174,7 +174,9 @@ def _problems(
     if body:
         headers["Content-Type"] = response.content_type
     method = "GET" if request.method == "HEAD" else request.method  # the spec documents the GET; HEAD is its twin
-    return problems + reference.response_problems(method, request.path, response.status, headers, body)
+    # The path as sent: decoded, an id of `%2e%2e%2f` would read as `../` and match no path of the spec.
+    path = request.rel_url.raw_path
+    return problems + reference.response_problems(method, path, response.status, headers, body)
 
 
 def _large(response: web.StreamResponse) -> TypeGuard[web.Response]:

@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import json
 import signal
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,8 @@ class Bodies:
         # A job minus its opening brace: `@id` goes in front, built from the request's Host.
         self.job_tails = {job["uuid"]: dump(job)[1:] for job in jobs}
         self.token = dump({"token": TOKEN})
+        self.template = jobs[0] if jobs else {}
+        self.created: list[bytes] = []
 
 
 BODIES = web.AppKey("bodies", Bodies)
@@ -64,6 +67,13 @@ async def login(request: web.Request) -> web.Response:
     return web.Response(body=request.app[BODIES].token, content_type="application/json")
 
 
+async def create_job(request: web.Request) -> web.Response:
+    """The control API's create, bare: the first job with the fields given and a new id, kept and answered."""
+    bodies = request.app[BODIES]
+    bodies.created.append(dump({**bodies.template, **await request.json(), "uuid": str(uuid.uuid4())}))
+    return web.Response(status=201, body=bodies.created[-1], content_type="application/json")
+
+
 def create_app(jobs: list[dict[str, Any]]) -> web.Application:
     """The bare app over `jobs`: the routes the benchmark drives, answering from `Bodies`."""
     app = web.Application()
@@ -74,6 +84,7 @@ def create_app(jobs: list[dict[str, Any]]) -> web.Application:
             web.get("/@jobs/{id}", get_job),
             web.post("/@jobs/{id}/abort", abort_job),
             web.post("/@login", login),
+            web.post("/__mock__/jobs", create_job),
         ]
     )
     return app

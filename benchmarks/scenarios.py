@@ -18,6 +18,7 @@ from benchmarks.machine import CpuSample
 from jobspec import load_spec
 
 LOGIN_BODY = json.dumps({"login": "admin", "password": "admin"})
+NEW_JOB_BODY = json.dumps({"title": "Benchmark job", "params": {"mock": {"delay": 86400}}})
 SERVERS = ("bare", "mock")
 # More requests/s than any server reaches here: sizes the running jobs `abort` uses up in one run.
 CEILING_RPS = 30_000
@@ -38,6 +39,7 @@ class Scenario:
     consumes: bool = False  # each request uses its job up (abort): distinct ids, data reset between runs
     connections: int | None = None  # instead of --connections
     target_ratio: float | None = None  # mock requests/s at least this fraction of the bare route's
+    state_sync: str | None = None  # run the mock with a --state-file and this --state-sync; reset between runs
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,27 @@ def catalogue(quick: bool = False) -> list[Scenario]:
             consumes=True,
         ),
         Scenario("login", "POST /@login", "POST", "/@login", jobs=100, body=LOGIN_BODY, auth=False),
+        # What --state-sync always costs: the same writes, saved four times a second or before every answer.
+        Scenario(
+            "create",
+            "POST /__mock__/jobs, --state-sync interval",
+            "POST",
+            "/__mock__/jobs",
+            jobs=100,
+            body=NEW_JOB_BODY,
+            auth=False,
+            state_sync="interval",
+        ),
+        Scenario(
+            "create-synced",
+            "POST /__mock__/jobs, --state-sync always",
+            "POST",
+            "/__mock__/jobs",
+            jobs=100,
+            body=NEW_JOB_BODY,
+            auth=False,
+            state_sync="always",
+        ),
         Scenario("memory", f"GET /@jobs ({huge:,} jobs, 1 connection)", "GET", "/@jobs", jobs=huge, connections=1),
     ]
 
@@ -182,7 +205,11 @@ class Contender:
         data = job_data.write_jobs(settings.workdir / f"{scenario.name}-{server}.json", jobs)
         ids = job_data.write_ids(settings.workdir / f"{scenario.name}-{server}.ids", jobs)
         self.first_id = jobs[0]["uuid"]
-        self.process = servers.baseline(data) if server == "bare" else servers.mock(data, options=settings.mock_options)
+        options = settings.mock_options
+        if scenario.state_sync is not None:
+            state_file = settings.workdir / f"{scenario.name}-{server}.state.json"
+            options += ("--state-file", str(state_file), "--state-sync", scenario.state_sync)
+        self.process = servers.baseline(data) if server == "bare" else servers.mock(data, options=options)
         self.runs = ServerRuns(server, len(jobs))
         self.load = Load(
             scenario.method,
@@ -192,8 +219,8 @@ class Contender:
             connections=scenario.connections or settings.connections,
             duration=settings.duration,
         )
-        # Each abort uses its job up: the mock goes back to its starting data before every run.
-        self.resets = scenario.consumes and server == "mock"
+        # Each abort uses its job up, each create makes the state to save larger: back to the start before every run.
+        self.resets = (scenario.consumes or scenario.state_sync is not None) and server == "mock"
 
     def _data_size(self) -> int:
         """The mock needs more distinct jobs than the fastest run could use up when requests consume them."""

@@ -9,6 +9,7 @@ them are the same token, so all of them stay logged out.
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 import uuid
 from collections import OrderedDict
@@ -24,6 +25,7 @@ from mockserver.errors import Forbidden, Unauthorized
 TOKEN_LIFETIME = 12 * 3600  # Nick's default `expiresIn: '12h'`
 CACHE_SIZE = 4096
 PRUNE_FLOOR = 1024  # revocations kept before the first sweep for expired ones
+MAX_REVOKED = 100_000  # beyond this, the revocations of the longest-lived tokens are forgotten first (see prune)
 LEGACY = "text-sha256:"  # a revocation read from a version-1 state file: the SHA-256 of the token's text
 
 
@@ -135,11 +137,20 @@ class Authenticator:
             self.prune()
 
     def prune(self) -> dict[str, float | None]:
-        """Forget revocations of tokens that have expired anyway; the ones left."""
+        """Forget revocations of tokens that have expired anyway; the ones left.
+
+        Past MAX_REVOKED, the revocations forgotten are those of the tokens that would live longest
+        (no expiry first). The mock's own tokens live 12 hours: longer-lived ones can only be made by
+        someone who holds the secret, who can make a fresh one anyway, and a flood of them must not
+        grow the mock without bound, nor push out a user's logout.
+        """
         now = time.time()
         self.revoked = {key: expires for key, expires in self.revoked.items() if expires is None or expires > now}
+        if len(self.revoked) > MAX_REVOKED:
+            soonest = sorted(self.revoked.items(), key=lambda item: math.inf if item[1] is None else item[1])
+            self.revoked = dict(soonest[:MAX_REVOKED])
         self._legacy = any(key.startswith(LEGACY) for key in self.revoked)
-        self._prune_at = max(PRUNE_FLOOR, 2 * len(self.revoked))
+        self._prune_at = max(PRUNE_FLOOR, min(2 * len(self.revoked), MAX_REVOKED + MAX_REVOKED // 10))
         return self.revoked
 
     def restore(self, revoked: Mapping[str, float | None]) -> None:
@@ -170,8 +181,8 @@ class Authenticator:
         if user is None:
             raise Unauthorized(f"unknown user {claims['sub']!r}")
         expires = claims.get("exp")
-        if expires is not None and not isinstance(expires, int | float):
-            raise Unauthorized("exp is not a number")
+        if expires is not None and (not isinstance(expires, int | float) or not math.isfinite(expires)):
+            raise Unauthorized("exp is not a number")  # Infinity or NaN, say: no state file could keep it
         identity = Identity(user, revocation_key(token, claims), None if expires is None else float(expires))
         self._verified[token] = identity
         if len(self._verified) > CACHE_SIZE:

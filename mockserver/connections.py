@@ -72,6 +72,17 @@ class Connection(RequestHandler):
         self._disarm()
         super().connection_lost(exc)
 
+    def force_close(self) -> None:
+        """Close now; an answer the client has not read is dropped, or the socket would wait for it forever."""
+        transport = self.transport
+        if (
+            transport is not None
+            and isinstance(transport, asyncio.WriteTransport)
+            and transport.get_write_buffer_size()
+        ):
+            transport.abort()
+        super().force_close()
+
     def started(self) -> None:
         """A request's head has arrived and its handling begins: the deadline is met."""
         self.busy = True

@@ -25,6 +25,7 @@ from mockserver.validation import compile_schema, schema_problems
 PREFIX = "/__mock__"
 JOURNAL_FILTERS = ("operation", "job", "status", "method", "since")
 METHOD = re.compile(r"^[A-Za-z]{1,16}$")
+SINCE_1970 = r"^(19[7-9][0-9]|[2-9][0-9]{3})-"  # a timestamp's year, as a string pattern
 DROPPED = "X-Mock-Dropped"  # how many older journal entries (or errors) the bounded lists let go
 
 
@@ -94,8 +95,13 @@ def control_document(spec: Spec) -> str:
     schemas["State"]["enum"] = list(spec.lifecycle.states)
     job = new_job_schema(spec)
     schemas["NewJob"] = {**job, "description": schemas["NewJob"]["description"]}
-    schemas["NewJob"]["properties"] = {**job.get("properties", {}), field: state}
+    properties = {**job.get("properties", {}), field: state}
+    for name in spec.lifecycle.invariants.ordered_timestamps:  # times before 1970 are refused (see the store)
+        if name in properties:
+            properties[name] = {"allOf": [properties[name], {"pattern": SINCE_1970}]}
+    schemas["NewJob"]["properties"] = properties
     schemas["Move"].update(required=[field], properties={field: state})
+    schemas["NewFault"]["properties"]["operation"]["enum"] = sorted(spec.operations)
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
 
 
@@ -161,6 +167,7 @@ async def move_job(request: web.Request) -> web.StreamResponse:
 
 async def reset(request: web.Request) -> web.StreamResponse:
     """POST /__mock__/reset: back to the starting data."""
+    await _body(request)  # ignored, but JSON like every control POST's
     state_of(request).reset()
     return web.Response(status=204)
 
@@ -298,6 +305,7 @@ async def issue_token(request: web.Request) -> web.StreamResponse:
     login, manage_jobs = body.get("login"), body.get("manageJobs")
     if (
         set(body) - {"login", "manageJobs"}
+        or None in body.values()
         or (login is None and manage_jobs is None)
         or not (login is None or (isinstance(login, str) and login))
         or not (manage_jobs is None or isinstance(manage_jobs, bool))

@@ -65,6 +65,9 @@ class Faults:
         unknown = sorted(set(data) - {*KINDS, "operation", "count"})
         if unknown:
             raise BadRequest(f"unknown fault fields {unknown}")
+        nulls = sorted(key for key, value in data.items() if value is None)
+        if nulls:
+            raise BadRequest(f"{nulls[0]}: expected a value, got null (leave it out instead)")
         fault = Fault(
             id=next(self._ids),
             operation=self._operation(data.get("operation")),
@@ -105,7 +108,7 @@ class Faults:
     def _operation(self, value: Any) -> str | None:
         if value is None:
             return None
-        if value not in self.operations:
+        if not isinstance(value, str) or value not in self.operations:
             raise BadRequest(f"operation: {value!r} is not one of {', '.join(sorted(self.operations))}")
         return str(value)
 
@@ -117,9 +120,10 @@ def _number(value: Any, where: str, low: float, high: float) -> float:
 
 
 def _whole(value: Any, where: str, low: int, high: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())  # JSON's 3.0 is 3
+    if not whole or isinstance(value, bool) or not low <= value <= high:
         raise BadRequest(f"{where}: expected a whole number from {low} to {high}, got {value!r}")
-    return value
+    return int(value)
 
 
 def _latency(value: Any) -> tuple[float, float] | None:
@@ -140,7 +144,7 @@ def _status(value: Any) -> int | None:
 
 
 def _flag(value: Any) -> bool:
-    if value not in (None, True, False):
+    if value is not None and not isinstance(value, bool):  # 0 == False, but 0 is no answer to a yes-or-no question
         raise BadRequest(f"drop: expected true or false, got {value!r}")
     return bool(value)
 

@@ -113,7 +113,8 @@ def _control_refusal(request: web.Request, allowed_origins: frozenset[str], host
             )
     elif request.headers.get("Sec-Fetch-Site") == "cross-site" and not _navigation(request):
         return OriginRefused("The control API does not answer requests another site's page makes.")
-    if request.method == "POST" and request.content_type != "application/json":
+    routed = request.match_info.http_exception is None  # a POST no route takes is a 405, whatever its body
+    if request.method == "POST" and routed and request.content_type != "application/json":
         declared = request.headers.get("Content-Type")
         return NotJson(f"The control API takes application/json bodies, not {declared or 'a body without a type'}.")
     return None

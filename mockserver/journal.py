@@ -104,7 +104,7 @@ class Journal:
 
     def since(self, seq: int) -> list[dict[str, Any]]:
         """Entries after `seq`, as JSON objects."""
-        return [asdict(entry) for entry in self.entries if entry.seq > seq]
+        return [vars(entry) for entry in self.entries if entry.seq > seq]  # asdict copies: ten times slower
 
     def query(self, query: Query) -> list[dict[str, Any]]:
         """The entries `query` matches, oldest first, as JSON objects."""

@@ -174,7 +174,10 @@ def _problems(
     if body:
         headers["Content-Type"] = response.content_type
     method = "GET" if request.method == "HEAD" else request.method  # the spec documents the GET; HEAD is its twin
-    path = spec_path(request)  # a view under a content path is checked as the spec's own path
+    path = spec_path(request)  # a view under a content path (or in a session) is checked as the spec's own path
+    if path == request.path:
+        # The path as sent: decoded, an id of `%2e%2e%2f` would read as `../` and match no path of the spec.
+        path = request.rel_url.raw_path
     return problems + reference.response_problems(method, path, response.status, headers, body)
 
 
@@ -187,17 +190,24 @@ async def _stream(request: web.Request, response: web.Response, size: int, inter
     """Send `response` `size` bytes at a time, each written out before the next (a trickle when `interval` > 0).
 
     Large bodies go this way too: handed to the transport whole, the part the socket cannot take at
-    once is copied into its buffer, and a 35 MB list would cost the process 35 MB more.
+    once is copied into its buffer, and a 35 MB list would cost the process 35 MB more. A client
+    must take each slice within the request timeout: one that stops reading holds no connection.
     """
     body = memoryview(response.body if isinstance(response.body, bytes) else b"")
     stream = web.StreamResponse(status=response.status, headers=response.headers)
     stream.content_length = len(body)
+    deadline = state_of(request).config.request_timeout
     try:
         await stream.prepare(request)
         for start in range(0, len(body), size):
-            await stream.write(body[start : start + size])
+            async with asyncio.timeout(deadline):
+                await stream.write(body[start : start + size])
             await asyncio.sleep(interval)
         await stream.write_eof()
     except ConnectionError:
         request[NOTES].append(f"the client closed the connection during the answer ({response.status})")
+    except TimeoutError:
+        request[NOTES].append(f"the client did not take the answer ({response.status}) in {deadline:g} s: cut off")
+        if request.transport is not None:
+            request.transport.abort()
     return stream

@@ -121,13 +121,16 @@ def _corrupt(path: Path, problem: str) -> DataError:
 class Saver:
     """Writes the state file whenever something changed: four times a second, before answers (`always`), at the end.
 
-    One write covers every change made before it began: requests that wait for a write in progress
-    find their change saved, or start the next write, which saves them all.
+    Writes are numbered as they begin. A change made while write n was under way is covered by
+    write n + 1, whoever asks for it: the requests that wait meanwhile share one write (a group
+    commit), instead of writing in turn.
     """
 
     def __init__(self, state: MockState, path: Path) -> None:
         self.state, self.path = state, path
         self.saved: tuple[int, int, int] | None = None  # the revision on disk
+        self.begun = 0  # writes begun so far
+        self._done = 0  # the number of the last write completed
         self._lock = asyncio.Lock()
         self._failing = False
 
@@ -141,14 +144,21 @@ class Saver:
         return self.revision() != self.saved
 
     async def save(self) -> None:
-        """Write the state, unless nothing changed since the last write; OSError if the file cannot be written."""
+        """Write the state as it is now, unless nothing changed since the last write; OSError if it cannot be written."""
+        await self.save_after(self.begun)
+
+    async def save_after(self, ticket: int) -> None:
+        """Make sure a write begun after write number `ticket` is on disk (the caller's change was made meanwhile)."""
         async with self._lock:
+            if self._done > ticket:
+                return  # written by a write that began after the change
             revision = self.revision()
             if revision == self.saved:
                 return
-            data = snapshot(self.state)
+            self.begun += 1
+            number, data = self.begun, snapshot(self.state)
             await asyncio.to_thread(write_atomically, self.path, data)
-            self.saved = revision
+            self.saved, self._done = revision, number
 
     async def running(self, app: web.Application) -> AsyncIterator[None]:
         """A cleanup context: save four times a second while serving, and once more at shutdown (SIGTERM, SIGINT)."""
@@ -181,7 +191,7 @@ def durable(saver: Saver) -> Middleware:
         response = await handler(request)
         if saver.changed():
             try:
-                await saver.save()
+                await saver.save_after(saver.begun)
             except OSError as exc:
                 message = f"the change was made but the state file {saver.path} could not be written: {exc}"
                 log.error(message)

@@ -10,6 +10,7 @@ import jwt
 import pytest
 import requests
 
+from mockserver import auth
 from mockserver.testing import LiveMock
 from tests.conftest import DOCUMENTED_ID, DOCUMENTED_TOKEN
 
@@ -221,3 +222,27 @@ def test_every_token_the_mock_issues_has_a_distinct_jti(mock: LiveMock) -> None:
     made = mock.control("POST", "tokens", {"login": "editor"})["token"]
     ids = [jwt.decode(t, "secret", algorithms=["HS256"])["jti"] for t in (login, renewed, made)]
     assert len(set(ids)) == 3 and all(isinstance(i, str) and len(i) >= 16 for i in ids)
+
+
+def test_a_token_that_never_expires_by_infinity_is_refused_and_cannot_poison_the_state(mock: LiveMock) -> None:
+    forged = jwt.encode({"sub": "admin", "iat": 1, "exp": float("inf"), "jti": "inf"}, "secret", algorithm="HS256")
+    assert _status(mock, "GET", "/@jobs", forged) == 401
+    assert _status(mock, "POST", "/@logout", forged) == 204
+    assert "jti:inf" not in mock.state.auth.revoked
+
+
+def test_revocations_are_bounded_forgetting_the_longest_lived_tokens_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(auth, "MAX_REVOKED", 10)
+    monkeypatch.setattr(auth, "PRUNE_FLOOR", 1)
+    authenticator = auth.Authenticator(auth.DEFAULT_USERS, secret="secret")
+    now = time.time()
+    users = [jwt.encode({"sub": "admin", "iat": 1, "exp": now + 60, "jti": f"user-{i}"}, "secret") for i in range(3)]
+    flood = [jwt.encode({"sub": "admin", "iat": 1, "jti": f"forever-{i}"}, "secret") for i in range(50)]
+    flood += [
+        jwt.encode({"sub": "admin", "iat": 1, "exp": now + 10**9, "jti": f"far-{i}"}, "secret") for i in range(50)
+    ]
+    for token in users + flood:
+        authenticator.revoke(f"Bearer {token}")
+    kept = authenticator.prune()
+    assert len(kept) <= 10
+    assert {f"jti:user-{i}" for i in range(3)} <= set(kept), "the users' logouts outlive the flood"

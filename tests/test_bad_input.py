@@ -82,7 +82,9 @@ def test_wrong_method_is_405_with_allow(
     assert DOCUMENTED_ID in listed(admin, mock)
 
 
-@pytest.mark.parametrize("path", ["/nope", "/@jobs/", "/@jobs/x/y", "/@jobs/x/cancel", "/%00", "/@jöbs"])
+@pytest.mark.parametrize(
+    "path", ["/nope", "/@jobs/", "/@jobs/x/y", "/@jobs/x/cancel", "/%00", "/@jöbs", "/@jobs/%2e%2e%2f%2e%2e%2fetc"]
+)
 def test_unknown_paths_are_404(admin: requests.Session, mock: LiveMock, path: str) -> None:
     assert _assert_nick_error(admin.get(f"{mock.url}{path}"), 404)["type"] == "Not found"
 

@@ -52,3 +52,43 @@ def test_quick_run__reports_the_bare_route(tmp_path: Path, generator: str) -> No
     assert bare["median"]["p50_ms"] <= bare["median"]["p99_ms"]
     assert bare["rss_start"]["VmRSS"] > 0
     assert scenario["ratios"]["rps"] is None  # no mock in this run, so nothing to compare
+
+
+def test_quick_run__measures_what_state_sync_always_costs(tmp_path: Path) -> None:
+    results = tmp_path / "results.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "create", "--only", "create-synced"]
+        + ["--servers", "mock", "--load-generator", "python", "--json", str(results)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "| POST /__mock__/jobs, --state-sync always |" in run.stdout
+    scenarios = {
+        scenario["name"]: scenario["servers"]["mock"] for scenario in json.loads(results.read_text())["scenarios"]
+    }
+    for name in ("create", "create-synced"):
+        assert scenarios[name]["clean"], scenarios[name]["runs"]
+        assert scenarios[name]["median"]["rps"] > 0
+        assert scenarios[name]["faults"] == [], "the mock reported no errors of its own"
+
+
+def test_a_short_soak__the_mock_holds_under_mixed_hostile_load(tmp_path: Path) -> None:
+    results = tmp_path / "soak.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "benchmarks.soak", "--seconds", "10", "--json", str(results)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    report = json.loads(results.read_text())
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "PASSED" in run.stdout and "| RSS start / after warm-up / end / peak |" in run.stdout
+    assert report["requests"] > 500 and report["server_errors"] == 0 and report["mock_errors"] == 0
+    assert report["probe_failures"] == 0, "the mock answered throughout"
+    assert report["storms"] > 0 and report["storms_with_one_winner"] == report["storms"]
+    assert report["rude_connections"] > 20, "idle, trickling and leaving connections were part of the load"
+    assert report["growth_mb"] <= 8.0 and len(report["samples_mb"]) >= 8

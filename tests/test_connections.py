@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from benchmarks.jobs import make_jobs, write_jobs
 from mockserver.clock import Clock
 from mockserver.config import MockConfig
 from mockserver.testing import LiveMock
@@ -241,3 +242,36 @@ def test_out_of_descriptors_the_mock_logs_one_line_and_recovers() -> None:
     lines = err.splitlines()
     assert 1 <= len(lines) <= 3, lines
     assert "out of file descriptors (Too many open files)" in lines[0]
+
+
+@pytest.fixture(scope="module")
+def large_list_mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveMock]:
+    """A mock whose job list is about 6 MB: more than the socket buffers take (4 MB on Linux) and than one slice."""
+    data = write_jobs(tmp_path_factory.mktemp("data") / "jobs.json", make_jobs(15_000))
+    config = MockConfig(data=data, frozen=True, request_timeout=REQUEST_TIMEOUT, idle_timeout=IDLE_TIMEOUT)
+    with LiveMock(config=config, clock=Clock(manual=True)) as server:
+        yield server
+
+
+def test_a_client_that_never_reads_its_answer_is_let_go(large_list_mock: LiveMock) -> None:
+    mock = large_list_mock
+    token = requests.post(f"{mock.url}/@login", json={"login": "admin", "password": "admin"}).json()["token"]
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    parts = urlsplit(mock.url)
+    sock.connect((parts.hostname, parts.port))
+    with sock:
+        sock.sendall(f"GET /@jobs HTTP/1.1\r\n{_head_of(mock).decode()}Authorization: Bearer {token}\r\n\r\n".encode())
+        time.sleep(REQUEST_TIMEOUT + IDLE_TIMEOUT + 1.5)  # not reading meanwhile
+        sock.settimeout(5)
+        received = b""
+        try:
+            while chunk := sock.recv(1 << 20):
+                received += chunk
+        except ConnectionResetError:
+            pass
+    status, headers, body = _answer(received)
+    assert status == 200 and len(body) < int(headers["content-length"]), "the answer was cut off, not kept waiting"
+    assert requests.get(f"{mock.url}/openapi.json", timeout=5).status_code == 200
+    entry = [e for e in mock.control("GET", "journal") if e["path"] == "/@jobs"][-1]
+    assert "did not take the answer" in entry["note"]

@@ -112,6 +112,12 @@ def test_faults_are_listed_removed_and_cleared(mock: LiveMock) -> None:
         pytest.param({"latency": [2, 1]}, "from low to high", id="backwards-range"),
         pytest.param({"latency": -1}, "latency: expected a number", id="negative"),
         pytest.param({"status": 500, "operation": "nope"}, "operation: 'nope' is not one of", id="unknown-operation"),
+        pytest.param({"status": 500, "operation": {}}, "operation: {} is not one of", id="operation-object"),
+        pytest.param(
+            {"status": 500, "operation": ["getJobs"]}, "operation: ['getJobs'] is not one of", id="operation-list"
+        ),
+        pytest.param({"drop": 0}, "drop: expected true or false, got 0", id="drop-zero"),
+        pytest.param({"status": 500, "count": None}, "count: expected a value, got null", id="null-count"),
         pytest.param({"drop": "yes"}, "drop: expected true or false", id="bad-flag"),
         pytest.param({"status": 500, "colour": "red"}, "unknown fault fields ['colour']", id="unknown-field"),
         pytest.param({"trickle": 5}, "trickle: expected", id="bad-trickle"),

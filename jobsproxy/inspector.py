@@ -49,7 +49,7 @@ class Inspector:
         self.tracker = JobTracker(spec.lifecycle, shared=shared)
         self.sessions = Sessions()
         self.login, self.renew, self.logout = session_operations(spec)
-        _, self.listing, self.item, self.id_field = find_operations(spec)
+        _, _, self.item, self.id_field = find_operations(spec)
         self.calls: Counter[tuple[str, int]] = Counter()  # (operationId, status) -> how many
         self.exchanges = 0
         self.outside = 0  # requests for no operation of the spec, passed through unchecked

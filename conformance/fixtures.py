@@ -29,13 +29,14 @@ class Fixtures(Protocol):
 
     name: str
     owned: set[str]
-    timed: bool  # its moving jobs keep the timings and outcomes asked for: a worker step not seen is a failure
+    timed: bool  # its moving jobs keep the timings and outcomes asked for: one that does not end so is a failure
 
     def obtain(self, state: str) -> str:
         """The id of a job in `state` that the suite may act on; Unavailable otherwise."""
 
-    def moving(self, lifecycle: Lifecycle) -> list[str]:
-        """Ids of jobs the worker will move soon, for the worker watch (may be empty)."""
+    def moving(self, lifecycle: Lifecycle) -> dict[str, str | None]:
+        """Jobs the worker will move soon, for the worker watch (may be none): id -> the state asked for
+        it to end in (None: the worker's choice)."""
 
     def forbidden_token(self) -> str | None:
         """A token of a user who may not manage jobs, when the source can make one."""
@@ -92,19 +93,19 @@ class MockFixtures:
         self.owned.add(job_id)
         return job_id
 
-    def moving(self, lifecycle: Lifecycle) -> list[str]:
+    def moving(self, lifecycle: Lifecycle) -> dict[str, str | None]:
         """One quick job for every way the worker can end a job (the mock's `outcome` names its state),
         and one left to the worker's own choice."""
         clock = self.client.call("GET", "/__mock__/clock", token=None, headers=self.headers).response
         frozen = clock.data.get("frozen") if clock.status == 200 and isinstance(clock.data, dict) else False
         self.timed = frozen is not True  # a frozen mock (`jobs-mock --frozen`) moves no job by itself
-        made = []
+        made: dict[str, str | None] = {}
         for end in [*worker_ends(lifecycle), None]:
             quick: dict[str, Any] = timings(lifecycle, QUICK) | ({"outcome": end} if end else {})
             body = {lifecycle.status_field: lifecycle.initial, "params": {"mock": quick}}
             job_id = self._control("jobs", body, self.id_field)[self.id_field]
             self.owned.add(job_id)
-            made.append(job_id)
+            made[job_id] = end
         return made
 
     def forbidden_token(self) -> str | None:
@@ -151,9 +152,9 @@ class CommandFixtures:
         self.owned.add(job_id)
         return job_id
 
-    def moving(self, lifecycle: Lifecycle) -> list[str]:
+    def moving(self, lifecycle: Lifecycle) -> dict[str, str | None]:
         """New jobs in the initial state, with $JOBS_CONFORMANCE_OUTCOME naming how each should end soon."""
-        return [self.obtain(lifecycle.initial, outcome=end) for end in worker_ends(lifecycle)]
+        return {self.obtain(lifecycle.initial, outcome=end): end for end in worker_ends(lifecycle)}
 
     def forbidden_token(self) -> str | None:
         """None: a command makes jobs, not users."""
@@ -189,9 +190,9 @@ class ExistingFixtures:
                 return job_id
         raise Unavailable(f"no {state} job available: {self.hint.split('; or ')[-1]}")
 
-    def moving(self, lifecycle: Lifecycle) -> list[str]:
+    def moving(self, lifecycle: Lifecycle) -> dict[str, str | None]:
         """Nothing is made: the watch looks at whatever jobs exist."""
-        return []
+        return {}
 
     def forbidden_token(self) -> str | None:
         """None: the deployment's users are its own."""

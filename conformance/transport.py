@@ -118,7 +118,8 @@ class BoundedAdapter(HTTPAdapter):
                 response = super().send(request, *args, **kwargs)
                 response._content = self._body(response, watch)  # noqa: SLF001 (requests' documented cache)
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-                if watch.fired:
+                # A socket timeout (set to the same deadline) may beat the watch to it: the same event.
+                if watch.fired or isinstance(exc, requests.Timeout | urllib3.exceptions.TimeoutError | TimeoutError):
                     raise DeadlineExceeded(self._late(), request=request) from exc
                 if isinstance(exc, requests.RequestException):
                     raise

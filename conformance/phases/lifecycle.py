@@ -199,12 +199,12 @@ class WorkerWatch:
         self.lifecycle = target.spec.lifecycle
         self.seen: dict[str, Job] = {}
         self.moves: set[tuple[str, str]] = set()
-        self.untouched: set[str] = set()  # jobs the suite made to watch: no client acts on them, only the worker
+        self.untouched: dict[str, str | None] = {}  # jobs made to watch (no client acts on them) -> the end asked
         self.last: Exchange | None = None  # the latest read of the list
 
     def run(self) -> None:
         """Watch until the watched jobs settle or the budget (--timeout) is spent."""
-        watched = set() if self.target.options.read_only else set(self.target.fixtures.moving(self.lifecycle))
+        watched = {} if self.target.options.read_only else self.target.fixtures.moving(self.lifecycle)
         self.untouched = watched
         deadline = time.monotonic() + self.target.options.timeout
         while time.monotonic() < deadline:
@@ -260,7 +260,7 @@ class WorkerWatch:
         return problems
 
     def report(self, made_jobs: bool) -> None:
-        """A result and a matrix cell for every worker transition: seen, or why not."""
+        """A result and a matrix cell for every worker transition: seen, or why not; then the made jobs' ends."""
         for transition in self.lifecycle.transitions:
             if not transition.trigger.is_worker:
                 continue
@@ -275,13 +275,6 @@ class WorkerWatch:
                 continue
             options = self.target.options
             unseen = f"no job went from {transition.source} to {transition.target} within {options.timeout:g} s"
-            if made_jobs and self.target.fixtures.timed:
-                problem = (
-                    f"Received {unseen} / Documented: the worker's {transition.name}; the fixtures made jobs to take it"
-                )
-                self.target.results.check(PHASE, checks.WORKER_FOLLOWS, subject, [problem], self.last)
-                self.target.results.cell(transition.source, WORKER, Outcome.FAILED)
-                continue
             hint = (
                 ""
                 if made_jobs
@@ -291,6 +284,23 @@ class WorkerWatch:
                 hint = f"; {options.flag('read_only')} makes no jobs to watch"
             self.target.results.not_exercised(PHASE, checks.WORKER_FOLLOWS, subject, unseen + hint)
             self.target.results.cell(transition.source, WORKER, Outcome.NOT_EXERCISED)
+        if made_jobs and self.target.fixtures.timed:
+            self.ends()
+
+    def ends(self) -> None:
+        """Jobs the fixtures made to run within the budget must end as asked (a stuck worker fails here)."""
+        terminal, problems = self.lifecycle.terminal, []
+        for job_id, end in self.untouched.items():
+            found = self.seen.get(job_id, {}).get(self.lifecycle.status_field)
+            if found != end and not (end is None and found in terminal):
+                wanted = end or f"one of {', '.join(sorted(terminal))}"
+                problems.append(
+                    f"Received job {job_id} {found or 'never listed'} after {self.target.options.timeout:g} s "
+                    f"/ Documented: the worker ends it {wanted} (the fixtures made it to run within the budget)"
+                )
+                if isinstance(found, str) and found in self.lifecycle.worker:
+                    self.target.results.cell(found, WORKER, Outcome.FAILED)
+        self.target.results.check(PHASE, checks.WORKER_FOLLOWS, "jobs made to run soon", problems, self.last)
 
 
 def _names(outcome: Transition | Refusal) -> tuple[str, ...]:

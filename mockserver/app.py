@@ -17,7 +17,7 @@ from mockserver.cors import cors_middleware
 from mockserver.errors import BadRequest
 from mockserver.faults import Faults
 from mockserver.guard import allowed_hosts, guard_middleware
-from mockserver.http import dump, json_response
+from mockserver.http import MAX_BODY, dump, json_response
 from mockserver.journal import Journal
 from mockserver.state import STATE, MockState
 from mockserver.store import JobStore
@@ -32,7 +32,7 @@ def create_app(
     config = config or MockConfig()
     state = _state(spec, config, clock or Clock(speed=config.speed))
     saver = persist.Saver(state, config.state_file) if config.state_file is not None else None
-    app = web.Application(middlewares=_middlewares(spec, config, saver), client_max_size=middlewares.MAX_BODY)
+    app = web.Application(middlewares=_middlewares(spec, config, saver), client_max_size=MAX_BODY)
     app[STATE] = state
     contract.add_routes(app, spec)
     _add_spec_routes(app, spec)

@@ -64,16 +64,7 @@ def parser() -> argparse.ArgumentParser:
         metavar="ORIGIN",
         help="allow this browser origin, with credentials; repeatable (default: http://localhost:3000)",
     )
-    p.add_argument(
-        "--allowed-host",
-        action="append",
-        default=[],
-        dest="allowed_hosts",
-        type=_host_name,
-        metavar="NAME",
-        help="also answer requests whose Host is NAME (besides localhost, 127.0.0.1, [::1] and --host); "
-        "repeatable; '*' allows any",
-    )
+    _add_limits(p)
     p.add_argument(
         "--latency", metavar="SECONDS|MIN-MAX", help="delay every answer, e.g. 0.3 or 0.1-0.8 (default: none)"
     )
@@ -84,6 +75,29 @@ def parser() -> argparse.ArgumentParser:
         metavar="JSON",
         type=_json_object,
         help='inject a fault, as POST /__mock__/faults takes it, e.g. \'{"operation": "getJobs", "status": 503}\'; repeatable',
+    )
+    p.add_argument("--strict", action="store_true", help="validate every response against the spec (slow)")
+    p.add_argument("--log-level", choices=LEVELS, default="info", help="logging level (default: info)")
+    p.add_argument(
+        "--spec",
+        type=Path,
+        metavar="FILE",
+        help="serve this OpenAPI 3.1 document with its x-job-lifecycle, e.g. a deployment's own copy (default: the packaged spec)",
+    )
+    return p
+
+
+def _add_limits(p: argparse.ArgumentParser) -> None:
+    """The flags of who may talk to the mock, how long it waits, what it keeps and how it saves."""
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        dest="allowed_hosts",
+        type=_host_name,
+        metavar="NAME",
+        help="also answer requests whose Host is NAME (besides localhost, 127.0.0.1, [::1] and --host); "
+        "repeatable; '*' allows any",
     )
     p.add_argument(
         "--state-file",
@@ -120,15 +134,6 @@ def parser() -> argparse.ArgumentParser:
         help="with --state-file: 'interval' writes changes four times a second (a kill -9 loses the last "
         "quarter second); 'always' writes each change before its answer is sent (default: interval)",
     )
-    p.add_argument("--strict", action="store_true", help="validate every response against the spec (slow)")
-    p.add_argument("--log-level", choices=LEVELS, default="info", help="logging level (default: info)")
-    p.add_argument(
-        "--spec",
-        type=Path,
-        metavar="FILE",
-        help="serve this OpenAPI 3.1 document with its x-job-lifecycle, e.g. a deployment's own copy (default: the packaged spec)",
-    )
-    return p
 
 
 def _json_object(text: str) -> dict[str, Any]:

@@ -50,6 +50,7 @@ class Tally:
     storms: int = 0
     storm_winners: list[int] = field(default_factory=list)  # 204s per storm of concurrent aborts: exactly 1 each
     rude: int = 0  # idle, trickling and disconnecting connections opened
+    logouts: int = 0  # each a revocation the mock keeps until the token expires (12 h): memory it may keep
 
 
 @dataclass
@@ -69,6 +70,7 @@ class Report:
     storms: int
     storms_with_one_winner: int
     rude_connections: int
+    logouts: int
     rss_start_mb: float
     rss_warm_mb: float
     rss_end_mb: float
@@ -139,14 +141,14 @@ class Soak:
     async def sessions(self, session: aiohttp.ClientSession) -> None:
         """Logs in, lists, renews and logs out, again and again."""
         while self.running():
-            status, token = 0, await self.token(session)
+            token = await self.token(session)
             headers = {"Authorization": f"Bearer {token}"}
             await self.call(session, "GET", "/@jobs", headers=headers)
             async with session.post(f"{self.url}/@login-renew", headers=headers) as response:
-                status = response.status
-                renewed = (await response.json())["token"] if status == 200 else token
-            await self.call(session, "POST", "/@logout", headers=headers)
-            await self.call(session, "POST", "/@logout", headers={"Authorization": f"Bearer {renewed}"})
+                renewed = (await response.json())["token"] if response.status == 200 else token
+            for bearer in (token, renewed):
+                status = await self.call(session, "POST", "/@logout", headers={"Authorization": f"Bearer {bearer}"})
+                self.tally.logouts += status == 204
 
     async def storms(self, session: aiohttp.ClientSession) -> None:
         """Twenty concurrent aborts of one running job (exactly one may win), then retries of it failed, then away."""
@@ -295,6 +297,7 @@ def _report(
         storms=tally.storms,
         storms_with_one_winner=tally.storm_winners.count(1),
         rude_connections=tally.rude,
+        logouts=tally.logouts,
         rss_start_mb=round(start, 1),
         rss_warm_mb=round(warm, 1),
         rss_end_mb=round(samples[-1] if samples else start, 1),
@@ -316,6 +319,7 @@ def render(report: Report) -> str:
         ("journal entries dropped (ring)", f"{report.journal_dropped:,}"),
         ("abort storms with exactly one 204", f"{report.storms_with_one_winner} of {report.storms}"),
         ("idle, trickling and leaving connections", f"{report.rude_connections:,}"),
+        ("logouts (revocations kept until the tokens expire)", f"{report.logouts:,}"),
         ("RSS start / after warm-up / end / peak", f"{report.rss_start_mb} / {report.rss_warm_mb} / "
          f"{report.rss_end_mb} / {report.rss_peak_mb} MB"),
         ("RSS growth after warm-up", f"{report.growth_mb:+.1f} MB (allowed {FLAT_MB} MB)"),

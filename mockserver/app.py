@@ -17,7 +17,7 @@ from mockserver.cors import cors_middleware
 from mockserver.errors import BadRequest
 from mockserver.faults import Faults
 from mockserver.guard import allowed_hosts, guard_middleware
-from mockserver.http import dump, json_response
+from mockserver.http import MAX_BODY, dump, json_response
 from mockserver.journal import Journal
 from mockserver.sessions import SESSIONS, Sessions, add_prefix_routes, session_middleware
 from mockserver.state import STATE, MockState
@@ -34,7 +34,7 @@ def create_app(
     state = _state(spec, config, clock or Clock(speed=config.speed))
     saver = persist.Saver(state, config.state_file) if config.state_file is not None else None
     sessions = Sessions(state, idle=config.session_idle, limit=config.max_sessions)
-    app = web.Application(middlewares=_middlewares(spec, config, saver, sessions), client_max_size=middlewares.MAX_BODY)
+    app = web.Application(middlewares=_middlewares(spec, config, saver, sessions), client_max_size=MAX_BODY)
     app[STATE] = state
     app[SESSIONS] = sessions
     add_prefix_routes(app)

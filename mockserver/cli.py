@@ -69,16 +69,7 @@ def parser() -> argparse.ArgumentParser:
         metavar="ORIGIN",
         help="allow this browser origin, with credentials; repeatable (default: http://localhost:3000)",
     )
-    p.add_argument(
-        "--allowed-host",
-        action="append",
-        default=[],
-        dest="allowed_hosts",
-        type=_host_name,
-        metavar="NAME",
-        help="also answer requests whose Host is NAME (besides localhost, 127.0.0.1, [::1] and --host); "
-        "repeatable; '*' allows any",
-    )
+    _add_limits(p)
     p.add_argument(
         "--latency", metavar="SECONDS|MIN-MAX", help="delay every answer, e.g. 0.3 or 0.1-0.8 (default: none)"
     )
@@ -89,6 +80,42 @@ def parser() -> argparse.ArgumentParser:
         metavar="JSON",
         type=_json_object,
         help='inject a fault, as POST /__mock__/faults takes it, e.g. \'{"operation": "getJobs", "status": 503}\'; repeatable',
+    )
+    p.add_argument(
+        "--reload",
+        action="store_true",
+        help="watch the --spec, --data and --users files and serve an edit without a restart "
+        "(an invalid edit is refused, the last good one kept)",
+    )
+    p.add_argument("--strict", action="store_true", help="validate every response against the spec (slow)")
+    p.add_argument("--log-level", choices=LEVELS, default="info", help="logging level (default: info)")
+    p.add_argument(
+        "--log-format",
+        choices=logs.FORMATS,
+        default="text",
+        help="text, or json: one JSON object per line (time, level, logger, message), the start-up lines too",
+    )
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    p.add_argument(
+        "--spec",
+        type=Path,
+        metavar="FILE",
+        help="serve this OpenAPI 3.1 document with its x-job-lifecycle, e.g. a deployment's own copy (default: the packaged spec)",
+    )
+    return p
+
+
+def _add_limits(p: argparse.ArgumentParser) -> None:
+    """The flags of who may talk to the mock, how long it waits, what it keeps and how it saves."""
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        dest="allowed_hosts",
+        type=_host_name,
+        metavar="NAME",
+        help="also answer requests whose Host is NAME (besides localhost, 127.0.0.1, [::1] and --host); "
+        "repeatable; '*' allows any",
     )
     p.add_argument(
         "--state-file",
@@ -126,12 +153,6 @@ def parser() -> argparse.ArgumentParser:
         "quarter second); 'always' writes each change before its answer is sent (default: interval)",
     )
     p.add_argument(
-        "--reload",
-        action="store_true",
-        help="watch the --spec, --data and --users files and serve an edit without a restart "
-        "(an invalid edit is refused, the last good one kept)",
-    )
-    p.add_argument(
         "--session-idle",
         type=_between(0, MAX_TIMEOUT),
         default=600.0,
@@ -141,22 +162,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-sessions", type=_count, default=1000, metavar="N", help="hold at most N sessions at once (default: 1000)"
     )
-    p.add_argument("--strict", action="store_true", help="validate every response against the spec (slow)")
-    p.add_argument("--log-level", choices=LEVELS, default="info", help="logging level (default: info)")
-    p.add_argument(
-        "--log-format",
-        choices=logs.FORMATS,
-        default="text",
-        help="text, or json: one JSON object per line (time, level, logger, message), the start-up lines too",
-    )
-    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    p.add_argument(
-        "--spec",
-        type=Path,
-        metavar="FILE",
-        help="serve this OpenAPI 3.1 document with its x-job-lifecycle, e.g. a deployment's own copy (default: the packaged spec)",
-    )
-    return p
 
 
 def _version() -> str:

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiohttp import web
+from aiohttp import StreamReader, web
 from aiohttp.http_exceptions import BadHttpMessage, BadHttpMethod, LineTooLong
 from aiohttp.web_protocol import RequestHandler
 
@@ -27,6 +27,7 @@ from mockserver.http import dump
 log = logging.getLogger("mockserver.connections")
 OUT_OF_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 IDLE_TO_SHED = 1.0  # seconds a connection must have waited for a request before it is closed to free a descriptor
+SHUTDOWN_GRACE = 5.0  # seconds requests in flight get to finish when the mock stops
 REPORT_EVERY = 10.0  # seconds between two reports of running out of descriptors
 TIMED_OUT = dump({"error": {"type": "Request timeout", "message": "The request did not arrive in time."}})
 TIMEOUT_ANSWER = (
@@ -49,6 +50,7 @@ class Connection(RequestHandler):
         self._head_started = False  # bytes of the next request's head have arrived
         self._line_ended = False  # its request line is complete
         self._line_length = 0  # the length of its request line so far: too long is a 414, else a header's 431
+        self._unread: StreamReader | None = None  # the body of the last request, if it was answered unread
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -71,6 +73,9 @@ class Connection(RequestHandler):
     def connection_lost(self, exc: BaseException | None) -> None:
         self._disarm()
         super().connection_lost(exc)
+        if self._unread is not None:  # aiohttp would wait out its lingering time for a body that cannot come now
+            self._unread.feed_eof()
+            self._unread = None
 
     def force_close(self) -> None:
         """Close now; an answer the client has not read is dropped, or the socket would wait for it forever."""
@@ -90,10 +95,11 @@ class Connection(RequestHandler):
         self._head_started = self._line_ended = False
         self._line_length = 0
 
-    def finished(self) -> None:
+    def finished(self, request: web.BaseRequest) -> None:
         """The answer is on its way: the connection waits for the next request (aiohttp's idle timeout)."""
         self.busy = False
         self.waiting_since = self._clock.time()
+        self._unread = None if request.content.is_eof() else request.content
 
     def handle_error(
         self,
@@ -186,7 +192,7 @@ def _observed(handler: RawHandler) -> RawHandler:
         try:
             return await handler(request)
         finally:
-            connection.finished()
+            connection.finished(request)
 
     return handle
 
@@ -247,7 +253,8 @@ class MockRunner(web.AppRunner):
             "lingering_time": request_timeout,
             "access_log": access_log,
         }
-        super().__init__(app, handle_signals=False, **options)
+        # Requests still in flight at shutdown get a few seconds (a latency fault may be holding one for minutes).
+        super().__init__(app, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE, **options)
         self._connection_options = options
         self.request_timeout = request_timeout
 

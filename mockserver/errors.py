@@ -126,6 +126,7 @@ class PayloadTooLarge(ApiError):
 
     status = 413
     error_type = "Payload too large"
+    closes = True  # the rest of the body is not worth reading
 
 
 class MockFailure(ApiError):
@@ -141,3 +142,4 @@ class RequestTimeout(ApiError):
     status = 408
     error_type = "Request timeout"
     closes = True
+    deliberate = True  # the client's doing, not an answer of the mock's: strict mode lets it pass

@@ -9,10 +9,11 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from mockserver.errors import RequestTimeout
+from mockserver.errors import PayloadTooLarge, RequestTimeout
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 JSON = "application/json"
+MAX_BODY = 1024 * 1024  # request bodies over this are a 413
 SAFE_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 
 
@@ -27,7 +28,12 @@ def dump(data: object) -> bytes:
 
 
 async def read_body(request: web.Request, seconds: float) -> bytes:
-    """The request's body, which must arrive within `seconds`: a client trickling it holds no connection for long."""
+    """The request's body, which must arrive within `seconds`: a client trickling it holds no connection for long.
+
+    A body declared larger than MAX_BODY is refused before any of it is read.
+    """
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise PayloadTooLarge(f"The request body is larger than {MAX_BODY} bytes.")
     try:
         async with asyncio.timeout(seconds):
             return await request.read()

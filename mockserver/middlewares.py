@@ -16,14 +16,13 @@ from aiohttp.typedefs import Middleware
 from mockserver.contract import operation_id, spec_path
 from mockserver.errors import ApiError, MethodNotAllowed, MockFailure, NotFound, PayloadTooLarge
 from mockserver.faults import InjectedFault
-from mockserver.http import Handler, dump, json_response
+from mockserver.http import MAX_BODY, Handler, dump, json_response
 from mockserver.journal import DISCONNECTED
 from mockserver.prefer import about_job, forced_response
 from mockserver.state import MockState, state_of
 from mockserver.validation import ReferenceValidator
 
 log = logging.getLogger("mockserver")
-MAX_BODY = 1024 * 1024  # request bodies over this are a 413
 STREAM_CHUNK = 1 << 20  # response bodies larger than this are written a slice at a time
 NOTES = web.RequestKey("notes", list[str])  # what faults and Prefer did to this answer, for the journal
 DELIBERATE = web.RequestKey("deliberate", bool)  # an answer strict mode must let pass

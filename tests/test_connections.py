@@ -30,7 +30,7 @@ REQUEST_TIMEOUT, IDLE_TIMEOUT = 0.5, 1.0
 @pytest.fixture(scope="module")
 def hasty_mock() -> Iterator[LiveMock]:
     """A mock with short deadlines: half a second for a request to arrive, a second of idle keep-alive."""
-    config = MockConfig(request_timeout=REQUEST_TIMEOUT, idle_timeout=IDLE_TIMEOUT)
+    config = MockConfig(strict=True, request_timeout=REQUEST_TIMEOUT, idle_timeout=IDLE_TIMEOUT)
     with LiveMock(config=config, clock=Clock(manual=True)) as server:
         yield server
 
@@ -115,6 +115,20 @@ def test_a_body_that_stops_arriving_is_a_408_in_nicks_shape(mock: LiveMock) -> N
     assert closed - opened <= 2 * REQUEST_TIMEOUT + 1.5, "and the connection ends (after lingering as long)"
     entry = [e for e in mock.control("GET", "journal") if e["path"] == "/@login"][-1]
     assert entry["status"] == 408
+
+
+def test_a_body_declared_too_large_is_refused_before_it_is_sent(mock: LiveMock) -> None:
+    head = b"POST /@login HTTP/1.1\r\n" + _head_of(mock) + b"Content-Type: application/json\r\n"
+    with _connect(mock.url) as sock:
+        sock.sendall(head + b"Expect: 100-continue\r\nContent-Length: 999999999\r\n\r\n")
+        started, received = time.monotonic(), b""
+        while not received.endswith(b"}}"):
+            received += sock.recv(65536)
+        answered = time.monotonic()
+    assert received.startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+    status, _, body = _answer(received.removeprefix(b"HTTP/1.1 100 Continue\r\n\r\n"))
+    assert status == 413 and json.loads(body)["error"]["type"] == "Payload too large"
+    assert answered - started < REQUEST_TIMEOUT, "at once, not after waiting for the body"
 
 
 def test_an_idle_kept_alive_connection_is_closed_after_the_idle_timeout(mock: LiveMock) -> None:

@@ -220,12 +220,15 @@ def test_every_flag_reaches_the_config(tmp_path: Path) -> None:
         "--host", "0.0.0.0", "--port", "9", "--data", "d.yaml", "--frozen", "--speed", "2", "--schedule", "5",
         "--seed", "3", "--users", "u.yaml", "--secret", "s", "--no-control", "--control-token", "t", "--strict",
         "--log-level", "debug", "--cors-origin", "http://a.test", "--cors-origin", "http://b.test",
+        "--allowed-host", "Dev.Example", "--allowed-host", "ci", "--state-file", "s.json", "--state-sync", "always",
+        "--journal-size", "50", "--request-timeout", "2.5", "--idle-timeout", "7",
     ]  # fmt: skip
     config = config_from(parser().parse_args(argv))
     assert config == MockConfig(
         host="0.0.0.0", port=9, data=Path("d.yaml"), frozen=True, speed=2.0, schedule=5.0, seed=3,
         users=Path("u.yaml"), secret="s", control=False, control_token="t", strict=True, log_level="debug",
-        cors_origins=("http://a.test", "http://b.test"),
+        cors_origins=("http://a.test", "http://b.test"), allowed_hosts=("dev.example", "ci"),
+        state_file=Path("s.json"), state_sync="always", journal_size=50, request_timeout=2.5, idle_timeout=7.0,
     )  # fmt: skip
 
 

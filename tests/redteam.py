@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -101,7 +102,7 @@ def _independent(*changes: brokenjobs.Change) -> Callable[[], AbstractContextMan
             yield Options(
                 base_url=server.url,
                 # -S: the script needs only the standard library, and starts twice as fast without site.
-                fixtures=f"command:{sys.executable} -S {MAKE_JOB} {server.url}",
+                fixtures=f"command:{shlex.quote(sys.executable)} -S {shlex.quote(str(MAKE_JOB))} {server.url}",
                 forbidden_login="editor",
                 forbidden_password="editor",
                 max_examples=EXAMPLES,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import datetime
 
@@ -11,7 +12,13 @@ LATEST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: a Timestamp has fou
 def timestamp(ms: int) -> str:
     """Nick's timestamp of a time in milliseconds since the epoch."""
     seconds, millis = divmod(ms, 1000)
-    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{millis:03d}Z"
+    return f"{_second(seconds)}.{millis:03d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _second(seconds: int) -> str:
+    """The date and time of a whole second: jobs changing in the same second share it."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
 def parse_timestamp(text: str) -> float:

@@ -16,6 +16,7 @@ from jobspec.invariants import invariant_problems, settle
 from jobspec.lifecycle import MAX_SECONDS
 from jobspec.timestamps import LATEST_MS, parse_timestamp, timestamp
 from mockserver.errors import BadRequest, JobNotFound, Refused
+from mockserver.http import decode, dump, encode
 from mockserver.validation import compile_schema, schema_problems
 
 OUTCOME, RESULT, ERROR = "outcome", "result", "error"  # params.mock keys: the end state, $output, $error's message
@@ -40,6 +41,7 @@ class Job:
     body: bytes  # the representation (without `@id`) as compact JSON
     mock: dict[str, Any] | None  # params.mock: the worker's instructions for this job
     version: int = 0
+    python: bool = False  # `body` written by Python's JSON encoder, not orjson: see mockserver.http.encode
 
     def mock_setting(self, key: str) -> Any:
         """A setting of `params.mock` (the outcome, a worker step's timing setting, result, error), if given."""
@@ -88,7 +90,7 @@ class JobStore:
     def encoded_job(self, job_id: str, url: str) -> bytes:
         """One job as JSON bytes, its absolute `url` first as `@id`; JobNotFound for an unknown id."""
         body = self.get(job_id).body
-        return b'{"@id":' + json.dumps(url).encode() + b"," + body[1:]
+        return b'{"@id":' + dump(url) + b"," + body[1:]
 
     def encoded_snapshot(self, header: Mapping[str, Any]) -> bytes:
         """`header`'s members, the worker's appointments (`pending`) and every job (`jobs`) as one JSON object."""
@@ -172,7 +174,7 @@ class JobStore:
 
     def _open(self, job: Job) -> Fields:
         """A working copy of a job to edit: its representation, timestamps in milliseconds."""
-        fields: Fields = json.loads(job.body)
+        fields: Fields = decode(job.body, job.python)
         fields.update(zip(self.stamp_names, job.stamps, strict=True))
         return fields
 
@@ -180,11 +182,7 @@ class JobStore:
         """Write a working copy back into the job."""
         job.state = fields[self.field]
         job.stamps = tuple(fields[name] for name in self.stamp_names)
-        job.body = self._encode(fields)
-
-    def _encode(self, fields: Fields) -> bytes:
-        shown = {**fields, **{name: _ts(fields[name]) for name in self.stamp_names}}
-        return json.dumps(shown, separators=(",", ":")).encode()
+        job.body, job.python = encode({**fields, **{name: _ts(fields[name]) for name in self.stamp_names}})
 
     def _changed(self, job: Job, now_ms: int) -> None:
         job.version += 1
@@ -330,7 +328,9 @@ class JobStore:
     def _own(self) -> None:
         """Copy the shared jobs and appointments before a first change (Job objects change in place)."""
         if self._shared:
-            self.jobs = {key: Job(j.uuid, j.state, j.stamps, j.body, j.mock, j.version) for key, j in self.jobs.items()}
+            self.jobs = {
+                key: Job(j.uuid, j.state, j.stamps, j.body, j.mock, j.version, j.python) for key, j in self.jobs.items()
+            }
             # The same offset on every entry keeps the heap a heap.
             self._due = [(due + self._offset, seq, key, version) for due, seq, key, version in self._due]
             self._shared, self._offset = False, 0

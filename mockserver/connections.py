@@ -5,7 +5,9 @@ aiohttp closes a connection that waits for its next request longer than `keepali
 (`--idle-timeout`), counted from the end of the last answer, or from the connection for the first
 request. On top of that each request's line and headers must arrive within `--request-timeout`
 of its first byte (or of the connection), so a client that trickles a header a byte at a time
-cannot hold a socket: `Connection` keeps that deadline. Out of file descriptors, asyncio logs a
+cannot hold a socket: `Connection` notes that deadline, and one sweep a fraction of the timeout
+apart (`Connections.sweep`) closes the connections past it; a timer per request would cost every
+request a heap push and a cancellation. Out of file descriptors, asyncio logs a
 traceback for every failed accept, thousands a second: `DescriptorAlarm` turns that into one line
 now and then, and closes connections that sit idle, so that accepting resumes.
 """
@@ -28,6 +30,7 @@ log = logging.getLogger("mockserver.connections")
 OUT_OF_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 IDLE_TO_SHED = 1.0  # seconds a connection must have waited for a request before it is closed to free a descriptor
 SHUTDOWN_GRACE = 5.0  # seconds requests in flight get to finish when the mock stops
+SWEEP_MAX = 0.5  # seconds between two sweeps for overdue request heads, at most
 REPORT_EVERY = 10.0  # seconds between two reports of running out of descriptors
 TIMED_OUT = dump({"error": {"type": "Request timeout", "message": "The request did not arrive in time."}})
 TIMEOUT_ANSWER = (
@@ -45,8 +48,9 @@ class Connection(RequestHandler):
         self.request_timeout = request_timeout
         self.busy = False  # a request of this connection is being handled
         self.waiting_since = manager.event_loop.time()  # when it last started waiting for a request
+        self.head_due: float | None = None  # when the next request's head must have arrived (None: not waited for)
+        self._connections = manager
         self._clock = manager.event_loop
-        self._deadline: asyncio.TimerHandle | None = None
         self._head_started = False  # bytes of the next request's head have arrived
         self._line_ended = False  # its request line is complete
         self._line_length = 0  # the length of its request line so far: too long is a 414, else a header's 431
@@ -54,24 +58,22 @@ class Connection(RequestHandler):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        self._arm()  # the first request is due within the request timeout
+        self.head_due = self._clock.time() + self.request_timeout  # the first request is due within the timeout
+        self._connections.watch()
 
     def data_received(self, data: bytes) -> None:
         if data and not self.busy:
-            if self._deadline is None:
-                self._arm()
+            if self.head_due is None:
+                self.head_due = self._clock.time() + self.request_timeout
             self._head_started = True
-            self._measure_line(data)
+            if not self._line_ended:
+                end = data.find(b"\n")
+                self._line_ended = end >= 0
+                self._line_length += len(data) if end < 0 else end
         super().data_received(data)
 
-    def _measure_line(self, data: bytes) -> None:
-        if not self._line_ended:
-            end = data.find(b"\n")
-            self._line_ended = end >= 0
-            self._line_length += len(data) if end < 0 else end
-
     def connection_lost(self, exc: BaseException | None) -> None:
-        self._disarm()
+        self.head_due = None
         super().connection_lost(exc)
         if self._unread is not None:  # aiohttp would wait out its lingering time for a body that cannot come now
             self._unread.feed_eof()
@@ -91,7 +93,7 @@ class Connection(RequestHandler):
     def started(self) -> None:
         """A request's head has arrived and its handling begins: the deadline is met."""
         self.busy = True
-        self._disarm()
+        self.head_due = None
         self._head_started = self._line_ended = False
         self._line_length = 0
 
@@ -101,6 +103,10 @@ class Connection(RequestHandler):
         self.waiting_since = self._clock.time()
         self._unread = None if request.content.is_eof() else request.content
 
+    def overdue(self, now: float) -> bool:
+        """Whether the next request's head should have arrived by `now`."""
+        return self.head_due is not None and not self.busy and now >= self.head_due
+
     def handle_error(
         self,
         request: web.BaseRequest,
@@ -109,7 +115,7 @@ class Connection(RequestHandler):
         message: str | None = None,
     ) -> web.StreamResponse:
         """What the parser refused (or an exception that escaped the app), in Nick's shape; the connection closes."""
-        self._disarm()
+        self.head_due = None
         status, error_type, text = refusal(status, exc, message, self._line_length > self.max_line_size)
         if status >= 500:
             log.error("mock error on a request from %s", request.remote, exc_info=exc)
@@ -123,19 +129,10 @@ class Connection(RequestHandler):
         response.force_close()
         return response
 
-    def _arm(self) -> None:
-        self._disarm()
-        self._deadline = self._clock.call_later(self.request_timeout, self._expire)
-
-    def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-
-    def _expire(self) -> None:
+    def expire(self) -> None:
         """The request's head did not arrive in time: say so if it had begun, and close."""
-        self._deadline = None
-        if self.busy or self.transport is None:
+        self.head_due = None
+        if self.transport is None:
             return
         if self._head_started:
             self.transport.write(TIMEOUT_ANSWER)
@@ -168,9 +165,32 @@ class Connections(web.Server):
         self.event_loop = loop
         self.request_timeout = request_timeout
         self._options = {key: value for key, value in options.items() if key != "request_factory"}
+        # A head is closed on between its deadline and a sweep later: a tenth of the timeout, at most half a second.
+        self._sweep_every = min(SWEEP_MAX, request_timeout / 10)
+        self._sweeper: asyncio.TimerHandle | None = None
 
     def __call__(self) -> Connection:
         return Connection(self, loop=self.event_loop, request_timeout=self.request_timeout, **self._options)
+
+    def watch(self) -> None:
+        """Sweep for overdue request heads while there are connections (see the module's docstring)."""
+        if self._sweeper is None:
+            self._sweeper = self.event_loop.call_later(self._sweep_every, self.sweep)
+
+    def sweep(self) -> None:
+        """Close the connections whose next request's head is overdue; sweep again later while any are open."""
+        now = self.event_loop.time()
+        for connection in [c for c in self.connections if isinstance(c, Connection) and c.overdue(now)]:
+            connection.expire()
+        self._sweeper = None
+        if self.connections:
+            self.watch()
+
+    async def shutdown(self, timeout: float | None = None) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        await super().shutdown(timeout)
 
     def shed_idle(self) -> int:
         """Close the connections that have waited for a request for a while, to free descriptors; how many."""

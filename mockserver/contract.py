@@ -6,7 +6,7 @@ from aiohttp import web
 
 from jobspec import Spec
 from mockserver.errors import InvalidCredentials, InvalidSession, MissingCredentials, Unauthorized
-from mockserver.http import Handler, base_url, dump, json_response, read_body
+from mockserver.http import Handler, base_url, dump, json_response, media_type, read_body
 from mockserver.state import MockState, inner_path, state_of
 from mockserver.validation import RequestInvalid
 
@@ -35,7 +35,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     state = state_of(request)
     try:
         raw = await read_body(request, state.config.request_timeout)
-        body = state.validators["login"].parse_body(raw, request.content_type)
+        body = state.validators["login"].parse_body(raw, media_type(request))
     except RequestInvalid as invalid:
         raise (MissingCredentials() if invalid.only_missing else invalid) from None
     token = state.auth.login(body["login"], body["password"])

@@ -80,9 +80,8 @@ class OperationValidator:
             data = documents.loads(raw)
         except documents.DocumentError as exc:
             raise RequestInvalid([Problem("", str(exc))]) from None
-        problems = [_problem(error) for error in self.body.iter_errors(data)]
-        if problems:
-            raise RequestInvalid(problems)
+        if not self.body.is_valid(data):
+            raise RequestInvalid([_problem(error) for error in self.body.iter_errors(data)])
         return data
 
     def response_problems(self, status: int, content_type: str | None, body: bytes) -> list[str]:

@@ -53,6 +53,7 @@ def _middlewares(spec: Spec, config: MockConfig, saver: persist.Saver | None, se
     """What every request passes through, outermost first; the handler comes after the last."""
     synced = saver is not None and config.state_sync == "always"
     return [
+        middlewares.context,  # what the others and the handler need to know of the request, worked out once
         cors_middleware(config.cors_origins),  # preflights, and CORS headers on every answer
         middlewares.journal,  # records the answer as the client gets it
         guard_middleware(allowed_hosts(config.host, config.allowed_hosts), config.cors_origins),  # Host, Origin

@@ -1,7 +1,8 @@
 """The mock's middlewares, one job each; `app.py` lists them in the order a request passes them.
 
-They share per-request notes through `request[...]`: what faults and Prefer did (for the journal),
-and whether an answer was given on purpose (strict mode lets those pass).
+The first, `context`, works out once what the others and the handler need (the state, the path
+without a session prefix, the operation); they share what they did through it: what faults and
+Prefer did (for the journal), and whether an answer was given on purpose (strict mode lets those pass).
 """
 
 from __future__ import annotations
@@ -19,28 +20,38 @@ from mockserver.faults import InjectedFault
 from mockserver.http import MAX_BODY, Handler, dump, json_response
 from mockserver.journal import DISCONNECTED
 from mockserver.prefer import about_job, forced_response
-from mockserver.state import MockState, state_of
+from mockserver.state import CONTEXT, STATE, Context, MockState, prefix
 from mockserver.validation import ReferenceValidator
 
 log = logging.getLogger("mockserver")
 STREAM_CHUNK = 1 << 20  # response bodies larger than this are written a slice at a time
-NOTES = web.RequestKey("notes", list[str])  # what faults and Prefer did to this answer, for the journal
-DELIBERATE = web.RequestKey("deliberate", bool)  # an answer strict mode must let pass
+
+
+@web.middleware
+async def context(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The request's context (see `Context`): the mock's shared state until the session middleware says otherwise."""
+    prefixed = prefix(request)
+    request[CONTEXT] = Context(
+        request.app[STATE],
+        request.path if prefixed is None else prefixed[1],
+        operation_id(request),
+        None if prefixed is None else prefixed[0],
+    )
+    return await handler(request)
 
 
 @web.middleware
 async def journal(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Record every answer, with what faults and Prefer did to it."""
-    notes: list[str] = []
-    request[NOTES] = notes
     response = await handler(request)
-    state_of(request).journal.record(
+    context = request[CONTEXT]
+    context.state.journal.record(
         request.method,
         request.path,
-        operation_id(request),
+        context.operation,
         response.status,
         request.match_info.get("id"),
-        "; ".join(notes),
+        "; ".join(context.notes),
     )
     return response
 
@@ -51,13 +62,13 @@ async def faults(request: web.Request, handler: Handler) -> web.StreamResponse:
 
     How the answer goes out is this middleware's business, so large bodies are sliced here too.
     """
-    state = state_of(request)
-    name = operation_id(request)
+    context = request[CONTEXT]
+    state, name = context.state, context.operation
     taken = state.faults.take(name) if name is not None and state.faults.active else []
     if not taken:
         answer = await handler(request)
         return await _stream(request, answer, STREAM_CHUNK, 0) if _large(answer) else answer
-    request[NOTES] += [fault.describe() for fault in taken]
+    context.notes += [fault.describe() for fault in taken]
     await state.faults.delay(taken)
     forced = next((fault for fault in taken if fault.status is not None), None)
     response: web.StreamResponse
@@ -79,15 +90,16 @@ def strict(reference: ReferenceValidator) -> Middleware:
     @web.middleware
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = await handler(request)
-        name = operation_id(request)
-        if name is None or request.get(DELIBERATE) or not isinstance(response, web.Response):
+        context = request[CONTEXT]
+        name = context.operation
+        if name is None or context.deliberate or not isinstance(response, web.Response):
             return response
-        problems = _problems(request, state_of(request), reference, name, response)
+        problems = _problems(request, context.state, reference, name, response)
         if not problems:
             return response
         message = f"strict mode: {request.method} {request.path} -> {response.status} breaks the spec: {problems}"
         log.error(message)
-        state_of(request).journal.error(request.method, request.path, message)
+        context.state.journal.error(request.method, request.path, message)
         return render(MockFailure(message))
 
     return check
@@ -99,7 +111,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except ApiError as error:
-        request[DELIBERATE] = error.deliberate
+        request[CONTEXT].deliberate = error.deliberate
         return render(error)
     except web.HTTPException as exc:
         return render(_from_aiohttp(request, exc))
@@ -107,8 +119,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _client_left(request, "before its answer")
     except Exception as exc:
         log.exception("mock error on %s %s", request.method, request.path)
-        state_of(request).journal.error(request.method, request.path, f"{type(exc).__name__}: {exc}")
-        request[DELIBERATE] = True  # already reported: strict mode would only report it twice
+        context = request[CONTEXT]
+        context.state.journal.error(request.method, request.path, f"{type(exc).__name__}: {exc}")
+        context.deliberate = True  # already reported: strict mode would only report it twice
         return render(MockFailure("The mock server failed; see GET /__mock__/errors."))
 
 
@@ -116,10 +129,12 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 async def prefer(request: web.Request, handler: Handler) -> web.StreamResponse:
     """`Prefer: code=N` / `example=NAME`: the spec's documented response instead of the handler's."""
     header = request.headers.get("Prefer")
-    name = operation_id(request)
-    if not header or name is None:
+    if not header:
         return await handler(request)
-    state = state_of(request)
+    context = request[CONTEXT]
+    state, name = context.state, context.operation
+    if name is None:
+        return await handler(request)
     forced = forced_response(state.spec.operation(name), header)
     if forced is None:
         return await handler(request)
@@ -129,7 +144,7 @@ async def prefer(request: web.Request, handler: Handler) -> web.StreamResponse:
         job = state.store.jobs.get(job_id)
         if job is not None:
             forced = about_job(forced, state.spec.lifecycle, name, job_id, job.state)
-    request[NOTES].append(f"Prefer: {forced.status}" + (f" example {forced.example}" if forced.example else ""))
+    context.notes.append(f"Prefer: {forced.status}" + (f" example {forced.example}" if forced.example else ""))
     if forced.body is None:
         return web.Response(status=forced.status)
     return json_response(dump(forced.body), status=forced.status)
@@ -137,8 +152,9 @@ async def prefer(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 def _client_left(request: web.Request, when: str) -> web.Response:
     """A client that closed its connection (a body cut short, say): its doing, journaled as such, no traceback."""
-    request[NOTES].append(f"the client closed the connection {when}")
-    request[DELIBERATE] = True
+    context = request[CONTEXT]
+    context.notes.append(f"the client closed the connection {when}")
+    context.deliberate = True
     return web.Response(status=DISCONNECTED)  # never sent: the journal's record of what happened
 
 
@@ -195,7 +211,8 @@ async def _stream(request: web.Request, response: web.Response, size: int, inter
     body = memoryview(response.body if isinstance(response.body, bytes) else b"")
     stream = web.StreamResponse(status=response.status, headers=response.headers)
     stream.content_length = len(body)
-    deadline = state_of(request).config.request_timeout
+    context = request[CONTEXT]
+    deadline = context.state.config.request_timeout
     try:
         await stream.prepare(request)
         for start in range(0, len(body), size):
@@ -204,9 +221,9 @@ async def _stream(request: web.Request, response: web.Response, size: int, inter
             await asyncio.sleep(interval)
         await stream.write_eof()
     except ConnectionError:
-        request[NOTES].append(f"the client closed the connection during the answer ({response.status})")
+        context.notes.append(f"the client closed the connection during the answer ({response.status})")
     except TimeoutError:
-        request[NOTES].append(f"the client did not take the answer ({response.status}) in {deadline:g} s: cut off")
+        context.notes.append(f"the client did not take the answer ({response.status}) in {deadline:g} s: cut off")
         if request.transport is not None:
             request.transport.abort()
     return stream

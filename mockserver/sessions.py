@@ -30,14 +30,12 @@ from mockserver.http import Handler
 from mockserver.journal import Journal
 from mockserver.middlewares import render
 from mockserver.sessionclient import HEADER
-from mockserver.state import INNER_PATH, SESSION, MockState, Template
+from mockserver.state import PATH_PREFIX, PREFIXED, MockState, Template, context_of
 from mockserver.store import JobStore
 
-PATH_PREFIX = "/__session/"
 NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 IDLE_SECONDS = 600.0  # --session-idle: a session unused this long is forgotten
 MAX_SESSIONS = 1000  # --max-sessions
-PREFIXED = web.RequestKey("prefixed", str)  # the session a request's path prefix named
 
 
 class TooManySessions(ApiError):
@@ -182,15 +180,16 @@ SESSIONS = web.AppKey("sessions", Sessions)
 
 
 def session_middleware(sessions: Sessions) -> Middleware:
-    """Put the state of the session a request names (header, else path prefix) where `state_of` finds it."""
+    """Make the state of the session a request names (header, else path prefix) the state its context holds."""
 
     @web.middleware
     async def session(request: web.Request, handler: Handler) -> web.StreamResponse:
-        name = request.headers.get(HEADER)  # the whole cost for a request that names no session, with the next line
-        if name is None and (name := request.get(PREFIXED)) is None:
+        context = context_of(request)
+        name = request.headers.get(HEADER)
+        if name is None and (name := context.session) is None:  # the whole cost for a request that names no session
             return await handler(request)
         try:
-            request[SESSION] = sessions.find(name)
+            context.state = sessions.find(name)
         except ApiError as error:
             return render(error)
         return await handler(request)
@@ -218,8 +217,7 @@ class PrefixResource(AbstractResource):
         if not isinstance(match, UrlMappingMatchInfo) or match.http_exception is not None:
             error = match.http_exception
             return None, set(getattr(error, "allowed_methods", ()) or ())
-        request[PREFIXED] = name
-        request[INNER_PATH] = "/" + rest
+        request[PREFIXED] = (name, "/" + rest)
         return match, set()
 
     def url_for(self, **kwargs: str) -> URL:

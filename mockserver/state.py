@@ -116,17 +116,46 @@ def json_array(text: str) -> Iterator[Any]:
 
 
 STATE = web.AppKey("state", MockState)
-SESSION = web.RequestKey("session", MockState)  # the state of the session a request named, if it named one
+PATH_PREFIX = "/__session/"  # /__session/NAME/...: a request in the session NAME (see mockserver.sessions)
+PREFIXED = web.RequestKey("prefixed", tuple[str, str])  # the session a path prefix named, and the path without it
+
+
+@dataclass(slots=True)
+class Context:
+    """What the middlewares work out about one request once, for each other and for its handler."""
+
+    state: MockState  # what it works on: the mock's shared state, or its session's (see the session middleware)
+    path: str  # its path without a /__session/NAME prefix: the spec's path for the operation it reached
+    operation: str | None  # the operationId it was routed to; None outside the jobs API
+    session: str | None  # the session its path prefix named, if any
+    notes: list[str] = field(default_factory=list)  # what faults and Prefer did to its answer, for the journal
+    deliberate: bool = False  # its answer is one strict mode must let pass (an error given on purpose)
+
+
+CONTEXT = web.RequestKey("context", Context)
+
+
+def prefix(request: web.Request) -> tuple[str, str] | None:
+    """The session a request's path prefix named and its path without the prefix; None without one."""
+    return request.get(PREFIXED) if request.path.startswith(PATH_PREFIX) else None
+
+
+def context_of(request: web.Request) -> Context:
+    """The request's context, made by the first middleware (see mockserver.middlewares.context)."""
+    return request[CONTEXT]
 
 
 def state_of(request: web.Request) -> MockState:
     """The state a request works on: its session's, or the mock's shared state when it names no session."""
-    return request.get(SESSION) or request.app[STATE]
-
-
-INNER_PATH = web.RequestKey("inner_path", str)  # a request's path without its /__session/NAME prefix, if it had one
+    try:
+        return request[CONTEXT].state
+    except KeyError:  # a request the middlewares never saw
+        return request.app[STATE]
 
 
 def inner_path(request: web.Request) -> str:
     """A request's path without any session prefix: the spec's path for the operation it reached."""
-    return request.get(INNER_PATH) or request.path
+    try:
+        return request[CONTEXT].path
+    except KeyError:
+        return request.path

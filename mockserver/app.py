@@ -13,13 +13,13 @@ from mockserver import contract, control, data, docs, middlewares, persist, redi
 from mockserver.auth import DEFAULT_USERS, Authenticator
 from mockserver.clock import Clock
 from mockserver.config import MockConfig
-from mockserver.cors import cors_middleware
+from mockserver.cors import Cors
 from mockserver.errors import BadRequest
 from mockserver.faults import Faults
-from mockserver.guard import allowed_hosts, guard_middleware
+from mockserver.guard import Guard, allowed_hosts
 from mockserver.http import MAX_BODY, dump, json_response
 from mockserver.journal import Journal
-from mockserver.sessions import SESSIONS, Sessions, add_prefix_routes, session_middleware
+from mockserver.sessions import SESSIONS, Sessions, add_prefix_routes
 from mockserver.state import STATE, MockState
 from mockserver.store import JobStore
 from mockserver.validation import ReferenceValidator, compile_validators
@@ -50,20 +50,16 @@ def create_app(
 
 
 def _middlewares(spec: Spec, config: MockConfig, saver: persist.Saver | None, sessions: Sessions) -> list[Middleware]:
-    """What every request passes through, outermost first; the handler comes after the last."""
+    """What every request passes through: the stages of `mockserver.middlewares`, as one middleware."""
     synced = saver is not None and config.state_sync == "always"
-    return [
-        middlewares.context,  # what the others and the handler need to know of the request, worked out once
-        cors_middleware(config.cors_origins),  # preflights, and CORS headers on every answer
-        middlewares.journal,  # records the answer as the client gets it
-        guard_middleware(allowed_hosts(config.host, config.allowed_hosts), config.cors_origins),  # Host, Origin
-        session_middleware(sessions),  # the session the request names, if any (the journal reads it on the way out)
-        middlewares.faults,  # injected latency, status, drop, trickle
-        *([middlewares.strict(ReferenceValidator(spec))] if config.strict else []),  # the answer against the spec
-        *([persist.durable(saver)] if synced and saver is not None else []),  # the change on disk before the answer
-        middlewares.errors,  # exceptions rendered in Nick's shape
-        middlewares.prefer,  # a documented response on demand instead of the handler's
-    ]
+    pipeline = middlewares.Pipeline(
+        cors=Cors(config.cors_origins),
+        guard=Guard(allowed_hosts(config.host, config.allowed_hosts), config.cors_origins),
+        sessions=sessions,
+        strict=ReferenceValidator(spec) if config.strict else None,
+        durable=saver if synced else None,
+    )
+    return [pipeline]
 
 
 def _state(spec: Spec, config: MockConfig, clock: Clock) -> MockState:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
 
 from mockserver.errors import ApiError
-from mockserver.middlewares import render
+from mockserver.http import render
 
 DEFAULT_ORIGINS = ("http://localhost:3000",)  # Nick's frontend
 ALLOW_HEADERS = "Authorization, Content-Type, X-Mock-Session"  # the last: a session per browser context
@@ -31,30 +30,35 @@ def check_origins(origins: Iterable[str]) -> tuple[str, ...]:
     return origins
 
 
-def cors_middleware(origins: Iterable[str]) -> Middleware:
-    """A middleware answering preflights and decorating every response for allowed origins."""
-    allowed = frozenset(check_origins(origins))
+class Cors:
+    """CORS for the allowed origins: preflights answered (or refused), every other answer decorated."""
 
-    @web.middleware
-    async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    def __init__(self, origins: Iterable[str]) -> None:
+        self.allowed = frozenset(check_origins(origins))
+
+    def preflight(self, request: web.Request) -> web.StreamResponse | None:
+        """The answer to a preflight, or to one from an origin not allowed; None for every other request."""
         origin = request.headers.get("Origin")
-        if origin is not None and origin not in allowed and _preflight(request):
+        if origin is None or not _preflight(request):
+            return None
+        if origin not in self.allowed:
             return _refused(origin)
-        if origin not in allowed:
-            response = await handler(request)
+        methods = _allowed_methods(request)
+        if not methods:
+            return None  # a preflight for a path no route takes: answered like any request to it
+        preflight = web.Response(status=204)
+        preflight.headers["Access-Control-Allow-Methods"] = ", ".join(sorted(methods))
+        preflight.headers["Access-Control-Allow-Headers"] = ALLOW_HEADERS
+        preflight.headers["Access-Control-Max-Age"] = MAX_AGE
+        return _decorate(preflight, origin)
+
+    def finish(self, request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+        """Every answer but a preflight's: CORS headers for an allowed origin, `Vary: Origin` for all."""
+        origin = request.headers.get("Origin")
+        if origin is None or origin not in self.allowed:
             response.headers.add("Vary", "Origin")  # a shared cache must not hand this copy to an allowed origin
             return response
-        if _preflight(request):
-            methods = _allowed_methods(request)
-            if methods:
-                preflight = web.Response(status=204)
-                preflight.headers["Access-Control-Allow-Methods"] = ", ".join(sorted(methods))
-                preflight.headers["Access-Control-Allow-Headers"] = ALLOW_HEADERS
-                preflight.headers["Access-Control-Max-Age"] = MAX_AGE
-                return _decorate(preflight, origin)
-        return _decorate(await handler(request), origin)  # errors too: the middlewares inside render them all
-
-    return cors
+        return _decorate(response, origin)  # errors too: what is inside renders them all
 
 
 def _preflight(request: web.Request) -> bool:

@@ -15,12 +15,9 @@ import re
 from collections.abc import Iterable
 
 from aiohttp import web
-from aiohttp.typedefs import Middleware
 
 from mockserver.errors import ApiError
-from mockserver.http import Handler
-from mockserver.middlewares import render
-from mockserver.state import inner_path
+from mockserver.http import render
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 ANY = "*"
@@ -70,35 +67,36 @@ def allowed_hosts(listen_host: str, extra: Iterable[str]) -> frozenset[str] | No
     return frozenset({*LOOPBACK_NAMES, bracketed, *extra})
 
 
-def guard_middleware(hosts: frozenset[str] | None, origins: Iterable[str]) -> Middleware:
-    """A middleware enforcing the Host rule on every path and the Origin and JSON rules on the control API."""
-    allowed_origins = frozenset(origins)
-    verdicts: dict[str, bool] = {}
+class Guard:
+    """The Host rule on every path; the Origin and JSON rules on the control API."""
 
-    def host_ok(host: str) -> bool:
-        verdict = verdicts.get(host)
-        if verdict is None:
-            name = _hostname(host)
-            verdict = name in hosts if hosts is not None else True
-            verdict = verdict or _is_ip(name)  # no rebinding without a name: an address is always fine
-            if len(verdicts) < VERDICTS:
-                verdicts[host] = verdict
-        return verdict
+    def __init__(self, hosts: frozenset[str] | None, origins: Iterable[str]) -> None:
+        self.hosts = hosts  # None: any
+        self.origins = frozenset(origins)
+        self._verdicts: dict[str, bool] = {}
 
-    @web.middleware
-    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    def refusal(self, request: web.Request, path: str) -> web.Response | None:
+        """The answer refusing the request (`path`: its path without a session prefix), or None to let it through."""
         host = request.headers.get("Host")
-        if host is not None and hosts is not None and not host_ok(host):
+        if host is not None and self.hosts is not None and not self._host_ok(host):
             return render(
                 HostRefused(
                     f"Host {host!r} is not an address of this mock; "
                     f"start it with --allowed-host {_hostname(host)} to allow it."
                 )
             )
-        refusal = _control_refusal(request, allowed_origins, host) if inner_path(request).startswith(CONTROL) else None
-        return render(refusal) if refusal is not None else await handler(request)
+        refusal = _control_refusal(request, self.origins, host) if path.startswith(CONTROL) else None
+        return None if refusal is None else render(refusal)
 
-    return guard
+    def _host_ok(self, host: str) -> bool:
+        verdict = self._verdicts.get(host)
+        if verdict is None:
+            name = _hostname(host)
+            verdict = name in self.hosts if self.hosts is not None else True
+            verdict = verdict or _is_ip(name)  # no rebinding without a name: an address is always fine
+            if len(self._verdicts) < VERDICTS:
+                self._verdicts[host] = verdict
+        return verdict
 
 
 def _control_refusal(request: web.Request, allowed_origins: frozenset[str], host: str | None) -> ApiError | None:

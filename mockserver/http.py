@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from mockserver.errors import PayloadTooLarge, RequestTimeout
+from mockserver.errors import ApiError, PayloadTooLarge, RequestTimeout
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 JSON = "application/json"
@@ -80,3 +80,12 @@ def base_url(request: web.Request) -> str:
     if not SAFE_HOST.match(host):
         host = request.host if SAFE_HOST.match(request.host) else "localhost"
     return f"{proto}://{host}"
+
+
+def render(error: ApiError, status: int | None = None) -> web.Response:
+    """Nick's error body for `error`, with its status and headers."""
+    response = json_response(dump(error.body()), status=status or error.status)
+    response.headers.update(error.headers())
+    if error.closes:
+        response.force_close()
+    return response

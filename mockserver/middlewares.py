@@ -1,8 +1,20 @@
-"""The mock's middlewares, one job each; `app.py` lists them in the order a request passes them.
+"""What every request passes through: one aiohttp middleware, `Pipeline`, running the mock's stages in order.
 
-The first, `context`, works out once what the others and the handler need (the state, the path
-without a session prefix, the operation); they share what they did through it: what faults and
-Prefer did (for the journal), and whether an answer was given on purpose (strict mode lets those pass).
+Each stage does one job; where it has a module of its own, its work is a function or method there:
+
+1. context: what the stages and the handler need to know of the request, worked out once (`Context`);
+2. CORS: a preflight answered here; every other answer decorated on its way out (`cors.Cors`);
+3. journal: every answer from here on recorded, with what faults and Prefer did to it;
+4. guard: the Host rule, and the control API's Origin and JSON rules (`guard.Guard`);
+5. session: the session the request names becomes the state it works on (`sessions.enter`);
+6. faults: injected latency, status, drop or trickle; a large body sent a slice at a time;
+7. strict (`--strict`): an answer the spec does not allow becomes a loud 500 and a journaled mock error;
+8. durable (`--state-sync always`): the change on disk before the answer (`persist.Saver.durable`);
+9. errors: every exception rendered in Nick's shape, the mock's own failures journaled, never a traceback;
+10. Prefer: a documented response on demand instead of the handler's;
+
+then the handler. One middleware, not ten: each aiohttp middleware costs a coroutine and a call
+per request, and the profile of an abort found the chain of them costing more than the handler.
 """
 
 from __future__ import annotations
@@ -12,14 +24,17 @@ import logging
 from typing import TypeGuard
 
 from aiohttp import web
-from aiohttp.typedefs import Middleware
 
 from mockserver.contract import operation_id, spec_path
+from mockserver.cors import Cors
 from mockserver.errors import ApiError, MethodNotAllowed, MockFailure, NotFound, PayloadTooLarge
-from mockserver.faults import InjectedFault
-from mockserver.http import MAX_BODY, Handler, dump, json_response
+from mockserver.faults import Fault, InjectedFault
+from mockserver.guard import Guard
+from mockserver.http import MAX_BODY, Handler, dump, json_response, render
 from mockserver.journal import DISCONNECTED
+from mockserver.persist import Saver
 from mockserver.prefer import about_job, forced_response
+from mockserver.sessions import Sessions, enter
 from mockserver.state import CONTEXT, STATE, Context, MockState, prefix
 from mockserver.validation import ReferenceValidator
 
@@ -27,91 +42,90 @@ log = logging.getLogger("mockserver")
 STREAM_CHUNK = 1 << 20  # response bodies larger than this are written a slice at a time
 
 
-@web.middleware
-async def context(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The request's context (see `Context`): the mock's shared state until the session middleware says otherwise."""
-    prefixed = prefix(request)
-    request[CONTEXT] = Context(
-        request.app[STATE],
-        request.path if prefixed is None else prefixed[1],
-        operation_id(request),
-        None if prefixed is None else prefixed[0],
-    )
-    return await handler(request)
+class Pipeline:
+    """The stages of the module's docstring as one aiohttp middleware; the optional ones given or None."""
+
+    def __init__(
+        self,
+        *,
+        cors: Cors,
+        guard: Guard,
+        sessions: Sessions,
+        strict: ReferenceValidator | None = None,
+        durable: Saver | None = None,
+    ) -> None:
+        self.cors, self.guard, self.sessions, self.strict, self.durable = cors, guard, sessions, strict, durable
+        self.__middleware_version__ = 1  # what @web.middleware marks: aiohttp calls it with the handler
+
+    async def __call__(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        prefixed = prefix(request)
+        context = Context(
+            request.app[STATE],
+            request.path if prefixed is None else prefixed[1],
+            operation_id(request),
+            None if prefixed is None else prefixed[0],
+        )
+        request[CONTEXT] = context
+        preflight = self.cors.preflight(request)
+        if preflight is not None:
+            return preflight
+        refusal = self.guard.refusal(request, context.path) or enter(self.sessions, request, context)
+        response = refusal if refusal is not None else await self._faults(request, context, handler)
+        context.state.journal.record(
+            request.method,
+            request.path,
+            context.operation,
+            response.status,
+            request.match_info.get("id"),
+            "; ".join(context.notes),
+        )
+        return self.cors.finish(request, response)
+
+    async def _faults(self, request: web.Request, context: Context, handler: Handler) -> web.StreamResponse:
+        """The faults stage; how the answer goes out is its business, so large bodies are sliced here too."""
+        faults, name = context.state.faults, context.operation
+        taken = faults.take(name) if name is not None and faults.active else []
+        if not taken:
+            answer = await self._inner(request, context, handler)
+            return await _stream(request, answer, STREAM_CHUNK, 0) if _large(answer) else answer
+        return await self._faulty(request, context, handler, taken)
+
+    async def _faulty(
+        self, request: web.Request, context: Context, handler: Handler, taken: list[Fault]
+    ) -> web.StreamResponse:
+        """Apply the injected faults taken for this request: latency, a status instead of the answer, a drop, a trickle."""
+        context.notes += [fault.describe() for fault in taken]
+        await context.state.faults.delay(taken)
+        forced = next((fault for fault in taken if fault.status is not None), None)
+        response: web.StreamResponse
+        if forced is not None and forced.status is not None:
+            response = render(InjectedFault(forced.status, forced.id))  # the handler never runs: nothing changes
+        else:
+            response = await self._inner(request, context, handler)
+        if any(fault.drop for fault in taken) and request.transport is not None:
+            request.transport.abort()
+        trickle = next((fault.trickle for fault in taken if fault.trickle), None)
+        if trickle and isinstance(response, web.Response):
+            return await _stream(request, response, *trickle)
+        return await _stream(request, response, STREAM_CHUNK, 0) if _large(response) else response
+
+    async def _inner(self, request: web.Request, context: Context, handler: Handler) -> web.StreamResponse:
+        """Strict mode around durable saving around errors around Prefer around the handler."""
+        response = await _errors(request, context, handler)
+        if self.durable is not None:
+            response = await self.durable.durable(request, response)
+        if self.strict is not None:
+            response = _strict(request, context, self.strict, response)
+        return response
 
 
-@web.middleware
-async def journal(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Record every answer, with what faults and Prefer did to it."""
-    response = await handler(request)
-    context = request[CONTEXT]
-    context.state.journal.record(
-        request.method,
-        request.path,
-        context.operation,
-        response.status,
-        request.match_info.get("id"),
-        "; ".join(context.notes),
-    )
-    return response
-
-
-@web.middleware
-async def faults(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Apply the injected faults of this operation: latency, a status instead of the answer, a drop, a trickle.
-
-    How the answer goes out is this middleware's business, so large bodies are sliced here too.
-    """
-    context = request[CONTEXT]
-    state, name = context.state, context.operation
-    taken = state.faults.take(name) if name is not None and state.faults.active else []
-    if not taken:
-        answer = await handler(request)
-        return await _stream(request, answer, STREAM_CHUNK, 0) if _large(answer) else answer
-    context.notes += [fault.describe() for fault in taken]
-    await state.faults.delay(taken)
-    forced = next((fault for fault in taken if fault.status is not None), None)
-    response: web.StreamResponse
-    if forced is not None and forced.status is not None:
-        response = render(InjectedFault(forced.status, forced.id))  # the handler never runs: nothing changes
-    else:
-        response = await handler(request)
-    if any(fault.drop for fault in taken) and request.transport is not None:
-        request.transport.abort()
-    trickle = next((fault.trickle for fault in taken if fault.trickle), None)
-    if trickle and isinstance(response, web.Response):
-        return await _stream(request, response, *trickle)
-    return await _stream(request, response, STREAM_CHUNK, 0) if _large(response) else response
-
-
-def strict(reference: ReferenceValidator) -> Middleware:
-    """Strict mode: an answer the spec does not allow becomes a loud 500 and a journaled mock error."""
-
-    @web.middleware
-    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
-        response = await handler(request)
-        context = request[CONTEXT]
-        name = context.operation
-        if name is None or context.deliberate or not isinstance(response, web.Response):
-            return response
-        problems = _problems(request, context.state, reference, name, response)
-        if not problems:
-            return response
-        message = f"strict mode: {request.method} {request.path} -> {response.status} breaks the spec: {problems}"
-        log.error(message)
-        context.state.journal.error(request.method, request.path, message)
-        return render(MockFailure(message))
-
-    return check
-
-
-@web.middleware
-async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Render every error in Nick's shape; the mock's own failures are logged and journaled, never a traceback."""
+async def _errors(request: web.Request, context: Context, handler: Handler) -> web.StreamResponse:
+    """The handler's answer, or Prefer's, or the error either raised in Nick's shape."""
     try:
-        return await handler(request)
+        forced = _prefer(request, context)
+        return forced if forced is not None else await handler(request)
     except ApiError as error:
-        request[CONTEXT].deliberate = error.deliberate
+        context.deliberate = error.deliberate
         return render(error)
     except web.HTTPException as exc:
         return render(_from_aiohttp(request, exc))
@@ -119,25 +133,37 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _client_left(request, "before its answer")
     except Exception as exc:
         log.exception("mock error on %s %s", request.method, request.path)
-        context = request[CONTEXT]
         context.state.journal.error(request.method, request.path, f"{type(exc).__name__}: {exc}")
         context.deliberate = True  # already reported: strict mode would only report it twice
         return render(MockFailure("The mock server failed; see GET /__mock__/errors."))
 
 
-@web.middleware
-async def prefer(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """`Prefer: code=N` / `example=NAME`: the spec's documented response instead of the handler's."""
+def _strict(
+    request: web.Request, context: Context, reference: ReferenceValidator, response: web.StreamResponse
+) -> web.StreamResponse:
+    """Strict mode: an answer the spec does not allow becomes a loud 500 and a journaled mock error."""
+    name = context.operation
+    if name is None or context.deliberate or not isinstance(response, web.Response):
+        return response
+    problems = _problems(request, context.state, reference, name, response)
+    if not problems:
+        return response
+    message = f"strict mode: {request.method} {request.path} -> {response.status} breaks the spec: {problems}"
+    log.error(message)
+    context.state.journal.error(request.method, request.path, message)
+    return render(MockFailure(message))
+
+
+def _prefer(request: web.Request, context: Context) -> web.Response | None:
+    """`Prefer: code=N` / `example=NAME`: the spec's documented response instead of the handler's; None without."""
     header = request.headers.get("Prefer")
-    if not header:
-        return await handler(request)
-    context = request[CONTEXT]
-    state, name = context.state, context.operation
-    if name is None:
-        return await handler(request)
+    name = context.operation
+    if not header or name is None:
+        return None
+    state = context.state
     forced = forced_response(state.spec.operation(name), header)
     if forced is None:
-        return await handler(request)
+        return None
     job_id = request.match_info.get("id")
     if job_id is not None:
         state.catch_up()
@@ -156,15 +182,6 @@ def _client_left(request: web.Request, when: str) -> web.Response:
     context.notes.append(f"the client closed the connection {when}")
     context.deliberate = True
     return web.Response(status=DISCONNECTED)  # never sent: the journal's record of what happened
-
-
-def render(error: ApiError, status: int | None = None) -> web.Response:
-    """Nick's error body for `error`, with its status and headers."""
-    response = json_response(dump(error.body()), status=status or error.status)
-    response.headers.update(error.headers())
-    if error.closes:
-        response.force_close()
-    return response
 
 
 def _from_aiohttp(request: web.Request, exc: web.HTTPException) -> ApiError:

@@ -11,15 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from aiohttp.typedefs import Middleware
 
 from jobspec.lifecycle import MAX_SECONDS
 from jobspec.timestamps import LATEST_MS
 from mockserver import documents
 from mockserver.data import DataError, check_jobs
 from mockserver.errors import BadRequest, MockFailure
-from mockserver.http import Handler
-from mockserver.middlewares import render
+from mockserver.http import render
 from mockserver.state import STATE, MockState
 from mockserver.validation import compile_schema, schema_problems
 
@@ -160,6 +158,19 @@ class Saver:
             await asyncio.to_thread(write_atomically, self.path, data)
             self.saved, self._done = revision, number
 
+    async def durable(self, request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+        """`--state-sync always`: the change `response` reports on disk before it goes out; a 500 if it cannot be."""
+        if not self.changed():
+            return response
+        try:
+            await self.save_after(self.begun)
+        except OSError as exc:
+            message = f"the change was made but the state file {self.path} could not be written: {exc}"
+            log.error(message)
+            request.app[STATE].journal.error(request.method, request.path, message)
+            return render(MockFailure(message))
+        return response
+
     async def running(self, app: web.Application) -> AsyncIterator[None]:
         """A cleanup context: save four times a second while serving, and once more at shutdown (SIGTERM, SIGINT)."""
         task = asyncio.create_task(self._every(SAVE_EVERY))
@@ -181,22 +192,3 @@ class Saver:
                 if self._failing:
                     log.warning("the state file %s is saved again", self.path)
                 self._failing = False
-
-
-def durable(saver: Saver) -> Middleware:
-    """`--state-sync always`: no answer goes out before the change it reports is on disk."""
-
-    @web.middleware
-    async def synced(request: web.Request, handler: Handler) -> web.StreamResponse:
-        response = await handler(request)
-        if saver.changed():
-            try:
-                await saver.save_after(saver.begun)
-            except OSError as exc:
-                message = f"the change was made but the state file {saver.path} could not be written: {exc}"
-                log.error(message)
-                request.app[STATE].journal.error(request.method, request.path, message)
-                return render(MockFailure(message))
-        return response
-
-    return synced

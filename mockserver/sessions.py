@@ -18,7 +18,6 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractMatchInfo
-from aiohttp.typedefs import Middleware
 from aiohttp.web_urldispatcher import AbstractResource, AbstractRoute, UrlMappingMatchInfo, _InfoDict
 from yarl import URL
 
@@ -26,11 +25,10 @@ from mockserver.auth import Authenticator
 from mockserver.clock import Clock
 from mockserver.errors import ApiError, BadRequest, NotFound
 from mockserver.faults import Faults
-from mockserver.http import Handler
+from mockserver.http import render
 from mockserver.journal import Journal
-from mockserver.middlewares import render
 from mockserver.sessionclient import HEADER
-from mockserver.state import PATH_PREFIX, PREFIXED, MockState, Template, context_of
+from mockserver.state import PATH_PREFIX, PREFIXED, Context, MockState, Template
 from mockserver.store import JobStore
 
 NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -179,22 +177,20 @@ class Sessions(Sized):
 SESSIONS = web.AppKey("sessions", Sessions)
 
 
-def session_middleware(sessions: Sessions) -> Middleware:
-    """Make the state of the session a request names (header, else path prefix) the state its context holds."""
+def enter(sessions: Sessions, request: web.Request, context: Context) -> web.Response | None:
+    """Make the session the request names (header, else path prefix) the state its context holds.
 
-    @web.middleware
-    async def session(request: web.Request, handler: Handler) -> web.StreamResponse:
-        context = context_of(request)
-        name = request.headers.get(HEADER)
-        if name is None and (name := context.session) is None:  # the whole cost for a request that names no session
-            return await handler(request)
-        try:
-            context.state = sessions.find(name)
-        except ApiError as error:
-            return render(error)
-        return await handler(request)
-
-    return session
+    None when it names none, or its session is found or started; otherwise the refusal (a bad
+    name, too many sessions).
+    """
+    name = request.headers.get(HEADER)
+    if name is None and (name := context.session) is None:  # the whole cost for a request that names no session
+        return None
+    try:
+        context.state = sessions.find(name)
+    except ApiError as error:
+        return render(error)
+    return None
 
 
 class PrefixResource(AbstractResource):

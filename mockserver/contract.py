@@ -7,7 +7,7 @@ from aiohttp import web
 from jobspec import Spec
 from mockserver.errors import InvalidCredentials, InvalidSession, MissingCredentials, Unauthorized
 from mockserver.http import Handler, base_url, dump, json_response, media_type, read_body
-from mockserver.state import MockState, inner_path, state_of
+from mockserver.state import MockState, context_of, inner_path, state_of
 from mockserver.validation import RequestInvalid
 
 # Nick mounts every view under any content path: /news/@jobs is /@jobs, /a/b/@jobs/{id}/abort too.
@@ -85,7 +85,7 @@ async def lifecycle_operation(request: web.Request) -> web.StreamResponse:
     """Any operation the lifecycle rules on: the transition it fires, the removal, or its refusal."""
     state = _authorized(request)
     now = state.catch_up()
-    outcome = state.store.act(str(operation_id(request)), request.match_info["id"], now)
+    outcome = state.store.act(str(context_of(request).operation), request.match_info["id"], now)
     return web.Response(status=outcome.status)
 
 

@@ -165,11 +165,18 @@ class JobStore:
         heapq.heappush(self._due, (now_ms + int(seconds * 1000), self._sequence, job.uuid, job.version))
 
     def _fire(self, job: Job, transition: Transition, now_ms: int) -> None:
-        fields = self._open(job)
+        """Move a job along `transition`, working out only the fields it changes (timestamps: text and milliseconds)."""
+        fields: Fields = decode(job.body, job.python)  # timestamps as text: the unchanged ones stay as they are
+        stamps = dict(zip(self.stamp_names, job.stamps, strict=True))
         for name, change in transition.changes.items():
-            fields[name] = self._value(fields, change, now_ms)
-        fields[self.field] = transition.target
-        self._save(job, fields)
+            if name in stamps:
+                stamps[name] = self._value(fields, stamps.values(), change, now_ms)
+                fields[name] = _ts(stamps[name])
+            else:
+                fields[name] = self._value(fields, stamps.values(), change, now_ms)
+        fields[self.field] = job.state = transition.target
+        job.stamps = tuple(stamps.values())
+        job.body, job.python = encode(fields)
         self._changed(job, now_ms)
 
     def _open(self, job: Job) -> Fields:
@@ -190,14 +197,16 @@ class JobStore:
         self.revision += 1
         self._schedule(job, now_ms)
 
-    def _value(self, fields: Fields, change: Change, now_ms: int) -> Any:
+    def _value(self, fields: Fields, stamps: Iterable[int | None], change: Change, now_ms: int) -> Any:
+        """What `change` sets a field of this job to (`stamps`: its timestamps in milliseconds)."""
         if change.kind == "now":
-            return max(now_ms, _latest(fields[n] for n in self.stamp_names))
+            return max(now_ms, _latest(stamps))
         if change.kind == "output":
             return self._output(fields)
         if change.kind == "error":
             return self._error(fields)
-        return copy.deepcopy(change.value)
+        value = change.value
+        return value if value is None or isinstance(value, str | int | float) else copy.deepcopy(value)
 
     def _output(self, fields: Fields) -> dict[str, Any]:
         """What `$output` is for this job: its `params.mock.result`, else the spec's default."""

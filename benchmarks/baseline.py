@@ -58,11 +58,13 @@ async def get_job(request: web.Request) -> web.Response:
     return web.Response(body=head + b"," + tail, content_type="application/json")
 
 
-async def abort_job(request: web.Request) -> web.Response:
+async def no_content(request: web.Request) -> web.Response:
+    """abort, retry, delete, logout: what the jobs API answers them with, nothing."""
     return web.Response(status=204)
 
 
 async def login(request: web.Request) -> web.Response:
+    """login and renew: a token."""
     await request.read()
     return web.Response(body=request.app[BODIES].token, content_type="application/json")
 
@@ -82,8 +84,12 @@ def create_app(jobs: list[dict[str, Any]]) -> web.Application:
         [
             web.get("/@jobs", get_jobs),
             web.get("/@jobs/{id}", get_job),
-            web.post("/@jobs/{id}/abort", abort_job),
+            web.post("/@jobs/{id}/abort", no_content),
+            web.post("/@jobs/{id}/retry", no_content),
+            web.delete("/@jobs/{id}", no_content),
             web.post("/@login", login),
+            web.post("/@login-renew", login),
+            web.post("/@logout", no_content),
             web.post("/__mock__/jobs", create_job),
         ]
     )

@@ -32,6 +32,7 @@ class Load:
     connections: int = 32
     duration: float = 5.0
     timeout: float = 30.0
+    tokens: Path | None = None  # a file of tokens, one per line: each request presents the next (instead of `token`)
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def run_wrk(base_url: str, load: Load) -> LoadResult:
         load.path,
         str(load.ids) if load.ids else "-",
         load.body,
-        load.token,
+        f"@{load.tokens}" if load.tokens else load.token,
         load.session,
     ]
     run = subprocess.run(command, capture_output=True, text=True, timeout=load.duration + load.timeout + 30)
@@ -135,14 +136,17 @@ async def _drive(base_url: str, load: Load) -> LoadResult:
     url = urlsplit(base_url)
     host, port = url.hostname or "127.0.0.1", url.port or 80
     ids = [line for line in load.ids.read_text().splitlines() if line] if load.ids else []
+    tokens = [line for line in load.tokens.read_text().splitlines() if line] if load.tokens else []
     counter = iter(range(1 << 62))
     tally = _Tally()
     started = time.perf_counter()
     deadline = started + load.duration
 
     def next_request() -> bytes:
-        path = load.path.replace("{id}", ids[next(counter) % len(ids)]) if ids else load.path
-        return _request_bytes(load, path, f"{host}:{port}")
+        number = next(counter)
+        path = load.path.replace("{id}", ids[number % len(ids)]) if ids else load.path
+        token = tokens[number % len(tokens)] if tokens else load.token
+        return _request_bytes(load, path, f"{host}:{port}", token)
 
     workers = [_connection(host, port, next_request, deadline, load.timeout, tally) for _ in range(load.connections)]
     await asyncio.gather(*workers)
@@ -159,10 +163,10 @@ async def _drive(base_url: str, load: Load) -> LoadResult:
     )
 
 
-def _request_bytes(load: Load, path: str, host: str) -> bytes:
+def _request_bytes(load: Load, path: str, host: str, token: str) -> bytes:
     lines = [f"{load.method} {path} HTTP/1.1", f"Host: {host}"]
-    if load.token:
-        lines.append(f"Authorization: Bearer {load.token}")
+    if token:
+        lines.append(f"Authorization: Bearer {token}")
     if load.session:
         lines.append(f"X-Mock-Session: {load.session}")
     body = load.body.encode()

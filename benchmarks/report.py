@@ -9,12 +9,22 @@ from typing import Any
 
 from benchmarks.machine import describe
 from benchmarks.memory import Memory
-from benchmarks.scenarios import ScenarioResult, ServerRuns, Settings
+from benchmarks.scenarios import Scenario, ScenarioResult, ServerRuns, Settings
 from benchmarks.suite import SuiteRun
 
 
 def _num(value: float | None, digits: int = 0, suffix: str = "") -> str:
     return "–" if value is None else f"{value:,.{digits}f}{suffix}"
+
+
+def _target(scenario: Scenario) -> str:
+    """What the mock must reach on a scenario, in words."""
+    parts = []
+    if scenario.target_ratio is not None:
+        parts.append(f"req/s ≥ {scenario.target_ratio:.0%} of bare")
+    if scenario.target_p99 is not None:
+        parts.append(f"p99 ≤ {scenario.target_p99:g}× bare")
+    return ", ".join(parts)
 
 
 def _verdict(met: bool | None, target: str) -> str:
@@ -36,7 +46,7 @@ def load_table(results: list[ScenarioResult]) -> str:
     ]
     for result in results:
         bare, mock = result.servers.get("bare"), result.servers.get("mock")
-        target = f"req/s ≥ {result.scenario.target_ratio:.0%} of bare" if result.scenario.target_ratio else ""
+        target = _target(result.scenario)
         cells = [
             result.scenario.title,
             _num(bare.median("rps") if bare else None),
@@ -154,6 +164,7 @@ def _scenario(result: ScenarioResult) -> dict[str, Any]:
         "method": scenario.method,
         "path": scenario.path,
         "target_ratio": scenario.target_ratio,
+        "target_p99": scenario.target_p99,
         "servers": {
             name: {
                 "jobs": runs.jobs,

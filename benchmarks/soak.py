@@ -27,14 +27,14 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from benchmarks import servers
-from benchmarks.scenarios import firing_state
+from benchmarks.scenarios import acting_state
 from jobspec import load_spec
 
 MOCK_OPTIONS = ("--request-timeout", "1", "--idle-timeout", "3", "--journal-size", "2000", "--speed", "20")
 FLAT_MB = 8.0  # resident growth allowed after the warm-up: rings filling up, allocator slack
 JSON = {"Content-Type": "application/json"}
 LIFECYCLE = load_spec().lifecycle
-ABORTABLE, RETRYABLE = firing_state("abortJob"), firing_state("retryJob")
+ABORTABLE, RETRYABLE = acting_state("abortJob"), acting_state("retryJob")
 HELD = {"params": {"mock": {step.setting: 86400 for step in LIFECYCLE.worker.values()}}}  # the worker leaves it be
 
 

@@ -1,11 +1,14 @@
 -- One request shape for benchmarks/load.py:  wrk -s wrk.lua URL -- METHOD PATH IDS BODY TOKEN [SESSION]
 -- PATH may hold "{id}": each request then takes the next id of the file IDS (one per line),
--- cycling; "-" for no ids. BODY "" for none. TOKEN "" sends no Authorization header. SESSION, if given
--- and not "", is sent as X-Mock-Session.
+-- cycling; "-" for no ids. BODY "" for none. TOKEN "" sends no Authorization header; "@FILE" sends
+-- the next token of FILE (one per line) with each request. SESSION, if given and not "", is sent as
+-- X-Mock-Session.
 -- `done` prints one line "WRK_RESULT {json}" that load.py reads.
 
 local ids = {}
 local next_id = 0
+local tokens = {}
+local next_token = 0
 local method, path, body
 
 function init(args)
@@ -19,7 +22,11 @@ function init(args)
     body = args[4]
     wrk.headers["Content-Type"] = "application/json"
   end
-  if args[5] ~= "" then
+  if string.sub(args[5], 1, 1) == "@" then
+    for line in io.lines(string.sub(args[5], 2)) do
+      if line ~= "" then tokens[#tokens + 1] = line end
+    end
+  elseif args[5] ~= "" then
     wrk.headers["Authorization"] = "Bearer " .. args[5]
   end
   if args[6] ~= nil and args[6] ~= "" then
@@ -32,6 +39,13 @@ function request()
   if #ids > 0 then
     next_id = next_id % #ids + 1
     target = string.gsub(path, "{id}", ids[next_id])
+  end
+  if #tokens > 0 then
+    next_token = next_token % #tokens + 1
+    local headers = {}
+    for name, value in pairs(wrk.headers) do headers[name] = value end
+    headers["Authorization"] = "Bearer " .. tokens[next_token]
+    return wrk.format(method, target, headers, body)
   end
   return wrk.format(method, target, nil, body)
 end

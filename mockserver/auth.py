@@ -17,7 +17,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import jwt
 import orjson
@@ -62,9 +62,8 @@ DEFAULT_USERS = (
 )
 
 
-@dataclass(frozen=True)
-class Identity:
-    """Who a verified token speaks for."""
+class Identity(NamedTuple):
+    """Who a verified token speaks for (a named tuple: one is made for every new token)."""
 
     user: User
     key: str  # what the token is, for revocation: see `revocation_key`

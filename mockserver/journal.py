@@ -6,8 +6,8 @@ import itertools
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
-from typing import Any, Generic, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, NamedTuple, TypeVar
 
 T = TypeVar("T")
 
@@ -15,9 +15,8 @@ JOURNAL_SIZE = 10_000  # entries kept by default, and as many errors
 DISCONNECTED = 499  # the status journaled when the client closed its connection before the answer (nginx's)
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One answered request."""
+class Entry(NamedTuple):
+    """One answered request (a named tuple: one is made per request, and a frozen dataclass costs several times more)."""
 
     seq: int
     time: float
@@ -104,11 +103,11 @@ class Journal:
 
     def since(self, seq: int) -> list[dict[str, Any]]:
         """Entries after `seq`, as JSON objects."""
-        return [vars(entry) for entry in self.entries if entry.seq > seq]  # asdict copies: ten times slower
+        return [entry._asdict() for entry in self.entries if entry.seq > seq]
 
     def query(self, query: Query) -> list[dict[str, Any]]:
         """The entries `query` matches, oldest first, as JSON objects."""
-        return [asdict(entry) for entry in self.entries if query.matches(entry)]
+        return [entry._asdict() for entry in self.entries if query.matches(entry)]
 
     def count(self, query: Query) -> int:
         """How many entries `query` matches."""

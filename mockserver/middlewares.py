@@ -85,10 +85,10 @@ class Pipeline:
         """The faults stage; how the answer goes out is its business, so large bodies are sliced here too."""
         faults, name = context.state.faults, context.operation
         taken = faults.take(name) if name is not None and faults.active else []
-        if not taken:
-            answer = await self._inner(request, context, handler)
-            return await _stream(request, answer, STREAM_CHUNK, 0) if _large(answer) else answer
-        return await self._faulty(request, context, handler, taken)
+        if taken:
+            return await self._faulty(request, context, handler, taken)
+        answer = await self._answer(request, context, handler)
+        return await _stream(request, answer, STREAM_CHUNK, 0) if _large(answer) else answer
 
     async def _faulty(
         self, request: web.Request, context: Context, handler: Handler, taken: list[Fault]
@@ -101,7 +101,7 @@ class Pipeline:
         if forced is not None and forced.status is not None:
             response = render(InjectedFault(forced.status, forced.id))  # the handler never runs: nothing changes
         else:
-            response = await self._inner(request, context, handler)
+            response = await self._answer(request, context, handler)
         if any(fault.drop for fault in taken) and request.transport is not None:
             request.transport.abort()
         trickle = next((fault.trickle for fault in taken if fault.trickle), None)
@@ -109,33 +109,29 @@ class Pipeline:
             return await _stream(request, response, *trickle)
         return await _stream(request, response, STREAM_CHUNK, 0) if _large(response) else response
 
-    async def _inner(self, request: web.Request, context: Context, handler: Handler) -> web.StreamResponse:
-        """Strict mode around durable saving around errors around Prefer around the handler."""
-        response = await _errors(request, context, handler)
+    async def _answer(self, request: web.Request, context: Context, handler: Handler) -> web.StreamResponse:
+        """Strict mode, around durable saving, around errors, around Prefer, around the handler (one coroutine)."""
+        response: web.StreamResponse
+        try:
+            forced = _prefer(request, context)
+            response = forced if forced is not None else await handler(request)
+        except ApiError as error:
+            context.deliberate = error.deliberate
+            response = render(error)
+        except web.HTTPException as exc:
+            response = render(_from_aiohttp(request, exc))
+        except ConnectionError:
+            response = _client_left(request, "before its answer")
+        except Exception as exc:
+            log.exception("mock error on %s %s", request.method, request.path)
+            context.state.journal.error(request.method, request.path, f"{type(exc).__name__}: {exc}")
+            context.deliberate = True  # already reported: strict mode would only report it twice
+            response = render(MockFailure("The mock server failed; see GET /__mock__/errors."))
         if self.durable is not None:
             response = await self.durable.durable(request, response)
         if self.strict is not None:
             response = _strict(request, context, self.strict, response)
         return response
-
-
-async def _errors(request: web.Request, context: Context, handler: Handler) -> web.StreamResponse:
-    """The handler's answer, or Prefer's, or the error either raised in Nick's shape."""
-    try:
-        forced = _prefer(request, context)
-        return forced if forced is not None else await handler(request)
-    except ApiError as error:
-        context.deliberate = error.deliberate
-        return render(error)
-    except web.HTTPException as exc:
-        return render(_from_aiohttp(request, exc))
-    except ConnectionError:
-        return _client_left(request, "before its answer")
-    except Exception as exc:
-        log.exception("mock error on %s %s", request.method, request.path)
-        context.state.journal.error(request.method, request.path, f"{type(exc).__name__}: {exc}")
-        context.deliberate = True  # already reported: strict mode would only report it twice
-        return render(MockFailure("The mock server failed; see GET /__mock__/errors."))
 
 
 def _strict(

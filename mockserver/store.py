@@ -206,7 +206,9 @@ class JobStore:
         if change.kind == "error":
             return self._error(fields)
         value = change.value
-        return value if value is None or isinstance(value, str | int | float) else copy.deepcopy(value)
+        if value is None or isinstance(value, str | int | float):
+            return value
+        return type(value)() if not value else copy.deepcopy(value)  # `result: {}` on every retry: no deepcopy
 
     def _output(self, fields: Fields) -> dict[str, Any]:
         """What `$output` is for this job: its `params.mock.result`, else the spec's default."""

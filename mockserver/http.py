@@ -29,17 +29,19 @@ def dump(data: object) -> bytes:
     return encode(data)[0]
 
 
-def encode(data: object) -> tuple[bytes, bool]:
+def encode(data: object, keep: bool = False) -> tuple[bytes, bool]:
     """Compact JSON bytes, and whether Python's encoder wrote them rather than orjson (see `decode`).
 
     orjson is several times faster, but refuses integers beyond 64 bits, lone surrogates and keys
     that are not strings, all of which a client can send inside `params`: Python's encoder writes
-    them as JSON allows.
+    them as JSON allows. Bytes to `keep` are copied: orjson's hold the whole buffer it wrote them
+    into (4 KB for a 400-byte job: 100,000 jobs would take 390 MB instead of 40).
     """
     try:
-        return orjson.dumps(data), False
+        encoded = orjson.dumps(data)
     except TypeError:
         return json.dumps(data, separators=(",", ":")).encode(), True
+    return (bytes(memoryview(encoded)) if keep else encoded), False
 
 
 def decode(raw: bytes, python: bool = False) -> Any:

@@ -83,8 +83,8 @@ class JobStore:
 
     def encoded_list(self) -> bytes:
         """The whole list as JSON bytes, cached until any job changes."""
-        if self._list_cache is None:
-            self._list_cache = b"[" + b",".join(job.body for job in self.jobs.values()) + b"]"
+        if self._list_cache is None:  # one allocation: `b"[" + ... + b"]"` would copy 100,000 jobs twice more
+            self._list_cache = b"".join([b"[", b",".join([job.body for job in self.jobs.values()]), b"]"])
         return self._list_cache
 
     def encoded_job(self, job_id: str, url: str) -> bytes:
@@ -95,7 +95,7 @@ class JobStore:
     def encoded_snapshot(self, header: Mapping[str, Any]) -> bytes:
         """`header`'s members, the worker's appointments (`pending`) and every job (`jobs`) as one JSON object."""
         head = json.dumps({**header, "pending": self.pending()}, separators=(",", ":")).encode()
-        return head[:-1] + b',"jobs":' + self.encoded_list() + b"}"
+        return b"".join([head[:-1], b',"jobs":', self.encoded_list(), b"}"])
 
     # -- client operations -------------------------------------------------------------
 
@@ -176,7 +176,7 @@ class JobStore:
                 fields[name] = self._value(fields, stamps.values(), change, now_ms)
         fields[self.field] = job.state = transition.target
         job.stamps = tuple(stamps.values())
-        job.body, job.python = encode(fields)
+        job.body, job.python = encode(fields, keep=True)
         self._changed(job, now_ms)
 
     def _open(self, job: Job) -> Fields:
@@ -189,7 +189,7 @@ class JobStore:
         """Write a working copy back into the job."""
         job.state = fields[self.field]
         job.stamps = tuple(fields[name] for name in self.stamp_names)
-        job.body, job.python = encode({**fields, **{name: _ts(fields[name]) for name in self.stamp_names}})
+        job.body, job.python = encode({**fields, **{name: _ts(fields[name]) for name in self.stamp_names}}, keep=True)
 
     def _changed(self, job: Job, now_ms: int) -> None:
         job.version += 1

@@ -78,15 +78,14 @@ def _state(spec: Spec, config: MockConfig, clock: Clock) -> MockState:
         journal=Journal(config.journal_size),
     )
     del jobs  # the parsed document goes before the store fills: see MockState.load
+    saved = persist.read(config.state_file, state) if config.state_file is not None else None
     try:
-        state.load()
+        state.load(fill=saved is None)  # restored jobs replace the starting ones: the store holds one set at a time
     except BadRequest as exc:
         raise data.DataError(f"{source}: {exc.message}") from None
     state.arm_faults()
-    if config.state_file is not None:
-        saved = persist.read(config.state_file, state)
-        if saved is not None:
-            persist.restore(state, saved, config.state_file)
+    if config.state_file is not None and saved is not None:
+        persist.restore(state, saved, config.state_file)
     return state
 
 

@@ -58,12 +58,22 @@ def load_jobs(spec: Spec, path: Path | None) -> tuple[list[dict[str, Any]], Path
 def check_jobs(spec: Spec, document: Any, source: Path) -> list[dict[str, Any]]:
     """Jobs from a document, each checked against the Job schema; DataError naming a bad one."""
     entries = _entries(document, "jobs", source)
-    validator = compile_schema(spec.schema("Job"))
+    validator = job_validator(spec)
     for index, entry in enumerate(entries):
-        problems = schema_problems(validator, entry)
-        if problems:
-            raise DataError(f"{source}: {describe(index, entry)} is not a valid Job: {'; '.join(problems)}")
+        check_job(validator, index, entry, source)
     return entries
+
+
+def job_validator(spec: Spec) -> Any:
+    """The spec's Job schema, compiled."""
+    return compile_schema(spec.schema("Job"))
+
+
+def check_job(validator: Any, index: int, entry: Any, source: Path) -> None:
+    """DataError unless `entry`, the job at `index` of `source`, passes `validator` (see `job_validator`)."""
+    problems = schema_problems(validator, entry)
+    if problems:
+        raise DataError(f"{source}: {describe(index, entry)} is not a valid Job: {'; '.join(problems)}")
 
 
 USER_SCHEMA = {

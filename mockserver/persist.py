@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import json
 import logging
 import os
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ from aiohttp import web
 from jobspec.lifecycle import MAX_SECONDS
 from jobspec.timestamps import LATEST_MS
 from mockserver import documents
-from mockserver.data import DataError, check_jobs
+from mockserver.data import DataError, check_job, check_jobs, job_validator
 from mockserver.errors import BadRequest, MockFailure
 from mockserver.http import render
 from mockserver.state import STATE, MockState
@@ -76,40 +78,153 @@ def state_schema() -> dict[str, Any]:
 
 
 def read(path: Path, state: MockState) -> dict[str, Any] | None:
-    """The saved state, checked; None when there is no file yet; DataError naming the file and the place otherwise."""
+    """The saved state, checked; None when there is no file yet; DataError naming the file and the place otherwise.
+
+    Its jobs are a `SavedJobs`: each is decoded and checked as the store takes it (see `restore`),
+    so that 100,000 saved jobs never sit in memory as one parsed document beside the store.
+    """
     if not path.exists():
         return None
     try:
-        saved = documents.loads(path.read_bytes(), where="")
+        raw = path.read_bytes()
     except OSError as exc:
         raise _corrupt(path, f"cannot read it ({exc.strerror})") from None
-    except documents.DocumentError as exc:
-        raise _corrupt(path, str(exc)) from None
+    saved = _members(raw)
+    if saved is None:  # not a file as the mock writes them: parsed whole, and named precisely if it is broken
+        try:
+            saved = documents.loads(raw, where="")
+        except documents.DocumentError as exc:
+            raise _corrupt(path, str(exc)) from None
+    del raw
     if not isinstance(saved, dict) or saved.get("format") != FORMAT or saved.get("version") not in (1, VERSION):
         raise _corrupt(path, f"not a {FORMAT} file of version 1 or {VERSION}")
-    problems = schema_problems(compile_schema(state_schema()), saved, root="")
+    jobs = saved["jobs"] if isinstance(saved.get("jobs"), SavedJobs) else None
+    problems = schema_problems(compile_schema(state_schema()), {**saved, "jobs": []} if jobs else saved, root="")
     if problems:
         raise _corrupt(path, "; ".join(problems[:3]))
-    try:
-        check_jobs(state.spec, saved["jobs"], Path("jobs"))
-    except DataError as exc:
-        raise _corrupt(path, str(exc)) from None
+    if jobs is None:
+        try:
+            check_jobs(state.spec, saved["jobs"], Path("jobs"))
+        except DataError as exc:
+            raise _corrupt(path, str(exc)) from None
+    else:
+        validator = job_validator(state.spec)
+        jobs.check = lambda index, job: _check_saved(validator, path, index, job)
     return saved
 
 
 def restore(state: MockState, saved: dict[str, Any], path: Path) -> None:
-    """Put the saved jobs, appointments, revocations and time back."""
+    """Put the saved jobs, appointments, revocations and time back (the store is empty: see MockState.load)."""
     behind = saved["clock"] - state.clock.now_ms()
     if behind > 0:
         state.clock.advance(min(behind / 1000, state.clock.room()))
+    gc.disable()  # as MockState.load does: no collections while the store fills, the jobs frozen out of sight after
     try:
         state.store.restore(saved["jobs"], saved["pending"], state.clock.now_ms())
     except BadRequest as exc:
         raise _corrupt(path, exc.message) from None
+    finally:
+        gc.freeze()
+        gc.enable()
     if saved["version"] == 1:
         state.auth.restore_legacy(saved["revoked"])
     else:
         state.auth.restore(saved["revoked"])
+
+
+class SavedJobs:
+    """The jobs array of a state file, decoded one job at a time whenever it is iterated, each checked first."""
+
+    def __init__(self, text: str, start: int) -> None:
+        self.text, self.start = text, start
+        self.check: Callable[[int, Any], None] = lambda index, job: None
+
+    def __iter__(self) -> Iterator[Any]:
+        for index, (job, _) in enumerate(_items(self.text, self.start)):
+            self.check(index, job)
+            yield job
+
+
+def _check_saved(validator: Any, path: Path, index: int, job: Any) -> None:
+    try:
+        documents.check(job, f"jobs[{index}]")
+        check_job(validator, index, job, Path("jobs"))
+    except (documents.DocumentError, DataError) as exc:
+        raise _corrupt(path, str(exc)) from None
+
+
+def _members(raw: bytes) -> dict[str, Any] | None:
+    """The top-level members of a state file, its jobs left as text (a `SavedJobs`); None for anything unusual.
+
+    Anything this does not read as the mock writes it (not UTF-8, not an object, a value that is
+    not finite, a syntax error, jobs that are not an array) is left to the whole-document parser,
+    which says what is wrong.
+    """
+    try:
+        text = raw.decode()
+        decoder, members, index = json.JSONDecoder(), {}, _skip(text, 0)
+        if text[index] != "{":
+            return None
+        index = _skip(text, index + 1)
+        while text[index] != "}":
+            key, index = decoder.raw_decode(text, index)
+            index = _skip(text, index)
+            if not isinstance(key, str) or text[index] != ":":
+                return None
+            index = _skip(text, index + 1)
+            if key == "jobs" and text[index] == "[":
+                members[key] = SavedJobs(text, index)
+                index = _array_end(text, index)
+            else:
+                members[key], index = decoder.raw_decode(text, index)
+                documents.check(members[key])
+            index = _skip(text, index)
+            if text[index] == ",":
+                index = _skip(text, index + 1)
+            elif text[index] != "}":
+                return None
+        if _skip(text, index + 1) != len(text):
+            return None
+    except (ValueError, IndexError, RecursionError):  # documents.DocumentError is a ValueError
+        return None
+    return members
+
+
+def _items(text: str, start: int) -> Iterator[tuple[Any, int]]:
+    """Each item of the JSON array that begins at `start`, decoded one at a time, with the index just after the item.
+
+    ValueError or IndexError when the array is not well-formed.
+    """
+    decoder = json.JSONDecoder()
+    index = _skip(text, start + 1)
+    if text[index] == "]":
+        return
+    while True:
+        item, index = decoder.raw_decode(text, index)
+        index = _skip(text, index)
+        yield item, index
+        if text[index] == "]":
+            return
+        if text[index] != ",":
+            raise ValueError(f"expected , or ] at {index}")
+        index = _skip(text, index + 1)
+
+
+def _array_end(text: str, start: int) -> int:
+    """The index just after the JSON array that begins at `start` (its items decoded and dropped one at a time)."""
+    end = _skip(text, start + 1)
+    for _item, after in _items(text, start):
+        end = after
+    if text[end] != "]":
+        raise ValueError(f"expected ] at {end}")
+    return end + 1
+
+
+def _skip(text: str, index: int) -> int:
+    """The index of the next character that is not JSON whitespace."""
+    while index < len(text) and text[index] in " \t\n\r":
+        index += 1
+    return index
 
 
 def _corrupt(path: Path, problem: str) -> DataError:

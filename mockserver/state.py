@@ -55,8 +55,8 @@ class MockState:
             self.store.advance(now)
         return now
 
-    def load(self) -> None:
-        """Fill the store with the starting jobs and start the schedule, if any.
+    def load(self, fill: bool = True) -> None:
+        """Fill the store with the starting jobs (unless not to `fill` it: a state file will) and start the schedule.
 
         The jobs are decoded one at a time, so that what the store keeps is not scattered among the
         remains of a whole parsed document (100,000 jobs: 140 MB resident instead of 280 MB). The
@@ -70,7 +70,7 @@ class MockState:
         now = self.clock.now_ms()
         gc.disable()
         try:
-            self.store.load(json_array(text), now)
+            self.store.load(json_array(text) if fill else (), now)
             if self.config.schedule:
                 self.store.schedule(self.config.schedule, itertools.islice(json_array(text), TEMPLATES), now)
         finally:

@@ -116,7 +116,7 @@ def _measure(
     results = [scenarios.run(scenario, settings) for scenario in chosen] if settings.servers and chosen else []
     if not settings.servers:
         skipped.append("every load scenario: no server to drive")
-    figures = [item for r in results if r.scenario.name == "memory" for item in memory.figures(r)]
+    figures = [item for r in results if r.scenario.name.startswith("memory") for item in memory.figures(r)]
     return results, figures, _suite(only, "mock" in settings.servers, skipped)
 
 

@@ -20,6 +20,7 @@ class Memory:
     rss_loaded: float  # after start-up, jobs loaded, nothing served yet
     rss_served: float  # after the runs (serialisation caches included)
     peak: float  # VmHWM: the most it ever held
+    restored: bool = False  # the mock restarted from a state file of these jobs (the bare route: from --data)
 
     @property
     def target_met(self) -> bool:
@@ -42,6 +43,7 @@ def figures(result: ScenarioResult) -> list[Memory]:
             rss_loaded=runs.rss_start.get("VmRSS", 0) / MB,
             rss_served=runs.rss_end.get("VmRSS", 0) / MB,
             peak=runs.rss_end.get("VmHWM", 0) / MB,
+            restored=result.scenario.restored and runs.server == "mock",
         )
         for runs in result.servers.values()
     ]

@@ -10,7 +10,7 @@ from typing import Any
 from benchmarks.machine import describe
 from benchmarks.memory import Memory
 from benchmarks.scenarios import Scenario, ScenarioResult, ServerRuns, Settings
-from benchmarks.suite import SuiteRun
+from benchmarks.suite import LIMIT_SECONDS, SuiteRun
 
 
 def _num(value: float | None, digits: int = 0, suffix: str = "") -> str:
@@ -76,8 +76,9 @@ def memory_table(figures: list[Memory]) -> str:
         if item.server == "mock":
             after = "under" if item.served_under_limit else "**over**"
             verdict = f"{_verdict(item.target_met, 'loaded < 300 MB')}; after serving: {after}"
+        server = f"{item.server}, restarted from its state file" if item.restored else item.server
         lines.append(
-            f"| {item.server} | {item.jobs:,} | {item.startup_seconds:.1f} s | {item.rss_loaded:,.0f} MB "
+            f"| {server} | {item.jobs:,} | {item.startup_seconds:.1f} s | {item.rss_loaded:,.0f} MB "
             f"| {item.rss_served:,.0f} MB | {item.peak:,.0f} MB | {verdict} |"
         )
     return "\n".join(lines)
@@ -87,7 +88,7 @@ def suite_table(runs: list[SuiteRun]) -> str:
     """Wall time of full conformance runs against a local mock."""
     lines = ["| conformance run | wall time | exit code | target |", "|---|--:|--:|---|"]
     for run in runs:
-        verdict = _verdict(run.target_met, "< 60 s" if run.variant == "default" else "")
+        verdict = _verdict(run.target_met, f"< {LIMIT_SECONDS:g} s" if run.variant == "default" else "")
         lines.append(f"| `{run.command}` | {run.seconds:.1f} s | {run.exit_code} | {verdict} |")
     return "\n".join(lines)
 
@@ -110,10 +111,10 @@ def render(
         + " ".join(["--frozen", *settings.mock_options])
         + (f"; everything at niceness {settings.nice}." if settings.nice else "."),
     ]
-    loads = [r for r in results if r.scenario.name != "memory"]
+    loads = [r for r in results if not r.scenario.name.startswith("memory")]
     if loads:
         parts += ["", load_table(loads)]
-    big = [r for r in results if r.scenario.name == "memory"]
+    big = [r for r in results if r.scenario.name.startswith("memory")]
     if big:
         parts += ["", load_table(big), "", memory_table(memory)]
     if suite:

@@ -22,6 +22,7 @@ NEW_JOB_BODY = json.dumps({"title": "Benchmark job", "params": {"mock": {"delay"
 SERVERS = ("bare", "mock")
 # More requests/s than any server reaches here: sizes the running jobs `abort` uses up in one run.
 CEILING_RPS = 30_000
+SYNCED_JOBS = 10_000  # the jobs a scenario with --state-sync always runs over
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Scenario:
     target_p99: float | None = None  # mock p99 latency at most this multiple of the bare route's
     state_sync: str | None = None  # run the mock with a --state-file and this --state-sync; reset between runs
     fresh_tokens: bool = False  # each request presents a token never used before (logout uses them up)
+    restored: bool = False  # the mock restarted from a state file of these jobs, as after a crash or a deploy
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,15 @@ def catalogue(quick: bool = False) -> list[Scenario]:
             state_sync="always",
         ),
         Scenario("memory", f"GET /@jobs ({huge:,} jobs, 1 connection)", "GET", "/@jobs", jobs=huge, connections=1),
+        Scenario(
+            "memory-restored",
+            f"GET /@jobs ({huge:,} jobs, 1 connection), the mock restarted from its state file",
+            "GET",
+            "/@jobs",
+            jobs=huge,
+            connections=1,
+            restored=True,
+        ),
     ]
 
 
@@ -151,12 +162,15 @@ def _consuming(
     """
     state = acting_state(operation)
     targets = (CHANGES, P99) if state_sync is None else (None, None)
+    # Saving before every answer writes the whole store: it is measured over 10,000 jobs, not the 150,000
+    # a run at full speed would use up (see Contender._data_size), or it would measure the store's size.
+    jobs = 1_000 if state_sync is None else SYNCED_JOBS
     return Scenario(
         name,
-        f"{method} {path} ({state}){title_suffix}",
+        f"{method} {path} ({state}{', ' + format(jobs, ',') + ' jobs' if state_sync else ''}){title_suffix}",
         method,
         path,
-        jobs=1_000,
+        jobs=jobs,
         state=state,
         consumes=True,
         target_ratio=targets[0],
@@ -279,6 +293,11 @@ class Contender:
         if scenario.state_sync is not None:
             state_file = settings.workdir / f"{scenario.name}-{server}.state.json"
             options += ("--state-file", str(state_file), "--state-sync", scenario.state_sync)
+        if scenario.restored and server == "mock":
+            state_file = settings.workdir / f"{scenario.name}-{server}.state.json"
+            with servers.mock(data, options=(*options, "--state-file", str(state_file))):
+                pass  # started, it saves its jobs; stopped (SIGTERM), it saves them once more
+            options += ("--state-file", str(state_file))
         self.process = servers.baseline(data) if server == "bare" else servers.mock(data, options=options)
         self.runs = ServerRuns(server, len(jobs))
         self.load = Load(
@@ -297,6 +316,8 @@ class Contender:
         """The mock needs more distinct jobs than the fastest run could use up when requests consume them."""
         if not self.scenario.consumes or self.server != "mock" or self.scenario.fresh_tokens:
             return self.scenario.jobs
+        if self.scenario.state_sync == "always":
+            return self.scenario.jobs  # far more than a synced run uses up (a few hundred to a few thousand)
         return self._used_up()
 
     def _used_up(self) -> int:

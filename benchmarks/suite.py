@@ -11,7 +11,7 @@ from pathlib import Path
 
 from benchmarks import servers
 
-LIMIT_SECONDS = 60.0
+LIMIT_SECONDS = 10.0  # issue 14: the default run against the mock, with everything the verdict checks
 VARIANTS: dict[str, list[str]] = {"default": [], "--workers 2": ["--workers", "2"]}
 
 
@@ -27,7 +27,7 @@ class SuiteRun:
 
     @property
     def target_met(self) -> bool | None:
-        """Under 60 s for the default settings; no target for the other variants."""
+        """Under LIMIT_SECONDS for the default settings; no target for the other variants."""
         return self.seconds < LIMIT_SECONDS if self.variant == "default" else None
 
 

@@ -75,6 +75,33 @@ def test_quick_run__measures_what_state_sync_always_costs(tmp_path: Path) -> Non
         assert scenarios[name]["faults"] == [], "the mock reported no errors of its own"
 
 
+def test_quick_run__every_operation_answers_2xx_with_fresh_tokens_and_a_restart(tmp_path: Path) -> None:
+    """retry, delete, renew, logout (a new token each) and a restart from a state file: driven clean, each checked."""
+    results = tmp_path / "results.json"
+    names = ["retry", "delete", "renew", "logout", "memory-restored"]
+    run = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", *(f"--only={name}" for name in names)]
+        + ["--load-generator", "python", "--json", str(results)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "| mock, restarted from its state file | 10,000 |" in run.stdout
+    document = json.loads(results.read_text())
+    scenarios = {scenario["name"]: scenario for scenario in document["scenarios"]}
+    assert set(scenarios) == set(names)
+    for name in names:
+        mock = scenarios[name]["servers"]["mock"]
+        assert mock["clean"], (name, mock["runs"])  # no 409 for a job used twice, no 401 for a token used twice
+        assert mock["faults"] == [], name
+    assert scenarios["logout"]["target_p99"] == 2.0
+    [restored] = [item for item in document["memory"] if item["server"] == "mock"]
+    assert restored["restored"] and restored["jobs"] == 10_000
+    assert 0 < restored["rss_loaded"] < 300
+
+
 def test_a_short_soak__the_mock_holds_under_mixed_hostile_load(tmp_path: Path) -> None:
     results = tmp_path / "soak.json"
     run = subprocess.run(

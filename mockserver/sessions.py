@@ -194,7 +194,7 @@ def enter(sessions: Sessions, request: web.Request, context: Context) -> web.Res
 
 
 class PrefixResource(AbstractResource):
-    """`/__session/NAME/...`: routed as `...` would be, the name noted for the session middleware."""
+    """`/__session/NAME/...`: routed as `...` would be, the name noted for the session stage."""
 
     def __init__(self, router: web.UrlDispatcher) -> None:
         super().__init__()

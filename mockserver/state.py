@@ -124,7 +124,7 @@ PREFIXED = web.RequestKey("prefixed", tuple[str, str])  # the session a path pre
 class Context:
     """What the middlewares work out about one request once, for each other and for its handler."""
 
-    state: MockState  # what it works on: the mock's shared state, or its session's (see the session middleware)
+    state: MockState  # what it works on: the mock's shared state, or its session's (see sessions.enter)
     path: str  # its path without a /__session/NAME prefix: the spec's path for the operation it reached
     operation: str | None  # the operationId it was routed to; None outside the jobs API
     session: str | None  # the session its path prefix named, if any
@@ -141,7 +141,7 @@ def prefix(request: web.Request) -> tuple[str, str] | None:
 
 
 def context_of(request: web.Request) -> Context:
-    """The request's context, made by the first middleware (see mockserver.middlewares.context)."""
+    """The request's context, made as it enters the pipeline (see mockserver.middlewares.Pipeline)."""
     return request[CONTEXT]
 
 

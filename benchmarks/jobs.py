@@ -7,17 +7,14 @@ import random
 import secrets
 import time
 import uuid
-import warnings
 from pathlib import Path
 from typing import Any
 
-import jwt
-
+from conformance.tokens import sign
 from jobspec import Lifecycle, load_spec
 from jobspec.invariants import job_in_state
 from jobspec.timestamps import timestamp
 
-DEVELOPMENT_SECRET = "secret"  # the mock's default --secret, Nick's development secret
 HELD = 86_400.0  # a day: with --frozen too, a held job never moves during a run
 EPOCH_MS = 1_761_955_200_000  # 2025-11-01T00:00:00.000Z
 LATER_MS = EPOCH_MS + 10 * 86_400_000  # when every benchmark job has reached its state
@@ -72,12 +69,10 @@ def write_ids(path: Path, jobs: list[dict[str, Any]]) -> Path:
     return path
 
 
-def write_tokens(path: Path, count: int, *, secret: str = DEVELOPMENT_SECRET, login: str = "admin") -> Path:
+def write_tokens(path: Path, count: int, *, login: str = "admin") -> Path:
     """`count` distinct tokens for `login`, one per line, signed as the mock signs its own (HS256, Nick's secret)."""
     now = int(time.time())
     claims = {"sub": login, "fullname": login.title(), "iat": now, "exp": now + 12 * 3600}
-    tokens = (jwt.encode({**claims, "jti": secrets.token_hex(16)}, secret, algorithm="HS256") for _ in range(count))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Nick's development secret is short: PyJWT says so on every token
-        path.write_text("".join(token + "\n" for token in tokens), encoding="utf-8")
+    tokens = (sign({**claims, "jti": secrets.token_hex(16)}) for _ in range(count))
+    path.write_text("".join(token + "\n" for token in tokens), encoding="utf-8")
     return path

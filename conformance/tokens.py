@@ -86,7 +86,8 @@ def _claims_like(token: str | None, login: str) -> Claims:
     return {**base, "iat": now, "exp": now + LIFETIME}
 
 
-def _sign(claims: Claims, key: str) -> str:
+def sign(claims: Claims, key: str = DEVELOPMENT_SECRET) -> str:
+    """`claims` as an HS256 JWT signed with `key` (Nick's development secret by default)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a short key is the point of a development secret
         return jwt.encode(claims, key, algorithm="HS256")
@@ -98,7 +99,7 @@ def forgeries(token: str | None, login: str) -> dict[str, str]:
     unsigned = jwt.encode(claims, None, algorithm="none")
     return {
         "an unsigned token (alg none)": unsigned,
-        "a token signed with another key": _sign(claims, secrets.token_hex(16)),
+        "a token signed with another key": sign(claims, secrets.token_hex(16)),
     }
 
 
@@ -119,10 +120,10 @@ def signs_with_development_secret(token: str | None) -> bool:
 def expired(token: str | None, login: str) -> str:
     """A token like the deployment's own, signed with its key, that expired a minute ago."""
     now = int(time.time())
-    return _sign({**_claims_like(token, login), "iat": now - LIFETIME, "exp": now - 60}, DEVELOPMENT_SECRET)
+    return sign({**_claims_like(token, login), "iat": now - LIFETIME, "exp": now - 60}, DEVELOPMENT_SECRET)
 
 
 def of_unknown_user(token: str | None, login: str) -> str:
     """A token like the deployment's own, signed with its key, for a user it does not know."""
     nobody = f"jobs-conformance-{secrets.token_hex(4)}"
-    return _sign({**_claims_like(token, login), "sub": nobody}, DEVELOPMENT_SECRET)
+    return sign({**_claims_like(token, login), "sub": nobody}, DEVELOPMENT_SECRET)

@@ -8,7 +8,6 @@ them are the same token, so all of them stay logged out.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import math
@@ -21,7 +20,7 @@ from typing import Any, NamedTuple
 
 import jwt
 import orjson
-from jwt.utils import base64url_decode
+from jwt.utils import base64url_decode, base64url_encode
 
 from mockserver.errors import Forbidden, Unauthorized
 from mockserver.http import dump
@@ -82,7 +81,7 @@ class Authenticator:
         self._prune_at = PRUNE_FLOOR
         self._verified: OrderedDict[str, Identity] = OrderedDict()
         self._signer = hmac.new(secret.encode(), digestmod=hashlib.sha256)  # copied per token: the key set up once
-        self._head = _segment(HEADER) + b"."
+        self._head = base64url_encode(HEADER) + b"."
 
     def login(self, login: str, password: str) -> str | None:
         """A new token for these credentials, or None when they are wrong."""
@@ -112,10 +111,10 @@ class Authenticator:
             "exp": now + TOKEN_LIFETIME,
             "jti": secrets.token_hex(16),  # two logins in one second still get distinct tokens
         }
-        signing_input = self._head + _segment(dump(claims))
+        signing_input = self._head + base64url_encode(dump(claims))
         signer = self._signer.copy()
         signer.update(signing_input)
-        return (signing_input + b"." + _segment(signer.digest())).decode()
+        return (signing_input + b"." + base64url_encode(signer.digest())).decode()
 
     def identify(self, authorization: str | None) -> Identity:
         """The identity behind an `Authorization` header, or Unauthorized saying why."""
@@ -215,10 +214,10 @@ class Authenticator:
             return None
         signer = self._signer.copy()
         signer.update(f"{head}.{payload}".encode())
-        if not hmac.compare_digest(_segment(signer.digest()), signature.encode()):
+        if not hmac.compare_digest(base64url_encode(signer.digest()), signature.encode()):
             return None
         try:
-            claims = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+            claims = orjson.loads(base64url_decode(payload))
         except (ValueError, orjson.JSONDecodeError):
             return None
         if not isinstance(claims, dict) or not OWN_CLAIMS.issuperset(claims) or not {"sub", "iat"} <= claims.keys():
@@ -234,11 +233,6 @@ class Authenticator:
             )
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"invalid token: {exc}") from None
-
-
-def _segment(data: bytes) -> bytes:
-    """One part of a JWS compact serialisation: base64url without padding (RFC 7515)."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
 def revocation_key(token: str, claims: Mapping[str, Any]) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -86,3 +87,49 @@ def _child(place: str, key: object) -> str:
     if isinstance(key, int):
         return f"{place}[{key}]"
     return f"{place}.{key}" if place else str(key)
+
+
+def array(text: str, start: int = 0) -> Iterator[Any]:
+    """The items of the JSON array that begins at `start` of `text`, decoded one by one (not checked).
+
+    Decoding a large document item by item keeps what is kept from being scattered among the
+    remains of a whole parsed document (see MockState.load and mockserver.persist.read).
+    """
+    return (item for item, _ in items(text, start))
+
+
+def items(text: str, start: int = 0) -> Iterator[tuple[Any, int]]:
+    """Each item of the JSON array that begins at `start`, decoded one at a time, with the index just after the item.
+
+    ValueError or IndexError when the array is not well-formed.
+    """
+    decoder = json.JSONDecoder()
+    index = skip_space(text, start + 1)
+    if text[index] == "]":
+        return
+    while True:
+        item, index = decoder.raw_decode(text, index)
+        index = skip_space(text, index)
+        yield item, index
+        if text[index] == "]":
+            return
+        if text[index] != ",":
+            raise ValueError(f"expected , or ] at {index}")
+        index = skip_space(text, index + 1)
+
+
+def array_end(text: str, start: int) -> int:
+    """The index just after the JSON array that begins at `start` (its items decoded and dropped one at a time)."""
+    end = skip_space(text, start + 1)
+    for _item, after in items(text, start):
+        end = after
+    if text[end] != "]":
+        raise ValueError(f"expected ] at {end}")
+    return end + 1
+
+
+def skip_space(text: str, index: int) -> int:
+    """The index of the next character from `index` on that is not JSON whitespace."""
+    while index < len(text) and text[index] in " \t\n\r":
+        index += 1
+    return index

@@ -140,7 +140,7 @@ class SavedJobs:
         self.check: Callable[[int, Any], None] = lambda index, job: None
 
     def __iter__(self) -> Iterator[Any]:
-        for index, (job, _) in enumerate(_items(self.text, self.start)):
+        for index, (job, _) in enumerate(documents.items(self.text, self.start)):
             self.check(index, job)
             yield job
 
@@ -162,69 +162,32 @@ def _members(raw: bytes) -> dict[str, Any] | None:
     """
     try:
         text = raw.decode()
-        decoder, members, index = json.JSONDecoder(), {}, _skip(text, 0)
+        decoder, members, index = json.JSONDecoder(), {}, documents.skip_space(text, 0)
         if text[index] != "{":
             return None
-        index = _skip(text, index + 1)
+        index = documents.skip_space(text, index + 1)
         while text[index] != "}":
             key, index = decoder.raw_decode(text, index)
-            index = _skip(text, index)
+            index = documents.skip_space(text, index)
             if not isinstance(key, str) or text[index] != ":":
                 return None
-            index = _skip(text, index + 1)
+            index = documents.skip_space(text, index + 1)
             if key == "jobs" and text[index] == "[":
                 members[key] = SavedJobs(text, index)
-                index = _array_end(text, index)
+                index = documents.array_end(text, index)
             else:
                 members[key], index = decoder.raw_decode(text, index)
                 documents.check(members[key])
-            index = _skip(text, index)
+            index = documents.skip_space(text, index)
             if text[index] == ",":
-                index = _skip(text, index + 1)
+                index = documents.skip_space(text, index + 1)
             elif text[index] != "}":
                 return None
-        if _skip(text, index + 1) != len(text):
+        if documents.skip_space(text, index + 1) != len(text):
             return None
     except (ValueError, IndexError, RecursionError):  # documents.DocumentError is a ValueError
         return None
     return members
-
-
-def _items(text: str, start: int) -> Iterator[tuple[Any, int]]:
-    """Each item of the JSON array that begins at `start`, decoded one at a time, with the index just after the item.
-
-    ValueError or IndexError when the array is not well-formed.
-    """
-    decoder = json.JSONDecoder()
-    index = _skip(text, start + 1)
-    if text[index] == "]":
-        return
-    while True:
-        item, index = decoder.raw_decode(text, index)
-        index = _skip(text, index)
-        yield item, index
-        if text[index] == "]":
-            return
-        if text[index] != ",":
-            raise ValueError(f"expected , or ] at {index}")
-        index = _skip(text, index + 1)
-
-
-def _array_end(text: str, start: int) -> int:
-    """The index just after the JSON array that begins at `start` (its items decoded and dropped one at a time)."""
-    end = _skip(text, start + 1)
-    for _item, after in _items(text, start):
-        end = after
-    if text[end] != "]":
-        raise ValueError(f"expected ] at {end}")
-    return end + 1
-
-
-def _skip(text: str, index: int) -> int:
-    """The index of the next character that is not JSON whitespace."""
-    while index < len(text) and text[index] in " \t\n\r":
-        index += 1
-    return index
 
 
 def _corrupt(path: Path, problem: str) -> DataError:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import gc
 import itertools
-import json
 import time
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from jobspec import Spec
+from mockserver import documents
 from mockserver.auth import Authenticator
 from mockserver.clock import Clock
 from mockserver.config import MockConfig
@@ -70,9 +70,9 @@ class MockState:
         now = self.clock.now_ms()
         gc.disable()
         try:
-            self.store.load(json_array(text) if fill else (), now)
+            self.store.load(documents.array(text) if fill else (), now)
             if self.config.schedule:
-                self.store.schedule(self.config.schedule, itertools.islice(json_array(text), TEMPLATES), now)
+                self.store.schedule(self.config.schedule, itertools.islice(documents.array(text), TEMPLATES), now)
         finally:
             gc.freeze()
             gc.enable()
@@ -85,9 +85,9 @@ class MockState:
             store.load(jobs, now)
             return Template(store, now)
         text = zlib.decompress(self.starting_jobs).decode()
-        store.load(json_array(text), now)
+        store.load(documents.array(text), now)
         if self.config.schedule:
-            store.schedule(self.config.schedule, itertools.islice(json_array(text), TEMPLATES), now)
+            store.schedule(self.config.schedule, itertools.islice(documents.array(text), TEMPLATES), now)
         return Template(store, now)
 
     def arm_faults(self) -> None:
@@ -103,16 +103,6 @@ class MockState:
         self.auth.reset()
         self.arm_faults()
         self.journal.clear()
-
-
-def json_array(text: str) -> Iterator[Any]:
-    """The items of a compact JSON array, decoded one by one."""
-    decoder = json.JSONDecoder()
-    index = 1
-    while text[index] != "]":
-        item, index = decoder.raw_decode(text, index)
-        yield item
-        index += text[index] == ","
 
 
 STATE = web.AppKey("state", MockState)

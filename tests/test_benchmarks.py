@@ -14,6 +14,13 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _benchmark(module: str, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """`python -m MODULE ARGS` from the repository, as a user runs the benchmarks; its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+
+
 @pytest.mark.parametrize(
     "generator",
     [
@@ -30,12 +37,10 @@ ROOT = Path(__file__).resolve().parent.parent
 )
 def test_quick_run__reports_the_bare_route(tmp_path: Path, generator: str) -> None:
     results = tmp_path / "results.json"
-    run = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--only", "get-job", "--servers", "bare"]
-        + ["--load-generator", generator, "--json", str(results)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    run = _benchmark(
+        "benchmarks",
+        *("--quick", "--only", "get-job", "--servers", "bare"),
+        *("--load-generator", generator, "--json", str(results)),
         timeout=120,
     )
     assert run.returncode == 0, run.stderr
@@ -56,12 +61,10 @@ def test_quick_run__reports_the_bare_route(tmp_path: Path, generator: str) -> No
 
 def test_quick_run__measures_what_state_sync_always_costs(tmp_path: Path) -> None:
     results = tmp_path / "results.json"
-    run = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--only", "create", "--only", "create-synced"]
-        + ["--servers", "mock", "--load-generator", "python", "--json", str(results)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    run = _benchmark(
+        "benchmarks",
+        *("--quick", "--only", "create", "--only", "create-synced"),
+        *("--servers", "mock", "--load-generator", "python", "--json", str(results)),
         timeout=180,
     )
     assert run.returncode == 0, run.stderr
@@ -79,12 +82,11 @@ def test_quick_run__every_operation_answers_2xx_with_fresh_tokens_and_a_restart(
     """retry, delete, renew, logout (a new token each) and a restart from a state file: driven clean, each checked."""
     results = tmp_path / "results.json"
     names = ["retry", "delete", "renew", "logout", "memory-restored"]
-    run = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", *(f"--only={name}" for name in names)]
-        + ["--load-generator", "python", "--json", str(results)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    run = _benchmark(
+        "benchmarks",
+        "--quick",
+        *(f"--only={name}" for name in names),
+        *("--load-generator", "python", "--json", str(results)),
         timeout=300,
     )
     assert run.returncode == 0, run.stderr
@@ -104,13 +106,7 @@ def test_quick_run__every_operation_answers_2xx_with_fresh_tokens_and_a_restart(
 
 def test_a_short_soak__the_mock_holds_under_mixed_hostile_load(tmp_path: Path) -> None:
     results = tmp_path / "soak.json"
-    run = subprocess.run(
-        [sys.executable, "-m", "benchmarks.soak", "--seconds", "10", "--json", str(results)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = _benchmark("benchmarks.soak", "--seconds", "10", "--json", str(results), timeout=120)
     report = json.loads(results.read_text())
     assert run.returncode == 0, run.stdout + run.stderr
     assert "PASSED" in run.stdout and "| RSS start / after warm-up / end / peak |" in run.stdout

@@ -13,7 +13,6 @@ import asyncio
 import json
 import re
 import secrets
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,6 +21,8 @@ from typing import Any
 import jwt
 from aiohttp import ClientSession, web
 from yarl import URL
+
+from tests.helpers import ThreadedServer
 
 MOCK_SECRET = "secret"  # the mock's signing secret: Nick's development default
 ADMIN = {"login": "admin", "password": "admin"}
@@ -137,7 +138,7 @@ class Breakage:
     harmless: bool = False
 
 
-class EvilProxy:
+class EvilProxy(ThreadedServer):
     """A reverse proxy in front of `upstream` on its own thread and loopback port, applying one breakage."""
 
     def __init__(self, upstream: str, breakage: Breakage | None) -> None:
@@ -147,20 +148,8 @@ class EvilProxy:
         self.session: ClientSession = None  # type: ignore[assignment]  (made on the proxy's loop)
         self.memory: dict[str, Any] = {}  # what a breakage remembers between requests
         self._admin: str | None = None
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="evil-proxy", daemon=True)
+        super().__init__("evil-proxy")
         self._runner: web.AppRunner | None = None
-
-    def __enter__(self) -> EvilProxy:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
 
     async def _start(self) -> None:
         self.session = ClientSession()

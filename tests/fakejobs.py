@@ -12,7 +12,6 @@ import dataclasses
 import enum
 import json
 import secrets
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from conformance.options import Options
 from conformance.report import Report
 from conformance.runner import run
 from jobspec import Transition, load_spec
+from tests.helpers import ThreadedServer
 
 LIFECYCLE = load_spec().lifecycle
 USERS = {"admin": ("admin", True), "editor": ("editor", False)}
@@ -97,7 +97,7 @@ def make_job(status: str = "created", **fields: Any) -> dict[str, Any]:
     return job
 
 
-class JobsServer:
+class JobsServer(ThreadedServer):
     """The server, its jobs, its worker and its journal; runs on its own thread on 127.0.0.1."""
 
     def __init__(self, violations: frozenset[Violation] = frozenset(), jobs: list[dict[str, Any]] | None = None):
@@ -109,20 +109,8 @@ class JobsServer:
         self.journal: list[tuple[str, str, int]] = []
         self.reads: dict[str, int] = {}  # reads of each job, for V.TIMESTAMP_BACKWARDS
         self.url = ""
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        super().__init__("fake-jobs")
         self._runner: web.AppRunner | None = None
-
-    def __enter__(self) -> JobsServer:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
 
     def mutations(self) -> list[tuple[str, str, int]]:
         """Journal entries of requests that may change a job."""

@@ -5,35 +5,24 @@ from __future__ import annotations
 import asyncio
 import http.client
 import io
-import threading
 from typing import Any
+
+from tests.helpers import ThreadedServer
 
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding"})
 Answer = tuple[int, tuple[tuple[str, str], ...], bytes]
 
 
-class Tap:
+class Tap(ThreadedServer):
     """Relays connections to `port` on 127.0.0.1 and records the bytes coming back, per connection."""
 
     def __init__(self, port: int) -> None:
         self.port = port
         self.url = ""
         self.streams: list[bytearray] = []
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="tap", daemon=True)
+        super().__init__("tap")
         self._server: asyncio.Server | None = None
         self._relays: set[asyncio.Task[None]] = set()
-
-    def __enter__(self) -> Tap:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
 
     async def _start(self) -> None:
         self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)

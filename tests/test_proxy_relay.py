@@ -18,11 +18,12 @@ from aiohttp import web
 from jobsproxy.config import ProxyConfig
 from jobsproxy.testing import LiveProxy
 from tests.fakejobs import make_job
+from tests.helpers import ThreadedServer
 
 AUTH = {"Authorization": "Bearer a-token-nobody-checks"}  # the upstream asks for none; the proxy wants one seen
 
 
-class Upstream:
+class Upstream(ThreadedServer):
     """A server of odd answers on a loopback port, in a thread: streams, gzip, echoes, broken bodies."""
 
     def __init__(self) -> None:
@@ -30,22 +31,16 @@ class Upstream:
         self.sent: dict[str, bytes] = {}  # path -> the body bytes as sent
         self.release = threading.Event()
         self.waited = False
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        super().__init__("upstream")
         self._runner: web.AppRunner | None = None
 
-    def __enter__(self) -> Upstream:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
     def __exit__(self, *_: object) -> None:
-        self.release.set()
+        self.release.set()  # a handler waiting for it would hold the shutdown
+        super().__exit__()
+
+    async def _stop(self) -> None:
         assert self._runner is not None
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
+        await self._runner.cleanup()
 
     async def _start(self) -> None:
         app = web.Application()

@@ -34,7 +34,7 @@ def create_app(
     state = _state(spec, config, clock or Clock(speed=config.speed))
     saver = persist.Saver(state, config.state_file) if config.state_file is not None else None
     sessions = Sessions(state, idle=config.session_idle, limit=config.max_sessions)
-    app = web.Application(middlewares=_middlewares(spec, config, saver, sessions), client_max_size=MAX_BODY)
+    app = web.Application(middlewares=_middlewares(state, saver, sessions), client_max_size=MAX_BODY)
     app[STATE] = state
     app[SESSIONS] = sessions
     add_prefix_routes(app)
@@ -49,12 +49,14 @@ def create_app(
     return app
 
 
-def _middlewares(spec: Spec, config: MockConfig, saver: persist.Saver | None, sessions: Sessions) -> list[Middleware]:
+def _middlewares(state: MockState, saver: persist.Saver | None, sessions: Sessions) -> list[Middleware]:
     """What every request passes through: the stages of `mockserver.middlewares`, as one middleware."""
+    spec, config = state.spec, state.config
     synced = saver is not None and config.state_sync == "always"
     pipeline = middlewares.Pipeline(
         cors=Cors(config.cors_origins),
         guard=Guard(allowed_hosts(config.host, config.allowed_hosts), config.cors_origins),
+        state=state,
         sessions=sessions,
         strict=ReferenceValidator(spec) if config.strict else None,
         durable=saver if synced else None,

@@ -52,9 +52,8 @@ class Cors:
         preflight.headers["Access-Control-Max-Age"] = MAX_AGE
         return _decorate(preflight, origin)
 
-    def finish(self, request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
-        """Every answer but a preflight's: CORS headers for an allowed origin, `Vary: Origin` for all."""
-        origin = request.headers.get("Origin")
+    def finish(self, origin: str | None, response: web.StreamResponse) -> web.StreamResponse:
+        """Every answer but a preflight's (to a request from `origin`): CORS headers if allowed, `Vary: Origin` for all."""
         if origin is None or origin not in self.allowed:
             response.headers.add("Vary", "Origin")  # a shared cache must not hand this copy to an allowed origin
             return response

@@ -35,7 +35,7 @@ from mockserver.journal import DISCONNECTED
 from mockserver.persist import Saver
 from mockserver.prefer import about_job, forced_response
 from mockserver.sessions import Sessions, enter
-from mockserver.state import CONTEXT, STATE, Context, MockState, prefix
+from mockserver.state import CONTEXT, PATH_PREFIX, PREFIXED, Context, MockState
 from mockserver.validation import ReferenceValidator
 
 log = logging.getLogger("mockserver")
@@ -50,45 +50,52 @@ class Pipeline:
         *,
         cors: Cors,
         guard: Guard,
+        state: MockState,
         sessions: Sessions,
         strict: ReferenceValidator | None = None,
         durable: Saver | None = None,
     ) -> None:
-        self.cors, self.guard, self.sessions, self.strict, self.durable = cors, guard, sessions, strict, durable
+        self.cors, self.guard, self.state, self.sessions = cors, guard, state, sessions
+        self.strict, self.durable = strict, durable
         self.__middleware_version__ = 1  # what @web.middleware marks: aiohttp calls it with the handler
 
     async def __call__(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        prefixed = prefix(request)
+        # The common path in one coroutine: each further await of a stage would cost every request a coroutine.
+        path = request.path
+        prefixed = request.get(PREFIXED) if path.startswith(PATH_PREFIX) else None  # the session its prefix named
         context = Context(
-            request.app[STATE],
-            request.path if prefixed is None else prefixed[1],
+            self.state,
+            path if prefixed is None else prefixed[1],
             operation_id(request),
             None if prefixed is None else prefixed[0],
         )
         request[CONTEXT] = context
-        preflight = self.cors.preflight(request)
+        origin = request.headers.get("Origin")
+        preflight = None if origin is None else self.cors.preflight(request)
         if preflight is not None:
             return preflight
         refusal = self.guard.refusal(request, context.path) or enter(self.sessions, request, context)
-        response = refusal if refusal is not None else await self._faults(request, context, handler)
+        response: web.StreamResponse
+        if refusal is not None:
+            response = refusal
+        else:
+            faults, name = context.state.faults, context.operation
+            taken = faults.take(name) if faults.active and name is not None else None
+            if taken:
+                response = await self._faulty(request, context, handler, taken)
+            else:
+                response = await self._answer(request, context, handler)
+                if _large(response):
+                    response = await _stream(request, response, STREAM_CHUNK, 0)
         context.state.journal.record(
             request.method,
-            request.path,
+            path,
             context.operation,
             response.status,
             request.match_info.get("id"),
-            "; ".join(context.notes),
+            "; ".join(context.notes) if context.notes else "",
         )
-        return self.cors.finish(request, response)
-
-    async def _faults(self, request: web.Request, context: Context, handler: Handler) -> web.StreamResponse:
-        """The faults stage; how the answer goes out is its business, so large bodies are sliced here too."""
-        faults, name = context.state.faults, context.operation
-        taken = faults.take(name) if name is not None and faults.active else []
-        if taken:
-            return await self._faulty(request, context, handler, taken)
-        answer = await self._answer(request, context, handler)
-        return await _stream(request, answer, STREAM_CHUNK, 0) if _large(answer) else answer
+        return self.cors.finish(origin, response)
 
     async def _faulty(
         self, request: web.Request, context: Context, handler: Handler, taken: list[Fault]

@@ -125,11 +125,6 @@ class Context:
 CONTEXT = web.RequestKey("context", Context)
 
 
-def prefix(request: web.Request) -> tuple[str, str] | None:
-    """The session a request's path prefix named and its path without the prefix; None without one."""
-    return request.get(PREFIXED) if request.path.startswith(PATH_PREFIX) else None
-
-
 def context_of(request: web.Request) -> Context:
     """The request's context, made as it enters the pipeline (see mockserver.middlewares.Pipeline)."""
     return request[CONTEXT]

@@ -176,6 +176,10 @@ class Lifecycle:
     # The fields the Job schema documents, when parsed beside it: the rules about a job's fields speak of
     # these (empty: of every field). Context from the spec, not part of the lifecycle: not compared.
     job_fields: frozenset[str] = field(default=frozenset(), compare=False)
+    # What `outcome` found for each (operation, state) asked about: it is asked on every request that acts on a job.
+    _outcomes: dict[tuple[str, str], Transition | Refusal | Removal] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     @classmethod
     def from_dict(
@@ -218,6 +222,12 @@ class Lifecycle:
 
     def outcome(self, operation: str, state: str) -> Transition | Refusal | Removal:
         """What `operation` does to a job in `state`: the transition it fires, the removal, or its refusal."""
+        known = self._outcomes.get((operation, state))
+        if known is None:
+            known = self._outcomes[operation, state] = self._find_outcome(operation, state)
+        return known
+
+    def _find_outcome(self, operation: str, state: str) -> Transition | Refusal | Removal:
         for transition in self.transitions:
             if transition.source == state and transition.trigger.operation == operation:
                 return transition

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jobspec import Change, InconsistentJob, Lifecycle, Refusal, Removal, Transition
+from jobspec import Change, InconsistentJob, Lifecycle, Removal, Transition
 from jobspec.invariants import invariant_problems, settle
 from jobspec.lifecycle import MAX_SECONDS
 from jobspec.timestamps import LATEST_MS, parse_timestamp, timestamp
@@ -55,6 +55,7 @@ class JobStore:
         self.lifecycle = lifecycle
         self.field = lifecycle.status_field
         self.stamp_names = lifecycle.invariants.ordered_timestamps
+        self._stamp_position = {name: index for index, name in enumerate(self.stamp_names)}
         # Timestamps no state rules on are set in every state (a job's creation time): now, unless given.
         self._always_set = [n for n in self.stamp_names if all(n not in s.fields for s in lifecycle.states.values())]
         self.speed = speed
@@ -103,16 +104,18 @@ class JobStore:
         """Do what the lifecycle says `operation` does to the job: fire a transition or remove it; Refused otherwise."""
         job = self.get(job_id)
         outcome = self.lifecycle.outcome(operation, job.state)
-        if isinstance(outcome, Refusal):
-            raise Refused(outcome.status, outcome.error_type, outcome.message(job_id, job.state))
-        self._own()
-        job = self.jobs[job_id]
-        if isinstance(outcome, Removal):
+        if isinstance(outcome, Transition):
+            if self._shared:
+                self._own()
+                job = self.jobs[job_id]
+            self._fire(job, outcome, now_ms)
+        elif isinstance(outcome, Removal):
+            self._own()
             del self.jobs[job_id]  # its pending work is forgotten with it
             self._list_cache = None
             self.revision += 1
         else:
-            self._fire(job, outcome, now_ms)
+            raise Refused(outcome.status, outcome.error_type, outcome.message(job_id, job.state))
         return outcome
 
     # -- the worker --------------------------------------------------------------------
@@ -167,15 +170,17 @@ class JobStore:
     def _fire(self, job: Job, transition: Transition, now_ms: int) -> None:
         """Move a job along `transition`, working out only the fields it changes (timestamps: text and milliseconds)."""
         fields: Fields = decode(job.body, job.python)  # timestamps as text: the unchanged ones stay as they are
-        stamps = dict(zip(self.stamp_names, job.stamps, strict=True))
+        stamps = list(job.stamps)
         for name, change in transition.changes.items():
-            if name in stamps:
-                stamps[name] = self._value(fields, stamps.values(), change, now_ms)
-                fields[name] = _ts(stamps[name])
+            value = self._value(fields, stamps, change, now_ms)
+            position = self._stamp_position.get(name)
+            if position is None:
+                fields[name] = value
             else:
-                fields[name] = self._value(fields, stamps.values(), change, now_ms)
+                stamps[position] = value
+                fields[name] = None if value is None else timestamp(value)
         fields[self.field] = job.state = transition.target
-        job.stamps = tuple(stamps.values())
+        job.stamps = tuple(stamps)
         job.body, job.python = encode(fields, keep=True)
         self._changed(job, now_ms)
 
@@ -400,7 +405,7 @@ def mock_settings_schema(lifecycle: Lifecycle) -> dict[str, Any]:
 
 
 def _latest(stamps: Iterable[int | None]) -> int:
-    return max(v for v in stamps if v is not None)
+    return max([v for v in stamps if v is not None])
 
 
 def _mock(fields: Fields) -> dict[str, Any] | None:

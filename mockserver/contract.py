@@ -83,9 +83,10 @@ async def get_job(request: web.Request) -> web.StreamResponse:
 
 async def lifecycle_operation(request: web.Request) -> web.StreamResponse:
     """Any operation the lifecycle rules on: the transition it fires, the removal, or its refusal."""
-    state = _authorized(request)
-    now = state.catch_up()
-    outcome = state.store.act(str(context_of(request).operation), request.match_info["id"], now)
+    context = context_of(request)
+    state = context.state
+    state.auth.authorize_jobs(request.headers.get("Authorization"))
+    outcome = state.store.act(str(context.operation), request.match_info["id"], state.catch_up())
     return web.Response(status=outcome.status)
 
 

@@ -203,13 +203,13 @@ async def read_journal(request: web.Request) -> web.StreamResponse:
     """GET /__mock__/journal?operation=&job=&status=&method=&since=: the matching entries."""
     journal = state_of(request).journal
     entries = journal.query(journal_query(request))
-    return _counted(json_response(dump(entries)), journal.entries.dropped)
+    return _counted(json_response(dump(entries)), journal.dropped)
 
 
 async def count_journal(request: web.Request) -> web.StreamResponse:
     """GET /__mock__/journal/count?...: how many entries the same filters match."""
     journal = state_of(request).journal
-    return _counted(json_response(dump({"count": journal.count(journal_query(request))})), journal.entries.dropped)
+    return _counted(json_response(dump({"count": journal.count(journal_query(request))})), journal.dropped)
 
 
 def journal_query(request: web.Request) -> Query:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -87,15 +86,28 @@ class Journal:
     """Entries in order and the mock's own errors apart, each the newest `size` kept."""
 
     def __init__(self, size: int = JOURNAL_SIZE) -> None:
-        self.entries: Ring[Entry] = Ring(size)
+        # Entries are kept as plain tuples, made into `Entry`s when read: one is recorded per request.
+        self._entries: deque[tuple[Any, ...]] = deque(maxlen=size)
         self.errors: Ring[MockError] = Ring(size)
-        self._seq = itertools.count(1)
+        self._seq = 0  # the last entry's sequence number
+        self._cleared = 0  # entries forgotten by `clear`, not dropped
 
     def record(
         self, method: str, path: str, operation_id: str | None, status: int, job_id: str | None, note: str
     ) -> None:
         """Note an answered request (`note`: faults applied, a forced response, a client that left)."""
-        self.entries.append(Entry(next(self._seq), time.time(), method, path, operation_id, status, job_id, note))
+        self._seq = seq = self._seq + 1
+        self._entries.append((seq, time.time(), method, path, operation_id, status, job_id, note))
+
+    @property
+    def entries(self) -> Iterator[Entry]:
+        """The entries kept, oldest first."""
+        return map(Entry._make, self._entries)
+
+    @property
+    def dropped(self) -> int:
+        """How many older entries were dropped to keep to the size."""
+        return self._seq - self._cleared - len(self._entries)
 
     def error(self, method: str, path: str, error: str) -> None:
         """Note one of the mock's own errors."""
@@ -115,5 +127,6 @@ class Journal:
 
     def clear(self) -> None:
         """Forget every entry and error (sequence numbers and drop counts keep growing)."""
-        self.entries.clear()
+        self._cleared += len(self._entries)
+        self._entries.clear()
         self.errors.clear()

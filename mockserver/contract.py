@@ -1,4 +1,4 @@
-"""The jobs API's handlers, each route named by the operationId it serves."""
+"""The jobs API's handlers and their routes, each route mapped to the operationId it serves."""
 
 from __future__ import annotations
 
@@ -14,13 +14,12 @@ from mockserver.validation import RequestInvalid
 # One or more path segments, none starting with "@" (a view), before the spec's own path.
 CONTENT = "content"
 CONTENT_PATTERN = r"(?:[^/@][^/]*/)*[^/@][^/]*"
-VIEWS = web.AppKey("views", dict[object, str])  # a content-path route -> the operationId it serves
+OPERATIONS = web.AppKey("operations", dict[object, str])  # each route of the jobs API -> the operationId it serves
 
 
 def operation_id(request: web.Request) -> str | None:
-    """The operationId a request was routed to (its route's name); None outside the jobs API."""
-    route = request.match_info.route
-    return route.name or request.app.get(VIEWS, {}).get(route)
+    """The operationId a request was routed to; None outside the jobs API."""
+    return request.app.get(OPERATIONS, {}).get(request.match_info.route)
 
 
 def spec_path(request: web.Request) -> str:
@@ -111,27 +110,30 @@ def handlers(spec: Spec) -> dict[str, Handler]:
 
 
 def add_routes(app: web.Application, spec: Spec) -> None:
-    """Route every operation of the spec, each route named by its operationId."""
-    table = handlers(spec)
-    for name, operation in spec.operations.items():
-        try:
-            route = app.router.add_route(operation.method, operation.path, table[name], name=name)
-        except ValueError as exc:  # aiohttp names routes by Python identifiers only
-            raise ValueError(f"operationId {name!r} ({operation.method} {operation.path}): {exc}") from None
-        if operation.method.upper() == "GET" and isinstance(route.resource, web.Resource):
-            route.resource.add_route("HEAD", table[name])  # the GET's answer without its body, as HTTP says
-    add_content_routes(app, spec, table)
+    """Route every operation of the spec, at the root and under any content path.
 
-
-def add_content_routes(app: web.Application, spec: Spec, table: dict[str, Handler]) -> None:
-    """Every view (a path starting with /@) under any content path too, answering as at the root.
-
-    After the root routes, so the root forms match first; unnamed (a name is unique), so `VIEWS`
-    maps each back to its operationId for the journal, faults, Prefer and strict mode.
+    The operations of one path share one resource: the router tries a path's resources one after
+    another, each a regular expression, so `/@jobs/{id}` with GET, HEAD and DELETE is one try, not
+    two, on the way to `/@jobs/{id}/abort`. Routes carry no names (aiohttp would take only Python
+    identifiers, and the spec's operationIds need not be); `OPERATIONS` maps each to its operationId.
     """
-    views: dict[object, str] = {}
-    for name, operation in spec.operations.items():
-        if operation.path.startswith("/@"):
-            path = f"/{{{CONTENT}:{CONTENT_PATTERN}}}{operation.path}"
-            views[app.router.add_route(operation.method, path, table[name])] = name
-    app[VIEWS] = views
+    table = handlers(spec)
+    operations: dict[object, str] = {}
+    views = {name: operation for name, operation in spec.operations.items() if operation.path.startswith("/@")}
+    # The root forms first, so that they match first; then every view (a path starting with /@) under a content path.
+    for prefix, chosen in (("", spec.operations), (f"/{{{CONTENT}:{CONTENT_PATTERN}}}", views)):
+        resources: dict[str, web.Resource] = {}
+        gets: dict[web.Resource, str] = {}
+        for name, operation in chosen.items():
+            path = prefix + operation.path
+            resource = resources.get(path) or resources.setdefault(path, app.router.add_resource(path))
+            operations[resource.add_route(operation.method, table[name])] = name
+            if operation.method.upper() == "GET":
+                gets[resource] = name
+        for (
+            resource,
+            name,
+        ) in gets.items():  # the GET's answer without its body, as HTTP says (unless the spec has HEAD)
+            if not any(route.method == "HEAD" for route in resource):
+                operations[resource.add_route("HEAD", table[name])] = name
+    app[OPERATIONS] = operations

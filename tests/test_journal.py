@@ -66,6 +66,19 @@ def test_the_journal_keeps_the_newest_entries_and_counts_the_dropped() -> None:
         assert response.headers["X-Mock-Dropped"] == "7"
 
 
+def test_a_reset_empties_the_journal_but_keeps_the_count_of_dropped_entries() -> None:
+    with LiveMock(config=MockConfig(journal_size=5), clock=Clock(manual=True)) as mock:
+        for _ in range(12):
+            requests.get(f"{mock.url}/openapi.json", timeout=5)
+        requests.post(f"{mock.url}/__mock__/reset", json={}, timeout=5).raise_for_status()
+        requests.get(f"{mock.url}/openapi.json", timeout=5)
+        response = requests.get(f"{mock.url}/__mock__/journal", timeout=5)
+        entries = response.json()
+        # The reset is journaled after it emptied the journal: it, then the request after it.
+        assert [(entry["seq"], entry["path"]) for entry in entries] == [(13, "/__mock__/reset"), (14, "/openapi.json")]
+        assert response.headers["X-Mock-Dropped"] == "7"
+
+
 def _job_needs_an_owner(document: dict[str, Any]) -> None:
     document["components"]["schemas"]["JobWithId"]["allOf"][1]["required"].append("owner")
 

@@ -36,9 +36,8 @@ class Cors:
     def __init__(self, origins: Iterable[str]) -> None:
         self.allowed = frozenset(check_origins(origins))
 
-    def preflight(self, request: web.Request) -> web.StreamResponse | None:
-        """The answer to a preflight, or to one from an origin not allowed; None for every other request."""
-        origin = request.headers.get("Origin")
+    def preflight(self, request: web.Request, origin: str | None) -> web.StreamResponse | None:
+        """The answer to a preflight (from `origin`), or to one from an origin not allowed; None for every other request."""
         if origin is None or not _preflight(request):
             return None
         if origin not in self.allowed:

@@ -6,7 +6,7 @@ Each stage does one job; where it has a module of its own, its work is a functio
 2. CORS: a preflight answered here; every other answer decorated on its way out (`cors.Cors`);
 3. journal: every answer from here on recorded, with what faults and Prefer did to it;
 4. guard: the Host rule, and the control API's Origin and JSON rules (`guard.Guard`);
-5. session: the session the request names becomes the state it works on (`sessions.enter`);
+5. session: the session the request names becomes the state it works on (`sessions.Sessions.enter`);
 6. faults: injected latency, status, drop or trickle; a large body sent a slice at a time;
 7. strict (`--strict`): an answer the spec does not allow becomes a loud 500 and a journaled mock error;
 8. durable (`--state-sync always`): the change on disk before the answer (`persist.Saver.durable`);
@@ -34,7 +34,7 @@ from mockserver.http import MAX_BODY, Handler, dump, json_response, render
 from mockserver.journal import DISCONNECTED
 from mockserver.persist import Saver
 from mockserver.prefer import about_job, forced_response
-from mockserver.sessions import Sessions, enter
+from mockserver.sessions import Sessions
 from mockserver.state import CONTEXT, PATH_PREFIX, PREFIXED, Context, MockState
 from mockserver.validation import ReferenceValidator
 
@@ -71,10 +71,10 @@ class Pipeline:
         )
         request[CONTEXT] = context
         origin = request.headers.get("Origin")
-        preflight = None if origin is None else self.cors.preflight(request)
+        preflight = self.cors.preflight(request, origin)
         if preflight is not None:
             return preflight
-        refusal = self.guard.refusal(request, context.path) or enter(self.sessions, request, context)
+        refusal = self.guard.refusal(request, context.path) or self.sessions.enter(request, context)
         response: web.StreamResponse
         if refusal is not None:
             response = refusal
@@ -85,15 +85,15 @@ class Pipeline:
                 response = await self._faulty(request, context, handler, taken)
             else:
                 response = await self._answer(request, context, handler)
-                if _large(response):
-                    response = await _stream(request, response, STREAM_CHUNK, 0)
+            if _large(response):  # how the answer goes out is the faults stage's business: large ones a slice at a time
+                response = await _stream(request, response, STREAM_CHUNK, 0)
         context.state.journal.record(
             request.method,
             path,
             context.operation,
             response.status,
             request.match_info.get("id"),
-            "; ".join(context.notes) if context.notes else "",
+            "; ".join(context.notes),
         )
         return self.cors.finish(origin, response)
 
@@ -114,7 +114,7 @@ class Pipeline:
         trickle = next((fault.trickle for fault in taken if fault.trickle), None)
         if trickle and isinstance(response, web.Response):
             return await _stream(request, response, *trickle)
-        return await _stream(request, response, STREAM_CHUNK, 0) if _large(response) else response
+        return response
 
     async def _answer(self, request: web.Request, context: Context, handler: Handler) -> web.StreamResponse:
         """Strict mode, around durable saving, around errors, around Prefer, around the handler (one coroutine)."""

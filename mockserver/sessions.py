@@ -87,6 +87,21 @@ class Sessions(Sized):
     def __len__(self) -> int:
         return len(self.named)
 
+    def enter(self, request: web.Request, context: Context) -> web.Response | None:
+        """Make the session the request names (header, else path prefix) the state its context holds.
+
+        None when it names none, or its session is found or started; otherwise the refusal (a bad
+        name, too many sessions).
+        """
+        name = request.headers.get(HEADER)
+        if name is None and (name := context.session) is None:  # the whole cost for a request that names no session
+            return None
+        try:
+            context.state = self.find(name)
+        except ApiError as error:
+            return render(error)
+        return None
+
     def find(self, name: str) -> MockState:
         """The session `name`, started from the starting data on first use."""
         entry = self.named.get(name)
@@ -175,22 +190,6 @@ class Sessions(Sized):
 
 
 SESSIONS = web.AppKey("sessions", Sessions)
-
-
-def enter(sessions: Sessions, request: web.Request, context: Context) -> web.Response | None:
-    """Make the session the request names (header, else path prefix) the state its context holds.
-
-    None when it names none, or its session is found or started; otherwise the refusal (a bad
-    name, too many sessions).
-    """
-    name = request.headers.get(HEADER)
-    if name is None and (name := context.session) is None:  # the whole cost for a request that names no session
-        return None
-    try:
-        context.state = sessions.find(name)
-    except ApiError as error:
-        return render(error)
-    return None
 
 
 class PrefixResource(AbstractResource):

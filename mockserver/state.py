@@ -114,7 +114,7 @@ PREFIXED = web.RequestKey("prefixed", tuple[str, str])  # the session a path pre
 class Context:
     """What the middlewares work out about one request once, for each other and for its handler."""
 
-    state: MockState  # what it works on: the mock's shared state, or its session's (see sessions.enter)
+    state: MockState  # what it works on: the mock's shared state, or its session's (see sessions.Sessions.enter)
     path: str  # its path without a /__session/NAME prefix: the spec's path for the operation it reached
     operation: str | None  # the operationId it was routed to; None outside the jobs API
     session: str | None  # the session its path prefix named, if any

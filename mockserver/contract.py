@@ -123,17 +123,15 @@ def add_routes(app: web.Application, spec: Spec) -> None:
     # The root forms first, so that they match first; then every view (a path starting with /@) under a content path.
     for prefix, chosen in (("", spec.operations), (f"/{{{CONTENT}:{CONTENT_PATTERN}}}", views)):
         resources: dict[str, web.Resource] = {}
-        gets: dict[web.Resource, str] = {}
         for name, operation in chosen.items():
             path = prefix + operation.path
-            resource = resources.get(path) or resources.setdefault(path, app.router.add_resource(path))
-            operations[resource.add_route(operation.method, table[name])] = name
-            if operation.method.upper() == "GET":
-                gets[resource] = name
-        for (
-            resource,
-            name,
-        ) in gets.items():  # the GET's answer without its body, as HTTP says (unless the spec has HEAD)
-            if not any(route.method == "HEAD" for route in resource):
-                operations[resource.add_route("HEAD", table[name])] = name
+            if path not in resources:
+                resources[path] = app.router.add_resource(path)
+            operations[resources[path].add_route(operation.method, table[name])] = name
+        # The GET's answer without its body, as HTTP says (unless the spec has its own HEAD).
+        for resource in resources.values():
+            methods = {route.method: route for route in resource}
+            if "GET" in methods and "HEAD" not in methods:
+                get = methods["GET"]
+                operations[resource.add_route("HEAD", get.handler)] = operations[get]
     app[OPERATIONS] = operations

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jobspec import Change, InconsistentJob, Lifecycle, Removal, Transition
+from jobspec import Change, InconsistentJob, Lifecycle, Refusal, Removal, Transition
 from jobspec.invariants import invariant_problems, settle
 from jobspec.lifecycle import MAX_SECONDS
 from jobspec.timestamps import LATEST_MS, parse_timestamp, timestamp
@@ -104,18 +104,16 @@ class JobStore:
         """Do what the lifecycle says `operation` does to the job: fire a transition or remove it; Refused otherwise."""
         job = self.get(job_id)
         outcome = self.lifecycle.outcome(operation, job.state)
-        if isinstance(outcome, Transition):
-            if self._shared:
-                self._own()
-                job = self.jobs[job_id]
-            self._fire(job, outcome, now_ms)
-        elif isinstance(outcome, Removal):
-            self._own()
+        if isinstance(outcome, Refusal):
+            raise Refused(outcome.status, outcome.error_type, outcome.message(job_id, job.state))
+        self._own()
+        job = self.jobs[job_id]
+        if isinstance(outcome, Removal):
             del self.jobs[job_id]  # its pending work is forgotten with it
             self._list_cache = None
             self.revision += 1
         else:
-            raise Refused(outcome.status, outcome.error_type, outcome.message(job_id, job.state))
+            self._fire(job, outcome, now_ms)
         return outcome
 
     # -- the worker --------------------------------------------------------------------
@@ -178,7 +176,7 @@ class JobStore:
                 fields[name] = value
             else:
                 stamps[position] = value
-                fields[name] = None if value is None else timestamp(value)
+                fields[name] = _ts(value)
         fields[self.field] = job.state = transition.target
         job.stamps = tuple(stamps)
         job.body, job.python = encode(fields, keep=True)

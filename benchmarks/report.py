@@ -180,10 +180,12 @@ def _scenario(result: ScenarioResult) -> dict[str, Any]:
                 "sample_bytes": len(runs.sample) if runs.sample is not None else None,
                 "faults": runs.faults,
                 "background_cores": runs.background,
+                "spread": runs.spread(),
             }
             for name, runs in result.servers.items()
         },
         "ratios": {metric: result.ratio(metric) for metric in ("rps", "p50_ms", "p99_ms", "cpu_us")},
+        "pair_ratios": result.pair_ratios(),
         "target_met": result.target_met,
         "same_json": result.same_json,
         "notes": result.notes,

@@ -64,6 +64,7 @@ class Settings:
 
 
 READS, CHANGES, P99 = 0.65, 0.6, 2.0  # issue 14: reads at 65% of the bare route, every other load at 60%; p99 ≤ 2×
+UNSTEADY = 0.15  # a server's runs of one scenario spreading wider than this (of their median) are worth a note
 
 
 def catalogue(quick: bool = False) -> list[Scenario]:
@@ -208,6 +209,12 @@ class ServerRuns:
         """The median over the runs of `rps`, `p50_ms` or `p99_ms`."""
         return statistics.median(getattr(run, metric) for run in self.runs) if self.runs else 0.0
 
+    def spread(self) -> float | None:
+        """How far apart the runs' requests/s lie, as a fraction of their median; None for fewer than two runs."""
+        rates = [run.rps for run in self.runs]
+        median = self.median("rps")
+        return (max(rates) - min(rates)) / median if len(rates) > 1 and median else None
+
     @property
     def clean(self) -> bool:
         """Every run answered 2xx throughout."""
@@ -230,6 +237,13 @@ class ScenarioResult:
         if metric == "cpu_us":
             return mock.median_cpu_us() / bare.median_cpu_us() if bare.median_cpu_us() else None
         return mock.median(metric) / bare.median(metric) if bare.median(metric) else None
+
+    def pair_ratios(self) -> list[float]:
+        """Mock over bare requests/s for each pair of runs made back to back (see `run`): how far the ratio moved."""
+        if "bare" not in self.servers or "mock" not in self.servers:
+            return []
+        pairs = zip(self.servers["bare"].runs, self.servers["mock"].runs, strict=False)
+        return [mock.rps / bare.rps for bare, mock in pairs if bare.rps]
 
     @property
     def target_met(self) -> bool | None:
@@ -269,12 +283,37 @@ def run(scenario: Scenario, settings: Settings) -> ScenarioResult:
             result.servers[contender.server] = contender.finish()
     for server in result.servers:
         _check(result, server)
+    result.notes += steadiness_notes(result)
     busiest = max((max(runs.background, default=0.0) for runs in result.servers.values()), default=0.0)
     if busiest >= 0.25:
         result.notes.append(f"other processes kept up to {busiest:.2f} of the cores busy during these runs")
     if result.same_json is False:
         result.notes.append("the bare route and the mock answered the sampled request with different JSON")
     return result
+
+
+def steadiness_notes(result: ScenarioResult) -> list[str]:
+    """What says a verdict rests on unsteady figures: runs far apart, or run pairs either side of the target.
+
+    Each pair of runs is made back to back, so the machine's mood weighs on both alike; when
+    the pairs' ratios still fall either side of the target, the median's verdict is the machine's.
+    """
+    notes = []
+    for server, runs in result.servers.items():
+        spread = runs.spread()
+        if spread is not None and spread > UNSTEADY:
+            rates = [run.rps for run in runs.runs]
+            notes.append(
+                f"the {'bare route' if server == 'bare' else server}'s runs spread over {spread:.0%} of their median "
+                f"({min(rates):,.0f} to {max(rates):,.0f} req/s): the machine was not steady"
+            )
+    ratios, target = result.pair_ratios(), result.scenario.target_ratio
+    if target is not None and ratios and min(ratios) < target <= max(ratios):
+        notes.append(
+            f"mock/bare of the {len(ratios)} run pairs ranged {min(ratios):.2f} to {max(ratios):.2f}, either side "
+            f"of the {target:.2f} target: a quieter machine judges this one"
+        )
+    return notes
 
 
 class Contender:

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.load import LoadResult
+from benchmarks.scenarios import Scenario, ScenarioResult, ServerRuns, steadiness_notes
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -115,3 +118,28 @@ def test_a_short_soak__the_mock_holds_under_mixed_hostile_load(tmp_path: Path) -
     assert report["storms"] > 0 and report["storms_with_one_winner"] == report["storms"]
     assert report["rude_connections"] > 20, "idle, trickling and leaving connections were part of the load"
     assert report["growth_mb"] <= 8.0 and len(report["samples_mb"]) >= 8
+
+
+def _runs(server: str, rates: list[float]) -> ServerRuns:
+    """A server's runs of 5 s each at these requests/s."""
+    return ServerRuns(server, 100, runs=[LoadResult(round(rate * 5), 5.0, 2.0, 4.0) for rate in rates])
+
+
+def test_a_verdict_on_unsteady_runs_says_so() -> None:
+    """Run pairs either side of the target, or one server's runs far apart: the report says the machine moved."""
+    scenario = Scenario("abort", "POST /@jobs/{id}/abort", "POST", "/@jobs/{id}/abort", jobs=100, target_ratio=0.6)
+    unsteady = ScenarioResult(
+        scenario, {"bare": _runs("bare", [10_000, 12_500, 10_000]), "mock": _runs("mock", [5_500, 7_000, 6_500])}
+    )
+    assert [round(ratio, 2) for ratio in unsteady.pair_ratios()] == [0.55, 0.56, 0.65]
+    assert steadiness_notes(unsteady) == [
+        "the bare route's runs spread over 25% of their median (10,000 to 12,500 req/s): the machine was not steady",
+        "the mock's runs spread over 23% of their median (5,500 to 7,000 req/s): the machine was not steady",
+        "mock/bare of the 3 run pairs ranged 0.55 to 0.65, either side of the 0.60 target: a quieter machine judges "
+        "this one",
+    ]
+    steady = ScenarioResult(
+        scenario, {"bare": _runs("bare", [10_000, 10_400, 10_200]), "mock": _runs("mock", [7_000, 7_100, 6_900])}
+    )
+    assert steadiness_notes(steady) == []  # all pairs clear of the target, every server within 15 %
+    assert steady.target_met is True

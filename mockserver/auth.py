@@ -132,6 +132,8 @@ class Authenticator:
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("not a Bearer token")
         token = token.strip()
+        if not token.isascii():  # a JWT is base64url and dots; bytes that are not UTF-8 arrive as lone surrogates
+            raise Unauthorized("invalid token: not ASCII")
         identity = self._verified.get(token) or self._verify(token, remember)
         if identity.key in self.revoked or (self._legacy and LEGACY + digest(token) in self.revoked):
             raise Unauthorized("token logged out")

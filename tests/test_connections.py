@@ -211,6 +211,25 @@ def test_what_the_parser_refuses_is_answered_in_nicks_shape(
     assert _nick_error(answer)["type"] == error_type
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("GET", "/@jobs", 401), ("POST", "/@logout", 204), ("POST", "/@login-renew", 401)],
+)
+@pytest.mark.parametrize("junk", [b"\xff\xfe", b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.\xed\xa0\x80.\xff"])
+def test_a_token_that_is_not_utf8_is_refused_not_a_mock_error(
+    mock: LiveMock, method: str, path: str, status: int, junk: bytes
+) -> None:
+    """The parser hands such bytes on as lone surrogates, which no encoding to bytes takes."""
+    head = f"{method} {path} HTTP/1.1\r\n".encode() + _head_of(mock) + b"Connection: close\r\n"
+    answer = _raw(mock, head + b"Authorization: Bearer " + junk + b"\r\nContent-Length: 0\r\n\r\n")
+    assert answer[0] == status, answer
+    if path == "/@jobs":
+        assert json.loads(answer[2]) == {"message": "You are not authorized to access this resource."}
+    elif path == "/@login-renew":
+        assert _nick_error(answer)["type"] == "Invalid session"
+    assert mock.errors() == []
+
+
 @pytest.mark.parametrize("path", ["/@jobs", f"/@jobs/{DOCUMENTED_ID}"])
 def test_head_is_answered_wherever_get_is(admin: requests.Session, mock: LiveMock, path: str) -> None:
     got, head = admin.get(f"{mock.url}{path}"), admin.head(f"{mock.url}{path}")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Mapping
 
 from aiohttp import web
-from aiohttp.typedefs import Middleware
 
 from jobspec import Spec, load_spec
 from mockserver import contract, control, data, docs, middlewares, persist, redirects
@@ -34,7 +34,7 @@ def create_app(
     state = _state(spec, config, clock or Clock(speed=config.speed))
     saver = persist.Saver(state, config.state_file) if config.state_file is not None else None
     sessions = Sessions(state, idle=config.session_idle, limit=config.max_sessions)
-    app = web.Application(middlewares=_middlewares(state, saver, sessions), client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=MAX_BODY)
     app[STATE] = state
     app[SESSIONS] = sessions
     add_prefix_routes(app)
@@ -44,16 +44,21 @@ def create_app(
     redirects.add_routes(app, control=config.control)
     if config.control:
         control.add_routes(app)
+    operations = app[contract.OPERATIONS]  # the routes are all added: the one middleware can know them
+    app.middlewares.append(_pipeline(state, saver, sessions, operations))
     if saver is not None:
         app.cleanup_ctx.append(saver.running)
     return app
 
 
-def _middlewares(state: MockState, saver: persist.Saver | None, sessions: Sessions) -> list[Middleware]:
+def _pipeline(
+    state: MockState, saver: persist.Saver | None, sessions: Sessions, operations: Mapping[object, str]
+) -> middlewares.Pipeline:
     """What every request passes through: the stages of `mockserver.middlewares`, as one middleware."""
     spec, config = state.spec, state.config
     synced = saver is not None and config.state_sync == "always"
-    pipeline = middlewares.Pipeline(
+    return middlewares.Pipeline(
+        operations=operations,
         cors=Cors(config.cors_origins),
         guard=Guard(allowed_hosts(config.host, config.allowed_hosts), config.cors_origins),
         state=state,
@@ -61,7 +66,6 @@ def _middlewares(state: MockState, saver: persist.Saver | None, sessions: Sessio
         strict=ReferenceValidator(spec) if config.strict else None,
         durable=saver if synced else None,
     )
-    return [pipeline]
 
 
 def _state(spec: Spec, config: MockConfig, clock: Clock) -> MockState:

@@ -17,11 +17,6 @@ CONTENT_PATTERN = r"(?:[^/@][^/]*/)*[^/@][^/]*"
 OPERATIONS = web.AppKey("operations", dict[object, str])  # each route of the jobs API -> the operationId it serves
 
 
-def operation_id(request: web.Request) -> str | None:
-    """The operationId a request was routed to; None outside the jobs API."""
-    return request.app.get(OPERATIONS, {}).get(request.match_info.route)
-
-
 def spec_path(request: web.Request) -> str:
     """The request's path as the spec writes it: without the content path a view was reached under."""
     path = inner_path(request)  # without a session's /__session/NAME prefix

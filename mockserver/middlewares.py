@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from typing import TypeGuard
 
 from aiohttp import web
 
-from mockserver.contract import operation_id, spec_path
+from mockserver.contract import spec_path
 from mockserver.cors import Cors
 from mockserver.errors import ApiError, MethodNotAllowed, MockFailure, NotFound, PayloadTooLarge
 from mockserver.faults import Fault, InjectedFault
@@ -48,6 +49,7 @@ class Pipeline:
     def __init__(
         self,
         *,
+        operations: Mapping[object, str],
         cors: Cors,
         guard: Guard,
         state: MockState,
@@ -55,6 +57,7 @@ class Pipeline:
         strict: ReferenceValidator | None = None,
         durable: Saver | None = None,
     ) -> None:
+        self.operations = operations  # each route of the jobs API -> the operationId it serves (contract.OPERATIONS)
         self.cors, self.guard, self.state, self.sessions = cors, guard, state, sessions
         self.strict, self.durable = strict, durable
         self.__middleware_version__ = 1  # what @web.middleware marks: aiohttp calls it with the handler
@@ -66,7 +69,7 @@ class Pipeline:
         context = Context(
             self.state,
             path if prefixed is None else prefixed[1],
-            operation_id(request),
+            self.operations.get(request.match_info.route),
             None if prefixed is None else prefixed[0],
         )
         request[CONTEXT] = context
@@ -81,10 +84,23 @@ class Pipeline:
         else:
             faults, name = context.state.faults, context.operation
             taken = faults.take(name) if faults.active and name is not None else None
-            if taken:
-                response = await self._faulty(request, context, handler, taken)
+            forced = await _before(context, taken) if taken else None
+            if forced is not None:
+                response = forced  # the handler never runs: nothing changes
             else:
-                response = await self._answer(request, context, handler)
+                # Strict mode, around durable saving, around errors, around Prefer, around the handler: inline,
+                # as a coroutine of its own would cost every request one more.
+                try:
+                    preferred = _prefer(request, context)
+                    response = preferred if preferred is not None else await handler(request)
+                except Exception as exc:
+                    response = _failure(request, context, exc)
+                if self.durable is not None:
+                    response = await self.durable.durable(request, response)
+                if self.strict is not None:
+                    response = _strict(request, context, self.strict, response)
+            if taken:
+                response = await _after(request, response, taken)
             if _large(response):  # how the answer goes out is the faults stage's business: large ones a slice at a time
                 response = await _stream(request, response, STREAM_CHUNK, 0)
         context.state.journal.record(
@@ -97,48 +113,40 @@ class Pipeline:
         )
         return self.cors.finish(origin, response)
 
-    async def _faulty(
-        self, request: web.Request, context: Context, handler: Handler, taken: list[Fault]
-    ) -> web.StreamResponse:
-        """Apply the injected faults taken for this request: latency, a status instead of the answer, a drop, a trickle."""
-        context.notes += [fault.describe() for fault in taken]
-        await context.state.faults.delay(taken)
-        forced = next((fault for fault in taken if fault.status is not None), None)
-        response: web.StreamResponse
-        if forced is not None and forced.status is not None:
-            response = render(InjectedFault(forced.status, forced.id))  # the handler never runs: nothing changes
-        else:
-            response = await self._answer(request, context, handler)
-        if any(fault.drop for fault in taken) and request.transport is not None:
-            request.transport.abort()
-        trickle = next((fault.trickle for fault in taken if fault.trickle), None)
-        if trickle and isinstance(response, web.Response):
-            return await _stream(request, response, *trickle)
-        return response
 
-    async def _answer(self, request: web.Request, context: Context, handler: Handler) -> web.StreamResponse:
-        """Strict mode, around durable saving, around errors, around Prefer, around the handler (one coroutine)."""
-        response: web.StreamResponse
-        try:
-            forced = _prefer(request, context)
-            response = forced if forced is not None else await handler(request)
-        except ApiError as error:
-            context.deliberate = error.deliberate
-            response = render(error)
-        except web.HTTPException as exc:
-            response = render(_from_aiohttp(request, exc))
-        except ConnectionError:
-            response = _client_left(request, "before its answer")
-        except Exception as exc:
-            log.exception("mock error on %s %s", request.method, request.path)
-            context.state.journal.error(request.method, request.path, f"{type(exc).__name__}: {exc}")
-            context.deliberate = True  # already reported: strict mode would only report it twice
-            response = render(MockFailure("The mock server failed; see GET /__mock__/errors."))
-        if self.durable is not None:
-            response = await self.durable.durable(request, response)
-        if self.strict is not None:
-            response = _strict(request, context, self.strict, response)
-        return response
+async def _before(context: Context, taken: list[Fault]) -> web.Response | None:
+    """The faults taken for this request, before its answer: noted, their latency waited; a status instead of it."""
+    context.notes += [fault.describe() for fault in taken]
+    await context.state.faults.delay(taken)
+    forced = next((fault for fault in taken if fault.status is not None), None)
+    if forced is not None and forced.status is not None:
+        return render(InjectedFault(forced.status, forced.id))
+    return None
+
+
+async def _after(request: web.Request, response: web.StreamResponse, taken: list[Fault]) -> web.StreamResponse:
+    """The faults taken for a request, on its answer: the connection dropped, the answer trickled."""
+    if any(fault.drop for fault in taken) and request.transport is not None:
+        request.transport.abort()
+    trickle = next((fault.trickle for fault in taken if fault.trickle), None)
+    if trickle and isinstance(response, web.Response):
+        return await _stream(request, response, *trickle)
+    return response
+
+
+def _failure(request: web.Request, context: Context, exc: Exception) -> web.Response:
+    """The answer to an exception from the handler: an API error rendered, the mock's own failure journaled."""
+    if isinstance(exc, ApiError):
+        context.deliberate = exc.deliberate
+        return render(exc)
+    if isinstance(exc, web.HTTPException):
+        return render(_from_aiohttp(request, exc))
+    if isinstance(exc, ConnectionError):
+        return _client_left(request, "before its answer")
+    log.error("mock error on %s %s", request.method, request.path, exc_info=exc)
+    context.state.journal.error(request.method, request.path, f"{type(exc).__name__}: {exc}")
+    context.deliberate = True  # already reported: strict mode would only report it twice
+    return render(MockFailure("The mock server failed; see GET /__mock__/errors."))
 
 
 def _strict(

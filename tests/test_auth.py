@@ -246,3 +246,21 @@ def test_revocations_are_bounded_forgetting_the_longest_lived_tokens_first(monke
     kept = authenticator.prune()
     assert len(kept) <= 10
     assert {f"jti:user-{i}" for i in range(3)} <= set(kept), "the users' logouts outlive the flood"
+
+
+@pytest.mark.parametrize("length", [1, 6, 63, 64, 65, 200], ids=lambda n: f"secret-of-{n}-bytes")
+def test_tokens_are_hs256_by_the_secret_whatever_its_length(length: int) -> None:
+    """HMAC pads a key to SHA-256's 64-byte block and hashes a longer one first: both sides of that line."""
+    secret = ("k3y-" * 60)[:length]
+    authenticator = auth.Authenticator(auth.DEFAULT_USERS, secret=secret)
+    issued = authenticator.issue(auth.DEFAULT_USERS[0])
+    assert jwt.decode(issued, secret, algorithms=["HS256"])["sub"] == "admin"
+    assert authenticator._own_claims(issued) is not None, "its own token takes the fast path"
+    now = int(time.time())
+    claims = {"sub": "editor", "fullname": "Editor", "iat": now, "exp": now + 60, "jti": "j"}
+    by_pyjwt = jwt.encode(claims, secret, algorithm="HS256")
+    assert authenticator._own_claims(by_pyjwt) == claims, "PyJWT's token of the same shape reads the same"
+    assert authenticator.identify(f"Bearer {by_pyjwt}").user.login == "editor"
+    assert authenticator._own_claims(jwt.encode(claims, secret + "x", algorithm="HS256")) is None
+    with pytest.raises(auth.Unauthorized):
+        authenticator.identify(f"Bearer {jwt.encode(claims, secret + 'x', algorithm='HS256')}")

@@ -15,6 +15,8 @@ Each stage does one job; where it has a module of its own, its work is a functio
 
 then the handler. One middleware, not ten: each aiohttp middleware costs a coroutine and a call
 per request, and the profile of an abort found the chain of them costing more than the handler.
+The mock's runner calls this one directly (`mockserver.connections`), without aiohttp's machinery
+for middlewares; any other runner goes through that machinery to the same pipeline.
 """
 
 from __future__ import annotations

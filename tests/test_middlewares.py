@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import requests
+from aiohttp import web
 
 from jobspec import load_spec
+from mockserver.app import create_app
 from mockserver.clock import Clock
 from mockserver.config import MockConfig
+from mockserver.state import STATE
 from mockserver.testing import LiveMock
 from tests.conftest import DOCUMENTED_ID
 from tests.helpers import spec_copy
@@ -50,3 +55,36 @@ def test_without_strict_mode_the_same_answer_goes_out_unchecked(tmp_path: Path) 
         response = requests.get(f"{mock.url}/@jobs/{DOCUMENTED_ID}", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 200 and "owner" not in response.json()
         assert mock.errors() == []
+
+
+def test_the_app_served_by_aiohttps_own_runner_answers_as_under_the_mocks_runner() -> None:
+    """`create_app` is the pipeline as aiohttp's middleware: any runner gets the mock's answers, not aiohttp's."""
+    app = create_app(config=MockConfig(), clock=Clock(manual=True))
+
+    async def requests_through(runner: web.AppRunner) -> list[tuple[int, str, Any]]:
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        base = f"http://{host}:{port}"
+        answers = []
+        try:
+            async with aiohttp.ClientSession() as client:
+                for method, path in [("GET", "/@jobs"), ("GET", "/no/such/@thing"), ("PUT", "/@jobs")]:
+                    async with client.request(
+                        method, f"{base}{path}", headers={"Origin": "http://localhost:3000"}
+                    ) as r:
+                        answers.append((r.status, r.headers.get("Access-Control-Allow-Origin", ""), await r.json()))
+        finally:
+            await runner.cleanup()
+        return answers
+
+    answers = asyncio.run(requests_through(web.AppRunner(app)))
+    assert [(status, origin) for status, origin, _ in answers] == [
+        (401, "http://localhost:3000"),
+        (404, "http://localhost:3000"),
+        (405, "http://localhost:3000"),
+    ]
+    assert answers[0][2] == {"message": "You are not authorized to access this resource."}
+    assert answers[1][2]["error"]["type"] == "Not found" and answers[2][2]["error"]["type"] == "Method not allowed"
+    assert [entry.status for entry in app[STATE].journal.entries] == [401, 404, 405]

@@ -5,6 +5,7 @@ Raw sockets on loopback, as an attacker (or a broken client) would hold them.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import resource
 import socket
@@ -16,10 +17,12 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from aiohttp import web
 
 from benchmarks.jobs import make_jobs, write_jobs
 from mockserver.clock import Clock
 from mockserver.config import MockConfig
+from mockserver.connections import MockRunner
 from mockserver.testing import LiveMock
 from tests.conftest import DOCUMENTED_ID
 from tests.helpers import fresh
@@ -308,3 +311,17 @@ def test_a_client_that_never_reads_its_answer_is_let_go(large_list_mock: LiveMoc
     assert requests.get(f"{mock.url}/openapi.json", timeout=5).status_code == 200
     entry = [e for e in mock.control("GET", "journal") if e["path"] == "/@jobs"][-1]
     assert "did not take the answer" in entry["note"]
+
+
+def test_the_mocks_runner_refuses_an_app_that_is_not_the_mocks() -> None:
+    """It calls the app's one middleware itself: an app without it would answer without the pipeline."""
+
+    async def set_up() -> None:
+        runner = MockRunner(web.Application(), request_timeout=1.0, idle_timeout=1.0)
+        try:
+            await runner.setup()
+        finally:
+            await runner.cleanup()
+
+    with pytest.raises(ValueError, match="one middleware"):
+        asyncio.run(set_up())

@@ -38,13 +38,12 @@ def create_app(
     app[STATE] = state
     app[SESSIONS] = sessions
     add_prefix_routes(app)
-    contract.add_routes(app, spec)
+    operations = contract.add_routes(app, spec)
     _add_spec_routes(app, spec)
     docs.add_routes(app)
     redirects.add_routes(app, control=config.control)
     if config.control:
         control.add_routes(app)
-    operations = app[contract.OPERATIONS]  # the routes are all added: the one middleware can know them
     app.middlewares.append(_pipeline(state, saver, sessions, operations))
     if saver is not None:
         app.cleanup_ctx.append(saver.running)

@@ -14,7 +14,6 @@ from mockserver.validation import RequestInvalid
 # One or more path segments, none starting with "@" (a view), before the spec's own path.
 CONTENT = "content"
 CONTENT_PATTERN = r"(?:[^/@][^/]*/)*[^/@][^/]*"
-OPERATIONS = web.AppKey("operations", dict[object, str])  # each route of the jobs API -> the operationId it serves
 
 
 def spec_path(request: web.Request) -> str:
@@ -104,13 +103,13 @@ def handlers(spec: Spec) -> dict[str, Handler]:
     return table
 
 
-def add_routes(app: web.Application, spec: Spec) -> None:
-    """Route every operation of the spec, at the root and under any content path.
+def add_routes(app: web.Application, spec: Spec) -> dict[object, str]:
+    """Route every operation of the spec, at the root and under any content path; each route -> its operationId.
 
     The operations of one path share one resource: the router tries a path's resources one after
     another, each a regular expression, so `/@jobs/{id}` with GET, HEAD and DELETE is one try, not
     two, on the way to `/@jobs/{id}/abort`. Routes carry no names (aiohttp would take only Python
-    identifiers, and the spec's operationIds need not be); `OPERATIONS` maps each to its operationId.
+    identifiers, and the spec's operationIds need not be); the mapping returned gives each its operationId.
     """
     table = handlers(spec)
     operations: dict[object, str] = {}
@@ -129,4 +128,4 @@ def add_routes(app: web.Application, spec: Spec) -> None:
             if "GET" in methods and "HEAD" not in methods:
                 get = methods["GET"]
                 operations[resource.add_route("HEAD", get.handler)] = operations[get]
-    app[OPERATIONS] = operations
+    return operations

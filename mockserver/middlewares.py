@@ -59,7 +59,7 @@ class Pipeline:
         strict: ReferenceValidator | None = None,
         durable: Saver | None = None,
     ) -> None:
-        self.operations = operations  # each route of the jobs API -> the operationId it serves (contract.OPERATIONS)
+        self.operations = operations  # each route of the jobs API -> the operationId it serves (contract.add_routes)
         self.cors, self.guard, self.state, self.sessions = cors, guard, state, sessions
         self.strict, self.durable = strict, durable
         self.__middleware_version__ = 1  # what @web.middleware marks: aiohttp calls it with the handler

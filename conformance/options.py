@@ -16,6 +16,7 @@ from typing import Any
 DEFAULT_MAX_EXAMPLES = 100
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+AUTO_PROCESSES = 2  # the schema phase's default processes, where the machine has the cores
 MOCK_TOKEN_ENV = "JOBS_MOCK_TOKEN"  # the mock's --control-token, when it was started with one
 REQUIRE = re.compile(r"^(all|cells|(\d{1,3}(?:\.\d+)?)%)$")
 HEADER = re.compile(r"^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([^\r\n]*)$")
@@ -43,6 +44,7 @@ class Options:
     max_examples: int = DEFAULT_MAX_EXAMPLES
     seed: int | None = None
     workers: int = 1
+    processes: int | None = None  # None: as many as the machine has cores, at most AUTO_PROCESSES
     timeout: float = DEFAULT_TIMEOUT
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     phases: tuple[str, ...] = ()  # empty: every registered phase
@@ -148,7 +150,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("allow_destructive", "also act on jobs the suite did not create", None),
     Option("max_examples", f"schemathesis examples per operation (default: {DEFAULT_MAX_EXAMPLES})", _positive, "N"),
     Option("seed", "schemathesis seed, to repeat a run (default: random, printed)", int, "N"),
-    Option("workers", "schemathesis workers for its stateless phases (default: 1)", _positive, "N"),
+    Option(
+        "workers", "schemathesis worker threads for its stateless phases, in each process (default: 1)", _positive, "N"
+    ),
+    Option(
+        "processes",
+        f"processes sharing the schema phase, each on its own core (default: the cores, at most {AUTO_PROCESSES})",
+        _positive,
+        "N",
+    ),
     Option(
         "timeout",
         f"seconds for each request, connect to last byte, and the worker watch's budget (default: {DEFAULT_TIMEOUT:g})",

@@ -131,6 +131,17 @@ class Results:
             return
         self.cells[(state, operation)] = outcome
 
+    def absorb(self, other: Results) -> None:
+        """Take in what another process recorded (its share of a phase), as if each run had been recorded here."""
+        for theirs in other:
+            mine = self._get(theirs.phase, theirs.name, theirs.subject)
+            mine.runs += theirs.runs
+            mine.findings += theirs.findings
+            if theirs.outcome is Outcome.FAILED or mine.outcome is Outcome.NOT_EXERCISED:
+                mine.outcome, mine.reason = theirs.outcome, theirs.reason
+        for (state, operation), outcome in other.cells.items():
+            self.cell(state, operation, outcome)
+
     def of_phase(self, phase: str) -> list[CheckResult]:
         """The results of one phase, in the order they were first recorded."""
         return [result for result in self._results.values() if result.phase == phase]

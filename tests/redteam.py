@@ -37,6 +37,7 @@ MAKE_JOB = ROOT / "tests" / "scripts" / "make_job.py"
 CORRECT = "correct"  # the variant without breakage, in each setting
 WORKERS = 3  # more children than cores: much of a run waits on the worker watch
 EXAMPLES, SEED, TIMEOUT = 1, 1, 3.0  # every phase, few examples, a fixed seed, a short timeout
+PROCESSES = 1  # one example per operation is soon done, and the variants already run a few at a time
 
 
 @dataclass
@@ -79,7 +80,14 @@ def _proxied(breakage: evilproxy.Breakage | None) -> Callable[[], AbstractContex
     @contextmanager
     def serve() -> Iterator[Options]:
         with LiveMock(config=MockConfig(seed=3)) as mock, evilproxy.EvilProxy(mock.url, breakage) as proxy:
-            yield Options(base_url=proxy.url, fixtures="mock", max_examples=EXAMPLES, seed=SEED, timeout=TIMEOUT)
+            yield Options(
+                base_url=proxy.url,
+                fixtures="mock",
+                max_examples=EXAMPLES,
+                seed=SEED,
+                timeout=TIMEOUT,
+                processes=PROCESSES,
+            )
 
     return serve
 
@@ -108,6 +116,7 @@ def _independent(*changes: brokenjobs.Change) -> Callable[[], AbstractContextMan
                 max_examples=EXAMPLES,
                 seed=SEED,
                 timeout=TIMEOUT,
+                processes=PROCESSES,
             )
 
     return serve

@@ -62,6 +62,9 @@ def unused_port() -> int:
         pytest.param(
             ["--base-url", "http://x", "--max-examples", "0"], "--max-examples: must be at least 1", id="zero"
         ),
+        pytest.param(
+            ["--base-url", "http://x", "--processes", "0"], "--processes: must be at least 1", id="no-processes"
+        ),
         pytest.param(["--base-url", "http://x", "--timeout", "soon"], "--timeout: not a number", id="not-a-number"),
         pytest.param(["--base-url", "ftp://x"], "must be an http(s) URL", id="not-http"),
         pytest.param(["--base-url", "http://[::1"], "not a valid URL", id="broken-url"),

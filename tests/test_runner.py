@@ -1,11 +1,22 @@
-"""The runner's options end to end against the test server: safety, read-only, tokens, workers."""
+"""The runner's options end to end against the test server: safety, read-only, tokens, workers, processes."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
 import requests
 
+from conformance.options import Options
+from conformance.phases.schema import groups
 from conformance.results import Outcome
-from tests.fakejobs import check, serve
+from conformance.runner import run
+from jobspec import load_spec
+from tests.fakejobs import Violation, check, serve
 
 
 def test_default_safety__schemathesis_never_changes_a_job_it_did_not_make() -> None:
@@ -53,3 +64,63 @@ def test_two_workers_give_the_same_verdict() -> None:
         report = check(server.url, "schema", workers=2)
     assert report.exit_code == 0
     assert any(r.phase == "schema" and r.outcome is Outcome.PASSED for r in report.results)
+
+
+def test_processes__helpers_share_the_schema_phase_and_their_findings_reach_the_report() -> None:
+    with serve(Violation.WRONG_CONTENT_TYPE) as server:
+        lines: list[str] = []
+        options = Options(base_url=server.url, fixtures="mock", max_examples=5, seed=1, timeout=3, phases=("schema",))
+        shared = run(dataclasses.replace(options, processes=2), lines.append)
+        alone = check(server.url, "schema", processes=1)
+    assert shared.exit_code == alone.exit_code == 1
+    failed = {(r.name, r.subject) for r in shared.results if r.outcome is Outcome.FAILED}
+    assert ("content_type_conformance", "GET /@jobs/{id}") in failed
+    assert failed == {(r.name, r.subject) for r in alone.results if r.outcome is Outcome.FAILED}
+    finding = next(r for r in shared.results if r.subject == "GET /@jobs/{id}" and r.outcome is Outcome.FAILED)
+    assert finding.findings and "curl" in finding.findings[0].curl
+    # Every operation ran, each in a helper that reported it in one line, and the stateful phase too.
+    assert "schema: schemathesis, 5 examples per operation, seed 1, 2 processes" in lines
+    for label in groups(load_spec()):
+        assert any(line.startswith(f"schemathesis {label}: examples") for line in lines), label
+    assert any(line.startswith("schemathesis stateful: ") for line in lines)
+
+
+def test_processes__a_helper_that_dies_ends_the_run_as_an_error() -> None:
+    with serve() as server, ThreadPoolExecutor(1) as pool:
+        running = pool.submit(check, server.url, "schema", processes=2, max_examples=500)
+        helper = _helper_pid(deadline=time.monotonic() + 30)
+        os.kill(helper, signal.SIGKILL)
+        report = running.result(timeout=120)
+    assert report.exit_code == 2
+    assert "a helper process of the schema phase died" in report.error
+    assert "--processes 1" in report.error
+
+
+def _helper_pid(deadline: float) -> int:
+    """A helper of the schema phase: a child of the forkserver this process started."""
+    while time.monotonic() < deadline:
+        servers = [pid for pid in _children(os.getpid()) if b"forkserver" in _cmdline(pid)]
+        grandchildren = [pid for server in servers for pid in _children(server)]
+        if grandchildren:
+            return grandchildren[0]
+        time.sleep(0.05)
+    raise AssertionError("no helper process appeared")
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from conformance.options import Options
 from conformance.phases import auth, lifecycle, schema
 from conformance.target import Progress, Target
 from jobspec import Spec
@@ -20,10 +21,11 @@ class Phase:
 
     run: Callable[[Target, Progress], None]
     groups: Callable[[Spec], tuple[str, ...]]
+    prepare: Callable[[Options], None] = lambda _: None  # called when the run starts, before any phase runs
 
 
 PHASES: dict[str, Phase] = {
     auth.PHASE: Phase(auth.run, auth.groups),
     lifecycle.PHASE: Phase(lifecycle.run, lifecycle.groups),
-    schema.PHASE: Phase(schema.run, schema.groups),
+    schema.PHASE: Phase(schema.run, schema.groups, schema.prepare),
 }

@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import copy
 import itertools
+import multiprocessing
+import os
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from dataclasses import dataclass
+from multiprocessing import forkserver
+from multiprocessing.context import BaseContext
 from typing import Any
 
 import schemathesis
@@ -21,14 +28,25 @@ from schemathesis.schemas import BaseSchema
 
 from conformance import checks as _checks  # noqa: F401  (registers the custom checks)
 from conformance.client import VARIABLE_PREFIX
-from conformance.fixtures import Unavailable
-from conformance.results import Finding
+from conformance.fixtures import Unavailable, make_fixtures
+from conformance.options import AUTO_PROCESSES, Options
+from conformance.results import Finding, Results
 from conformance.target import Progress, Target
 from conformance.transport import BoundedTransport
 from jobspec import Spec
 
 PHASE = "schema"
 TESTING_PHASES = ["examples", "coverage", "fuzzing", "stateful"]
+STATEFUL = "stateful"
+FORKSERVER = "forkserver" in multiprocessing.get_all_start_methods()
+# What schemathesis imports only when it first runs (about 0.5 s): imported once, by the server helpers are forked from.
+PRELOAD = (
+    "hypothesis.stateful",
+    "schemathesis.engine.core",
+    "schemathesis.engine.run.stateful",
+    "schemathesis.engine.run.unit",
+    "schemathesis.specs.openapi.schemas",
+)
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 STOCK_PER_STATE = 2  # jobs per state for schemathesis: one may be deleted early and the state still be there
 # Methods the coverage phase probes on every path even where the spec has no such operation. On a
@@ -43,14 +61,177 @@ EXCLUDED_CHECKS = {
 
 
 def run(target: Target, progress: Progress) -> None:
-    """Run every schemathesis phase the options allow and record each check per operation."""
+    """Run every schemathesis phase the options allow and record each check per operation.
+
+    With more than one process (`--processes`), the work is a queue of tasks (the stateless phases
+    of each operation, and the stateful phase) that helper processes take in turn, each on its own
+    core: schemathesis and hypothesis are CPU-bound, and threads (`--workers`) share one core. Their
+    results join this run's in the queue's order, so a report does not depend on which finished first.
+    """
     options = target.options
-    progress(f"{PHASE}: schemathesis, {options.max_examples} examples per operation, seed {options.seed}")
+    operations = runnable(target)
+    tasks = plan(target, operations)
+    helpers = min(_processes(options), len(tasks))
+    shown = f", {helpers} processes" if helpers > 1 else ""
+    progress(f"{PHASE}: schemathesis, {options.max_examples} examples per operation, seed {options.seed}{shown}")
     _stock(target)
-    schema = _configure(target)
+    _not_exercised(target)
+    if helpers <= 1:
+        _run_task(target, Task(tuple(operations), _phases(options)), progress)
+        return
+    with ProcessPoolExecutor(helpers, mp_context=_start_method()) as pool:
+        done = [pool.submit(_helper, _handover(target, task)) for task in tasks]
+        for future in done:
+            try:
+                handed = future.result()
+            except BrokenProcessPool as exc:
+                raise RuntimeError(
+                    f"a helper process of the {PHASE} phase died, so its checks have no verdict; "
+                    f"{options.flag('processes')} 1 runs the phase in this process"
+                ) from exc
+            target.results.absorb(handed.results)
+            target.client.secrets.update(handed.secrets)
+            for line in handed.progress:
+                progress(line)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One schemathesis run: some phases over some operations (operationIds)."""
+
+    operations: tuple[str, ...]
+    phases: tuple[str, ...]
+    label: str = ""  # how progress names it, in one line when it ends; "" to report it phase by phase
+
+
+def plan(target: Target, operations: list[str]) -> list[Task]:
+    """The tasks helper processes take: the stateful phase first (it takes longest, and follows links among all
+    the operations), then each operation's stateless phases."""
+    phases = _phases(target.options)
+    stateless = tuple(phase for phase in phases if phase != STATEFUL)
+    tasks = [Task(tuple(operations), (STATEFUL,))] if STATEFUL in phases and operations else []
+    for operation in operations:
+        spec_operation = target.spec.operation(operation)
+        tasks.append(Task((operation,), stateless, f"{spec_operation.method} {spec_operation.path}"))
+    return tasks
+
+
+def runnable(target: Target) -> list[str]:
+    """The operations schemathesis may call: under --read-only the safe ones and login; with --token, no session
+    operation."""
+    options = target.options
+    operations = list(target.spec.operations.values())
+    if options.read_only:
+        operations = [
+            op for op in operations if op.method.upper() in SAFE_METHODS or op.operation_id == target.login_operation
+        ]
+    if options.token is not None:
+        sessions = session_operations(target)
+        operations = [op for op in operations if op.operation_id not in sessions]
+    return [op.operation_id for op in operations]
+
+
+def _phases(options: Options) -> tuple[str, ...]:
+    """schemathesis's phases the options allow: under --read-only, no stateful phase."""
+    return tuple(TESTING_PHASES[:3] if options.read_only else TESTING_PHASES)
+
+
+def _processes(options: Options) -> int:
+    if options.processes is not None:
+        return options.processes
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(AUTO_PROCESSES, cores))
+
+
+def _not_exercised(target: Target) -> None:
+    """The session operations a given token keeps schemathesis off, each reported once."""
+    sessions = session_operations(target)
+    if target.options.token is None or not sessions:
+        return
+    for operation in sorted(sessions):
+        label = f"{target.spec.operation(operation).method} {target.spec.operation(operation).path}"
+        reason = "--token given: the suite cannot log in for a throwaway session to end"
+        target.results.not_exercised(PHASE, "all checks", label, reason)
+
+
+def _run_task(target: Target, task: Task, progress: Progress) -> None:
+    """One schemathesis run, its results recorded in `target.results`; progress phase by phase, or in one line."""
+    if not task.operations:
+        return
+    schema = _configure(target, task.operations, task.phases)
+    finished: list[str] = []
     with _guard(target):
         for event in from_schema(schema).execute():
-            _handle(target, event, progress)
+            ended = _handle(target, event, task.phases)
+            if ended is not None and task.label:
+                finished.append(" ".join(ended))
+            elif ended is not None:
+                progress(f"schemathesis {ended[0]}: {ended[1]}")
+    if task.label:
+        progress(f"schemathesis {task.label}: {', '.join(finished)}")
+
+
+@dataclass(frozen=True)
+class Handover:
+    """What a helper process needs to run a task: the options, and what this run has learned by now."""
+
+    options: Options
+    spec: Spec  # the run's, as loaded: every process judges by the same document
+    task: Task
+    token: str | None
+    secrets: dict[str, str]
+    owned: frozenset[str]
+    operations: tuple[str, str, str, str]  # login, list, item, and the jobs' id field (`find_operations`)
+
+
+@dataclass(frozen=True)
+class Handed:
+    """What a helper process hands back: its results, its progress lines, and the secrets it met."""
+
+    results: Results
+    progress: list[str]
+    secrets: dict[str, str]
+
+
+def _handover(target: Target, task: Task) -> Handover:
+    operations = (target.login_operation, target.list_operation, target.item_operation, target.id_field)
+    owned = frozenset(target.fixtures.owned)
+    client = target.client
+    return Handover(target.options, target.spec, task, client.token, dict(client.secrets), owned, operations)
+
+
+def _helper(handover: Handover) -> Handed:
+    """A task run in a helper process, against the same deployment with the run's token and jobs."""
+    from conformance.runner import make_client  # the runner imports the phases: by now, it is loaded
+
+    options, spec = handover.options, handover.spec
+    client = make_client(options)
+    client.token = handover.token
+    client.secrets.update(handover.secrets)
+    login, listing, item, id_field = handover.operations
+    fixtures = make_fixtures(options, client, spec.lifecycle, spec.operation(listing).path, id_field)
+    fixtures.owned.update(handover.owned)
+    target = Target(options, spec, client, fixtures, Results(), login, listing, item, id_field)
+    lines: list[str] = []
+    _run_task(target, handover.task, lines.append)
+    return Handed(target.results, lines, client.secrets)
+
+
+def prepare(options: Options) -> None:
+    """Start the server helper processes are made from, when the options will have some: it imports schemathesis
+    while the phases before this one run."""
+    if FORKSERVER and _processes(options) > 1:
+        _start_method()
+        forkserver.ensure_running()
+
+
+def _start_method() -> BaseContext:
+    """forkserver where there is one: a clean process, made quickly from a server that has imported this module."""
+    if not FORKSERVER:
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__, *PRELOAD])
+    return context
 
 
 def groups(spec: Spec) -> tuple[str, ...]:
@@ -86,7 +267,8 @@ def bind(schema: BaseSchema, target: Target) -> BaseSchema:
     return schema
 
 
-def _configure(target: Target) -> BaseSchema:
+def _configure(target: Target, operations: tuple[str, ...], phases: tuple[str, ...]) -> BaseSchema:
+    """schemathesis for `operations` and `phases`, with the run's options."""
     options = target.options
     # schemathesis rewrites the document it is given in place; the loaded spec is shared, so it gets a copy.
     schema: BaseSchema = bind(schemathesis.openapi.from_dict(copy.deepcopy(target.spec.raw)), target)
@@ -102,25 +284,14 @@ def _configure(target: Target) -> BaseSchema:
     schema.config.checks.update(excluded_check_names=sorted(EXCLUDED_CHECKS))
     if options.seed is not None:
         schema.config.seed = options.seed
+    schema = schema.include(operation_id=list(operations))
+    schema.config.phases.update(phases=list(phases))
+    coverage = schema.config.phases.coverage
     if options.read_only:
-        # No single switch: only safe operations and login, no probing of other methods, no stateful phase.
-        login = target.spec.operation(target.login_operation)
-        schema = schema.include(
-            lambda ctx: ctx.operation.method.upper() in SAFE_METHODS or ctx.operation.path == login.path
-        )
-        schema.config.phases.update(phases=TESTING_PHASES[:3])
-        schema.config.phases.coverage.unexpected_methods = set()
+        coverage.unexpected_methods = set()  # no probing of other methods
     elif not options.allow_destructive:
-        coverage = schema.config.phases.coverage
         coverage.unexpected_methods = set(coverage.unexpected_methods) - BULK_METHODS
-    sessions = session_operations(target)
-    if options.token is not None and sessions:
-        schema = schema.exclude(operation_id=sorted(sessions))
-        for operation in sorted(sessions):
-            label = f"{target.spec.operation(operation).method} {target.spec.operation(operation).path}"
-            reason = "--token given: the suite cannot log in for a throwaway session to end"
-            target.results.not_exercised(PHASE, "all checks", label, reason)
-    schema.auth(refresh_interval=None)(_bearer(target, sessions))
+    schema.auth(refresh_interval=None)(_bearer(target, session_operations(target)))
     return schema
 
 
@@ -197,11 +368,12 @@ def _nowhere(job_id: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"jobs-conformance/{job_id}"))
 
 
-def _handle(target: Target, event: Any, progress: Progress) -> None:
+def _handle(target: Target, event: Any, phases: tuple[str, ...]) -> tuple[str, str] | None:
+    """Record what `event` says; for the end of one of `phases`, its name and status."""
     if isinstance(event, events.ScenarioFinished):
         _record(target, event.recorder)
-    elif isinstance(event, events.PhaseFinished) and event.phase.name.value in TESTING_PHASES:
-        progress(f"schemathesis {event.phase.name.value}: {event.status.value}")
+    elif isinstance(event, events.PhaseFinished) and event.phase.name.value in phases:
+        return event.phase.name.value, event.status.value
     elif isinstance(event, events.NonFatalError):
         message = f"{event.info.title}: {event.info.message}"
         target.results.failed(
@@ -210,6 +382,7 @@ def _handle(target: Target, event: Any, progress: Progress) -> None:
     elif isinstance(event, events.FatalError):
         message = f"schemathesis stopped: {event.exception}"
         target.results.failed(PHASE, "schemathesis_error", "run", Finding("schemathesis_error", "run", message))
+    return None
 
 
 def _record(target: Target, recorder: Any) -> None:

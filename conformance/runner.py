@@ -108,9 +108,9 @@ class Run:
         wanted = names[: names.index(phase) + 1] if phase in names else names
         try:
             if self.target is None and not self.report.error:
+                self.target = connect(self.options, self.spec, self.report.results, self.progress)
                 for name in names:
                     PHASES[name].prepare(self.options)
-                self.target = connect(self.options, self.spec, self.report.results, self.progress)
             for name in wanted:
                 if name not in self.done and not self.report.error:
                     self.done.append(name)

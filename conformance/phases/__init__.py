@@ -21,7 +21,7 @@ class Phase:
 
     run: Callable[[Target, Progress], None]
     groups: Callable[[Spec], tuple[str, ...]]
-    prepare: Callable[[Options], None] = lambda _: None  # called when the run starts, before any phase runs
+    prepare: Callable[[Options], None] = lambda _: None  # called once the run has connected, before any phase
 
 
 PHASES: dict[str, Phase] = {

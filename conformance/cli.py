@@ -22,6 +22,7 @@ from conformance.report import Report, render, to_html, to_json, to_junit, to_ma
 from conformance.runner import run
 
 USAGE_ERROR = 2
+INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 DISTRIBUTION = "nick-jobs-kit"
 
 
@@ -68,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     except (OptionError, SetupError) as exc:
         _error(errors, str(exc))
         return USAGE_ERROR
+    except KeyboardInterrupt:  # Ctrl-C: no verdict, no report; helper processes already stopped
+        _error(errors, "interrupted: no verdict")
+        return INTERRUPTED
     except Exception as exc:  # noqa: BLE001 (the suite itself failed before the run started: one line, exit 2)
         _error(errors, f"the suite failed: {type(exc).__name__}: {exc}")
         if args.verbose:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -247,3 +249,33 @@ def test_mock_fixtures_send_the_control_token_and_a_refusal_is_an_error(
         skipped = [c for c in report_of(out)["checks"] if c["outcome"] == "not exercised"]
     assert "answered 401" in err and "--mock-token" in err
     assert skipped == []
+
+
+def test_ctrl_c_in_the_schema_phase_stops_the_helpers_and_gives_no_verdict(live: LiveMock) -> None:
+    script = Path(sys.executable).with_name("jobs-conformance")
+    argv = [str(script), "--base-url", live.url, "--fixtures", "mock", "--processes", "2", "--max-examples", "1000"]
+    with subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    ) as suite:
+        try:
+            assert suite.stdout is not None
+            for line in suite.stdout:  # the helpers are at work once the schema phase has begun
+                if line.startswith("> schema:"):
+                    break
+            time.sleep(1.0)
+            os.killpg(suite.pid, signal.SIGINT)  # what a terminal sends the whole group on Ctrl-C
+            _, stderr = suite.communicate(timeout=30)
+        finally:
+            if suite.poll() is None:
+                os.killpg(suite.pid, signal.SIGKILL)
+    assert suite.returncode == 130
+    assert stderr.strip() == "jobs-conformance: interrupted: no verdict"
+    before = _jobs_requests(live)
+    time.sleep(1.0)
+    assert _jobs_requests(live) == before  # no helper goes on sending requests
+
+
+def _jobs_requests(mock: LiveMock) -> int:
+    """How many requests the mock's journal holds, its own journal's left out."""
+    entries = requests.get(f"{mock.url}/__mock__/journal", timeout=5).json()
+    return sum(1 for entry in entries if not entry["path"].startswith("/__mock__/journal"))

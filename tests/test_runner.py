@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +17,7 @@ from conformance.phases.schema import groups
 from conformance.results import Outcome
 from conformance.runner import run
 from jobspec import load_spec
+from tests import brokenjobs
 from tests.fakejobs import Violation, check, serve
 
 
@@ -78,11 +80,25 @@ def test_processes__helpers_share_the_schema_phase_and_their_findings_reach_the_
     assert failed == {(r.name, r.subject) for r in alone.results if r.outcome is Outcome.FAILED}
     finding = next(r for r in shared.results if r.subject == "GET /@jobs/{id}" and r.outcome is Outcome.FAILED)
     assert finding.findings and "curl" in finding.findings[0].curl
-    # Every operation ran, each in a helper that reported it in one line, and the stateful phase too.
+    # Every operation ran, each path's in a helper that reported it in one line, and the stateful phase too.
     assert "schema: schemathesis, 5 examples per operation, seed 1, 2 processes" in lines
-    for label in groups(load_spec()):
-        assert any(line.startswith(f"schemathesis {label}: examples") for line in lines), label
+    reported = set()
+    for line in lines:
+        if match := re.fullmatch(r"schemathesis ([A-Z/]+) (\S+): examples \w+, coverage \w+, fuzzing \w+", line):
+            reported |= {f"{method} {match[2]}" for method in match[1].split("/")}
+    assert reported == set(groups(load_spec()))
     assert any(line.startswith("schemathesis stateful: ") for line in lines)
+
+
+def test_processes__a_defect_of_a_path_counts_once_as_in_one_process() -> None:
+    # 405 answers without Allow: schemathesis probes each path once with the methods it does not document.
+    with brokenjobs.serve(brokenjobs.Breakage.STRIP_ALLOW) as server:
+        options = Options(base_url=server.url, max_examples=5, seed=1, timeout=3, phases=("schema",))
+        shared = run(dataclasses.replace(options, processes=2))
+        alone = run(dataclasses.replace(options, processes=1))
+    failed = {(r.name, r.subject, len(r.findings)) for r in shared.results if r.outcome is Outcome.FAILED}
+    assert ("unsupported_method", "GET /@jobs/{id}", 1) in failed
+    assert failed == {(r.name, r.subject, len(r.findings)) for r in alone.results if r.outcome is Outcome.FAILED}
 
 
 def test_processes__a_helper_that_dies_ends_the_run_as_an_error() -> None:

@@ -79,20 +79,33 @@ def run(target: Target, progress: Progress) -> None:
     if helpers <= 1:
         _run_task(target, Task(tuple(operations), _phases(options)), progress)
         return
-    with ProcessPoolExecutor(helpers, mp_context=_start_method()) as pool:
-        done = [pool.submit(_helper, _handover(target, task)) for task in tasks]
+    pool = ProcessPoolExecutor(helpers, mp_context=_start_method())
+    try:
+        done = [pool.submit(_helper, _handover(target, task, number)) for number, task in enumerate(tasks)]
         for future in done:
-            try:
-                handed = future.result()
-            except BrokenProcessPool as exc:
-                raise RuntimeError(
-                    f"a helper process of the {PHASE} phase died, so its checks have no verdict; "
-                    f"{options.flag('processes')} 1 runs the phase in this process"
-                ) from exc
+            handed = future.result()
             target.results.absorb(handed.results)
             target.client.secrets.update(handed.secrets)
             for line in handed.progress:
                 progress(line)
+    except BrokenProcessPool as exc:
+        _stop(pool)
+        raise RuntimeError(
+            f"a helper process of the {PHASE} phase died, so its checks have no verdict; "
+            f"{options.flag('processes')} 1 runs the phase in this process"
+        ) from exc
+    except BaseException:
+        _stop(pool)  # Ctrl-C, or an error: no task goes on sending requests to the deployment
+        raise
+    pool.shutdown()
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Drop the tasks not begun and end the helpers now, in the middle of their tasks."""
+    helpers = list((pool._processes or {}).values())  # no public way before Python 3.14's terminate_workers
+    pool.shutdown(wait=False, cancel_futures=True)  # which forgets the processes
+    for helper in helpers:
+        helper.terminate()
 
 
 @dataclass(frozen=True)
@@ -106,13 +119,20 @@ class Task:
 
 def plan(target: Target, operations: list[str]) -> list[Task]:
     """The tasks helper processes take: the stateful phase first (it takes longest, and follows links among all
-    the operations), then each operation's stateless phases."""
+    the operations), then the stateless phases of each path's operations.
+
+    One task per path, not per operation: schemathesis probes each path once per run with the
+    methods it does not document, and the same defect must not count twice.
+    """
     phases = _phases(target.options)
     stateless = tuple(phase for phase in phases if phase != STATEFUL)
     tasks = [Task(tuple(operations), (STATEFUL,))] if STATEFUL in phases and operations else []
+    paths: dict[str, list[str]] = {}
     for operation in operations:
-        spec_operation = target.spec.operation(operation)
-        tasks.append(Task((operation,), stateless, f"{spec_operation.method} {spec_operation.path}"))
+        paths.setdefault(target.spec.operation(operation).path, []).append(operation)
+    for path, on_path in paths.items():
+        methods = "/".join(target.spec.operation(operation).method for operation in on_path)
+        tasks.append(Task(tuple(on_path), stateless, f"{methods} {path}"))
     return tasks
 
 
@@ -154,13 +174,13 @@ def _not_exercised(target: Target) -> None:
         target.results.not_exercised(PHASE, "all checks", label, reason)
 
 
-def _run_task(target: Target, task: Task, progress: Progress) -> None:
+def _run_task(target: Target, task: Task, progress: Progress, first: int = 0) -> None:
     """One schemathesis run, its results recorded in `target.results`; progress phase by phase, or in one line."""
     if not task.operations:
         return
     schema = _configure(target, task.operations, task.phases)
     finished: list[str] = []
-    with _guard(target):
+    with _guard(target, first):
         for event in from_schema(schema).execute():
             ended = _handle(target, event, task.phases)
             if ended is not None and task.label:
@@ -182,6 +202,7 @@ class Handover:
     secrets: dict[str, str]
     owned: frozenset[str]
     operations: tuple[str, str, str, str]  # login, list, item, and the jobs' id field (`find_operations`)
+    number: int  # the task's place in the queue: where its turn through the owned jobs starts
 
 
 @dataclass(frozen=True)
@@ -193,11 +214,11 @@ class Handed:
     secrets: dict[str, str]
 
 
-def _handover(target: Target, task: Task) -> Handover:
+def _handover(target: Target, task: Task, number: int) -> Handover:
     operations = (target.login_operation, target.list_operation, target.item_operation, target.id_field)
     owned = frozenset(target.fixtures.owned)
     client = target.client
-    return Handover(target.options, target.spec, task, client.token, dict(client.secrets), owned, operations)
+    return Handover(target.options, target.spec, task, client.token, dict(client.secrets), owned, operations, number)
 
 
 def _helper(handover: Handover) -> Handed:
@@ -213,7 +234,7 @@ def _helper(handover: Handover) -> Handed:
     fixtures.owned.update(handover.owned)
     target = Target(options, spec, client, fixtures, Results(), login, listing, item, id_field)
     lines: list[str] = []
-    _run_task(target, handover.task, lines.append)
+    _run_task(target, handover.task, lines.append, first=handover.number)
     return Handed(target.results, lines, client.secrets)
 
 
@@ -326,7 +347,7 @@ def _bearer(target: Target, sessions: set[str]) -> type:
 
 
 @contextmanager
-def _guard(target: Target) -> Iterator[None]:
+def _guard(target: Target, first: int = 0) -> Iterator[None]:
     """Keep schemathesis off jobs the suite does not own (and off everything under --read-only).
 
     A request that would act on a job id the suite did not make (a documented example, an id
@@ -335,7 +356,7 @@ def _guard(target: Target) -> Iterator[None]:
     """
     options, owned = target.options, target.fixtures.owned
     login_path = target.spec.operation(target.login_operation).path
-    turn = itertools.count()
+    turn = itertools.count(first)  # tasks running side by side start at different owned jobs
 
     def before_call(context: Any, case: Any, kwargs: Any) -> None:
         method = case.method.upper()

@@ -26,7 +26,7 @@ from tests.tap import Tap
 from tests.traffic import Client, frontend_session
 
 V = Violation
-WATCH = 0.7  # seconds the session polls the list: a moving job ends, and a broken worker moves it back
+WATCH = 1.0  # seconds the session polls the list: a moving job ends, and a broken worker moves it back
 
 
 @contextmanager

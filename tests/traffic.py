@@ -10,7 +10,7 @@ import requests
 from tests.tap import Answer, end_to_end
 
 HELD = {"mock": {"delay": 86400, "duration": 86400}}  # a job the worker leaves where it is
-MOVING = 0.05  # seconds a moving job waits in each state
+MOVING = 0.15  # seconds a moving job waits in each state: several polls of the list see it there
 
 
 class Client:
@@ -62,9 +62,6 @@ def frontend_session(base: str, *, watch: float = 0.0) -> Client:
     renewed = client.call("POST", "/@login-renew", token=first["token"])
     client.token = renewed["token"] if isinstance(renewed, dict) and "token" in renewed else first["token"]
     held = {status: client.job(status)["uuid"] for status in ("created", "running", "failed")}
-    if watch:
-        for outcome in ("completed", "failed"):
-            client.job("created", {"mock": {"delay": MOVING, "duration": MOVING, "outcome": outcome}})
     for job in client.jobs():
         client.call("GET", f"/@jobs/{job['uuid']}")
     for action, job_id in (("abort", held["running"]), ("abort", held["created"]), ("retry", held["failed"])):
@@ -74,6 +71,9 @@ def frontend_session(base: str, *, watch: float = 0.0) -> Client:
     client.call("DELETE", f"/@jobs/{held['failed']}")
     client.call("GET", f"/@jobs/{held['failed']}")
     client.jobs()
+    if watch:  # jobs that move while the page polls: made now, so that the polling sees every state they pass
+        for outcome in ("completed", "failed"):
+            client.job("created", {"mock": {"delay": MOVING, "duration": MOVING, "outcome": outcome}})
     deadline = time.monotonic() + watch
     while time.monotonic() < deadline:  # a page polling the list
         client.jobs()

@@ -33,7 +33,7 @@ from conformance.options import AUTO_PROCESSES, Options
 from conformance.results import Finding, Results
 from conformance.target import Progress, Target
 from conformance.transport import BoundedTransport
-from jobspec import Spec
+from jobspec import Operation, Spec
 
 PHASE = "schema"
 TESTING_PHASES = ["examples", "coverage", "fuzzing", "stateful"]
@@ -63,8 +63,8 @@ EXCLUDED_CHECKS = {
 def run(target: Target, progress: Progress) -> None:
     """Run every schemathesis phase the options allow and record each check per operation.
 
-    With more than one process (`--processes`), the work is a queue of tasks (the stateless phases
-    of each operation, and the stateful phase) that helper processes take in turn, each on its own
+    With more than one process (`--processes`), the work is a queue of tasks (the stateful phase, and
+    the stateless phases of each path's operations) that helper processes take in turn, each on its own
     core: schemathesis and hypothesis are CPU-bound, and threads (`--workers`) share one core. Their
     results join this run's in the queue's order, so a report does not depend on which finished first.
     """
@@ -168,10 +168,9 @@ def _not_exercised(target: Target) -> None:
     sessions = session_operations(target)
     if target.options.token is None or not sessions:
         return
+    reason = "--token given: the suite cannot log in for a throwaway session to end"
     for operation in sorted(sessions):
-        label = f"{target.spec.operation(operation).method} {target.spec.operation(operation).path}"
-        reason = "--token given: the suite cannot log in for a throwaway session to end"
-        target.results.not_exercised(PHASE, "all checks", label, reason)
+        target.results.not_exercised(PHASE, "all checks", _label(target.spec.operation(operation)), reason)
 
 
 def _run_task(target: Target, task: Task, progress: Progress, first: int = 0) -> None:
@@ -242,7 +241,7 @@ def prepare(options: Options) -> None:
     """Start the server helper processes are made from, when the options will have some: it imports schemathesis
     while the phases before this one run."""
     if FORKSERVER and _processes(options) > 1:
-        _start_method()
+        _start_method()  # for its preload list, which the server takes as it starts
         forkserver.ensure_running()
 
 
@@ -257,7 +256,12 @@ def _start_method() -> BaseContext:
 
 def groups(spec: Spec) -> tuple[str, ...]:
     """The operations schemathesis checks, as it labels them."""
-    return tuple(f"{op.method} {op.path}" for op in spec.operations.values())
+    return tuple(_label(op) for op in spec.operations.values())
+
+
+def _label(operation: Operation) -> str:
+    """An operation as schemathesis labels it, and so as this phase's results name it."""
+    return f"{operation.method} {operation.path}"
 
 
 def _stock(target: Target) -> None:

@@ -24,6 +24,7 @@ from aiohttp import StreamReader, hdrs, web
 from aiohttp.http_exceptions import BadHttpMessage, BadHttpMethod, LineTooLong
 from aiohttp.web_protocol import RequestHandler
 
+from mockserver import wire
 from mockserver.http import dump
 
 log = logging.getLogger("mockserver.connections")
@@ -106,6 +107,33 @@ class Connection(RequestHandler):
     def overdue(self, now: float) -> bool:
         """Whether the next request's head should have arrived by `now`."""
         return self.head_due is not None and not self.busy and now >= self.head_due
+
+    async def finish_response(
+        self, request: web.BaseRequest, resp: web.StreamResponse, start_time: float | None
+    ) -> tuple[web.StreamResponse, bool]:
+        """Send an answer and log it: head and body in one write where `mockserver.wire` can, else aiohttp's way.
+
+        What aiohttp's own method does besides (the rest of an upgrade's bytes) is left to it, as is
+        everything on an aiohttp that does not keep `_upgraded`.
+        """
+        if getattr(self, "_upgraded", True) or not wire.eligible(request, resp):
+            return await super().finish_response(request, resp, start_time)
+        assert isinstance(resp, web.Response)
+        request._finish()
+        head, body = wire.head(request, resp)
+        resp._eof_sent = True  # as write_eof leaves it: the answer is out, and nothing more goes with it
+        resp._body_length = len(body)
+        transport = cast(asyncio.WriteTransport | None, self.transport)
+        gone = transport is None or transport.is_closing()  # where aiohttp's writer raises ConnectionResetError
+        if transport is not None and not gone:
+            transport.write(head + body if body else head)
+            if self._paused:  # the client reads slower than we write: wait, as aiohttp's writer does
+                try:
+                    await self._drain_helper()
+                except ConnectionError:  # it left meanwhile
+                    gone = True
+        self.log_access(request, resp, start_time)
+        return resp, gone
 
     def handle_error(
         self,

@@ -1,0 +1,255 @@
+"""The mock's answers in one write (`mockserver.wire`): the bytes aiohttp's own way sends, and that way not taken.
+
+The same app is served by the mock's runner and by aiohttp's, and the same raw requests go to
+both over loopback: every answer must match to the byte (but for the Date header).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from mockserver.app import create_app
+from mockserver.clock import Clock
+from mockserver.config import MockConfig
+from mockserver.connections import MockRunner
+from mockserver.state import STATE
+from tests.conftest import DOCUMENTED_ID
+
+DATE = re.compile(rb"\r\nDate: [^\r]*")
+Runner = Callable[[web.Application], web.AppRunner]
+
+
+def mock_runner(app: web.Application) -> web.AppRunner:
+    return MockRunner(app, request_timeout=5.0, idle_timeout=5.0)
+
+
+def aiohttp_runner(app: web.Application) -> web.AppRunner:
+    return web.AppRunner(app, access_log=None)
+
+
+@asynccontextmanager
+async def serving(app: web.Application, runner_of: Runner) -> AsyncIterator[tuple[str, int]]:
+    runner = runner_of(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield host, port
+    finally:
+        await runner.cleanup()
+
+
+async def exchange(address: tuple[str, int], requests: list[bytes]) -> list[bytes]:
+    """Each request in turn on one connection, and what came back for each (Date masked); b"" once it closed."""
+    reader, writer = await asyncio.open_connection(*address)
+    answers = []
+    try:
+        for request in requests:
+            if reader.at_eof():
+                answers.append(b"")
+                continue
+            writer.write(request)
+            answers.append(DATE.sub(b"\r\nDate: -", await _answer(reader, request.startswith(b"HEAD "))))
+    finally:
+        writer.close()
+    return answers
+
+
+async def _answer(reader: asyncio.StreamReader, head_request: bool) -> bytes:
+    try:
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    except asyncio.IncompleteReadError as closed:
+        return closed.partial
+    length = re.search(rb"\r\nContent-Length: (\d+)", head)
+    if head_request or head.split(b" ", 2)[1] in (b"204", b"304"):
+        return head
+    if length is not None:
+        return head + await reader.readexactly(int(length.group(1)))
+    if b"\r\nTransfer-Encoding: chunked\r\n" in head:
+        return head + await asyncio.wait_for(reader.readuntil(b"\r\n0\r\n\r\n"), 10)
+    return head + await asyncio.wait_for(reader.read(), 10)  # no length: the body runs to the close
+
+
+def both_ways(
+    app_of: Callable[[], web.Application], connections: Callable[[web.Application], list[list[bytes]]]
+) -> Iterator[list[bytes]]:
+    """The answers from a fresh app of `app_of` under each runner (the mock's, then aiohttp's) to the requests of
+    `connections`, each list on a connection of its own."""
+
+    async def through(runner_of: Runner) -> list[bytes]:
+        app = app_of()
+        async with serving(app, runner_of) as address:
+            return [answer for requests in connections(app) for answer in await exchange(address, requests)]
+
+    async def main() -> tuple[list[bytes], list[bytes]]:
+        return await through(mock_runner), await through(aiohttp_runner)
+
+    return iter(asyncio.run(main()))
+
+
+def _request(method: str, path: str, *headers: str, body: bytes = b"", version: str = "1.1") -> bytes:
+    lines = [f"{method} {path} HTTP/{version}", "Host: localhost", *headers]
+    if body:
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def _mock_requests(app: web.Application) -> list[list[bytes]]:
+    user = app[STATE].auth.users["admin"]
+    auth = f"Authorization: Bearer {app[STATE].auth.issue(user)}"
+    job = f"/@jobs/{DOCUMENTED_ID}"
+    everyday = [
+        _request("GET", "/@jobs", auth),
+        _request("GET", job, auth),
+        _request("HEAD", job, auth),
+        _request("GET", job, auth, "Origin: http://localhost:3000"),
+        _request(
+            "OPTIONS", job, "Origin: http://localhost:3000", "Access-Control-Request-Method: DELETE"
+        ),  # a preflight
+        _request("GET", "/@jobs"),  # 401
+        _request("GET", "/no/such/@view", auth),  # 404
+        _request("PUT", "/@jobs", auth),  # 405 with Allow
+        _request("POST", "/@login", "Content-Type: application/json", body=b'{"login": '),  # 400
+        _request("POST", f"{job}/abort", auth, "Prefer: code=409"),  # a documented answer on demand
+        _request("POST", f"/news{job}/abort", auth),  # under a content path
+        _request("DELETE", job, auth),  # 204
+        _request("GET", job, auth),  # 404 now
+        _request("GET", "/openapi.yaml"),
+    ]
+    closing = [_request("GET", "/@jobs", auth, "Connection: close"), _request("GET", "/@jobs", auth)]
+    return [everyday, closing, [_request("GET", "/@jobs", auth, version="1.0")]]  # HTTP/1.0: aiohttp's way on both
+
+
+def test_the_mocks_answers_are_aiohttps_bytes() -> None:
+    clock = Clock(manual=True)  # one clock: both apps' jobs carry the same times
+    ours, theirs = both_ways(lambda: create_app(config=MockConfig(), clock=clock), _mock_requests)
+    assert ours == theirs
+    statuses = [answer.split(b" ", 2)[1] if answer else b"" for answer in ours]
+    assert statuses == [b"200"] * 4 + [b"204", b"401", b"404", b"405", b"400", b"409", b"409", b"204", b"404"] + [
+        b"200",  # the spec
+        b"200",  # with Connection: close
+        b"",  # closed
+        b"200",  # HTTP/1.0
+    ]
+    assert b"\r\nConnection: close\r\n" in ours[-3] and ours[-4].startswith(b"HTTP/1.1 200 OK\r\nContent-Type: ")
+    assert ours[-1].startswith(b"HTTP/1.0 200 OK\r\n")
+
+
+async def _created(request: web.Request) -> web.StreamResponse:
+    return web.Response(status=201, body=b'{"a":1}', content_type="application/json", headers={"X-One": "1"})
+
+
+async def _empty(request: web.Request) -> web.StreamResponse:
+    return web.Response(status=int(request.match_info["status"]), body=b"dropped" if request.query else None)
+
+
+async def _reason(request: web.Request) -> web.StreamResponse:
+    return web.Response(status=299, reason="Custom Reason", text="text")
+
+
+async def _closing(request: web.Request) -> web.StreamResponse:
+    response = web.Response(text="bye")
+    response.force_close()
+    return response
+
+
+async def _cookie(request: web.Request) -> web.StreamResponse:
+    response = web.Response(text="crumbs")
+    response.set_cookie("session", "s1")
+    return response
+
+
+async def _length(request: web.Request) -> web.StreamResponse:
+    return web.Response(body=b"", headers={"Content-Length": "0", "Connection": "keep-alive"})
+
+
+async def _raw(request: web.Request) -> web.StreamResponse:
+    return web.Response(body=b"raw bytes")  # no Content-Type given: aiohttp says octet-stream
+
+
+async def _injected(request: web.Request) -> web.StreamResponse:
+    return web.Response(text="x", headers={"X-Evil": "a\r\nSet-Cookie: stolen=1"})
+
+
+async def _stream(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse()
+    await response.prepare(request)
+    await response.write(b"streamed")
+    return response
+
+
+def _generic_app() -> web.Application:
+    @web.middleware
+    async def passing(request: web.Request, handler: Callable[[web.Request], Awaitable[Any]]) -> Any:
+        return await handler(request)
+
+    app = web.Application(middlewares=[passing])
+    app.router.add_get("/created", _created)
+    app.router.add_get("/empty/{status}", _empty)
+    app.router.add_get("/reason", _reason)
+    app.router.add_get("/closing", _closing)
+    app.router.add_get("/cookie", _cookie)
+    app.router.add_get("/length", _length)
+    app.router.add_get("/stream", _stream)
+    app.router.add_get("/raw", _raw)
+    app.router.add_get("/injected", _injected)
+    return app
+
+
+def test_any_answer_goes_out_as_aiohttp_sends_it() -> None:
+    """Beyond what the mock answers: empty statuses, a reason of its own, cookies, streams, a header that injects."""
+
+    def requests(app: web.Application) -> list[list[bytes]]:
+        paths = [
+            "/created",
+            "/empty/204",
+            "/empty/304?body",
+            "/empty/204?body",
+            "/reason",
+            "/cookie",
+            "/length",
+            "/raw",
+        ]
+        one = [
+            *(_request("GET", path) for path in paths),
+            _request("HEAD", "/created"),
+            _request("HEAD", "/empty/304"),
+            _request("GET", "/stream"),
+        ]
+        return [one, [_request("GET", "/closing"), _request("GET", "/created")]]  # after the close: nothing
+
+    ours, theirs = both_ways(_generic_app, requests)
+    assert ours == theirs
+    assert b"\r\nX-One: 1\r\n" in ours[0] and ours[0].endswith(b'{"a":1}')
+    assert ours[4].startswith(b"HTTP/1.1 299 Custom Reason\r\n")
+    assert b"Set-Cookie: session=s1" in ours[5]
+    assert b"\r\nContent-Type: application/octet-stream\r\n" in ours[7]
+    assert ours[-1] == b""
+
+    injected = both_ways(_generic_app, lambda app: [[_request("GET", "/injected")]])
+    assert next(injected) == next(injected)
+
+
+def test_the_mocks_answers_skip_aiohttps_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under the mock's runner, none of the mock's everyday answers goes through `Response.prepare`."""
+    prepared: list[int] = []
+    original = web.Response.prepare
+
+    async def counting(self: web.Response, request: web.BaseRequest) -> Any:
+        prepared.append(self.status)
+        return await original(self, request)
+
+    monkeypatch.setattr(web.Response, "prepare", counting)
+    clock = Clock(manual=True)
+    everyday = lambda app: _mock_requests(app)[:1]  # noqa: E731 (not the close, nor HTTP/1.0)
+    ours, theirs = both_ways(lambda: create_app(config=MockConfig(), clock=clock), everyday)
+    assert ours == theirs
+    assert len(prepared) == len(theirs), f"only aiohttp's runner prepares: {prepared}"

@@ -102,12 +102,15 @@ class JobStore:
 
     def act(self, operation: str, job_id: str, now_ms: int) -> Transition | Removal:
         """Do what the lifecycle says `operation` does to the job: fire a transition or remove it; Refused otherwise."""
-        job = self.get(job_id)
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise JobNotFound(job_id)
         outcome = self.lifecycle.outcome(operation, job.state)
         if isinstance(outcome, Refusal):
             raise Refused(outcome.status, outcome.error_type, outcome.message(job_id, job.state))
-        self._own()
-        job = self.jobs[job_id]
+        if self._shared:
+            self._own()
+            job = self.jobs[job_id]
         if isinstance(outcome, Removal):
             del self.jobs[job_id]  # its pending work is forgotten with it
             self._list_cache = None
@@ -169,14 +172,16 @@ class JobStore:
         """Move a job along `transition`, working out only the fields it changes (timestamps: text and milliseconds)."""
         fields: Fields = decode(job.body, job.python)  # timestamps as text: the unchanged ones stay as they are
         stamps = list(job.stamps)
+        positions = self._stamp_position
         for name, change in transition.changes.items():
-            value = self._value(fields, stamps, change, now_ms)
-            position = self._stamp_position.get(name)
+            # "now" is never before the job's latest timestamp: its timestamps stay in order.
+            value = max(now_ms, _latest(stamps)) if change.kind == "now" else self._value(fields, change)
+            position = positions.get(name)
             if position is None:
                 fields[name] = value
             else:
                 stamps[position] = value
-                fields[name] = _ts(value)
+                fields[name] = None if value is None else timestamp(value)
         fields[self.field] = job.state = transition.target
         job.stamps = tuple(stamps)
         job.body, job.python = encode(fields, keep=True)
@@ -200,10 +205,8 @@ class JobStore:
         self.revision += 1
         self._schedule(job, now_ms)
 
-    def _value(self, fields: Fields, stamps: Iterable[int | None], change: Change, now_ms: int) -> Any:
-        """What `change` sets a field of this job to (`stamps`: its timestamps in milliseconds)."""
-        if change.kind == "now":
-            return max(now_ms, _latest(stamps))
+    def _value(self, fields: Fields, change: Change) -> Any:
+        """What `change` (of any kind but "now") sets a field of this job to."""
         if change.kind == "output":
             return self._output(fields)
         if change.kind == "error":

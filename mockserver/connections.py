@@ -121,12 +121,12 @@ class Connection(RequestHandler):
         assert isinstance(resp, web.Response)
         request._finish()
         head, body = wire.head(request, resp)
-        resp._eof_sent = True  # as write_eof leaves it: the answer is out, and nothing more goes with it
-        resp._body_length = len(body)
         transport = cast(asyncio.WriteTransport | None, self.transport)
         gone = transport is None or transport.is_closing()  # where aiohttp's writer raises ConnectionResetError
         if transport is not None and not gone:
             transport.write(head + body if body else head)
+            resp._eof_sent = True  # as write_eof leaves it: the answer is out, and nothing more goes with it
+            resp._body_length = len(head) + len(body)  # what aiohttp counts, and its access log's %b says
             if self._paused:  # the client reads slower than we write: wait, as aiohttp's writer does
                 try:
                     await self._drain_helper()

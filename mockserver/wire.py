@@ -30,7 +30,7 @@ def eligible(request: web.BaseRequest, response: object) -> bool:
     """Whether `head` writes what aiohttp would for this answer; when not, aiohttp sends it."""
     if serialize is None or type(response) is not web.Response or request.version != HttpVersion11:
         return False
-    match_info = request.match_info if isinstance(request, web.Request) else None
+    match_info = getattr(request, "_match_info", None)  # None when routing failed: `match_info` would assert
     return (
         not response.prepared
         and not response.chunked
@@ -53,17 +53,21 @@ def head(request: web.BaseRequest, response: web.Response) -> tuple[bytes, bytes
     assert isinstance(body, bytes)
     empty = must_be_empty_body(method, status)
     # Response._start: the body's length, unless the answer must not state it.
-    if hdrs.CONTENT_LENGTH not in headers and (body or (status != 304 and method != hdrs.METH_HEAD)):
+    if hdrs.CONTENT_LENGTH in headers:
+        if should_remove_content_length(method, status):
+            del headers[hdrs.CONTENT_LENGTH]
+    elif body or (status != 304 and method != hdrs.METH_HEAD):
         headers[hdrs.CONTENT_LENGTH] = str(len(body))
-    # StreamResponse._prepare_headers, for HTTP/1.1
+    # StreamResponse._prepare_headers, for HTTP/1.1. It reads the length as a number: ValueError for one that is not.
+    length = int(headers[hdrs.CONTENT_LENGTH]) if hdrs.CONTENT_LENGTH in headers else None
     keep_alive = response.keep_alive
     if keep_alive is None:
         keep_alive = response._keep_alive = request.keep_alive
     if empty:
         if should_remove_content_length(method, status):
-            headers.popall(hdrs.CONTENT_LENGTH, None)
+            headers.popall(hdrs.CONTENT_LENGTH, None)  # the one Response._start added for it, too
         headers.popall(hdrs.TRANSFER_ENCODING, None)
-    elif int(headers[hdrs.CONTENT_LENGTH]) != 0:
+    elif length != 0:
         headers.setdefault(hdrs.CONTENT_TYPE, "application/octet-stream")
     if hdrs.DATE not in headers:
         headers[hdrs.DATE] = rfc822_formatted_time()

@@ -7,6 +7,7 @@ both over loopback: every answer must match to the byte (but for the Date header
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -175,6 +176,26 @@ async def _raw(request: web.Request) -> web.StreamResponse:
     return web.Response(body=b"raw bytes")  # no Content-Type given: aiohttp says octet-stream
 
 
+async def _bad_length(request: web.Request) -> web.StreamResponse:
+    return web.Response(body=b"x", headers={"Content-Length": "abc"})  # aiohttp refuses it: nothing is sent
+
+
+async def _compressed(request: web.Request) -> web.StreamResponse:
+    response = web.Response(text="squeeze " * 50)
+    response.enable_compression()
+    return response
+
+
+async def _bytearray(request: web.Request) -> web.StreamResponse:
+    return web.Response(body=bytearray(b"mutable"))
+
+
+async def _aborted(request: web.Request) -> web.StreamResponse:
+    assert request.transport is not None
+    request.transport.abort()  # the client is gone before its answer
+    return web.Response(text="never seen")
+
+
 async def _injected(request: web.Request) -> web.StreamResponse:
     return web.Response(text="x", headers={"X-Evil": "a\r\nSet-Cookie: stolen=1"})
 
@@ -200,12 +221,17 @@ def _generic_app() -> web.Application:
     app.router.add_get("/length", _length)
     app.router.add_get("/stream", _stream)
     app.router.add_get("/raw", _raw)
+    app.router.add_get("/bad-length", _bad_length)
+    app.router.add_get("/compressed", _compressed)
+    app.router.add_get("/bytearray", _bytearray)
+    app.router.add_get("/aborted", _aborted)
     app.router.add_get("/injected", _injected)
     return app
 
 
 def test_any_answer_goes_out_as_aiohttp_sends_it() -> None:
-    """Beyond what the mock answers: empty statuses, a reason of its own, cookies, streams, a header that injects."""
+    """Beyond what the mock answers: empty statuses, a reason of its own, cookies, streams, compression, a length
+    that is not a number, a client gone before its answer, a header that injects."""
 
     def requests(app: web.Application) -> list[list[bytes]]:
         paths = [
@@ -223,8 +249,12 @@ def test_any_answer_goes_out_as_aiohttp_sends_it() -> None:
             _request("HEAD", "/created"),
             _request("HEAD", "/empty/304"),
             _request("GET", "/stream"),
+            _request("GET", "/compressed", "Accept-Encoding: gzip"),
+            _request("GET", "/bytearray"),
+            _request("GET", "/created"),
         ]
-        return [one, [_request("GET", "/closing"), _request("GET", "/created")]]  # after the close: nothing
+        closing = [_request("GET", "/closing"), _request("GET", "/created")]  # after the close: nothing
+        return [one, closing, [_request("HEAD", "/bad-length")], [_request("GET", "/aborted")]]
 
     ours, theirs = both_ways(_generic_app, requests)
     assert ours == theirs
@@ -232,7 +262,9 @@ def test_any_answer_goes_out_as_aiohttp_sends_it() -> None:
     assert ours[4].startswith(b"HTTP/1.1 299 Custom Reason\r\n")
     assert b"Set-Cookie: session=s1" in ours[5]
     assert b"\r\nContent-Type: application/octet-stream\r\n" in ours[7]
-    assert ours[-1] == b""
+    assert b"\r\nContent-Encoding: gzip\r\n" in ours[11] and ours[12].endswith(b"\r\n\r\nmutable")
+    assert b"\r\nConnection: close\r\n" in ours[-4]
+    assert ours[-3:] == [b"", b"", b""], "after the close; a length aiohttp refuses; a client gone: nothing"
 
     injected = both_ways(_generic_app, lambda app: [[_request("GET", "/injected")]])
     assert next(injected) == next(injected)
@@ -253,3 +285,56 @@ def test_the_mocks_answers_skip_aiohttps_steps(monkeypatch: pytest.MonkeyPatch) 
     ours, theirs = both_ways(lambda: create_app(config=MockConfig(), clock=clock), everyday)
     assert ours == theirs
     assert len(prepared) == len(theirs), f"only aiohttp's runner prepares: {prepared}"
+
+
+class _BrokenResource(web.PlainResource):
+    async def resolve(self, request: web.Request) -> Any:
+        raise RuntimeError("a router that fails")
+
+
+def test_a_request_whose_routing_fails_is_answered_with_a_500() -> None:
+    """No match_info at all: the error answer still goes out (Nick's shape under the mock's runner)."""
+
+    def app_of() -> web.Application:
+        app = _generic_app()
+        app.router.register_resource(_BrokenResource("/broken"))
+        return app
+
+    ours, theirs = both_ways(app_of, lambda app: [[_request("GET", "/broken")]])
+    assert ours[0].startswith(b"HTTP/1.1 500 Internal Server Error\r\n") and b'"type":"Mock error"' in ours[0]
+    assert theirs[0].startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
+
+
+class _Sizes(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[int] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sizes.append(int(record.__dict__["response_size"]))
+
+
+def test_the_access_log_counts_what_aiohttp_counts() -> None:
+    """`%b` is the bytes sent, head included, whichever way they went out."""
+    requests = [[_request("GET", "/created"), _request("HEAD", "/created"), _request("GET", "/empty/204")]]
+    sizes = []
+    for runner_of in (MockRunner, web.AppRunner):
+        logger = logging.getLogger(f"tests.wire.access.{runner_of.__name__}")
+        logger.setLevel(logging.INFO)
+        handler = _Sizes()
+        logger.addHandler(handler)
+
+        def with_log(app: web.Application, runner_of: Any = runner_of, logger: logging.Logger = logger) -> Any:
+            options = {"request_timeout": 5.0, "idle_timeout": 5.0} if runner_of is MockRunner else {}
+            return runner_of(app, access_log=logger, **options)
+
+        async def through(with_log: Runner = with_log) -> list[bytes]:
+            async with serving(_generic_app(), with_log) as address:
+                return await exchange(address, requests[0])
+
+        answers = asyncio.run(through())
+        logger.removeHandler(handler)
+        # Every answer has a Date, masked here to "-": an HTTP date is 29 characters, 28 more than that.
+        assert handler.sizes == [len(answer) + 28 for answer in answers]
+        sizes.append(handler.sizes)
+    assert sizes[0] == sizes[1]

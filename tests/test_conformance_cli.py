@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shlex
 import signal
 import socket
@@ -273,6 +274,48 @@ def test_ctrl_c_in_the_schema_phase_stops_the_helpers_and_gives_no_verdict(live:
     before = _jobs_requests(live)
     time.sleep(1.0)
     assert _jobs_requests(live) == before  # no helper goes on sending requests
+
+
+def test_a_suite_killed_in_the_schema_phase_leaves_no_helper_behind(live: LiveMock) -> None:
+    """SIGKILL gives the suite no chance to end its helpers: they end themselves, and the output closes."""
+    script = Path(sys.executable).with_name("jobs-conformance")
+    argv = [str(script), "--base-url", live.url, "--fixtures", "mock", "--processes", "2", "--max-examples", "1000"]
+    with subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True
+    ) as suite:
+        try:
+            assert suite.stdout is not None
+            for line in suite.stdout:
+                if line.startswith("> schema:"):
+                    break
+            time.sleep(1.0)
+            os.kill(suite.pid, signal.SIGKILL)  # the suite alone: its helpers and forkserver live on
+            suite.wait(10)
+            deadline = time.monotonic() + 15
+            assert _closed(suite.stdout, deadline), "the suite's output is still held open (by its helpers)"
+            while time.monotonic() < deadline and _alive(suite.pid):
+                time.sleep(0.1)
+            assert not _alive(suite.pid), "a process of the killed suite's group is still running"
+        finally:
+            if _alive(suite.pid):
+                os.killpg(suite.pid, signal.SIGKILL)
+
+
+def _closed(stream: Any, deadline: float) -> bool:
+    """Whether `stream` reaches its end (every process holding it open has ended) by `deadline`."""
+    fd = stream.fileno()
+    while (left := deadline - time.monotonic()) > 0:
+        if select.select([fd], [], [], left)[0] and not os.read(fd, 65536):
+            return True
+    return False
+
+
+def _alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _jobs_requests(mock: LiveMock) -> int:

@@ -11,6 +11,8 @@ import copy
 import itertools
 import multiprocessing
 import os
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -39,6 +41,7 @@ PHASE = "schema"
 TESTING_PHASES = ["examples", "coverage", "fuzzing", "stateful"]
 STATEFUL = "stateful"
 FORKSERVER = "forkserver" in multiprocessing.get_all_start_methods()
+ORPHAN_CHECK = 0.5  # seconds between a helper's looks at whether the process that made it is still there
 # What schemathesis imports only when it first runs (about 0.5 s): imported once, by the server helpers are forked from.
 PRELOAD = (
     "hypothesis.stateful",
@@ -79,7 +82,7 @@ def run(target: Target, progress: Progress) -> None:
     if helpers <= 1:
         _run_task(target, Task(tuple(operations), _phases(options)), progress)
         return
-    pool = ProcessPoolExecutor(helpers, mp_context=_start_method())
+    pool = ProcessPoolExecutor(helpers, mp_context=_start_method(), initializer=_orphan_watch, initargs=(os.getpid(),))
     try:
         done = [pool.submit(_helper, _handover(target, task, number)) for number, task in enumerate(tasks)]
         for future in done:
@@ -243,6 +246,32 @@ def prepare(options: Options) -> None:
     if FORKSERVER and _processes(options) > 1:
         _start_method()  # for its preload list, which the server takes as it starts
         forkserver.ensure_running()
+
+
+def _orphan_watch(suite: int) -> None:
+    """In a helper: end it once the suite (process `suite`) is gone.
+
+    A suite killed with SIGKILL, or interrupted while a helper was starting (before the pool knew
+    it), cannot end its helpers; such a helper would wait forever for a task, holding the suite's
+    output open (and the forkserver, which lives while any helper does).
+    """
+
+    def watch() -> None:
+        while _running(suite):
+            time.sleep(ORPHAN_CHECK)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process has the number now
+        return False
+    return True
 
 
 def _start_method() -> BaseContext:

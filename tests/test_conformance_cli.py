@@ -13,6 +13,7 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -252,23 +253,28 @@ def test_mock_fixtures_send_the_control_token_and_a_refusal_is_an_error(
     assert skipped == []
 
 
-def test_ctrl_c_in_the_schema_phase_stops_the_helpers_and_gives_no_verdict(live: LiveMock) -> None:
+@contextmanager
+def _in_schema_phase(live: LiveMock, stderr: int) -> Iterator[subprocess.Popen[str]]:
+    """A suite in its own process group, a second into its schema phase (helpers at work); the group killed after."""
     script = Path(sys.executable).with_name("jobs-conformance")
     argv = [str(script), "--base-url", live.url, "--fixtures", "mock", "--processes", "2", "--max-examples", "1000"]
-    with subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
-    ) as suite:
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, text=True, start_new_session=True) as suite:
         try:
             assert suite.stdout is not None
-            for line in suite.stdout:  # the helpers are at work once the schema phase has begun
+            for line in suite.stdout:
                 if line.startswith("> schema:"):
                     break
             time.sleep(1.0)
-            os.killpg(suite.pid, signal.SIGINT)  # what a terminal sends the whole group on Ctrl-C
-            _, stderr = suite.communicate(timeout=30)
+            yield suite
         finally:
-            if suite.poll() is None:
+            if _alive(suite.pid):
                 os.killpg(suite.pid, signal.SIGKILL)
+
+
+def test_ctrl_c_in_the_schema_phase_stops_the_helpers_and_gives_no_verdict(live: LiveMock) -> None:
+    with _in_schema_phase(live, subprocess.PIPE) as suite:
+        os.killpg(suite.pid, signal.SIGINT)  # what a terminal sends the whole group on Ctrl-C
+        _, stderr = suite.communicate(timeout=30)
     assert suite.returncode == 130
     assert stderr.strip() == "jobs-conformance: interrupted: no verdict"
     before = _jobs_requests(live)
@@ -278,27 +284,14 @@ def test_ctrl_c_in_the_schema_phase_stops_the_helpers_and_gives_no_verdict(live:
 
 def test_a_suite_killed_in_the_schema_phase_leaves_no_helper_behind(live: LiveMock) -> None:
     """SIGKILL gives the suite no chance to end its helpers: they end themselves, and the output closes."""
-    script = Path(sys.executable).with_name("jobs-conformance")
-    argv = [str(script), "--base-url", live.url, "--fixtures", "mock", "--processes", "2", "--max-examples", "1000"]
-    with subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True
-    ) as suite:
-        try:
-            assert suite.stdout is not None
-            for line in suite.stdout:
-                if line.startswith("> schema:"):
-                    break
-            time.sleep(1.0)
-            os.kill(suite.pid, signal.SIGKILL)  # the suite alone: its helpers and forkserver live on
-            suite.wait(10)
-            deadline = time.monotonic() + 15
-            assert _closed(suite.stdout, deadline), "the suite's output is still held open (by its helpers)"
-            while time.monotonic() < deadline and _alive(suite.pid):
-                time.sleep(0.1)
-            assert not _alive(suite.pid), "a process of the killed suite's group is still running"
-        finally:
-            if _alive(suite.pid):
-                os.killpg(suite.pid, signal.SIGKILL)
+    with _in_schema_phase(live, subprocess.DEVNULL) as suite:
+        os.kill(suite.pid, signal.SIGKILL)  # the suite alone: its helpers and forkserver live on
+        suite.wait(10)
+        deadline = time.monotonic() + 15
+        assert _closed(suite.stdout, deadline), "the suite's output is still held open (by its helpers)"
+        while time.monotonic() < deadline and _alive(suite.pid):
+            time.sleep(0.1)
+        assert not _alive(suite.pid), "a process of the killed suite's group is still running"
 
 
 def _closed(stream: Any, deadline: float) -> bool:

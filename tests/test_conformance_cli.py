@@ -22,7 +22,7 @@ import requests
 import yaml
 
 from conformance.cli import main
-from conformance.phases import PHASES
+from conformance.phases import PHASES, schema
 from conformance.runner import expected_cells
 from jobspec import load_spec
 from jobspec.loader import packaged_spec_path
@@ -254,32 +254,71 @@ def test_mock_fixtures_send_the_control_token_and_a_refusal_is_an_error(
 
 
 @contextmanager
-def _in_schema_phase(live: LiveMock, stderr: int) -> Iterator[subprocess.Popen[str]]:
-    """A suite in its own process group, a second into its schema phase (helpers at work); the group killed after."""
+def _in_schema_phase(
+    live: LiveMock, stderr: int, until: str = "> schema:", wait: float = 1.0, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[str]]:
+    """A suite in its own process group, `wait` seconds after the line starting with `until` (by default, a second
+    into its schema phase: helpers at work); the group killed after."""
     script = Path(sys.executable).with_name("jobs-conformance")
     argv = [str(script), "--base-url", live.url, "--fixtures", "mock", "--processes", "2", "--max-examples", "1000"]
-    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, text=True, start_new_session=True) as suite:
+    with subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=stderr, text=True, start_new_session=True, env=env
+    ) as suite:
         try:
             assert suite.stdout is not None
             for line in suite.stdout:
-                if line.startswith("> schema:"):
+                if line.startswith(until):
                     break
-            time.sleep(1.0)
+            time.sleep(wait)
             yield suite
         finally:
             if _alive(suite.pid):
                 os.killpg(suite.pid, signal.SIGKILL)
 
 
-def test_ctrl_c_in_the_schema_phase_stops_the_helpers_and_gives_no_verdict(live: LiveMock) -> None:
-    with _in_schema_phase(live, subprocess.PIPE) as suite:
-        os.killpg(suite.pid, signal.SIGINT)  # what a terminal sends the whole group on Ctrl-C
-        _, stderr = suite.communicate(timeout=30)
+def _ctrl_c(suite: subprocess.Popen[str], live: LiveMock) -> None:
+    """Ctrl-C to the suite's group: it must end at once, with exit 130, one line, and no helper left sending."""
+    os.killpg(suite.pid, signal.SIGINT)  # what a terminal sends the whole group on Ctrl-C
+    _, stderr = suite.communicate(timeout=30)
     assert suite.returncode == 130
     assert stderr.strip() == "jobs-conformance: interrupted: no verdict"
     before = _jobs_requests(live)
     time.sleep(1.0)
     assert _jobs_requests(live) == before  # no helper goes on sending requests
+
+
+def test_ctrl_c_in_the_schema_phase_stops_the_helpers_and_gives_no_verdict(live: LiveMock) -> None:
+    with _in_schema_phase(live, subprocess.PIPE) as suite:
+        _ctrl_c(suite, live)
+
+
+# Loaded by the suite's Python (as sitecustomize): the second process the suite starts is held between its start and
+# the pool's record of it, a moment a Ctrl-C can land on, more often on a busy machine.
+HELPER_STARTS_SLOWLY = """
+import sys, time
+if sys.argv and sys.argv[0].endswith("jobs-conformance"):
+    import multiprocessing.process
+    started = multiprocessing.process.BaseProcess.start
+    count = 0
+
+    def start(self):
+        global count
+        started(self)
+        count += 1
+        if count == 2:
+            print("> test: a helper started, the pool has no record of it yet", flush=True)
+            time.sleep(3)
+
+    multiprocessing.process.BaseProcess.start = start
+"""
+
+
+def test_a_ctrl_c_while_a_helper_starts_still_ends_every_helper(live: LiveMock, tmp_path: Path) -> None:
+    """Raised there, the pool would never end that helper, and the suite would wait for it as it exits."""
+    (tmp_path / "sitecustomize.py").write_text(HELPER_STARTS_SLOWLY)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
+    with _in_schema_phase(live, subprocess.PIPE, until="> test:", wait=0.5, env=env) as suite:
+        _ctrl_c(suite, live)
 
 
 def test_a_suite_killed_in_the_schema_phase_leaves_no_helper_behind(live: LiveMock) -> None:
@@ -292,6 +331,58 @@ def test_a_suite_killed_in_the_schema_phase_leaves_no_helper_behind(live: LiveMo
         while time.monotonic() < deadline and _alive(suite.pid):
             time.sleep(0.1)
         assert not _alive(suite.pid), "a process of the killed suite's group is still running"
+
+
+def test_in_the_schema_phase_a_ctrl_c_reaches_the_suite_alone(live: LiveMock) -> None:
+    """The processes the suite makes for the phase hold SIGINT back from their start (a Ctrl-C while the server
+    imports would end it with a traceback), and its helpers ignore it: the suite decides, and ends them."""
+    with _in_schema_phase(live, subprocess.DEVNULL) as suite:
+        made = {pid: parent for pid, parent in _group(suite.pid).items() if pid != suite.pid}
+        helpers = [pid for pid, parent in made.items() if parent != suite.pid]
+        servers = {made[pid] for pid in helpers}
+        assert len(made) == 4, made  # the resource tracker, the server, and the two helpers it forked
+        assert len(helpers) == 2 and len(servers) == 1, made
+        for pid in servers:
+            assert _sigint(pid, "SigBlk"), f"the server {pid} took SIGINT from its start"
+        for pid in helpers:
+            assert _sigint(pid, "SigIgn"), f"helper {pid} acts on SIGINT"
+        for pid in made:
+            assert _sigint(pid, "SigBlk") or _sigint(pid, "SigIgn"), (
+                f"process {pid} of the suite's group acts on SIGINT"
+            )
+
+
+def test_a_ctrl_c_while_helpers_work_is_noted_and_raised_where_the_suite_waits() -> None:
+    """Not wherever the main thread is: between a helper's start and the pool's record of it, that helper would
+    never be ended (and the suite would wait for it at exit)."""
+    reached = False
+    with pytest.raises(KeyboardInterrupt), schema._ctrl_c_noted() as ctrl_c:
+        os.kill(os.getpid(), signal.SIGINT)
+        assert ctrl_c.wait(5)  # handled (Python runs handlers between bytecodes), and nothing raised here
+        reached = True
+    assert reached  # raised on leaving
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # and Python's own handler is back
+
+
+def _group(group: int) -> dict[int, int]:
+    """The processes of a process group, each with its parent's process id (from /proc)."""
+    members = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:  # ended meanwhile
+            continue
+        if int(fields[2]) == group:
+            members[int(stat.parent.name)] = int(fields[1])
+    return members
+
+
+def _sigint(pid: int, mask: str) -> bool:
+    """Whether SIGINT is in a process's `mask` (SigBlk: held back, SigIgn: ignored), from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{mask}:"):
+            return bool(int(line.split()[1], 16) >> (signal.SIGINT - 1) & 1)
+    raise AssertionError(f"no {mask} in /proc/{pid}/status")
 
 
 def _closed(stream: Any, deadline: float) -> bool:

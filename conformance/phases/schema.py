@@ -11,15 +11,16 @@ import copy
 import itertools
 import multiprocessing
 import os
+import signal
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
-from multiprocessing import forkserver
+from multiprocessing import forkserver, resource_tracker
 from multiprocessing.context import BaseContext
 from typing import Any
 
@@ -42,6 +43,7 @@ TESTING_PHASES = ["examples", "coverage", "fuzzing", "stateful"]
 STATEFUL = "stateful"
 FORKSERVER = "forkserver" in multiprocessing.get_all_start_methods()
 ORPHAN_CHECK = 0.5  # seconds between a helper's looks at whether the process that made it is still there
+CTRL_C_CHECK = 0.1  # seconds between the suite's looks for a Ctrl-C while it waits for its helpers
 # What schemathesis imports only when it first runs (about 0.5 s): imported once, by the server helpers are forked from.
 PRELOAD = (
     "hypothesis.stateful",
@@ -82,25 +84,63 @@ def run(target: Target, progress: Progress) -> None:
     if helpers <= 1:
         _run_task(target, Task(tuple(operations), _phases(options)), progress)
         return
-    pool = ProcessPoolExecutor(helpers, mp_context=_start_method(), initializer=_orphan_watch, initargs=(os.getpid(),))
+    context = _start_method()
+    with _ctrl_c_noted() as ctrl_c:
+        _start_server()
+        pool = ProcessPoolExecutor(helpers, mp_context=context, initializer=_helper_start, initargs=(os.getpid(),))
+        try:
+            done = [pool.submit(_helper, _handover(target, task, number)) for number, task in enumerate(tasks)]
+            for future in done:
+                handed = _outcome(future, ctrl_c)
+                target.results.absorb(handed.results)
+                target.client.secrets.update(handed.secrets)
+                for line in handed.progress:
+                    progress(line)
+        except BrokenProcessPool as exc:
+            _stop(pool)
+            raise RuntimeError(
+                f"a helper process of the {PHASE} phase died, so its checks have no verdict; "
+                f"{options.flag('processes')} 1 runs the phase in this process"
+            ) from exc
+        except BaseException:
+            _stop(pool)  # Ctrl-C, or an error: no task goes on sending requests to the deployment
+            raise
+        pool.shutdown()
+
+
+@contextmanager
+def _ctrl_c_noted() -> Iterator[threading.Event]:
+    """While helpers start and work, a Ctrl-C is noted, and raised as KeyboardInterrupt only where the suite waits
+    for them (`_outcome`), or on leaving.
+
+    Raised wherever the main thread happens to be, it can land between a helper's start and the pool's record of
+    it: that helper is never ended, and multiprocessing waits for it as the suite exits, for ever (the helper
+    waits for the suite). It can also land in a callback, where Python prints it and drops it. Where SIGINT has
+    another handler than Python's own (ignored, or the host's), it is left alone.
+    """
+    noted = threading.Event()
+    if threading.current_thread() is not threading.main_thread() or (
+        signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield noted
+        return
+    previous = signal.signal(signal.SIGINT, lambda number, frame: noted.set())
     try:
-        done = [pool.submit(_helper, _handover(target, task, number)) for number, task in enumerate(tasks)]
-        for future in done:
-            handed = future.result()
-            target.results.absorb(handed.results)
-            target.client.secrets.update(handed.secrets)
-            for line in handed.progress:
-                progress(line)
-    except BrokenProcessPool as exc:
-        _stop(pool)
-        raise RuntimeError(
-            f"a helper process of the {PHASE} phase died, so its checks have no verdict; "
-            f"{options.flag('processes')} 1 runs the phase in this process"
-        ) from exc
-    except BaseException:
-        _stop(pool)  # Ctrl-C, or an error: no task goes on sending requests to the deployment
-        raise
-    pool.shutdown()
+        yield noted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if noted.is_set():
+        raise KeyboardInterrupt
+
+
+def _outcome(future: Future[Handed], ctrl_c: threading.Event) -> Handed:
+    """A helper's result, once it is there; KeyboardInterrupt once a Ctrl-C is noted."""
+    while not ctrl_c.is_set():
+        try:
+            return future.result(timeout=CTRL_C_CHECK)
+        except TimeoutError:
+            continue
+    raise KeyboardInterrupt
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
@@ -245,7 +285,30 @@ def prepare(options: Options) -> None:
     while the phases before this one run."""
     if FORKSERVER and _processes(options) > 1:
         _start_method()  # for its preload list, which the server takes as it starts
+        _start_server()
+
+
+def _start_server() -> None:
+    """Start the forkserver (where there is one, and unless it runs) with SIGINT held back: it and the helpers
+    it makes keep that mask, so a Ctrl-C (which a terminal sends the whole process group) reaches the suite
+    alone. The suite decides, and ends them; it is not lost in the suite, only held until this returns.
+    Without this, a Ctrl-C while the server imports its preload list ends it with a traceback."""
+    if not FORKSERVER:
+        return
+    # The server starts the resource tracker first, which unblocks SIGINT as it is started: so, started before.
+    resource_tracker.ensure_running()
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
         forkserver.ensure_running()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def _helper_start(suite: int) -> None:
+    """A helper's first step: a Ctrl-C is the suite's to act on (it ends its helpers), and the helper ends itself
+    once the suite is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _orphan_watch(suite)
 
 
 def _orphan_watch(suite: int) -> None:

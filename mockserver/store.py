@@ -102,9 +102,7 @@ class JobStore:
 
     def act(self, operation: str, job_id: str, now_ms: int) -> Transition | Removal:
         """Do what the lifecycle says `operation` does to the job: fire a transition or remove it; Refused otherwise."""
-        job = self.jobs.get(job_id)
-        if job is None:
-            raise JobNotFound(job_id)
+        job = self.get(job_id)
         outcome = self.lifecycle.outcome(operation, job.state)
         if isinstance(outcome, Refusal):
             raise Refused(outcome.status, outcome.error_type, outcome.message(job_id, job.state))

@@ -330,9 +330,7 @@ def _orphan_watch(suite: int) -> None:
 def _running(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process has the number now
+    except (ProcessLookupError, PermissionError):  # gone, or another user's process has the number now
         return False
     return True
 

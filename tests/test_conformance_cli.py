@@ -29,7 +29,7 @@ from jobspec.loader import packaged_spec_path
 from mockserver.config import MockConfig
 from mockserver.testing import LiveMock
 from tests.fakejobs import Violation, serve
-from tests.helpers import fresh
+from tests.helpers import fresh, processes
 
 SCRIPT = Path(__file__).parent / "scripts" / "make_job.py"
 FORBIDDEN = ["--forbidden-login", "editor", "--forbidden-password", "editor"]
@@ -365,16 +365,8 @@ def test_a_ctrl_c_while_helpers_work_is_noted_and_raised_where_the_suite_waits()
 
 
 def _group(group: int) -> dict[int, int]:
-    """The processes of a process group, each with its parent's process id (from /proc)."""
-    members = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()
-        except OSError:  # ended meanwhile
-            continue
-        if int(fields[2]) == group:
-            members[int(stat.parent.name)] = int(fields[1])
-    return members
+    """The processes of a process group, each with its parent's process id."""
+    return {pid: parent for pid, (parent, its_group) in processes().items() if its_group == group}
 
 
 def _sigint(pid: int, mask: str) -> bool:

@@ -19,6 +19,7 @@ from conformance.runner import run
 from jobspec import load_spec
 from tests import brokenjobs
 from tests.fakejobs import Violation, check, serve
+from tests.helpers import processes
 
 
 def test_default_safety__schemathesis_never_changes_a_job_it_did_not_make() -> None:
@@ -131,12 +132,4 @@ def _cmdline(pid: int) -> bytes:
 
 
 def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
+    return [child for child, (parent, _) in processes().items() if parent == pid]

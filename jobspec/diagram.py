@@ -41,7 +41,7 @@ def edges(lifecycle: Lifecycle) -> Iterator[Edge]:
         yield Edge(t.source, t.target, trigger, "solid", (t.source, t.trigger.operation or WORKER))
     for refusal in lifecycle.refusals:
         for state in sorted(refusal.states, key=list(lifecycle.states).index):
-            label = f"{refusal.operation} → {refusal.status} {refusal.error_type}"
+            label = f"{refusal.operation} → {refusal.status}" + (f" {refusal.error_type}" if refusal.error_type else "")
             yield Edge(state, state, label, "dashed", (state, refusal.operation))
     removal = lifecycle.removal
     for state in sorted(removal.states, key=list(lifecycle.states).index):

@@ -66,18 +66,39 @@ class Transition:
 
 @dataclass(frozen=True)
 class Refusal:
-    """An operation refused from some states: the status answered and Nick's error type."""
+    """An operation refused from some states: the status answered and Nick's error body.
+
+    Nick's body is `{"error": message}`; with an `error_type`, its typed shape
+    `{"error": {"type": error_type, "message": message}}`.
+    """
 
     operation: str
     states: frozenset[str]
     status: int
-    error_type: str
+    error_type: str | None = None
     description: str = ""
     template: str = "Job {id} is {state}."
 
     def message(self, job_id: str, state: str) -> str:
         """The refusal's message for one job, from the spec's template."""
         return self.template.format(id=job_id, state=state)
+
+    def body(self, job_id: str, state: str) -> dict[str, Any]:
+        """Nick's error body for refusing this operation on one job."""
+        message = self.message(job_id, state)
+        return {"error": message if self.error_type is None else {"type": self.error_type, "message": message}}
+
+    def body_problems(self, body: Any, state: str) -> list[str]:
+        """What a refusal's body received lacks: the shape the spec gives it, and the job's state in its message."""
+        error = body.get("error") if isinstance(body, dict) else None
+        if self.error_type is None:
+            if not isinstance(error, str):
+                return [f'Received body {body!r} / Documented: Nick\'s {{"error": "<message>"}}']
+            return self.message_problems(error, state)
+        found = error.get("type") if isinstance(error, dict) else None
+        if found != self.error_type:
+            return [f"Received error type {found!r} / Documented: {self.error_type!r}"]
+        return self.message_problems(error.get("message") if isinstance(error, dict) else None, state)
 
     def message_problems(self, message: Any, state: str) -> list[str]:
         """What a refusal's message received lacks: the job's state, where the template names it."""
@@ -405,7 +426,7 @@ class _Parser:
             operation=self.operation(data.get("operation"), f"{where}.operation"),
             states=_states(data.get("from"), states, f"{where}.from"),
             status=_status(data.get("status"), f"{where}.status"),
-            error_type=_text(data.get("errorType"), f"{where}.errorType"),
+            error_type=None if data.get("errorType") is None else _text(data.get("errorType"), f"{where}.errorType"),
             description=str(data.get("description", "")),
             template=_template(data.get("message", Refusal.template), f"{where}.message"),
         )

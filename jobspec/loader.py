@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,8 @@ import yaml
 from jobspec.lifecycle import Lifecycle, LifecycleError
 
 LIFECYCLE_KEY = "x-job-lifecycle"
+RATE_LIMIT_KEY = "x-rate-limit"  # on a 429 response: {setting, window, default}
+TOO_MANY = "429"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
@@ -47,6 +49,22 @@ class Operation:
 
 
 @dataclass(frozen=True)
+class RateLimit:
+    """A limit a deployment puts on some operations, counted per client address over a window; past it, 429."""
+
+    setting: str  # the deployment's setting that raises it (Nick: AUTH_RATE_LIMIT)
+    window: int  # seconds
+    default: int  # requests per window and client address, unless the setting says otherwise
+    operations: tuple[str, ...]  # the operations that share the count
+    body: Any = None  # the 429's documented example, if it has one
+
+    def describe(self) -> str:
+        """The default limit in words: "5 per 15 minutes by default"."""
+        window = f"{self.window // 60} minutes" if self.window % 60 == 0 else f"{self.window} seconds"
+        return f"{self.default} per {window} by default"
+
+
+@dataclass(frozen=True)
 class Spec:
     """A loaded spec: the raw document, its dereferenced form, and the typed lifecycle."""
 
@@ -55,6 +73,11 @@ class Spec:
     resolved: dict[str, Any]
     lifecycle: Lifecycle
     operations: dict[str, Operation]
+    rate_limits: dict[str, RateLimit] = field(default_factory=dict)  # by setting
+
+    def rate_limit(self, operation_id: str) -> RateLimit | None:
+        """The rate limit `operation_id` counts toward, if any."""
+        return next((limit for limit in self.rate_limits.values() if operation_id in limit.operations), None)
 
     @property
     def security(self) -> list[dict[str, Any]]:
@@ -67,6 +90,11 @@ class Spec:
             return self.operations[operation_id]
         except KeyError:
             raise SpecError(f"the spec has no operation {operation_id!r}") from None
+
+    def promises_405(self, path: str) -> bool:
+        """Whether a method `path` does not declare answers 405 with `Allow`: only where an operation of the path
+        documents a 405 (Nick promises neither: its own answer is a 404)."""
+        return any(op.path == path and 405 in op.documented_statuses for op in self.operations.values())
 
     def schema(self, name: str) -> dict[str, Any]:
         """A component schema, references resolved."""
@@ -114,7 +142,39 @@ def _load(path: Path) -> Spec:
     lifecycle = Lifecycle.from_dict(raw[LIFECYCLE_KEY], operations=frozenset(operations), job_fields=frozenset(job))
     _check_status_enum(lifecycle, job)
     _check_documented(lifecycle, operations)
-    return Spec(path=path, raw=raw, resolved=resolved, lifecycle=lifecycle, operations=operations)
+    limits = _rate_limits(operations)
+    return Spec(path=path, raw=raw, resolved=resolved, lifecycle=lifecycle, operations=operations, rate_limits=limits)
+
+
+def _rate_limits(operations: dict[str, Operation]) -> dict[str, RateLimit]:
+    """The `x-rate-limit` of every documented 429, by setting; operations naming one setting share its count."""
+    limits: dict[str, RateLimit] = {}
+    for operation in operations.values():
+        response = operation.responses.get(TOO_MANY)
+        if not isinstance(response, dict) or response.get(RATE_LIMIT_KEY) is None:
+            continue
+        data = response[RATE_LIMIT_KEY]
+        where = f"{operation.operation_id} responses.{TOO_MANY}.{RATE_LIMIT_KEY}"
+        setting, window, default = (data.get(key) if isinstance(data, dict) else None for key in _LIMIT_KEYS)
+        if not isinstance(setting, str) or not setting or not isinstance(window, int) or not isinstance(default, int):
+            raise SpecError(f"{where}: expected {{setting: NAME, window: SECONDS, default: N}}, got {data!r}")
+        if not _count(window) or not _count(default):
+            raise SpecError(f"{where}: the window and the default must be whole numbers from 1 to 10**9, got {data!r}")
+        known = limits.get(setting)
+        if known is not None and (known.window, known.default) != (window, default):
+            raise SpecError(f"{where}: {setting} has another window or default in {known.operations[0]}")
+        examples = response.get("content", {}).get("application/json", {}).get("examples", {})
+        body = next((example.get("value") for example in examples.values() if isinstance(example, dict)), None)
+        before = known.operations if known else ()
+        limits[setting] = RateLimit(setting, window, default, (*before, operation.operation_id), body)
+    return limits
+
+
+_LIMIT_KEYS = ("setting", "window", "default")
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 10**9
 
 
 def _check_status_enum(lifecycle: Lifecycle, job: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ from mockserver.faults import Faults
 from mockserver.guard import Guard, allowed_hosts
 from mockserver.http import MAX_BODY, dump, json_response
 from mockserver.journal import Journal
+from mockserver.limits import Limits
 from mockserver.sessions import SESSIONS, Sessions, add_prefix_routes
 from mockserver.state import STATE, MockState
 from mockserver.store import JobStore
@@ -80,6 +81,7 @@ def _state(spec: Spec, config: MockConfig, clock: Clock) -> MockState:
         validators=compile_validators(spec),
         starting_jobs=zlib.compress(json.dumps(jobs, separators=(",", ":")).encode(), 1),
         faults=Faults(frozenset(spec.operations)),
+        limits=Limits(spec, dict(config.rate_limits)),
         journal=Journal(config.journal_size),
     )
     del jobs  # the parsed document goes before the store fills: see MockState.load

@@ -71,6 +71,16 @@ def parser() -> argparse.ArgumentParser:
     )
     _add_limits(p)
     p.add_argument(
+        "--rate-limit",
+        action="append",
+        default=[],
+        dest="rate_limits",
+        metavar="SETTING=N",
+        type=_rate_limit,
+        help="enforce a rate limit of the spec as Nick does, N requests per window and client address, "
+        "e.g. AUTH_RATE_LIMIT=5 (Nick's default for @login and @login-renew); repeatable (default: no limits)",
+    )
+    p.add_argument(
         "--latency", metavar="SECONDS|MIN-MAX", help="delay every answer, e.g. 0.3 or 0.1-0.8 (default: none)"
     )
     p.add_argument(
@@ -121,7 +131,7 @@ def _add_limits(p: argparse.ArgumentParser) -> None:
         "--state-file",
         type=Path,
         metavar="FILE",
-        help="keep jobs, revoked tokens and the clock in FILE across restarts",
+        help="keep jobs, the tokens it holds and the clock in FILE across restarts",
     )
     p.add_argument(
         "--journal-size",
@@ -179,6 +189,13 @@ def _json_object(text: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError("expected a JSON object")
     return value
+
+
+def _rate_limit(text: str) -> tuple[str, int]:
+    setting, equals, count = text.partition("=")
+    if not equals or not setting.strip():
+        raise argparse.ArgumentTypeError(f"expected SETTING=N, e.g. AUTH_RATE_LIMIT=5, got {text!r}")
+    return setting.strip(), _count(count.strip())
 
 
 def _host_name(text: str) -> str:
@@ -280,6 +297,7 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         idle_timeout=args.idle_timeout,
         session_idle=args.session_idle,
         max_sessions=args.max_sessions,
+        rate_limits=tuple(dict(args.rate_limits).items()),
     )
 
 
@@ -329,7 +347,7 @@ def _announce(runner: web.AppRunner, config: MockConfig) -> None:
         f"Listening on {url}",
         f"  log in:   curl -s -X POST {url}/@login -H 'Content-Type: application/json' "
         """-d '{"login": "admin", "password": "admin"}'""",
-        "  users:    admin/admin (manages jobs), editor/editor (403 on jobs)" if not config.users else "",
+        "  users:    admin/admin (manages jobs), editor/editor123 (403 on jobs)" if not config.users else "",
         f"  docs:     {url}/docs",
         f"  spec:     {url}/openapi.yaml",
         f"  live:     {url}/__mock__/{_token_query(config)} (control API: {url}/__mock__/openapi.yaml)"

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from aiohttp import web
+import math
+
+from aiohttp import hdrs, web
 
 from jobspec import Spec
-from mockserver.errors import InvalidCredentials, InvalidSession, MissingCredentials, Unauthorized
+from mockserver.errors import (
+    BadRequest,
+    InvalidCredentials,
+    InvalidSession,
+    MissingCredentials,
+    PathNotFound,
+    Unauthorized,
+)
 from mockserver.http import Handler, base_url, dump, json_response, media_type, read_body
 from mockserver.state import MockState, context_of, inner_path, state_of
-from mockserver.validation import RequestInvalid
 
 # Nick mounts every view under any content path: /news/@jobs is /@jobs, /a/b/@jobs/{id}/abort too.
 # One or more path segments, none starting with "@" (a view), before the spec's own path.
@@ -24,17 +32,38 @@ def spec_path(request: web.Request) -> str:
 
 
 async def login(request: web.Request) -> web.StreamResponse:
-    """POST /@login: a token for valid credentials."""
+    """POST /@login: a token for valid credentials, the body judged as Nick's login judges it.
+
+    Nick (`src/routes/authentication/authentication.ts`) asks `!body.login || !body.password`: a
+    field absent, null, empty, 0 or false is missing, and so are both in a JSON array (which has
+    no `.login`); a login that is not a string names no user (401). Where Nick itself fails (a
+    password that is not a string: 500; JSON that is not an object or an array: an HTML page), the
+    mock answers the contract's 400 in Nick's shape.
+    """
     state = state_of(request)
-    try:
-        raw = await read_body(request, state.config.request_timeout)
-        body = state.validators["login"].parse_body(raw, media_type(request))
-    except RequestInvalid as invalid:
-        raise (MissingCredentials() if invalid.only_missing else invalid) from None
-    token = state.auth.login(body["login"], body["password"])
+    raw = await read_body(request, state.config.request_timeout)
+    body = state.validators["login"].parse_json(raw, media_type(request))
+    if not isinstance(body, dict | list | None):
+        raise BadRequest(f"the body must be a JSON object, not {type(body).__name__}")
+    fields = body if isinstance(body, dict) else {}
+    login, password = fields.get("login"), fields.get("password")
+    if _falsy(login) or _falsy(password):
+        raise MissingCredentials()
+    if not isinstance(password, str):
+        raise BadRequest(f"password: {dump(password).decode()[:100]} is not a string")
+    token = state.auth.login(login, password) if isinstance(login, str) else None
     if token is None:
         raise InvalidCredentials()
     return json_response(dump({"token": token}))
+
+
+def _falsy(value: object) -> bool:
+    """Whether JavaScript takes `value` (as JSON gave it) for false: absent, null, false, 0, NaN or ""."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int | float):
+        return value == 0 or math.isnan(value)
+    return value is None or value == ""
 
 
 async def renew_login(request: web.Request) -> web.StreamResponse:
@@ -83,6 +112,16 @@ async def lifecycle_operation(request: web.Request) -> web.StreamResponse:
     return web.Response(status=outcome.status)
 
 
+async def undeclared(request: web.Request) -> web.StreamResponse:
+    """A method the spec does not declare on a path: Nick's 404 for a path it does not have (no 405, no `Allow`)."""
+    raise PathNotFound(nick_path(request))
+
+
+def nick_path(request: web.Request) -> str:
+    """The path as Nick names it in "Not found: <path>": the request's path, without a session's prefix."""
+    return inner_path(request)
+
+
 HANDLERS: dict[str, Handler] = {
     "login": login,
     "renewLogin": renew_login,
@@ -128,4 +167,8 @@ def add_routes(app: web.Application, spec: Spec) -> dict[object, str]:
             if "GET" in methods and "HEAD" not in methods:
                 get = methods["GET"]
                 operations[resource.add_route("HEAD", get.handler)] = operations[get]
+        # Any other method: Nick's 404, unless the spec promises 405 on the path (then the router's own 405).
+        for path, resource in resources.items():
+            if not spec.promises_405(path.removeprefix(prefix)):
+                resource.add_route(hdrs.METH_ANY, undeclared)
     return operations

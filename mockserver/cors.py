@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from mockserver.errors import ApiError
 from mockserver.http import render
@@ -12,7 +12,7 @@ from mockserver.http import render
 DEFAULT_ORIGINS = ("http://localhost:3000",)  # Nick's frontend
 ALLOW_HEADERS = "Authorization, Content-Type, X-Mock-Session"  # the last: a session per browser context
 EXPOSE_HEADERS = "Allow, Content-Length, Content-Type"
-MAX_AGE = "3660"  # Nick's cors.maxAge
+MAX_AGE = "3600"  # Nick's cors.maxAge (config.ts: `maxAge: 3600`)
 
 
 class PreflightRefused(ApiError):
@@ -73,9 +73,13 @@ def _refused(origin: str) -> web.StreamResponse:
 
 
 def _allowed_methods(request: web.Request) -> set[str]:
-    # No route takes OPTIONS, so a preflight to a known path always finds the router's 405 and its methods.
+    """The methods the path's routes take: from the router's 405, or (where undeclared methods have Nick's 404)
+    from the resource OPTIONS reached."""
     error = request.match_info.http_exception
-    return set(error.allowed_methods) if isinstance(error, web.HTTPMethodNotAllowed) else set()
+    if isinstance(error, web.HTTPMethodNotAllowed):
+        return set(error.allowed_methods)
+    resource = request.match_info.route.resource
+    return {route.method for route in resource} - {hdrs.METH_ANY} if resource is not None else set()
 
 
 def _decorate(response: web.StreamResponse, origin: str) -> web.StreamResponse:

@@ -86,25 +86,46 @@ class Forbidden(Unauthorized):
 
 
 class NotFound(ApiError):
-    """No such path, or no such job."""
+    """Nothing of the mock's own by this name (a session, a fault, a user of the control API)."""
 
     status = 404
     error_type = "Not found"
 
 
-class JobNotFound(NotFound):
-    """No job has this id (deleted, never existed, or not a UUID)."""
+class PathNotFound(ApiError):
+    """A path the API does not have: Nick's `{"error": "Not found: <path>"}` (its `handler.ts`)."""
+
+    status = 404
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"Not found: {path}")
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.message}
+
+
+class JobNotFound(ApiError):
+    """No job has this id (deleted, never existed, or not a UUID): Nick's answer to an unknown id in any service."""
+
+    status = 404
 
     def __init__(self, job_id: str) -> None:
-        super().__init__(f"Job {job_id} not found.")
+        super().__init__("Not found.")
+        self.job_id = job_id
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.message}
 
 
 class Refused(ApiError):
-    """The lifecycle refuses the operation in the job's state; nothing changed. Status, type and message are the spec's."""
+    """The lifecycle refuses the operation in the job's state; nothing changed. Status and body are the spec's."""
 
-    def __init__(self, status: int, error_type: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.error_type = status, error_type
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        super().__init__(str(body.get("error")))
+        self.status, self._body = status, body
+
+    def body(self) -> dict[str, Any]:
+        return self._body
 
 
 class MethodNotAllowed(ApiError):

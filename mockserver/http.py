@@ -12,6 +12,7 @@ import orjson
 from aiohttp import web
 
 from mockserver.errors import ApiError, PayloadTooLarge, RequestTimeout
+from mockserver.languages import DEFAULT, translate
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 JSON = "application/json"
@@ -20,8 +21,8 @@ SAFE_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,
 
 
 def json_response(body: bytes, status: int = 200) -> web.Response:
-    """A JSON response with exactly `Content-Type: application/json`."""
-    return web.Response(body=body, status=status, content_type=JSON)
+    """A JSON response with `Content-Type: application/json; charset=utf-8`, as Express (and so Nick) sends it."""
+    return web.Response(body=body, status=status, content_type=JSON, charset="utf-8")
 
 
 def dump(data: object) -> bytes:
@@ -69,8 +70,8 @@ async def read_body(request: web.Request, seconds: float) -> bytes:
 
 
 def media_type(request: web.Request) -> str:
-    """The request's media type (aiohttp's `content_type`), told without parsing when it is plain JSON."""
-    return JSON if request.headers.get("Content-Type") == JSON else request.content_type
+    """The request's Content-Type as sent, parameters included, lower case ("" when it has none)."""
+    return request.headers.get("Content-Type", "").strip().lower()
 
 
 def base_url(request: web.Request) -> str:
@@ -84,9 +85,10 @@ def base_url(request: web.Request) -> str:
     return f"{proto}://{host}"
 
 
-def render(error: ApiError, status: int | None = None) -> web.Response:
-    """Nick's error body for `error`, with its status and headers."""
-    response = json_response(dump(error.body()), status=status or error.status)
+def render(error: ApiError, status: int | None = None, language: str = DEFAULT) -> web.Response:
+    """Nick's error body for `error` (its texts in `language` where Nick translates them), status and headers."""
+    body = error.body() if language == DEFAULT else translate(error.body(), language)
+    response = json_response(dump(body), status=status or error.status)
     response.headers.update(error.headers())
     if error.closes:
         response.force_close()

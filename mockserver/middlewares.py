@@ -11,7 +11,8 @@ Each stage does one job; where it has a module of its own, its work is a functio
 7. strict (`--strict`): an answer the spec does not allow becomes a loud 500 and a journaled mock error;
 8. durable (`--state-sync always`): the change on disk before the answer (`persist.Saver.durable`);
 9. errors: every exception rendered in Nick's shape, the mock's own failures journaled, never a traceback;
-10. Prefer: a documented response on demand instead of the handler's;
+10. rate limits (`--rate-limit`): a limited operation counted per client address, 429 past the limit (`limits`);
+11. Prefer: a documented response on demand instead of the handler's;
 
 then the handler. One middleware, not ten: each aiohttp middleware costs a coroutine and a call
 per request, and the profile of an abort found the chain of them costing more than the handler.
@@ -28,13 +29,14 @@ from typing import TypeGuard
 
 from aiohttp import web
 
-from mockserver.contract import spec_path
+from mockserver.contract import nick_path, spec_path
 from mockserver.cors import Cors
-from mockserver.errors import ApiError, MethodNotAllowed, MockFailure, NotFound, PayloadTooLarge
+from mockserver.errors import ApiError, MethodNotAllowed, MockFailure, PathNotFound, PayloadTooLarge
 from mockserver.faults import Fault, InjectedFault
 from mockserver.guard import Guard
 from mockserver.http import MAX_BODY, Handler, dump, json_response, render
 from mockserver.journal import DISCONNECTED
+from mockserver.languages import DEFAULT, negotiate
 from mockserver.persist import Saver
 from mockserver.prefer import about_job, forced_response
 from mockserver.sessions import Sessions
@@ -92,11 +94,16 @@ class Pipeline:
             else:
                 # Strict mode, around durable saving, around errors, around Prefer, around the handler: inline,
                 # as a coroutine of its own would cost every request one more.
+                limited = None
                 try:
+                    if context.state.limits.by_operation:
+                        limited = context.state.limits.check(name, request)
                     preferred = _prefer(request, context)
                     response = preferred if preferred is not None else await handler(request)
                 except Exception as exc:
                     response = _failure(request, context, exc)
+                if limited is not None:
+                    response.headers.update(limited)
                 if self.durable is not None:
                     response = await self.durable.durable(request, response)
                 if self.strict is not None:
@@ -140,7 +147,11 @@ def _failure(request: web.Request, context: Context, exc: Exception) -> web.Resp
     """The answer to an exception from the handler: an API error rendered, the mock's own failure journaled."""
     if isinstance(exc, ApiError):
         context.deliberate = exc.deliberate
-        return render(exc)
+        asked = request.headers.get("Accept-Language")
+        language = negotiate(asked) if asked else DEFAULT
+        if language != DEFAULT:
+            context.deliberate = True  # Nick's texts in another language: the spec's are the English ones
+        return render(exc, language=language)
     if isinstance(exc, web.HTTPException):
         return render(_from_aiohttp(request, exc))
     if isinstance(exc, ConnectionError):
@@ -203,7 +214,7 @@ def _from_aiohttp(request: web.Request, exc: web.HTTPException) -> ApiError:
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
         return PayloadTooLarge(f"The request body is larger than {MAX_BODY} bytes.")
     if exc.status == 404:
-        return NotFound(f"No such path: {request.path}")
+        return PathNotFound(nick_path(request))
     error = ApiError(exc.reason)
     error.status = exc.status
     return error

@@ -1,4 +1,4 @@
-"""The state file: jobs, revoked tokens and the clock across restarts, written atomically."""
+"""The state file: jobs, the tokens the mock holds and the clock across restarts, written atomically."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from aiohttp import web
 from jobspec.lifecycle import MAX_SECONDS
 from jobspec.timestamps import LATEST_MS
 from mockserver import documents
+from mockserver.auth import Held
 from mockserver.data import DataError, check_job, check_jobs, job_validator
 from mockserver.errors import BadRequest, MockFailure
 from mockserver.http import render
@@ -24,7 +25,9 @@ from mockserver.state import STATE, MockState
 from mockserver.validation import compile_schema, schema_problems
 
 FORMAT = "jobs-mock-state"
-VERSION = 2  # 2: revocations by what the token is, with their expiry; 1 (still read): digests of token texts
+# 3: the tokens held (digests, with whose and until when); 1 and 2 (still read) kept revocations instead: their jobs
+# and clock are taken back, their tokens are not (a token works while the mock holds it, and they held none).
+VERSION = 3
 SAVE_EVERY = 0.25  # seconds between checks for changes
 SYNC_MODES = ("interval", "always")  # --state-sync: on a timer, or before every answer that reports a change
 log = logging.getLogger("mockserver.persist")
@@ -36,7 +39,7 @@ def snapshot(state: MockState) -> bytes:
         "format": FORMAT,
         "version": VERSION,
         "clock": state.clock.now_ms(),
-        "revoked": dict(sorted(state.auth.prune().items())),
+        "tokens": {key: list(held) for key, held in sorted(state.auth.held().items())},
     }
     return state.store.encoded_snapshot(header)
 
@@ -61,19 +64,51 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 
 def state_schema() -> dict[str, Any]:
-    """What a state file holds, version 1 or 2: checked before anything in it is used."""
+    """What a state file holds, version 1, 2 or 3: checked before anything in it is used."""
     due = {"type": "integer", "minimum": 0, "maximum": LATEST_MS + MAX_SECONDS * 1000}
+    held = {
+        "type": "array",
+        "prefixItems": [{"type": "string", "minLength": 1}, {"type": ["number", "null"]}],
+        "minItems": 2,
+        "maxItems": 2,
+    }
     return {
         "type": "object",
-        "required": ["format", "version", "clock", "pending", "revoked", "jobs"],
+        "required": ["format", "version", "clock", "pending", "jobs"],
         "properties": {
             "clock": {"type": "integer", "minimum": 0, "maximum": LATEST_MS},
             "pending": {"type": "object", "additionalProperties": due},
             "jobs": {"type": "array"},
         },
-        "if": {"properties": {"version": {"const": 1}}},
-        "then": {"properties": {"revoked": {"type": "array", "items": {"type": "string"}}}},
-        "else": {"properties": {"revoked": {"type": "object", "additionalProperties": {"type": ["number", "null"]}}}},
+        "allOf": [
+            {
+                "if": {"properties": {"version": {"const": 1}}},
+                "then": {
+                    "required": ["revoked"],
+                    "properties": {"revoked": {"type": "array", "items": {"type": "string"}}},
+                },
+            },
+            {
+                "if": {"properties": {"version": {"const": 2}}},
+                "then": {
+                    "required": ["revoked"],
+                    "properties": {"revoked": {"type": "object", "additionalProperties": {"type": ["number", "null"]}}},
+                },
+            },
+            {
+                "if": {"properties": {"version": {"const": VERSION}}},
+                "then": {
+                    "required": ["tokens"],
+                    "properties": {
+                        "tokens": {
+                            "type": "object",
+                            "propertyNames": {"pattern": "^[0-9a-f]{64}$"},
+                            "additionalProperties": held,
+                        }
+                    },
+                },
+            },
+        ],
     }
 
 
@@ -96,8 +131,8 @@ def read(path: Path, state: MockState) -> dict[str, Any] | None:
         except documents.DocumentError as exc:
             raise _corrupt(path, str(exc)) from None
     del raw
-    if not isinstance(saved, dict) or saved.get("format") != FORMAT or saved.get("version") not in (1, VERSION):
-        raise _corrupt(path, f"not a {FORMAT} file of version 1 or {VERSION}")
+    if not isinstance(saved, dict) or saved.get("format") != FORMAT or saved.get("version") not in (1, 2, VERSION):
+        raise _corrupt(path, f"not a {FORMAT} file of version 1 to {VERSION}")
     jobs = saved["jobs"] if isinstance(saved.get("jobs"), SavedJobs) else None
     problems = schema_problems(compile_schema(state_schema()), {**saved, "jobs": []} if jobs else saved, root="")
     if problems:
@@ -114,7 +149,7 @@ def read(path: Path, state: MockState) -> dict[str, Any] | None:
 
 
 def restore(state: MockState, saved: dict[str, Any], path: Path) -> None:
-    """Put the saved jobs, appointments, revocations and time back (the store is empty: see MockState.load)."""
+    """Put the saved jobs, appointments, tokens and time back (the store is empty: see MockState.load)."""
     behind = saved["clock"] - state.clock.now_ms()
     if behind > 0:
         state.clock.advance(min(behind / 1000, state.clock.room()))
@@ -126,10 +161,8 @@ def restore(state: MockState, saved: dict[str, Any], path: Path) -> None:
     finally:
         gc.freeze()
         gc.enable()
-    if saved["version"] == 1:
-        state.auth.restore_legacy(saved["revoked"])
-    else:
-        state.auth.restore(saved["revoked"])
+    if saved["version"] == VERSION:
+        state.auth.restore({key: Held(login, expires) for key, (login, expires) in saved["tokens"].items()})
 
 
 class SavedJobs:

@@ -68,7 +68,7 @@ def about_job(forced: Forced, lifecycle: Lifecycle, operation_id: str, job_id: s
     if forced.named or not refusals:
         return forced
     refusal = next((r for r in refusals if state in r.states), refusals[0])
-    return replace(forced, body={"error": {"type": refusal.error_type, "message": refusal.message(job_id, state)}})
+    return replace(forced, body=refusal.body(job_id, state))
 
 
 def _examples(response: dict[str, Any]) -> dict[str, Any]:

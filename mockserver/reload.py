@@ -5,7 +5,7 @@ dependency, and it works on every file system, network mounts and editors that r
 included). On a change a whole new app is built from the files; if any of them is invalid the
 edit is refused with a log line and the running app stays. Otherwise the jobs are carried over
 (a spec or users edit) or start again from the new data file (a data edit), with the clock,
-journal, revoked tokens and faults, and the new app takes over the listening port: it listens
+journal, tokens and faults, and the new app takes over the listening port: it listens
 beside the old one (SO_REUSEPORT) before the old one stops, so no connection is refused.
 """
 
@@ -92,14 +92,14 @@ class Reloader:
         return True
 
     def build(self, old: MockState, *, data_changed: bool) -> web.Application:
-        """A new app from the files, with the old one's clock, journal, revocations, faults and (unless the data changed) jobs."""
+        """A new app from the files, with the old one's clock, journal, tokens, faults and (unless the data changed) jobs."""
         config = replace(self.config, state_file=None)  # restored from the old app below, not from the file
         app = create_app(self.read_spec(self.spec_file), config=config, clock=old.clock)
         new = app[STATE]
         if not data_changed:
             carry_jobs(old, new)
         new.journal = old.journal
-        new.auth.restore(old.auth.prune())
+        new.auth.tokens, new.auth.logged_out = old.auth.tokens, old.auth.logged_out  # the new users, the same tokens
         if old.faults.operations == new.faults.operations:
             new.faults = old.faults
         elif old.faults.active:

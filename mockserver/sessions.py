@@ -21,7 +21,6 @@ from aiohttp.abc import AbstractMatchInfo
 from aiohttp.web_urldispatcher import AbstractResource, AbstractRoute, UrlMappingMatchInfo, _InfoDict
 from yarl import URL
 
-from mockserver.auth import Authenticator
 from mockserver.clock import Clock
 from mockserver.errors import ApiError, BadRequest, NotFound
 from mockserver.faults import Faults
@@ -133,14 +132,14 @@ class Sessions(Sized):
 
     def _new_state(self, template: Template) -> MockState:
         base = self.base
-        auth = Authenticator((), secret=base.auth.secret)
-        auth.users = base.auth.users  # shared, never changed: only revocations are a session's own
+        auth = base.auth.fresh()  # the server's users; the tokens a session issues are its own, as another Nick's
         state = replace(
             base,
             store=JobStore(base.spec.lifecycle, seed=base.config.seed, speed=base.config.speed),
             clock=Clock(speed=base.clock.speed, manual=base.clock.manual),
             auth=auth,
             faults=Faults(base.faults.operations),
+            limits=base.limits.fresh(),
             journal=Journal(base.config.journal_size),
             template=template,
         )

@@ -19,6 +19,7 @@ from mockserver.clock import Clock
 from mockserver.config import MockConfig
 from mockserver.faults import Faults
 from mockserver.journal import Journal
+from mockserver.limits import Limits
 from mockserver.store import JobStore
 from mockserver.validation import OperationValidator
 
@@ -45,6 +46,7 @@ class MockState:
     validators: dict[str, OperationValidator]
     starting_jobs: bytes  # zlib-compressed JSON: 100,000 jobs in a few MB instead of a parsed list's hundreds
     faults: Faults
+    limits: Limits
     journal: Journal = field(default_factory=Journal)
     template: Template | None = None  # a session's starting jobs, shared; None: load them from `starting_jobs`
 
@@ -101,6 +103,7 @@ class MockState:
         self.clock.reset()
         self.load()
         self.auth.reset()
+        self.limits.clear()
         self.arm_faults()
         self.journal.clear()
 

@@ -105,7 +105,7 @@ class JobStore:
         job = self.get(job_id)
         outcome = self.lifecycle.outcome(operation, job.state)
         if isinstance(outcome, Refusal):
-            raise Refused(outcome.status, outcome.error_type, outcome.message(job_id, job.state))
+            raise Refused(outcome.status, outcome.body(job_id, job.state))
         if self._shared:
             self._own()
             job = self.jobs[job_id]

@@ -11,7 +11,8 @@ from urllib.parse import SplitResult, urlsplit
 
 import requests
 
-from conformance.transport import BoundedAdapter, DeadlineExceeded, ResponseTooLarge, bounded_session
+from conformance.transport import BoundedAdapter, DeadlineExceeded, RateLimited, ResponseTooLarge, bounded_session
+from jobspec.loader import RateLimit
 
 EXCERPT = 2000
 VARIABLE_PREFIX = "$JOBS_"  # tokens appear in reports and curl lines as these shell variables
@@ -110,8 +111,10 @@ class Client:
         for name, value in headers:
             self.keep_secret(value, f"HEADER_{list(self.shown_headers).index(name) + 1}")
         self.adapter = adapter
-        self.session = bounded_session(adapter, headers=headers, verify=verify)
+        self.session = bounded_session(adapter, headers=tuple(request_headers(headers).items()), verify=verify)
         self.timeout = adapter.timeout
+        self.limits: dict[tuple[str, str], RateLimit] = {}  # (method, path) -> the spec's rate limit it counts toward
+        self.last_login: Exchange | None = None  # the answer of the last `login`
 
     def keep_secret(self, secret: str, variable: str) -> None:
         """Show `secret` as `$JOBS_<variable>` in every record (too short a secret would mask unrelated text)."""
@@ -153,10 +156,33 @@ class Client:
             answer = self.session.request(
                 method, url, headers=sent, json=body, data=data, allow_redirects=REDIRECTS_ALLOWED
             )
+        except RateLimited as exc:
+            raise SetupError(self.rate_limited(exc)) from None
         except (requests.RequestException, ValueError) as exc:  # ValueError: a header requests refuses to send
             return Exchange(request, Response(0, {}, "", error=self.redact(_reason(exc, self.timeout))))
         self._keep_answered_token(answer)
         return Exchange(request, _response(answer, self.redact))
+
+    def rate_limited(self, exc: RateLimited) -> str:
+        """Why the run stops at a 429 it cannot wait out: the limit, the setting that raises it, when to try again."""
+        answer = exc.answer
+        method, url = str(answer.request.method), str(answer.request.url)
+        path = url.removeprefix(self.base_url).split("?", 1)[0]
+        limit = self.limits.get((method.upper(), path))
+        body = " ".join(answer.text[:120].split())
+        wait = answer.headers.get("Retry-After")
+        allowed = answer.headers.get("RateLimit-Limit")
+        policy = f"; {allowed} allowed per window" if allowed else ""
+        when = f"try again in {wait} s" if wait else "try again later"
+        if limit is None:
+            what, raise_it = "the deployment's rate limit", "raise it"
+        else:
+            what = f"its rate limit {limit.setting} ({limit.describe()})"
+            raise_it = f"raise it (Nick: {limit.setting}=1000, as Nick's own tests run)"
+        return self.redact(
+            f"{method} {self.redact(url)} answered 429 {body!r} (Retry-After {wait or 'not given'}{policy}): "
+            f"the deployment refuses the suite's address by {what}; {raise_it}, or {when}"
+        )
 
     def _keep_answered_token(self, answer: requests.Response) -> None:
         """A token in an answer (login, renewal) is a secret from the moment it arrives."""
@@ -182,6 +208,7 @@ class Client:
     def login(self, path: str, login: str, password: str, *, flags: str = "--login/--password") -> str:
         """Log in and return the token; SetupError when the deployment refuses, naming `flags`."""
         exchange = self.call("POST", path, token=None, body={"login": login, "password": password})
+        self.last_login = exchange
         response = exchange.response
         token = response.data.get("token") if isinstance(response.data, dict) else None
         if response.status == 200 and isinstance(token, str):
@@ -202,6 +229,17 @@ class Client:
 
 MIN_SECRET = 4
 TOKEN_FIELD = "token"  # the Token schema's one field, in login and renewal answers
+# Nick translates its messages per Accept-Language, and the spec's texts are the English ones: the suite asks for
+# them, whatever language the deployment defaults to (a header the user gives wins).
+LANGUAGE = ("Accept-Language", "en")
+
+
+def request_headers(given: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """The headers every request of the run carries: the user's (`-H`), and Accept-Language unless they name one."""
+    headers = dict(given)
+    if not any(name.lower() == LANGUAGE[0].lower() for name in headers):
+        headers[LANGUAGE[0]] = LANGUAGE[1]
+    return headers
 
 
 def _split(url: str) -> SplitResult:

@@ -11,7 +11,8 @@ import random
 import time
 import traceback
 
-from conformance.client import MIN_SECRET, Client, SetupError, mask_url, setup_problem
+from conformance import budget
+from conformance.client import MIN_SECRET, Client, Exchange, SetupError, mask_url, setup_problem
 from conformance.fixtures import make_fixtures
 from conformance.options import Options
 from conformance.phases import PHASES
@@ -42,6 +43,12 @@ def connect(options: Options, spec: Spec, results: Results, progress: Progress) 
     """Reach the deployment, log in, and prepare the target; SetupError (exit 2) otherwise."""
     login, listing, item, id_field = find_operations(spec)
     client = make_client(options)
+    client.limits = {
+        (spec.operation(name).method, spec.operation(name).path): limit
+        for limit in spec.rate_limits.values()
+        for name in limit.operations
+    }
+    answers: dict[str, Exchange] = {}  # operationId -> the setup's answer to it (what is left of its rate limit)
     progress(f"{SETUP}: {mask_url(client.base_url)}")
     reach = client.call("GET", "/", token=None)
     if reach.response.error:
@@ -57,17 +64,40 @@ def connect(options: Options, spec: Spec, results: Results, progress: Progress) 
             options.password,
             flags=f"{options.flag('login')}/{options.flag('password')}",
         )
+        if client.last_login is not None:
+            answers[login] = client.last_login
     client.keep_secret(client.token, "TOKEN")
     results.passed(SETUP, "login", "token" if options.token else options.login)
     check = client.call(spec.operation(listing).method, spec.operation(listing).path)
     setup_problem(client, check)
-    if check.response.status != 200:
-        raise SetupError(
-            f"{spec.operation(listing).path} answered {check.response.received} with the suite's credentials; "
-            "they must belong to a user who may manage jobs"
-        )
+    answers[listing] = check
+    no_jobs_api = _no_jobs_api(options, client, check)
+    problem = budget.problem(spec, options, chosen(options), answers)
+    if problem is not None:
+        raise SetupError(problem)
     fixtures = make_fixtures(options, client, spec.lifecycle, spec.operation(listing).path, id_field)
-    return Target(options, spec, client, fixtures, results, login, listing, item, id_field)
+    return Target(options, spec, client, fixtures, results, login, listing, item, id_field, no_jobs_api)
+
+
+def _no_jobs_api(options: Options, client: Client, check: Exchange) -> str:
+    """Why the deployment has no jobs API ("" when it has one); SetupError when the phases chosen need one, or when
+    the suite's credentials may not manage jobs."""
+    response, request = check.response, check.request
+    shown = f"{request.method} {request.url} answered {response.received}"
+    body = " ".join(client.redact(response.body[:200]).split())
+    body = f" {body!r}" if body else ""
+    if response.status == 200:
+        return ""
+    if response.status != 404:
+        raise SetupError(f"{shown}{body} with the suite's credentials; they must belong to a user who may manage jobs")
+    why = f"the deployment has no jobs API: {shown}{body}"
+    needing = [name for name in chosen(options) if PHASES[name].needs_jobs_api]
+    if needing:
+        raise SetupError(
+            f"{why}. The {', '.join(needing)} phases need one (Nick 2.8.0 has none: a Nick site adds it as a route, "
+            f"see the kit's docs on Nick); {options.flag('phases')} auth checks its login, renewal and logout alone"
+        )
+    return why
 
 
 def chosen(options: Options) -> tuple[str, ...]:

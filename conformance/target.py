@@ -31,6 +31,12 @@ class Target:
     list_operation: str
     item_operation: str
     id_field: str
+    no_jobs_api: str = ""  # why the deployment has no jobs API, when it has none (only the auth phase runs then)
+
+    @property
+    def jobs_api(self) -> bool:
+        """Whether the deployment answers the jobs operations (stock Nick has none)."""
+        return not self.no_jobs_api
 
     def path(self, operation: str, job_id: str | None = None) -> str:
         """The path of an operation, for a job when it takes one."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from typing import Any
 
 import requests
@@ -20,6 +21,9 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 CHUNK = 64 * 1024
 _LOCAL = threading.local()  # the watch of the request this thread is sending
+TOO_MANY_REQUESTS = 429
+SHORT_WAIT = 10.0  # seconds: a 429 whose Retry-After is no longer is waited out and the request sent again
+WAITS = 3  # at most this many waits for one request
 
 
 class DeadlineExceeded(requests.Timeout):
@@ -28,6 +32,20 @@ class DeadlineExceeded(requests.Timeout):
 
 class ResponseTooLarge(requests.RequestException):
     """The response is larger than the cap."""
+
+
+class RateLimited(requests.RequestException):
+    """A 429 whose `Retry-After` is too long to wait (or missing): the deployment's rate limit is spent."""
+
+    def __init__(self, response: requests.Response) -> None:
+        super().__init__(f"answered 429, Retry-After {response.headers.get('Retry-After', 'not given')}")
+        self.answer = response
+
+
+def retry_after(response: requests.Response) -> float | None:
+    """The seconds a 429's `Retry-After` asks to wait (a number of seconds; a date is not waited for)."""
+    value = response.headers.get("Retry-After", "").strip()
+    return float(value) if value.isdigit() else None
 
 
 class _Watch:
@@ -111,7 +129,22 @@ class BoundedAdapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
-        """Send, read the whole body, and fail as a timeout or too large when it is either."""
+        """Send, read the whole body, and fail as a timeout or too large when it is either.
+
+        A 429 is the deployment's rate limit: when its `Retry-After` is short the request is sent
+        again once that has passed; otherwise RateLimited, so the run stops instead of judging refusals.
+        """
+        for _ in range(WAITS):
+            response = self._send(request, *args, **kwargs)
+            if response.status_code != TOO_MANY_REQUESTS:
+                return response
+            wait = retry_after(response)
+            if wait is None or wait > SHORT_WAIT:
+                raise RateLimited(response)
+            time.sleep(wait + 0.1)
+        raise RateLimited(response)
+
+    def _send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.update(stream=True, timeout=(self.timeout, self.timeout))
         with _Watch(self.timeout) as watch:
             try:
@@ -163,6 +196,7 @@ class BoundedTransport:
 
         self.inner = REQUESTS_TRANSPORT
         self.adapter = adapter
+        self.limited: RateLimited | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -176,6 +210,9 @@ class BoundedTransport:
             session.mount("https://", self.adapter)
         try:
             return self.inner.send(case, session=session, **kwargs)
+        except RateLimited as exc:
+            self.limited = exc  # the phase ends the run with it (see phases.schema)
+            raise
         finally:
             if own:
                 session.close()

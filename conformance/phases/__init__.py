@@ -6,6 +6,7 @@ phase would otherwise have deleted the existing jobs the lifecycle cells need.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,11 +22,13 @@ class Phase:
 
     run: Callable[[Target, Progress], None]
     groups: Callable[[Spec], tuple[str, ...]]
+    planned: Callable[[Spec, Options], Counter[str]]  # about the requests it sends to each operation (rate limits)
+    needs_jobs_api: bool = True  # False: it also runs against a deployment without one (stock Nick)
     prepare: Callable[[Options], None] = lambda _: None  # called once the run has connected, before any phase
 
 
 PHASES: dict[str, Phase] = {
-    auth.PHASE: Phase(auth.run, auth.groups),
-    lifecycle.PHASE: Phase(lifecycle.run, lifecycle.groups),
-    schema.PHASE: Phase(schema.run, schema.groups, schema.prepare),
+    auth.PHASE: Phase(auth.run, auth.groups, auth.planned, needs_jobs_api=False),
+    lifecycle.PHASE: Phase(lifecycle.run, lifecycle.groups, lifecycle.planned),
+    schema.PHASE: Phase(schema.run, schema.groups, schema.planned, prepare=schema.prepare),
 }

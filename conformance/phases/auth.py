@@ -12,11 +12,13 @@ logging out again, or without a token, still answers as documented.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from typing import Any
 
 from conformance import checks, tokens
 from conformance.client import Exchange
-from conformance.target import Progress, Target, session_operations
+from conformance.options import Options
+from conformance.target import Progress, Target, find_operations, session_operations
 from jobspec import Operation, Spec
 
 PHASE = "auth"
@@ -38,12 +40,18 @@ SESSION_CHECKS = (
     checks.LOGOUT_ENDS_SESSION,
     checks.LOGOUT_IDEMPOTENT,
 )
-FALLBACK_FORBIDDEN = ("editor", "editor")  # the mock's own such user, for mocks without POST /__mock__/tokens
+FALLBACK_FORBIDDEN = ("editor", "editor123")  # the mock's own such user, for mocks without POST /__mock__/tokens
 
 
 def run(target: Target, progress: Progress) -> None:
     """Every guarded operation refused as documented, then the session checks."""
     progress(f"{PHASE}: every guarded operation without valid credentials; login, renewal and logout")
+    if not target.jobs_api:
+        for operation in guarded_operations(target):
+            for name in _guarded_checks(operation):
+                target.results.not_exercised(PHASE, name, _subject(operation), target.no_jobs_api)
+        Session(target).run()
+        return
     forbidden = _forbidden_token(target)
     for operation in guarded_operations(target):
         documented = operation.documented_statuses
@@ -68,6 +76,33 @@ def run(target: Target, progress: Progress) -> None:
 def groups(spec: Spec) -> tuple[str, ...]:
     """The checks of this phase."""
     return (NO_TOKEN, GARBAGE_TOKEN, FORGED_TOKEN, EXPIRED_TOKEN, UNKNOWN_USER_TOKEN, FORBIDDEN_USER, *SESSION_CHECKS)
+
+
+def _guarded_checks(operation: Operation) -> tuple[str, ...]:
+    documented = operation.documented_statuses
+    names = (NO_TOKEN, GARBAGE_TOKEN, FORGED_TOKEN, EXPIRED_TOKEN, UNKNOWN_USER_TOKEN) if 401 in documented else ()
+    return (*names, FORBIDDEN_USER) if 403 in documented else names
+
+
+def planned(spec: Spec, options: Options) -> Counter[str]:
+    """The requests this phase sends to each operation of the session (what rate limits count), at most."""
+    login, renew, logout = session_operations(spec)
+    sent: Counter[str] = Counter()
+    if options.forbidden_login is not None or options.fixtures == "mock":
+        sent[login.operation_id] += 1  # the forbidden user's login
+    if options.token is not None or options.read_only:
+        return sent
+    sent[login.operation_id] += 5  # wrong password, two missing fields, two malformed bodies
+    if renew is not None:
+        sent[login.operation_id] += 1
+        sent[renew.operation_id] += 2  # the renewal, and its token tried (where there is no jobs list to try it)
+    if logout is not None:
+        sent[login.operation_id] += 2  # the session logged out, and the new login after it
+        sent[logout.operation_id] += 2 + (not logout.needs_auth(spec.security))
+        if renew is not None:
+            sent[renew.operation_id] += 3  # the logged-out token renewed, and tokens tried without a jobs list
+    sent[find_operations(spec)[1]] += 3  # tokens tried on the list
+    return sent
 
 
 def guarded_operations(target: Target) -> list[Operation]:
@@ -145,7 +180,9 @@ class Session:
     def __init__(self, target: Target) -> None:
         self.target = target
         self.login, self.renew, self.logout = session_operations(target.spec)
-        self.listing = target.spec.operation(target.list_operation)
+        # Whether a token works is told by the jobs list; without a jobs API (stock Nick), by renewing it.
+        listing = target.spec.operation(target.list_operation)
+        self.probe = listing if target.jobs_api or self.renew is None else self.renew
         self.jwt = tokens.says_jwt(target.spec.resolved)
 
     def run(self) -> None:
@@ -254,8 +291,8 @@ class Session:
             return
         self.target.client.keep_secret(new, "RENEWED_TOKEN")
         self._judge_token(subject, new, renewed)
-        used = self.target.client.call(self.listing.method, self.listing.path, token=new)
-        problems = [f"{p} (with the renewed token)" for p in checks.answer_problems(self.listing, used, 200)]
+        used = self.target.client.call(self.probe.method, self.probe.path, token=new)
+        problems = [f"{p} (with the renewed token)" for p in checks.answer_problems(self.probe, used, 200)]
         self._record(checks.RENEWED_TOKEN_WORKS, subject, problems, used, (first, renewed))
 
     def logging_out(self, logout: Operation) -> None:
@@ -268,8 +305,8 @@ class Session:
         out = self.target.client.call(logout.method, logout.path, token=token)
         steps = (first, out)
         self._record(checks.LOGOUT_ENDS_SESSION, subject, checks.answer_problems(logout, out, success), out, (first,))
-        used = self.target.client.call(self.listing.method, self.listing.path, token=token)
-        problems = [f"{p} (a logged-out token)" for p in checks.answer_problems(self.listing, used, 401)]
+        used = self.target.client.call(self.probe.method, self.probe.path, token=token)
+        problems = [f"{p} (a logged-out token)" for p in checks.answer_problems(self.probe, used, 401)]
         self._record(checks.LOGOUT_ENDS_SESSION, subject, problems, used, steps)
         if self.renew is not None:
             renewed = self.target.client.call(self.renew.method, self.renew.path, token=token)
@@ -281,8 +318,8 @@ class Session:
             problem = f"Received {again.response.received} from a new login after logout / Documented: 200 with a token"
             self._record(checks.LOGOUT_ENDS_SESSION, subject, [problem], again, steps)
             return
-        used = self.target.client.call(self.listing.method, self.listing.path, token=new)
-        problems = [f"{p} (a new login after logout)" for p in checks.answer_problems(self.listing, used, 200)]
+        used = self.target.client.call(self.probe.method, self.probe.path, token=new)
+        problems = [f"{p} (a new login after logout)" for p in checks.answer_problems(self.probe, used, 200)]
         self._record(checks.LOGOUT_ENDS_SESSION, subject, problems, used, (*steps, again))
 
     def logging_out_again(self, logout: Operation, token: str, success: int, steps: tuple[Exchange, ...]) -> None:

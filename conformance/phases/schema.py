@@ -15,6 +15,7 @@ import signal
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -25,16 +26,18 @@ from multiprocessing.context import BaseContext
 from typing import Any
 
 import schemathesis
+from schemathesis.config import PositiveDataAcceptanceConfig, SchemathesisConfig
 from schemathesis.engine import events, from_schema
 from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER
 from schemathesis.schemas import BaseSchema
 
 from conformance import checks as _checks  # noqa: F401  (registers the custom checks)
-from conformance.client import VARIABLE_PREFIX
+from conformance.client import VARIABLE_PREFIX, SetupError, request_headers
 from conformance.fixtures import Unavailable, make_fixtures
 from conformance.options import AUTO_PROCESSES, Options
 from conformance.results import Finding, Results
-from conformance.target import Progress, Target
+from conformance.target import Progress, Target, find_operations
+from conformance.target import session_operations as spec_session_operations
 from conformance.transport import BoundedTransport
 from jobspec import Operation, Spec
 
@@ -53,11 +56,14 @@ PRELOAD = (
     "schemathesis.specs.openapi.schemas",
 )
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+COVERAGE = 60  # about the cases schemathesis's examples and coverage phases add to an operation's fuzzing
 STOCK_PER_STATE = 2  # jobs per state for schemathesis: one may be deleted early and the state still be there
 # Methods the coverage phase probes on every path even where the spec has no such operation. On a
 # path without a job id (`DELETE /@jobs`) the guard cannot point them at an owned job, and a server
 # may well bulk-change on them; so only --allow-destructive probes these.
 BULK_METHODS = {"delete", "put", "patch"}
+# schemathesis's checks of a method a path does not declare: they expect 405 with `Allow`, which Nick never answers.
+METHOD_CHECKS = ("unsupported_method", "allow_header_conformance")
 # Checks this suite does not run, each with its reason.
 EXCLUDED_CHECKS = {
     # It needs two users who own different resources; jobs have no per-user ownership here.
@@ -189,7 +195,7 @@ def runnable(target: Target) -> list[str]:
             op for op in operations if op.method.upper() in SAFE_METHODS or op.operation_id == target.login_operation
         ]
     if options.token is not None:
-        sessions = session_operations(target)
+        sessions = session_operation_ids(target)
         operations = [op for op in operations if op.operation_id not in sessions]
     return [op.operation_id for op in operations]
 
@@ -208,7 +214,7 @@ def _processes(options: Options) -> int:
 
 def _not_exercised(target: Target) -> None:
     """The session operations a given token keeps schemathesis off, each reported once."""
-    sessions = session_operations(target)
+    sessions = session_operation_ids(target)
     if target.options.token is None or not sessions:
         return
     reason = "--token given: the suite cannot log in for a throwaway session to end"
@@ -224,6 +230,9 @@ def _run_task(target: Target, task: Task, progress: Progress, first: int = 0) ->
     finished: list[str] = []
     with _guard(target, first):
         for event in from_schema(schema).execute():
+            limited = getattr(schema.transport, "limited", None)  # BoundedTransport's (see `bind`)
+            if limited is not None:  # the deployment's rate limit is spent: judging its refusals would be no verdict
+                raise SetupError(target.client.rate_limited(limited))
             ended = _handle(target, event, task.phases)
             if ended is not None and task.label:
                 finished.append(" ".join(ended))
@@ -344,6 +353,26 @@ def _start_method() -> BaseContext:
     return context
 
 
+def planned(spec: Spec, options: Options) -> Counter[str]:
+    """About the requests schemathesis sends to each operation: its examples, coverage and fuzzing cases (COVERAGE
+    stands for what the coverage phase adds), and a throwaway login for each case of a session operation."""
+    login, _, _, _ = find_operations(spec)
+    _, renew, _ = spec_session_operations(spec)
+    sessions = {op.operation_id for op in _session_candidates(spec, login)}
+    sent: Counter[str] = Counter()
+    for operation in spec.operations:
+        cases = options.max_examples + COVERAGE
+        sent[operation] += cases
+        if operation in sessions:  # a throwaway login for each case that may end its session (see _bearer)
+            sent[login] += 1 if renew is not None and operation == renew.operation_id else cases
+    return sent
+
+
+def _session_candidates(spec: Spec, login: str) -> list[Operation]:
+    jobs_path = spec.operation(spec.lifecycle.removal.listed_by).path
+    return [op for op in spec.operations.values() if not op.path.startswith(jobs_path) and op.operation_id != login]
+
+
 def groups(spec: Spec) -> tuple[str, ...]:
     """The operations schemathesis checks, as it labels them."""
     return tuple(_label(op) for op in spec.operations.values())
@@ -386,13 +415,14 @@ def _configure(target: Target, operations: tuple[str, ...], phases: tuple[str, .
     """schemathesis for `operations` and `phases`, with the run's options."""
     options = target.options
     # schemathesis rewrites the document it is given in place; the loaded spec is shared, so it gets a copy.
-    schema: BaseSchema = bind(schemathesis.openapi.from_dict(copy.deepcopy(target.spec.raw)), target)
+    document = copy.deepcopy(target.spec.raw)
+    schema: BaseSchema = bind(schemathesis.openapi.from_dict(document, config=_check_config(target.spec)), target)
     verify: bool | str = str(options.cacert) if options.cacert else not options.insecure
     schema.config.update(
         base_url=target.client.base_url,
         workers=options.workers,
         request_timeout=options.timeout,
-        headers=dict(options.header) or None,
+        headers=request_headers(options.header),
         tls_verify=verify,
     )
     schema.config.generation.update(max_examples=options.max_examples, database="none")
@@ -406,32 +436,61 @@ def _configure(target: Target, operations: tuple[str, ...], phases: tuple[str, .
         coverage.unexpected_methods = set()  # no probing of other methods
     elif not options.allow_destructive:
         coverage.unexpected_methods = set(coverage.unexpected_methods) - BULK_METHODS
-    schema.auth(refresh_interval=None)(_bearer(target, session_operations(target)))
+    schema.auth(refresh_interval=None)(_bearer(target, session_operation_ids(target)))
     return schema
 
 
-def session_operations(target: Target) -> set[str]:
+def _check_config(spec: Spec) -> SchemathesisConfig:
+    """schemathesis's checks as the spec says, operation by operation.
+
+    - A lifecycle refusal is an answer to a valid request: its status (Nick's is a 400, which
+      schemathesis otherwise takes for a rejected valid request) is one `positive_data_acceptance` expects.
+    - A method a path does not declare gets 405 with `Allow` only where the spec promises it (a `405`
+      documented on the path): elsewhere `unsupported_method` and `allow_header_conformance` do not run.
+    """
+    refused: dict[str, set[int]] = {}
+    for refusal in spec.lifecycle.refusals:
+        refused.setdefault(refusal.operation, set()).add(refusal.status)
+    accepted = PositiveDataAcceptanceConfig().expected_statuses
+    operations = []
+    for operation in spec.operations.values():
+        checks: dict[str, Any] = {}
+        if operation.operation_id in refused:
+            statuses = [*accepted, *(str(status) for status in sorted(refused[operation.operation_id]))]
+            checks["positive_data_acceptance"] = {"expected-statuses": statuses}
+        if not spec.promises_405(operation.path):
+            checks.update({name: {"enabled": False} for name in METHOD_CHECKS})
+        if checks:
+            operations.append({"include-operation-id": operation.operation_id, "checks": checks})
+    return SchemathesisConfig.from_dict({"operations": operations})
+
+
+def session_operation_ids(target: Target) -> set[str]:
     """Operations on the session itself (renew, logout): everything outside the jobs paths but login."""
-    jobs_path = target.spec.operation(target.list_operation).path
-    return {
-        op.operation_id
-        for op in target.spec.operations.values()
-        if not op.path.startswith(jobs_path) and op.operation_id != target.login_operation
-    }
+    return {op.operation_id for op in _session_candidates(target.spec, target.login_operation)}
 
 
 def _bearer(target: Target, sessions: set[str]) -> type:
-    """An auth provider: the suite's token, but a throwaway one for operations that may end a session."""
+    """An auth provider: the suite's token, but a throwaway one for the session operations (renew, logout).
+
+    One throwaway token serves every renewal until a logout takes it: logins count toward a
+    deployment's rate limit (Nick: 5 per 15 minutes by default), so none is spent needlessly.
+    """
     login_path = target.spec.operation(target.login_operation).path
     options = target.options
+    _, renew, _ = spec_session_operations(target.spec)
+    spare: list[str] = []
 
     class Bearer:
         def get(self, case: Any, ctx: Any) -> str | None:
-            if case.operation.definition.raw.get("operationId") in sessions:
-                token = target.client.login(login_path, options.login, options.password)
-                target.client.keep_secret(token, "SESSION_TOKEN")
-                return token
-            return target.client.token
+            operation = case.operation.definition.raw.get("operationId")
+            if operation not in sessions:
+                return target.client.token
+            token = spare.pop() if spare else target.client.login(login_path, options.login, options.password)
+            target.client.keep_secret(token, "SESSION_TOKEN")
+            if renew is not None and operation == renew.operation_id:
+                spare.append(token)  # a renewal leaves its token valid: the next case may use it too
+            return token
 
         def set(self, case: Any, data: str, ctx: Any) -> None:
             case.headers = case.headers or {}

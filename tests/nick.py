@@ -57,6 +57,7 @@ EDITOR = ("editor", "editor123")  # Nick refuses passwords under 8 characters
 DB_PREFIX = "nickkit_"
 # Bumped when the way a template is built changes, so an old template is not used.
 TEMPLATE_VERSION = 1
+KEEP_SITES = 3  # versions of the example site whose template and copy are kept
 INSTANCE_DB = re.compile(rf"^{DB_PREFIX}i(\d+)_[0-9a-f]+$")
 START_TIMEOUT = 90.0  # seconds; Nick answers in a few once installed, but a loaded CI machine is slow
 
@@ -523,6 +524,25 @@ def _finish_template(db: Database, building: str, name: str) -> None:
     psql(admin, f"ALTER DATABASE {_ident(name)} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false", admin=True)
 
 
+def _drop_template(db: Database, name: str) -> None:
+    """Drop a template database (a template cannot be dropped until it is made an ordinary one)."""
+    admin = db.with_name("postgres")
+    psql(admin, f"ALTER DATABASE {_ident(name)} WITH IS_TEMPLATE false ALLOW_CONNECTIONS true", admin=True)
+    drop_database(db, name)
+
+
+def _prune_sites(db: Database, keep: str) -> None:
+    """Drop the site templates and copies of all but the most recently used site versions (the caller holds the lock)."""
+    # Every edit of the example site makes a new template (10 MB) and copy; the few newest stay for other
+    # checkouts (worktrees) that may be on another version of the site.
+    prefix = f"{DB_PREFIX}t{TEMPLATE_VERSION}_site_"
+    digests = [name.removeprefix(prefix) for name in _database_names(db, f"{prefix}%") if name != keep]
+    digests.sort(key=lambda digest: site_dir(digest).stat().st_mtime if site_dir(digest).exists() else 0.0)
+    for digest in digests[: max(0, len(digests) - (KEEP_SITES - 1))]:
+        _drop_template(db, f"{prefix}{digest}")
+        shutil.rmtree(site_dir(digest), ignore_errors=True)
+
+
 @dataclasses.dataclass
 class Prepared:
     """What the instances of one site version start from."""
@@ -558,8 +578,10 @@ def prepare(db: Database | None = None) -> Prepared:
                 _build_stock_template(db, stock)
             if site_template not in templates:
                 _build_site_template(db, stock, site_template, site)
+                _prune_sites(db, keep=site_template)
     with _locked():
         preload = _write_preload()
+        os.utime(site_dir(digest))  # most recently used: the last to be pruned
     return Prepared(db, site_dir(digest), stock, site_template, preload, time.monotonic() - started)
 
 
@@ -860,9 +882,7 @@ def clean(db: Database | None = None) -> list[str]:
             match = INSTANCE_DB.match(name)
             if match and _alive(int(match.group(1))):
                 continue
-            admin = db.with_name("postgres")
-            psql(admin, f"ALTER DATABASE {_ident(name)} WITH IS_TEMPLATE false ALLOW_CONNECTIONS true", admin=True)
-            drop_database(db, name)
+            _drop_template(db, name)
             dropped.append(name)
         for site in cache_dir().glob("site-*"):
             shutil.rmtree(site)

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 import time
+from collections.abc import Iterator
 
 import jwt
 import pytest
 import requests
 
 from mockserver import auth
-from mockserver.testing import LiveMock
+from mockserver.testing import LiveMock, MockSession
 from tests.conftest import DOCUMENTED_ID, DOCUMENTED_TOKEN
 
 NOT_AUTHORIZED = {"message": "You are not authorized to access this resource."}
+INVALID_SESSION = {"error": {"type": "Invalid session", "message": "User is not logged in."}}
+JSON_UTF8 = "application/json; charset=utf-8"
+PASSWORDS = {"admin": "admin", "editor": "editor123"}  # Nick refuses passwords under 8 characters: editor's is 9
 JOBS_REQUESTS = [
     ("GET", "/@jobs"),
     ("GET", f"/@jobs/{DOCUMENTED_ID}"),
@@ -29,8 +34,19 @@ def _login(mock: LiveMock, login: str, password: str) -> requests.Response:
 
 
 def _token(mock: LiveMock, login: str = "admin") -> str:
-    token: str = _login(mock, login, login).json()["token"]
+    response = _login(mock, login, PASSWORDS[login])
+    assert response.status_code == 200, response.text
+    token: str = response.json()["token"]
     return token
+
+
+def _minted(**claims: object) -> str:
+    """A token signed with the mock's secret by PyJWT, as one who knows the secret would make it (a claim given as
+    None is left out)."""
+    now = int(time.time())
+    defaults = {"sub": "admin", "fullname": "Admin", "iat": now, "exp": now + auth.TOKEN_LIFETIME}
+    merged = {**defaults, "jti": secrets.token_hex(16), **claims}
+    return jwt.encode({name: value for name, value in merged.items() if value is not None}, "secret", "HS256")
 
 
 def _unsigned(claims: dict[str, object]) -> str:
@@ -40,13 +56,22 @@ def _unsigned(claims: dict[str, object]) -> str:
     return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
 
 
-def test_login_answers_a_token_with_nicks_claims(mock: LiveMock) -> None:
+def test_login_answers_a_token_with_nicks_claims_valid_two_hours(mock: LiveMock) -> None:
     response = _login(mock, "admin", "admin")
-    assert response.status_code == 200 and response.headers["Content-Type"] == "application/json"
+    assert response.status_code == 200 and response.headers["Content-Type"] == JSON_UTF8
     token = response.json()["token"]
+    assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT"}
     claims = jwt.decode(token, "secret", algorithms=["HS256"])
+    assert set(claims) == {"sub", "fullname", "iat", "exp", "jti"}
     assert claims["sub"] == "admin" and claims["fullname"] == "Admin"
-    assert claims["exp"] > claims["iat"] >= time.time() - 5
+    assert claims["exp"] - claims["iat"] == 2 * 3600 == auth.TOKEN_LIFETIME  # Nick's expiresIn: '2h'
+    assert claims["iat"] >= time.time() - 60
+
+
+def test_the_user_who_may_not_manage_jobs_is_editor_with_a_password_nick_accepts(mock: LiveMock) -> None:
+    response = _login(mock, "editor", "editor123")
+    assert response.status_code == 200, response.text
+    assert jwt.decode(response.json()["token"], "secret", algorithms=["HS256"])["sub"] == "editor"
 
 
 @pytest.mark.parametrize(
@@ -72,7 +97,10 @@ def test_login_without_a_body_is_400_missing_credentials(mock: LiveMock) -> None
     assert response.status_code == 400 and response.json()["error"]["type"] == "Missing credentials"
 
 
-@pytest.mark.parametrize(("login", "password"), [("admin", "wrong"), ("nobody", "admin"), ("ADMIN", "admin")])
+@pytest.mark.parametrize(
+    ("login", "password"),
+    [("admin", "wrong"), ("nobody", "admin"), ("ADMIN", "admin"), (" admin ", "admin"), ("editor", "editor")],
+)
 def test_wrong_credentials_are_401(mock: LiveMock, login: str, password: str) -> None:
     response = _login(mock, login, password)
     assert response.status_code == 401
@@ -117,6 +145,50 @@ BAD_TOKENS = [
 def test_bad_tokens_are_401(mock: LiveMock, authorization: str) -> None:
     response = requests.get(f"{mock.url}/@jobs", headers={"Authorization": authorization})
     assert (response.status_code, response.json()) == (401, NOT_AUTHORIZED)
+    renewed = requests.post(f"{mock.url}/@login-renew", headers={"Authorization": authorization})
+    assert (renewed.status_code, renewed.json()) == (401, INVALID_SESSION)
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        pytest.param({}, id="nicks-claims-and-a-jti"),
+        pytest.param({"jti": None}, id="without-jti"),
+        pytest.param({"exp": None}, id="never-expiring"),
+        pytest.param({"sub": "editor", "fullname": "Editor"}, id="another-user"),
+    ],
+)
+def test_a_well_signed_token_the_mock_never_issued_is_401(mock: LiveMock, claims: dict[str, object]) -> None:
+    """Nick accepts only the tokens it issued and holds: knowing the secret is not enough."""
+    minted = _minted(**claims)
+    assert jwt.decode(minted, "secret", algorithms=["HS256"])  # well signed, and not expired
+    issued = _token(mock)
+    assert _status(mock, "GET", "/@jobs", issued) == 200
+    response = requests.get(f"{mock.url}/@jobs", headers={"Authorization": f"Bearer {minted}"})
+    assert (response.status_code, response.json()) == (401, NOT_AUTHORIZED)
+    renewed = requests.post(f"{mock.url}/@login-renew", headers={"Authorization": f"Bearer {minted}"})
+    assert (renewed.status_code, renewed.json()) == (401, INVALID_SESSION)
+    assert _status(mock, "GET", "/@jobs", issued) == 200  # the user's own token still works
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        pytest.param("bearer {}", id="lower-case-scheme"),
+        pytest.param("BEARER {}", id="upper-case-scheme"),
+        pytest.param("Bearer  {}", id="two-spaces"),
+        pytest.param("Bearer\t{}", id="tab"),
+        pytest.param("Bearer{}", id="no-space"),
+        pytest.param("Token {}", id="another-scheme"),
+        pytest.param("Bearer {} x", id="more-after-the-token"),
+    ],
+)
+def test_authorization_must_be_exactly_bearer_space_token(mock: LiveMock, header: str) -> None:
+    """Nick reads `Authorization` with `/^Bearer (.*)$/`: the scheme's case and the single space matter."""
+    token = _token(mock)
+    assert _status(mock, "GET", "/@jobs", token) == 200
+    response = requests.get(f"{mock.url}/@jobs", headers={"Authorization": header.format(token)})
+    assert (response.status_code, response.json()) == (401, NOT_AUTHORIZED)
 
 
 def test_logout_revokes_the_token_and_is_idempotent(mock: LiveMock) -> None:
@@ -160,11 +232,35 @@ def test_renew_after_logout_is_401(mock: LiveMock) -> None:
     assert requests.post(f"{mock.url}/@login-renew", headers=headers).status_code == 401
 
 
-def test_reset_forgets_revocations(mock: LiveMock) -> None:
-    headers = {"Authorization": f"Bearer {_token(mock)}"}
-    requests.post(f"{mock.url}/@logout", headers=headers)
+def test_reset_forgets_logouts_and_keeps_the_tokens_issued(mock: LiveMock) -> None:
+    out, kept = _token(mock), _token(mock)
+    assert _status(mock, "POST", "/@logout", out) == 204
+    assert _status(mock, "GET", "/@jobs", out) == 401
     mock.control("POST", "reset")
-    assert requests.get(f"{mock.url}/@jobs", headers=headers).status_code == 200
+    assert _status(mock, "GET", "/@jobs", out) == 200  # the logout is forgotten
+    assert _status(mock, "GET", "/@jobs", kept) == 200  # the tokens issued are not cleared
+    assert _status(mock, "POST", "/@login-renew", out) == 200
+
+
+def test_the_documented_token_works_until_logged_out(mock: LiveMock) -> None:
+    assert _status(mock, "GET", "/@jobs", DOCUMENTED_TOKEN) == 200
+    renewed = requests.post(f"{mock.url}/@login-renew", headers={"Authorization": f"Bearer {DOCUMENTED_TOKEN}"})
+    assert renewed.status_code == 200
+    assert jwt.decode(renewed.json()["token"], "secret", algorithms=["HS256"])["sub"] == "admin"
+    assert _status(mock, "POST", "/@logout", DOCUMENTED_TOKEN) == 204
+    assert _status(mock, "GET", "/@jobs", DOCUMENTED_TOKEN) == 401
+    assert _status(mock, "POST", "/@login-renew", DOCUMENTED_TOKEN) == 401
+    assert _status(mock, "GET", "/@jobs", renewed.json()["token"]) == 200  # the token renewed from it is its own
+    mock.control("POST", "reset")
+    assert _status(mock, "GET", "/@jobs", DOCUMENTED_TOKEN) == 200
+
+
+def test_the_documented_token_never_expires() -> None:
+    clock = _FakeTime(time.time() + 100 * 365 * 86400)
+    authenticator = auth.Authenticator(auth.DEFAULT_USERS, secret="secret")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(auth, "time", clock)
+        assert authenticator.identify(f"Bearer {DOCUMENTED_TOKEN}").user.login == "admin"
 
 
 def _reencodings(token: str) -> list[str]:
@@ -195,24 +291,28 @@ def _verifies(token: str) -> bool:
     return True
 
 
-def _status(mock: LiveMock, method: str, path: str, token: str) -> int:
-    return requests.request(method, f"{mock.url}{path}", headers={"Authorization": f"Bearer {token}"}).status_code
+def _status(mock: LiveMock, method: str, path: str, token: str, **headers: str) -> int:
+    headers = {"Authorization": f"Bearer {token}", **headers}
+    return requests.request(method, f"{mock.url}{path}", headers=headers).status_code
 
 
-@pytest.mark.parametrize("issued", [True, False], ids=["issued-token", "documented-token-without-jti"])
-def test_no_reencoding_of_a_token_survives_its_logout(mock: LiveMock, issued: bool) -> None:
+@pytest.mark.parametrize("issued", [True, False], ids=["issued-token", "documented-token"])
+def test_another_text_of_a_token_is_not_the_token(mock: LiveMock, issued: bool) -> None:
+    """A token is the text the mock handed out (Nick compares the stored strings): a re-encoding PyJWT would
+    verify is a token the mock never issued."""
     token = _token(mock) if issued else DOCUMENTED_TOKEN
     variants = _reencodings(token)
-    assert all(_status(mock, "GET", "/@jobs", variant) == 200 for variant in variants)
-    assert _status(mock, "POST", "/@logout", token) == 204
-    for variant in [token, *variants]:
+    assert _status(mock, "GET", "/@jobs", token) == 200
+    for variant in variants:
         assert _status(mock, "GET", "/@jobs", variant) == 401, variant
         assert _status(mock, "POST", "/@login-renew", variant) == 401, variant
 
 
-def test_logging_out_a_reencoding_logs_out_the_token(mock: LiveMock) -> None:
+def test_logging_out_another_text_of_a_token_leaves_the_token_working(mock: LiveMock) -> None:
     token = _token(mock)
     assert _status(mock, "POST", "/@logout", token + "=") == 204
+    assert _status(mock, "GET", "/@jobs", token) == 200
+    assert _status(mock, "POST", "/@logout", token) == 204
     assert _status(mock, "GET", "/@jobs", token) == 401
 
 
@@ -224,28 +324,52 @@ def test_every_token_the_mock_issues_has_a_distinct_jti(mock: LiveMock) -> None:
     assert len(set(ids)) == 3 and all(isinstance(i, str) and len(i) >= 16 for i in ids)
 
 
-def test_a_token_that_never_expires_by_infinity_is_refused_and_cannot_poison_the_state(mock: LiveMock) -> None:
+def test_a_minted_token_that_never_expires_by_infinity_is_refused_and_changes_nothing_held(mock: LiveMock) -> None:
     forged = jwt.encode({"sub": "admin", "iat": 1, "exp": float("inf"), "jti": "inf"}, "secret", algorithm="HS256")
+    held = dict(mock.state.auth.tokens.held)
     assert _status(mock, "GET", "/@jobs", forged) == 401
     assert _status(mock, "POST", "/@logout", forged) == 204
-    assert "jti:inf" not in mock.state.auth.revoked
+    assert _status(mock, "POST", "/@login-renew", forged) == 401
+    assert mock.state.auth.tokens.held == held
+    assert auth.digest(forged) not in mock.state.auth.logged_out
 
 
-def test_revocations_are_bounded_forgetting_the_longest_lived_tokens_first(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(auth, "MAX_REVOKED", 10)
+class _FakeTime:
+    """Stands in for the `time` module in mockserver.auth: a clock the test sets."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+
+def test_an_issued_token_expires_after_two_hours(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = _FakeTime(1_800_000_000.0)
+    monkeypatch.setattr(auth, "time", clock)
+    authenticator = auth.Authenticator(auth.DEFAULT_USERS, secret="secret")
+    token = authenticator.login("admin", "admin")
+    assert token is not None
+    clock.now += auth.TOKEN_LIFETIME - 1
+    assert authenticator.identify(f"Bearer {token}").user.login == "admin"
+    clock.now += 1
+    with pytest.raises(auth.Unauthorized):
+        authenticator.identify(f"Bearer {token}")
+    assert authenticator.identify(f"Bearer {DOCUMENTED_TOKEN}").user.login == "admin"
+
+
+def test_tokens_held_are_bounded_forgetting_the_ones_issued_longest_ago(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(auth, "MAX_TOKENS", 10)
     monkeypatch.setattr(auth, "PRUNE_FLOOR", 1)
     authenticator = auth.Authenticator(auth.DEFAULT_USERS, secret="secret")
-    now = time.time()
-    users = [jwt.encode({"sub": "admin", "iat": 1, "exp": now + 60, "jti": f"user-{i}"}, "secret") for i in range(3)]
-    flood = [jwt.encode({"sub": "admin", "iat": 1, "jti": f"forever-{i}"}, "secret") for i in range(50)]
-    flood += [
-        jwt.encode({"sub": "admin", "iat": 1, "exp": now + 10**9, "jti": f"far-{i}"}, "secret") for i in range(50)
-    ]
-    for token in users + flood:
-        authenticator.revoke(f"Bearer {token}")
-    kept = authenticator.prune()
-    assert len(kept) <= 10
-    assert {f"jti:user-{i}" for i in range(3)} <= set(kept), "the users' logouts outlive the flood"
+    issued = [authenticator.issue(auth.DEFAULT_USERS[0]) for _ in range(40)]
+    assert len(authenticator.tokens.held) <= 11  # pruned back to MAX_TOKENS once it grows 10% past it
+    for token in issued[:25]:
+        with pytest.raises(auth.Unauthorized):
+            authenticator.identify(f"Bearer {token}")
+    for token in issued[-9:]:
+        assert authenticator.identify(f"Bearer {token}").user.login == "admin"
+    assert authenticator.identify(f"Bearer {DOCUMENTED_TOKEN}").user.login == "admin", "it never expires: kept"
 
 
 @pytest.mark.parametrize("length", [1, 6, 63, 64, 65, 200], ids=lambda n: f"secret-of-{n}-bytes")
@@ -253,14 +377,69 @@ def test_tokens_are_hs256_by_the_secret_whatever_its_length(length: int) -> None
     """HMAC pads a key to SHA-256's 64-byte block and hashes a longer one first: both sides of that line."""
     secret = ("k3y-" * 60)[:length]
     authenticator = auth.Authenticator(auth.DEFAULT_USERS, secret=secret)
-    issued = authenticator.issue(auth.DEFAULT_USERS[0])
-    assert jwt.decode(issued, secret, algorithms=["HS256"])["sub"] == "admin"
-    assert authenticator._own_claims(issued) is not None, "its own token takes the fast path"
-    now = int(time.time())
-    claims = {"sub": "editor", "fullname": "Editor", "iat": now, "exp": now + 60, "jti": "j"}
-    by_pyjwt = jwt.encode(claims, secret, algorithm="HS256")
-    assert authenticator._own_claims(by_pyjwt) == claims, "PyJWT's token of the same shape reads the same"
-    assert authenticator.identify(f"Bearer {by_pyjwt}").user.login == "editor"
-    assert authenticator._own_claims(jwt.encode(claims, secret + "x", algorithm="HS256")) is None
-    with pytest.raises(auth.Unauthorized):
-        authenticator.identify(f"Bearer {jwt.encode(claims, secret + 'x', algorithm='HS256')}")
+    issued = authenticator.issue(auth.DEFAULT_USERS[1])
+    claims = jwt.decode(issued, secret, algorithms=["HS256"])
+    assert claims["sub"] == "editor" and claims["exp"] - claims["iat"] == auth.TOKEN_LIFETIME
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(issued, secret + "x", algorithms=["HS256"])
+    assert authenticator.identify(f"Bearer {issued}").user.login == "editor"
+    by_pyjwt = jwt.encode({**claims, "jti": "another"}, secret, algorithm="HS256")
+    with pytest.raises(auth.Unauthorized):  # well signed, never issued
+        authenticator.identify(f"Bearer {by_pyjwt}")
+
+
+# Sessions share the tokens issued (one Nick's users), each keeps its own logouts.
+
+
+@pytest.fixture
+def two_sessions(mock: LiveMock) -> Iterator[tuple[MockSession, MockSession]]:
+    one, two = mock.session(), mock.session()
+    yield one, two
+    one.delete()
+    two.delete()
+
+
+def test_a_token_issued_in_one_session_works_in_every_other(
+    mock: LiveMock, two_sessions: tuple[MockSession, MockSession]
+) -> None:
+    one, two = two_sessions
+    base = _token(mock)
+    in_one = requests.post(f"{one.url}/@login", json={"login": "admin", "password": "admin"}).json()["token"]
+    by_header = requests.post(
+        f"{mock.url}/@login", json={"login": "admin", "password": "admin"}, headers=two.headers
+    ).json()["token"]
+    for token in (base, in_one, by_header):
+        assert _status(mock, "GET", "/@jobs", token) == 200
+        assert requests.get(f"{one.url}/@jobs", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        assert _status(mock, "GET", "/@jobs", token, **two.headers) == 200
+    editor = requests.post(f"{one.url}/@login", json={"login": "editor", "password": "editor123"}).json()["token"]
+    assert _status(mock, "GET", "/@jobs", editor, **two.headers) == 403  # the same user everywhere
+
+
+def test_a_logout_in_one_session_leaves_the_token_working_in_the_others(
+    mock: LiveMock, two_sessions: tuple[MockSession, MockSession]
+) -> None:
+    one, two = two_sessions
+    token = _token(mock)
+    assert _status(mock, "POST", "/@logout", token, **one.headers) == 204
+    assert _status(mock, "GET", "/@jobs", token, **one.headers) == 401
+    assert requests.get(f"{one.url}/@jobs", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert _status(mock, "POST", "/@login-renew", token, **one.headers) == 401
+    assert _status(mock, "GET", "/@jobs", token, **two.headers) == 200
+    assert _status(mock, "GET", "/@jobs", token) == 200
+    assert _status(mock, "POST", "/@logout", token) == 204  # and a logout in the base ends it there only
+    assert _status(mock, "GET", "/@jobs", token) == 401
+    assert _status(mock, "GET", "/@jobs", token, **two.headers) == 200
+    one.reset()  # a session's reset forgets its logouts
+    assert _status(mock, "GET", "/@jobs", token, **one.headers) == 200
+    assert _status(mock, "GET", "/@jobs", token) == 401  # not the base's
+
+
+def test_a_session_may_log_out_the_documented_token_for_itself(
+    mock: LiveMock, two_sessions: tuple[MockSession, MockSession]
+) -> None:
+    one, two = two_sessions
+    assert _status(mock, "POST", "/@logout", DOCUMENTED_TOKEN, **one.headers) == 204
+    assert _status(mock, "GET", "/@jobs", DOCUMENTED_TOKEN, **one.headers) == 401
+    assert _status(mock, "GET", "/@jobs", DOCUMENTED_TOKEN, **two.headers) == 200
+    assert _status(mock, "GET", "/@jobs", DOCUMENTED_TOKEN) == 200

@@ -51,10 +51,16 @@ def test_abort_of_a_running_job_fires_abort() -> None:
         if s != allowed
     ],
 )
-def test_other_states_refuse_with_409(operation: str, state: str) -> None:
+def test_other_states_refuse_with_400(operation: str, state: str) -> None:
     refusal = LIFECYCLE.outcome(operation, state)
     assert isinstance(refusal, Refusal)
-    assert (refusal.status, refusal.error_type) == (409, "Conflict")
+    assert (refusal.status, refusal.error_type) == (400, None)  # Nick has no 409, and its plain {"error": message}
+    only = {"abortJob": "only a running job can be aborted.", "retryJob": "only a failed job can be retried."}
+    body = {"error": f"Job 42 is {state}; {only[operation]}"}
+    assert refusal.body("42", state) == body
+    assert refusal.body_problems(body, state) == []
+    assert refusal.body_problems({"error": {"type": "Conflict", "message": body["error"]}}, state) != []
+    assert refusal.body_problems({"error": "Job 42 is gone."}, state) != []
 
 
 def test_delete_removes_from_every_state() -> None:

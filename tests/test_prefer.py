@@ -10,7 +10,7 @@ from tests.conftest import DOCUMENTED_ID
 from tests.helpers import LIFECYCLE, create, listed, read
 
 SPEC_EXAMPLES = {
-    "notFound": {"error": {"type": "Not found", "message": f"Job {DOCUMENTED_ID} not found."}},
+    "notFound": {"error": "Not found."},
     "unauthorized": {"message": "You are not authorized to access this resource."},
 }
 
@@ -37,13 +37,29 @@ def test_prefer_code_answers_the_documented_example(
     before = listed(admin, mock)
     response = admin.request(method, f"{mock.url}{path}", headers={"Prefer": prefer})
     assert (response.status_code, response.json()) == (status, body)
-    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
     assert listed(admin, mock) == before
 
 
-def test_prefer_conflict_example_on_retry(admin: requests.Session, mock: LiveMock) -> None:
-    response = admin.post(f"{mock.url}/@jobs/{DOCUMENTED_ID}/retry", headers={"Prefer": "code=409"})
-    assert response.status_code == 409 and response.json()["error"]["type"] == "Conflict"
+@pytest.mark.parametrize("operation", ["abort", "retry"])
+def test_prefer_code_409_is_no_longer_documented_for_abort_and_retry(
+    admin: requests.Session, mock: LiveMock, operation: str
+) -> None:
+    response = admin.post(f"{mock.url}/@jobs/{DOCUMENTED_ID}/{operation}", headers={"Prefer": "code=409"})
+    message = f"Prefer: code=409 is not documented for {operation}Job; documented: 204, 400, 401, 403, 404"
+    assert (response.status_code, response.json()) == (400, {"error": {"type": "Bad Request", "message": message}})
+
+
+@pytest.mark.parametrize(
+    ("operation", "only"),
+    [("abort", "only a running job can be aborted."), ("retry", "only a failed job can be retried.")],
+)
+def test_prefer_code_400_on_abort_and_retry_is_the_refusal(
+    admin: requests.Session, mock: LiveMock, operation: str, only: str
+) -> None:
+    response = admin.post(f"{mock.url}/@jobs/{DOCUMENTED_ID}/{operation}", headers={"Prefer": "code=400"})
+    assert (response.status_code, response.json()) == (400, {"error": f"Job {DOCUMENTED_ID} is created; {only}"})
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
 
 
 def test_prefer_success_without_a_body_changes_nothing(admin: requests.Session, mock: LiveMock) -> None:
@@ -63,14 +79,15 @@ def test_prefer_an_undocumented_code_is_a_clear_400(admin: requests.Session, moc
     assert response.status_code == 400
     assert (
         response.json()["error"]["message"]
-        == "Prefer: code=418 is not documented for getJobs; documented: 200, 401, 403"
+        == "Prefer: code=418 is not documented for getJobs; documented: 200, 401, 403, 429"
     )
 
 
 def test_prefer_an_unknown_example_names_the_known_ones(mock: LiveMock) -> None:
     response = requests.post(f"{mock.url}/@login", headers={"Prefer": "example=nope"})
     assert response.status_code == 400
-    assert "examples: admin, invalid, missing, tooLarge" in response.json()["error"]["message"]
+    message = "Prefer: example=nope is not documented for login; examples: admin, invalid, missing, tooLarge, tooMany"
+    assert response.json() == {"error": {"type": "Bad Request", "message": message}}
 
 
 def test_other_preferences_are_ignored(admin: requests.Session, mock: LiveMock) -> None:
@@ -91,19 +108,20 @@ def test_a_forced_refusal_tells_the_jobs_real_state(
 ) -> None:
     job = create(mock, state)
     url = f"{mock.url}/@jobs/{job['uuid']}/{operation}"
-    forced = admin.post(url, headers={"Prefer": "code=409"})
-    assert forced.status_code == 409
-    message = forced.json()["error"]["message"]
-    assert message.startswith(f"Job {job['uuid']} is {state}"), message
+    forced = admin.post(url, headers={"Prefer": "code=400"})
+    only = {"abort": "only a running job can be aborted.", "retry": "only a failed job can be retried."}[operation]
+    assert (forced.status_code, forced.json()) == (400, {"error": f"Job {job['uuid']} is {state}; {only}"})
+    assert read(admin, mock, job["uuid"])["status"] == state, "a forced answer changes nothing"
     real = admin.post(url)
-    if real.status_code == 409:
+    if real.status_code == 400:
         assert forced.json() == real.json(), "the real refusal, word for word"
     assert read(admin, mock, job["uuid"])["uuid"] == job["uuid"]
 
 
 def test_a_forced_refusal_of_an_unknown_job_is_the_documented_example(admin: requests.Session, mock: LiveMock) -> None:
-    response = admin.post(f"{mock.url}/@jobs/nope/abort", headers={"Prefer": "code=409"})
-    assert response.status_code == 409 and DOCUMENTED_ID in response.json()["error"]["message"]
+    response = admin.post(f"{mock.url}/@jobs/nope/abort", headers={"Prefer": "code=400"})
+    example = {"error": f"Job {DOCUMENTED_ID} is created; only a running job can be aborted."}
+    assert (response.status_code, response.json()) == (400, example)
 
 
 @pytest.mark.parametrize("prefer", ["code=1e3", "code=99999999999999999999999", "code=NaN", "code=-409", "code=409.0"])

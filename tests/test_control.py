@@ -110,7 +110,7 @@ def test_journal_records_every_answer(admin: requests.Session, mock: LiveMock) -
     jobs_entries = [
         (e["operationId"], e["status"], e["jobId"]) for e in entries if e["operationId"] not in (None, "login")
     ]
-    assert jobs_entries == [("getJob", 200, DOCUMENTED_ID), ("abortJob", 409, DOCUMENTED_ID)]
+    assert jobs_entries == [("getJob", 200, DOCUMENTED_ID), ("abortJob", 400, DOCUMENTED_ID)]
     last = entries[-1]["seq"]
     newer = mock.control("GET", f"journal?since={last}")
     assert [(e["method"], e["path"]) for e in newer] == [("GET", "/__mock__/journal")]
@@ -210,7 +210,7 @@ def test_tokens_hands_out_a_working_token_for_an_existing_user(
     mock: LiveMock, body: dict[str, object], login: str, jobs_status: int
 ) -> None:
     response = requests.post(f"{mock.url}/__mock__/tokens", json=body)
-    assert response.status_code == 201 and response.headers["Content-Type"] == "application/json"
+    assert response.status_code == 201 and response.headers["Content-Type"] == "application/json; charset=utf-8"
     answer = response.json()
     assert set(answer) == {"login", "token"} and answer["login"] == login
     assert _jobs_status(mock.url, answer["token"]) == jobs_status

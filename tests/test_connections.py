@@ -28,6 +28,7 @@ from tests.conftest import DOCUMENTED_ID
 from tests.helpers import fresh
 
 REQUEST_TIMEOUT, IDLE_TIMEOUT = 0.5, 1.0
+UTF8_JSON = "application/json; charset=utf-8"  # a routed JSON answer, as Express sends it
 
 
 @pytest.fixture(scope="module")
@@ -173,9 +174,11 @@ def _raw(mock: LiveMock, request: bytes) -> tuple[int, dict[str, str], bytes]:
     return _answer(received)
 
 
-def _nick_error(answer: tuple[int, dict[str, str], bytes]) -> dict[str, str]:
+def _nick_error(answer: tuple[int, dict[str, str], bytes], content_type: str = "application/json") -> dict[str, str]:
+    """The typed error of an answer; the parser's own refusals go out as `application/json`, the routed ones as
+    Express sends JSON (`content_type` then says so)."""
     status, headers, body = answer
-    assert headers["content-type"] == "application/json", answer
+    assert headers["content-type"] == content_type, answer
     error: dict[str, str] = json.loads(body)["error"]
     assert set(error) == {"type", "message"}
     return error
@@ -187,10 +190,11 @@ def test_an_unknown_method_is_501_or_405_in_nicks_shape(mock: LiveMock) -> None:
     assert _nick_error(answer)["type"] in ("Not implemented", "Method not allowed")
 
 
-def test_a_known_method_no_route_takes_is_405_with_allow(mock: LiveMock) -> None:
+def test_a_known_method_no_route_takes_is_nicks_404_without_allow(mock: LiveMock) -> None:
     answer = _raw(mock, b"PROPFIND /@jobs HTTP/1.1\r\n" + _head_of(mock) + b"Connection: close\r\n\r\n")
-    assert answer[0] == 405 and answer[1]["allow"] == "GET, HEAD"
-    assert _nick_error(answer)["type"] == "Method not allowed"
+    status, headers, body = answer
+    assert (status, json.loads(body)) == (404, {"error": "Not found: /@jobs"})
+    assert headers["content-type"] == "application/json; charset=utf-8" and "allow" not in headers
 
 
 @pytest.mark.parametrize(
@@ -229,7 +233,7 @@ def test_a_token_that_is_not_utf8_is_refused_not_a_mock_error(
     if path == "/@jobs":
         assert json.loads(answer[2]) == {"message": "You are not authorized to access this resource."}
     elif path == "/@login-renew":
-        assert _nick_error(answer)["type"] == "Invalid session"
+        assert _nick_error(answer, UTF8_JSON) == {"type": "Invalid session", "message": "User is not logged in."}
     assert mock.errors() == []
 
 
@@ -237,7 +241,7 @@ def test_a_token_that_is_not_utf8_is_refused_not_a_mock_error(
 def test_head_is_answered_wherever_get_is(admin: requests.Session, mock: LiveMock, path: str) -> None:
     got, head = admin.get(f"{mock.url}{path}"), admin.head(f"{mock.url}{path}")
     assert (head.status_code, head.content) == (200, b"")
-    assert head.headers["Content-Type"] == got.headers["Content-Type"] == "application/json"
+    assert head.headers["Content-Type"] == got.headers["Content-Type"] == UTF8_JSON
     assert head.headers["Content-Length"] == got.headers["Content-Length"]
     assert requests.head(f"{mock.url}{path}").status_code == 401
     entry = mock.control("GET", "journal")[-2]

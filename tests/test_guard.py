@@ -47,7 +47,7 @@ def _port(mock: LiveMock) -> int:
 
 def _forbidden(response: requests.Response) -> str:
     assert response.status_code == 403, response.text
-    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
     error = response.json()["error"]
     assert error["type"] == "Forbidden"
     message: str = error["message"]

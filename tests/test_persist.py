@@ -1,4 +1,4 @@
-"""--state-file: jobs, revocations and the clock survive restarts; writes are atomic; corrupt files are refused."""
+"""--state-file: jobs, the tokens held and the clock survive restarts; writes are atomic; corrupt files are refused."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from mockserver.config import MockConfig
 from mockserver.data import DataError
 from mockserver.state import STATE
 from mockserver.testing import LiveMock
-from tests.conftest import DOCUMENTED_ID
+from tests.conftest import DOCUMENTED_ID, DOCUMENTED_TOKEN
 
 
 def _login(url: str) -> dict[str, str]:
@@ -35,7 +35,7 @@ def _login(url: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def test_restart_keeps_jobs_revocations_clock_and_the_workers_plans(tmp_path: Path) -> None:
+def test_restart_keeps_jobs_tokens_logouts_clock_and_the_workers_plans(tmp_path: Path) -> None:
     state_file = tmp_path / "state.json"
     config = MockConfig(state_file=state_file, seed=1)
     with LiveMock(config=config) as first:
@@ -136,46 +136,93 @@ def test_kill_9_during_a_write_loop_never_leaves_a_broken_file(tmp_path: Path) -
     assert len(versions) == 6, "every run saved a new state before it was killed"
 
 
-def _minted(seconds: float) -> str:
-    """A token of admin's, signed with the mock's (Nick's development) secret, expiring in `seconds`."""
-    now = time.time()
-    claims = {"sub": "admin", "iat": int(now), "exp": now + seconds, "jti": f"minted-{seconds}"}
-    return jwt.encode(claims, "secret", algorithm="HS256")
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
-def test_revocations_are_saved_by_what_the_token_is_and_pruned_once_expired(tmp_path: Path) -> None:
+def _token(headers: dict[str, str]) -> str:
+    return headers["Authorization"].removeprefix("Bearer ")
+
+
+def _jobs_status(url: str, token: str) -> int:
+    return requests.get(f"{url}/@jobs", headers={"Authorization": f"Bearer {token}"}).status_code
+
+
+def test_version_3_keeps_the_tokens_held_as_digests_of_their_text(tmp_path: Path) -> None:
     state_file = tmp_path / "state.json"
     with LiveMock(config=MockConfig(state_file=state_file)) as mock:
-        short, long = _minted(1.0), _minted(3600)
-        for token in (short, long):
-            requests.post(f"{mock.url}/@logout", headers={"Authorization": f"Bearer {token}"})
-        time.sleep(1.2)
-        mock.control("POST", "jobs", {})  # a change, so that the state is saved again
+        kept, out = _token(_login(mock.url)), _token(_login(mock.url))
+        editor = requests.post(f"{mock.url}/@login", json={"login": "editor", "password": "editor123"}).json()["token"]
+        assert requests.post(f"{mock.url}/@logout", headers={"Authorization": f"Bearer {out}"}).status_code == 204
     saved = json.loads(state_file.read_text())
-    assert saved["version"] == 2
-    assert list(saved["revoked"]) == ["jti:minted-3600"], "the expired token's revocation is gone"
-    assert long not in state_file.read_text()
+    assert saved["version"] == 3 and "revoked" not in saved
+    expires = {token: float(jwt.decode(token, "secret", algorithms=["HS256"])["exp"]) for token in (kept, editor)}
+    assert saved["tokens"] == {
+        _digest(kept): ["admin", expires[kept]],
+        _digest(editor): ["editor", expires[editor]],
+        _digest(DOCUMENTED_TOKEN): ["admin", None],  # never expires
+    }, "the logged-out token is not held"
+    assert all(token not in state_file.read_text() for token in (kept, out, editor))
     with LiveMock(config=MockConfig(state_file=state_file)) as again:
-        answer = requests.get(f"{again.url}/@jobs", headers={"Authorization": f"Bearer {long}="})
-        assert answer.status_code == 401, "a re-encoding of the saved revocation is refused after the restart"
+        assert _jobs_status(again.url, kept) == 200, "a token issued before the restart still works"
+        assert _jobs_status(again.url, editor) == 403
+        assert _jobs_status(again.url, out) == 401, "a logged-out token stays out"
+        assert _jobs_status(again.url, kept + "=") == 401, "another text of a saved token is not the token"
+        renewed = requests.post(f"{again.url}/@login-renew", headers={"Authorization": f"Bearer {kept}"})
+        assert renewed.status_code == 200
+        again.control("POST", "reset")  # a reset forgets logouts, but the token logged out before the restart
+        assert _jobs_status(again.url, out) == 401  # was never held by this process
+    with LiveMock(config=MockConfig(state_file=state_file)) as third:
+        assert _jobs_status(third.url, renewed.json()["token"]) == 200, "issued after one restart, kept by the next"
 
 
-def test_a_version_1_state_file_is_still_read_and_its_revocations_still_hold(tmp_path: Path) -> None:
+def test_a_saved_token_past_its_expiry_is_refused_and_dropped(tmp_path: Path) -> None:
     state_file = tmp_path / "state.json"
     with LiveMock(config=MockConfig(state_file=state_file)) as mock:
-        created = mock.control("POST", "jobs", {"title": "Kept from version 1"})
-    token = _minted(3600)
+        expired, valid = _token(_login(mock.url)), _token(_login(mock.url))
     saved = json.loads(state_file.read_text())
-    saved.update(version=1, revoked=[hashlib.sha256(token.encode()).hexdigest()])
+    saved["tokens"][_digest(expired)] = ["admin", time.time() - 1]
     state_file.write_text(json.dumps(saved))
-    with LiveMock(config=MockConfig(state_file=state_file)) as mock:
+    with LiveMock(config=MockConfig(state_file=state_file)) as again:
+        assert _jobs_status(again.url, expired) == 401
+        assert _jobs_status(again.url, valid) == 200
+    assert set(json.loads(state_file.read_text())["tokens"]) == {_digest(valid), _digest(DOCUMENTED_TOKEN)}
+
+
+@pytest.mark.parametrize(
+    ("version", "revoked"),
+    [
+        pytest.param(1, lambda token: [_digest(token)], id="version-1"),
+        pytest.param(2, lambda token: {f"jti:{jwt.decode(token, 'secret', ['HS256'])['jti']}": None}, id="version-2"),
+    ],
+)
+def test_versions_1_and_2_are_still_read_their_jobs_and_clock_but_no_tokens(
+    tmp_path: Path, version: int, revoked: Any
+) -> None:
+    """Those versions kept revocations, not tokens: a token issued before the upgrade is not held after it."""
+    state_file = tmp_path / "state.json"
+    with LiveMock(config=MockConfig(state_file=state_file), clock=Clock(manual=True)) as mock:
+        created = mock.control("POST", "jobs", {"title": f"Kept from version {version}"})
+        mock.control("POST", "clock/advance", {"seconds": 86400})
+        clock = mock.control("GET", "clock")["now"]
+        token = _token(_login(mock.url))
+    saved = json.loads(state_file.read_text())
+    del saved["tokens"]
+    saved.update(version=version, revoked=revoked(token))
+    state_file.write_text(json.dumps(saved))
+    with LiveMock(config=MockConfig(state_file=state_file), clock=Clock(manual=True)) as mock:
         assert created["uuid"] in {job["uuid"] for job in mock.control("GET", "jobs")}
-        assert requests.get(f"{mock.url}/@jobs", headers={"Authorization": f"Bearer {token}"}).status_code == 401
-    assert json.loads(state_file.read_text())["version"] == 2, "saved again in the new form"
+        assert mock.control("GET", "clock")["now"] >= clock
+        assert _jobs_status(mock.url, token) == 401, "no token restored from an old state file"
+        assert _jobs_status(mock.url, DOCUMENTED_TOKEN) == 200
+        fresh = _token(_login(mock.url))
+    again = json.loads(state_file.read_text())
+    assert again["version"] == 3 and "revoked" not in again, "saved again in the new form"
+    assert set(again["tokens"]) == {_digest(fresh), _digest(DOCUMENTED_TOKEN)}
 
 
 def _saved_state(tmp_path: Path) -> dict[str, Any]:
-    """A real state file's content: two jobs (one the worker has plans for), a revocation, the clock."""
+    """A real state file's content: two jobs (one the worker has plans for), the tokens held, the clock."""
     state_file = tmp_path / "seed.json"
     with LiveMock(config=MockConfig(state_file=state_file, seed=3), clock=Clock(manual=True)) as mock:
         mock.control("POST", "reset")
@@ -259,8 +306,28 @@ def _no_constant(name: str) -> None:
         pytest.param({"pending": []}, 'pending: [] is not of type "object"', id="pending-list"),
         pytest.param({"clock": "1700000000000"}, 'clock: "1700000000000" is not of type "integer"', id="clock-text"),
         pytest.param({"clock": 10**20}, "clock: 100000000000000000000 is greater than the maximum", id="clock-huge"),
-        pytest.param({"revoked": ["abc"]}, 'revoked: ["abc"] is not of type "object"', id="revoked-old-form"),
-        pytest.param({"revoked": {"jti:x": "soon"}}, 'revoked.jti:x: "soon" is not of type', id="revoked-text"),
+        pytest.param({"tokens": []}, 'tokens: [] is not of type "object"', id="tokens-list"),
+        pytest.param(
+            {"tokens": {"abc": ["admin", 1]}}, 'tokens: "abc" does not match "^[0-9a-f]{64}$"', id="not-a-digest"
+        ),
+        pytest.param(
+            {"tokens": {"a" * 64: ["admin", "soon"]}}, f'tokens.{"a" * 64}[1]: "soon" is not of types', id="expiry-text"
+        ),
+        pytest.param(
+            {"tokens": {"a" * 64: ["admin"]}}, f'tokens.{"a" * 64}: ["admin"] has less than 2 items', id="no-expiry"
+        ),
+        pytest.param(
+            {"tokens": {"a" * 64: [5, None]}}, f'tokens.{"a" * 64}[0]: 5 is not of type "string"', id="login-number"
+        ),
+        pytest.param(
+            {"version": 2, "revoked": ["abc"]}, 'revoked: ["abc"] is not of type "object"', id="v2-revoked-list"
+        ),
+        pytest.param(
+            {"version": 2, "revoked": {"jti:x": "soon"}}, 'revoked.jti:x: "soon" is not of types', id="v2-revoked-text"
+        ),
+        pytest.param(
+            {"version": 1, "revoked": {"a": 1}}, 'revoked: {"a":1} is not of type "array"', id="v1-revoked-object"
+        ),
         pytest.param({"jobs": {}}, 'jobs: {} is not of type "array"', id="jobs-object"),
     ],
 )
@@ -268,7 +335,10 @@ def test_the_corruptions_the_issue_names_are_refused_with_their_place(
     tmp_path: Path, edit: dict[str, Any], needle: str
 ) -> None:
     state_file = tmp_path / "state.json"
-    text = json.dumps({**_saved_state(tmp_path), **edit})
+    saved = _saved_state(tmp_path)
+    if edit.get("version", 3) != 3:
+        del saved["tokens"]
+    text = json.dumps({**saved, **edit})
     state_file.write_text(text)
     with pytest.raises(DataError) as caught:
         create_app(config=MockConfig(state_file=state_file))
@@ -304,6 +374,7 @@ class WriteLoop(threading.Thread):
         self.created: list[str] = []
         self.deleted: list[str] = []
         self.logged_out: list[str] = []
+        self.in_flight: str | None = None  # a deletion sent and not answered: the kill may have come either side of it
         self.token = _login(url)["Authorization"]
 
     def run(self) -> None:
@@ -319,9 +390,10 @@ class WriteLoop(threading.Thread):
         if made.status_code == 201:
             self.created.append(made.json()["uuid"])
         if len(self.created) % 3 == 0:
-            victim = self.created[-1]
+            victim = self.in_flight = self.created[-1]
             if session.delete(f"{self.url}/@jobs/{victim}", headers={"Authorization": self.token}).status_code == 204:
                 self.deleted.append(victim)
+            self.in_flight = None
         if len(self.created) % 5 == 0:
             token = session.post(f"{self.url}/@login", json={"login": "admin", "password": "admin"}).json()["token"]
             if session.post(f"{self.url}/@logout", headers={"Authorization": f"Bearer {token}"}).status_code == 204:
@@ -342,7 +414,7 @@ def _assert_nothing_acknowledged_was_lost(state_file: Path, loop: WriteLoop) -> 
     assert loop.created, "the loop made jobs before the end"
     with LiveMock(config=MockConfig(state_file=state_file), clock=Clock(manual=True)) as mock:
         kept = {job["uuid"] for job in mock.control("GET", "jobs")}
-        assert set(loop.created) - set(loop.deleted) <= kept, "every acknowledged job is there"
+        assert set(loop.created) - set(loop.deleted) - {loop.in_flight} <= kept, "every acknowledged job is there"
         assert not set(loop.deleted) & kept, "no acknowledged deletion is undone"
         for token in loop.logged_out:
             answer = requests.get(f"{mock.url}/@jobs", headers={"Authorization": f"Bearer {token}"})

@@ -21,14 +21,42 @@ def answer(status: int, data: Any, content_type: str = "application/json") -> Ex
 @pytest.mark.parametrize(
     ("operation", "status", "data", "problem"),
     [
-        pytest.param("getJob", 404, {"error": {"type": "Not found", "message": "Job x not found."}}, "", id="404-ok"),
+        pytest.param("getJob", 404, {"error": "Not found."}, "", id="404-ok"),
         pytest.param("getJob", 404, {"message": "Not found"}, "Documented for 404", id="404-wrong-shape"),
+        pytest.param(
+            "getJob",
+            404,
+            {"error": {"type": "Not found", "message": "Job x not found."}},
+            "Documented for 404",
+            id="404-old-typed-shape",
+        ),
+        pytest.param("getJob", 404, {"error": "Niet gevonden."}, "Documented for 404", id="404-translated"),
+        pytest.param("getJob", 404, {"error": "Not found.", "job": "x"}, "Documented for 404", id="404-extra-member"),
         pytest.param("getJobs", 401, {"message": "You are not authorized to access this resource."}, "", id="401-ok"),
         pytest.param(
             "getJobs", 401, {"error": {"type": "Unauthorized", "message": "no"}}, "Documented for 401", id="401"
         ),
         pytest.param("login", 401, {"error": {"type": "Missing credentials", "message": "m"}}, "Documented", id="type"),
-        pytest.param("abortJob", 409, {"error": {"type": "Conflict", "message": "Job x is created."}}, "", id="409-ok"),
+        pytest.param(
+            "abortJob", 400, {"error": "Job x is created; only a running job can be aborted."}, "", id="refusal-ok"
+        ),
+        pytest.param(
+            "retryJob", 400, {"error": "Job x is created; only a failed job can be retried."}, "", id="retry-refusal-ok"
+        ),
+        pytest.param(
+            "abortJob",
+            400,
+            {"error": "Job x is created; only a failed job can be retried."},
+            "Documented for 400",
+            id="refusal-of-the-other-operation",
+        ),
+        pytest.param(
+            "abortJob",
+            400,
+            {"error": {"type": "Conflict", "message": "Job x is created; only a running job can be aborted."}},
+            "Documented for 400",
+            id="refusal-old-typed-shape",
+        ),
         pytest.param("getJob", 500, None, "Received 500 / Documented: 404", id="status"),
     ],
 )
@@ -37,13 +65,20 @@ def test_answer_problems__status_and_exact_body(operation: str, status: int, dat
     assert (problem in "\n".join(problems)) if problem else problems == [], problems
 
 
+def test_answer_problems__a_refusal_answered_409_is_the_wrong_status() -> None:
+    """Nick has no 409: a refusal answered 409 is judged against the documented 400."""
+    refused = answer(409, {"error": "Job x is created; only a running job can be aborted."})
+    assert checks.answer_problems(SPEC.operation("abortJob"), refused, 400) == ["Received 409 / Documented: 400"]
+    assert checks.status_problems(SPEC.operation("abortJob"), refused.response) != []
+
+
 def received(status: int, data: Any = None, content_type: str = "application/json", body: str = "") -> Exchange:
     headers = {"Content-Type": content_type} if content_type else {}
     text = body or ("" if data is None else json.dumps(data))
     return Exchange(Request("GET", "http://h/x"), Response(status, headers, text, data))
 
 
-NOT_FOUND = {"error": {"type": "Not found", "message": "Job x not found."}}
+NOT_FOUND = {"error": "Not found."}
 
 
 @pytest.mark.parametrize(
@@ -58,6 +93,19 @@ NOT_FOUND = {"error": {"type": "Not found", "message": "Job x not found."}}
         pytest.param("deleteJob", received(204, content_type=""), "", id="204-ok"),
         pytest.param("deleteJob", received(204, body="{}", content_type=""), "Documented: no body", id="204-body"),
         pytest.param("getJob", received(404, {"message": "Not found"}), "Documented for 404", id="shape"),
+        pytest.param(
+            "abortJob",
+            received(400, {"error": "Job x is running; only a failed job can be retried."}),
+            "Documented for 400",
+            id="refusal-text",
+        ),
+        pytest.param(
+            "abortJob",
+            received(409, {"error": {"type": "Conflict", "message": "Job x is created."}}),
+            "Documented for abortJob: 204, 400, 401, 403, 404",
+            id="409-not-documented",
+        ),
+        pytest.param("getJob", received(405, {"error": "Method Not Allowed"}), "Documented for getJob", id="405"),
     ],
 )
 def test_documented_problems__status_content_type_and_body(operation: str, exchange: Exchange, problem: str) -> None:

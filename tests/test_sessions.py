@@ -90,13 +90,25 @@ def test_control_api_through_the_prefix(admin: requests.Session, mock: LiveMock)
     assert admin.get(f"{one.url}/@jobs/{DOCUMENTED_ID}").json()[FIELD] == INITIAL
     page = requests.get(f"{one.url}/__mock__/", timeout=10)
     assert page.status_code == 200 and "fetch(path," in page.text  # relative: the live view keeps the prefix
-    assert _error(requests.get(f"{one.url}/nowhere", timeout=10), 404)["message"].endswith(
-        f"/__session/{one.name}/nowhere"
-    )
-    assert _error(admin.put(f"{one.url}/@jobs"), 405)
+    undeclared = admin.put(f"{one.url}/@jobs")  # Nick's 404 naming the path without the session's prefix
+    assert (undeclared.status_code, undeclared.json()) == (404, {"error": "Not found: /@jobs"})
+    assert "Allow" not in undeclared.headers
+    unknown = requests.get(f"{mock.url}/nowhere", headers=one.headers, timeout=10)
+    assert (unknown.status_code, unknown.json()) == (404, {"error": "Not found: /nowhere"})
 
 
-def test_logout_revokes_only_in_its_session(mock: LiveMock) -> None:
+@pytest.mark.xfail(
+    strict=True,
+    reason="source: GET /__session/NAME/nowhere answers {'error': 'Not found: /__session/NAME/nowhere'}; "
+    "contract-changes.md: <path> is the request path without a session's /__session/NAME prefix",
+)
+def test_an_unknown_path_under_the_session_prefix_is_named_without_the_prefix(mock: LiveMock) -> None:
+    one = mock.session()
+    response = requests.get(f"{one.url}/nowhere", timeout=10)
+    assert (response.status_code, response.json()) == (404, {"error": "Not found: /nowhere"})
+
+
+def test_logout_ends_a_token_only_in_its_session(mock: LiveMock) -> None:
     one = mock.session()
     token = requests.post(f"{mock.url}/@login", json={"login": "admin", "password": "admin"}, timeout=10).json()
     bearer = {"Authorization": f"Bearer {token['token']}"}

@@ -86,10 +86,14 @@ def test_login_needs_no_token_and_refuses_empty_fields() -> None:
     assert all(credentials["properties"][f]["minLength"] == 1 for f in ("login", "password"))
 
 
-@pytest.mark.parametrize("operation_id", ["abortJob", "retryJob"])
-def test_refused_transitions_answer_409_not_400(operation_id: str) -> None:
-    statuses = SPEC.operation(operation_id).documented_statuses
-    assert 409 in statuses and 400 not in statuses
+@pytest.mark.parametrize(("operation_id", "response"), [("abortJob", "AbortRefused"), ("retryJob", "RetryRefused")])
+def test_refused_transitions_answer_400_not_409(operation_id: str, response: str) -> None:
+    """Nick has no 409: a refused transition is its 400, with the kit's message in Nick's plain shape."""
+    operation = SPEC.operation(operation_id)
+    assert 400 in operation.documented_statuses and 409 not in operation.documented_statuses
+    assert operation.responses["400"] == SPEC.resolved["components"]["responses"][response]
+    assert "Conflict" not in SPEC.resolved["components"].get("responses", {})
+    assert "ConflictError" not in SPEC.resolved["components"]["schemas"]
 
 
 def test_every_job_field_is_required() -> None:
@@ -127,10 +131,40 @@ def test_every_error_response_is_exact_and_its_examples_fit(response: dict[str, 
 @pytest.mark.parametrize(
     ("operation", "code", "body", "valid"),
     [
-        pytest.param("getJob", "404", {"error": {"type": "Not found", "message": "x"}}, True, id="404"),
+        pytest.param("getJob", "404", {"error": "Not found."}, True, id="404"),
+        pytest.param("getJob", "404", {"error": {"type": "Not found", "message": "x"}}, False, id="404-typed"),
+        pytest.param("getJob", "404", {"error": "Not found: /@jobs/x"}, False, id="404-path-text"),
+        pytest.param("getJob", "404", {"error": "Not found.", "uuid": "x"}, False, id="404-extra-member"),
         pytest.param("getJob", "404", {"message": "Not found"}, False, id="404-as-message"),
         pytest.param("getJobs", "401", {"error": {"type": "Unauthorized", "message": "x"}}, False, id="401-typed"),
-        pytest.param("abortJob", "409", {"error": {"type": "Bad Request", "message": "x"}}, False, id="409-type"),
+        pytest.param(
+            "abortJob",
+            "400",
+            {"error": "Job 1 is created; only a running job can be aborted."},
+            True,
+            id="abort-refused",
+        ),
+        pytest.param(
+            "abortJob",
+            "400",
+            {"error": "Job 1 is created; only a failed job can be retried."},
+            False,
+            id="abort-refused-with-retrys-text",
+        ),
+        pytest.param(
+            "abortJob",
+            "400",
+            {"error": {"type": "Conflict", "message": "Job 1 is created."}},
+            False,
+            id="abort-refused-typed",
+        ),
+        pytest.param(
+            "retryJob",
+            "400",
+            {"error": "Job 1 is running; only a failed job can be retried."},
+            True,
+            id="retry-refused",
+        ),
         pytest.param("login", "401", {"error": {"type": "Missing credentials", "message": "x"}}, False, id="login"),
         pytest.param(
             "renewLogin",
@@ -169,3 +203,28 @@ def test_delete_links_back_to_the_deleted_job() -> None:
 
 def test_operation_ids_are_nicks_client_methods() -> None:
     assert set(SPEC.operations) == {*JOBS_OPERATIONS, "login", "renewLogin", "logout"}
+
+
+def test_the_rate_limits_are_nicks_and_shared_as_nick_shares_them() -> None:
+    auth, api = SPEC.rate_limits["AUTH_RATE_LIMIT"], SPEC.rate_limits["API_RATE_LIMIT"]
+    assert set(SPEC.rate_limits) == {"AUTH_RATE_LIMIT", "API_RATE_LIMIT"}
+    assert (auth.window, auth.default, set(auth.operations)) == (900, 5, {"login", "renewLogin"})
+    assert auth.body == {"message": "Too many authentication attempts"}
+    assert (api.window, api.default, set(api.operations)) == (900, 100, {"getJobs"})
+    assert api.body == {"message": "Too many requests"}
+    assert SPEC.rate_limit("renewLogin") is auth and SPEC.rate_limit("getJobs") is api
+    assert SPEC.rate_limit("logout") is None and SPEC.rate_limit("abortJob") is None
+    assert auth.describe() == "5 per 15 minutes by default"
+
+
+@pytest.mark.parametrize("operation_id", ["login", "renewLogin", "getJobs"])
+def test_a_429_documents_retry_after_and_the_ratelimit_headers(operation_id: str) -> None:
+    headers = SPEC.operation(operation_id).responses["429"]["headers"]
+    assert set(headers) == {"Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"}
+    assert headers["Retry-After"]["required"] is True
+
+
+def test_no_path_promises_405_or_allow() -> None:
+    """Nick answers a method a path does not declare with its 404: the packaged spec documents no 405."""
+    assert not any(SPEC.promises_405(path) for path in SPEC.raw["paths"])
+    assert all(405 not in operation.documented_statuses for operation in SPEC.operations.values())

@@ -19,6 +19,7 @@ from mockserver.clock import Clock
 from mockserver.config import MockConfig
 from mockserver.testing import LiveMock
 from tests.helpers import spec_copy, typed_error_response
+from tests.spec_variants import documented_405
 
 Document = dict[str, Any]
 
@@ -75,7 +76,7 @@ def _unprocessable_refusals(document: Document) -> None:
         refusal = _refusal(document, operation_id)
         refusal.update(status=422, errorType="Unprocessable", message="Cannot {state} job {id}.")
         responses = _responses(document, operation_id)
-        del responses["409"]
+        del responses["400"]
         responses["422"] = typed_error_response("The job's state does not allow this operation.", "Unprocessable")
 
 
@@ -127,7 +128,11 @@ def test_extra_transitions_by_existing_operations_fire(served: Any) -> None:
     assert (restarted["status"], restarted["started"], restarted["finished"]) == ("running", aborted["started"], None)
     mock.control("POST", "clock/advance", {"seconds": 6})
     assert admin.get(url).json()["status"] == "completed", "the worker runs a restarted job like any running one"
-    assert admin.post(f"{url}/abort").status_code == 409, "a completed job is still refused"
+    refused = admin.post(f"{url}/abort")
+    assert (refused.status_code, refused.json()) == (
+        400,
+        {"error": f"Job {job['uuid']} is completed; only a running job can be aborted."},
+    ), "a completed job is still refused, in the packaged spec's words"
 
 
 def _busy_jobs_stay(document: Document) -> None:
@@ -179,3 +184,23 @@ def test_worker_defaults_come_from_the_variant(served: Any) -> None:
     assert admin.get(f"{mock.url}/@jobs/{slow['uuid']}").json()["status"] == "running", (
         "the variant's setting, not 'duration'"
     )
+
+
+def test_a_copy_documenting_405_on_a_path_gets_405_with_allow_there_and_404_elsewhere(served: Any) -> None:
+    """Where a deployment's spec documents 405 on a path, the mock answers an undeclared method there as the spec
+    says (405 and `Allow`); every other path keeps Nick's 404."""
+    mock, admin = served(documented_405)
+    job = _held(mock, "created")
+    for method in ("PUT", "PATCH", "POST"):
+        response = admin.request(method, f"{mock.url}/@jobs/{job['uuid']}")
+        path = f"/@jobs/{job['uuid']}"
+        message = f"{method} is not allowed on {path}; allowed: DELETE, GET, HEAD."
+        assert (response.status_code, response.json()) == (
+            405,
+            {"error": {"type": "Method not allowed", "message": message}},
+        )
+        assert response.headers["Allow"] == "DELETE, GET, HEAD"
+    elsewhere = admin.put(f"{mock.url}/@jobs")
+    assert (elsewhere.status_code, elsewhere.json()) == (404, {"error": "Not found: /@jobs"})
+    assert "Allow" not in elsewhere.headers
+    assert admin.get(f"{mock.url}/@jobs/{job['uuid']}").json()["status"] == "created"

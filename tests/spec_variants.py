@@ -17,13 +17,23 @@ LOCKED_TYPE = "Invalid state"
 
 
 def locked_refusals(document: Document) -> None:
-    """(a) Refused transitions answer 423 with error type "Invalid state" and a message of their own."""
+    """(a) Refused transitions answer 423 in Nick's typed shape, with error type "Invalid state" and a message of
+    their own (the spec's `errorType`), instead of Nick's 400 `{"error": message}`."""
     for refusal in document["x-job-lifecycle"]["refusals"]:
         refusal.update(status=423, errorType=LOCKED_TYPE, message="Cannot do that: job {id} is {state}.")
     for path in ("/@jobs/{id}/abort", "/@jobs/{id}/retry"):
         responses = document["paths"][path]["post"]["responses"]
-        del responses["409"]
+        del responses["400"]
         responses["423"] = typed_error_response("The job's state does not allow this.", LOCKED_TYPE)
+
+
+def documented_405(document: Document) -> None:
+    """(e) A method `/@jobs/{id}` does not declare answers 405 with `Allow`: the path documents a 405."""
+    for method in ("get", "delete"):
+        document["paths"]["/@jobs/{id}"][method]["responses"]["405"] = {
+            "description": "The path does not have this method; `Allow` names those it has.",
+            "headers": {"Allow": {"required": True, "schema": {"type": "string"}}},
+        }
 
 
 def cancel_queued(document: Document) -> None:
@@ -73,6 +83,7 @@ VARIANTS: dict[str, Callable[[Document], None]] = {
     "cancel-queued": cancel_queued,
     "expiring-worker": expiring_worker,
     "retry-resumes": retry_resumes,
+    "documented-405": documented_405,
 }
 
 

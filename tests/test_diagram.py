@@ -42,8 +42,18 @@ def test_mermaid__colours_each_edge_by_its_cell_verdict() -> None:
     styles = dict(re.findall(r"linkStyle (\d+) stroke:(#[0-9a-f]{6})", text))
     assert len(styles) == 2
     coloured = {arrows[int(index) - 1].strip(): colour for index, colour in styles.items()}  # link 0: the entry
-    assert any("abortJob → 409" in arrow and colour == diagram.COLOURS["failed"] for arrow, colour in coloured.items())
+    assert any("abortJob → 400" in arrow and colour == diagram.COLOURS["failed"] for arrow, colour in coloured.items())
     assert any("abortJob → 204" in arrow and colour == diagram.COLOURS["passed"] for arrow, colour in coloured.items())
+
+
+def test_mermaid__a_refusal_is_labelled_with_its_status_and_an_error_type_only_where_the_spec_gives_one(
+    tmp_path: Path,
+) -> None:
+    text = diagram.mermaid(LIFECYCLE)
+    assert '|"abortJob → 400"|' in text and '|"retryJob → 400"|' in text
+    assert "409" not in text and "Conflict" not in text
+    locked = diagram.mermaid(load_spec(write_variant("locked-refusals", tmp_path)).lifecycle)
+    assert '|"abortJob → 423 Invalid state"|' in locked and '|"retryJob → 423 Invalid state"|' in locked
 
 
 def test_readme_shows_the_packaged_spec_diagram() -> None:

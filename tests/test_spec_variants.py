@@ -7,6 +7,7 @@ fails it, naming the difference.
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import subprocess
@@ -88,7 +89,7 @@ def test_locked_refusals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         }
         assert client.job(job_id)["status"] == "created"
         out = verdicts(url, variant, capsys)
-    assert "refusal_answer" in out and "Received 423 / Documented: 409" in out
+    assert "refusal_answer" in out and "Received 423 / Documented: 400" in out
 
 
 def test_cancel_queued(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -99,9 +100,11 @@ def test_cancel_queued(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
         assert client.post(queued, "abort").status_code == 204
         cancelled = client.job(queued)
         assert cancelled["status"] == "aborted" and cancelled["started"] and cancelled["finished"]
-        assert client.post(done, "abort").status_code == 409
+        refused = client.post(done, "abort")
+        assert refused.status_code == 400
+        assert refused.json() == {"error": f"Job {done} is completed; only a running job can be aborted."}
         out = verdicts(url, variant, capsys)
-    assert "refusal_answer [abortJob on created]" in out and "Received 204 / Documented: 409" in out
+    assert "refusal_answer [abortJob on created]" in out and "Received 204 / Documented: 400" in out
 
 
 def test_expiring_worker(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -133,6 +136,40 @@ def test_retry_resumes(tmp_path: Path) -> None:
         assert (resumed["status"], resumed["finished"], resumed["result"]) == ("running", None, {})
         assert resumed["started"] is not None
         assert conformance(["--base-url", url, "--spec", str(variant), *SUITE]) == 0
+
+
+def test_documented_405__the_mock_answers_405_there_and_schemathesis_checks_undeclared_methods_only_there(
+    tmp_path: Path,
+) -> None:
+    """Nick promises no 405: only a copy of the spec that documents one on a path gets 405 with `Allow` there, and
+    only then does the suite run schemathesis's checks of undeclared methods (on that path alone)."""
+    variant = write_variant("documented-405", tmp_path)
+    argv = ["--fixtures", "mock", "--phases", "schema", "--max-examples", "3", "--seed", "1", "-q", "--report"]
+    with jobs_mock(variant, "--frozen") as url:
+        client = Client(url)
+        job_id = client.create(status="created")
+        there = client.session.put(f"{url}/@jobs/{job_id}", timeout=5)
+        elsewhere = client.session.put(f"{url}/@jobs", timeout=5)
+        assert conformance(["--base-url", url, "--spec", str(variant), *argv, str(tmp_path / "variant.json")]) == 0
+        assert conformance(["--base-url", url, *argv, str(tmp_path / "packaged.json")]) == 0
+    assert there.status_code == 405
+    assert sorted(there.headers["Allow"].replace(" ", "").split(",")) == ["DELETE", "GET", "HEAD"]
+    assert (elsewhere.status_code, elsewhere.json()) == (404, {"error": "Not found: /@jobs"})
+    assert "Allow" not in elsewhere.headers
+    method_checks = {"unsupported_method", "allow_header_conformance"}
+    ran = {
+        (c["name"], c["subject"], c["outcome"])
+        for c in _checks(tmp_path / "variant.json")
+        if c["name"] in method_checks
+    }
+    assert ("unsupported_method", "GET /@jobs/{id}", "passed") in ran
+    assert {subject for _, subject, _ in ran} <= {"GET /@jobs/{id}", "DELETE /@jobs/{id}"}, ran
+    assert [c for c in _checks(tmp_path / "packaged.json") if c["name"] in method_checks] == []
+
+
+def _checks(report: Path) -> list[dict[str, Any]]:
+    checks: list[dict[str, Any]] = json.loads(report.read_text())["checks"]
+    return checks
 
 
 def test_a_broken_variant_stops_the_mock_with_exit_2(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ def sample() -> Report:
         Request("POST", "http://h/@jobs/1/abort", {"Authorization": "Bearer t"}),
         Response(204, {"Content-Type": "text/plain"}, ""),
     )
-    results.check("lifecycle", "refusal_answer", "abortJob on created", ["Received 204 / Documented: 409"], exchange)
+    results.check("lifecycle", "refusal_answer", "abortJob on created", ["Received 204 / Documented: 400"], exchange)
     results.not_exercised(
         "lifecycle", "transition_answer", "retryJob on failed", "no failed job available: pass --fixtures"
     )
@@ -55,7 +55,7 @@ def test_junit_has_a_suite_per_phase_and_a_case_per_check() -> None:
     lifecycle = suites["lifecycle"]
     assert (lifecycle.get("tests"), lifecycle.get("failures"), lifecycle.get("skipped")) == ("2", "1", "1")
     failure = lifecycle.find("testcase/failure")
-    assert failure is not None and failure.get("message") == "Received 204 / Documented: 409"
+    assert failure is not None and failure.get("message") == "Received 204 / Documented: 400"
     assert "curl -i -X POST" in (failure.text or "")
     skipped = lifecycle.find("testcase/skipped")
     assert skipped is not None and "pass --fixtures" in (skipped.get("message") or "")

@@ -300,7 +300,7 @@ def _deployment_copy(document: dict[str, Any]) -> None:
     for refusal in document["x-job-lifecycle"]["refusals"]:
         refusal.update(status=422, errorType="Unprocessable")
         responses = document["paths"][_path_of(document, refusal["operation"])]["post"]["responses"]
-        del responses["409"]  # the packaged 409 is exactly Nick's Conflict: the copy documents its own 422
+        del responses["400"]  # the packaged 400 is exactly Nick's plain refusal: the copy documents its own 422
         responses["422"] = typed_error_response("The job's state does not allow this operation.", "Unprocessable")
 
 
@@ -325,8 +325,67 @@ def test_the_mock_serves_and_follows_the_spec_it_is_given(tmp_path: Path) -> Non
         response = requests.post(
             f"{url}/@jobs/{DOCUMENTED_ID}/abort", headers={"Authorization": f"Bearer {token}"}, timeout=5
         )
-        assert response.status_code == 422 and response.json()["error"]["type"] == "Unprocessable"
+        message = f"Job {DOCUMENTED_ID} is created; only a running job can be aborted."
+        assert (response.status_code, response.json()) == (
+            422,
+            {"error": {"type": "Unprocessable", "message": message}},
+        )
         assert requests.get(f"{url}/__mock__/errors", timeout=5).json() == []
     finally:
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=10)
+
+
+def test_rate_limits_are_off_by_default_and_set_per_setting() -> None:
+    assert config_from(parser().parse_args([])).rate_limits == ()
+    args = parser().parse_args(
+        [
+            "--rate-limit",
+            "AUTH_RATE_LIMIT=5",
+            "--rate-limit",
+            " API_RATE_LIMIT = 100",
+            "--rate-limit",
+            "AUTH_RATE_LIMIT=7",
+        ]
+    )
+    assert config_from(args).rate_limits == (("AUTH_RATE_LIMIT", 7), ("API_RATE_LIMIT", 100))  # the last one given
+
+
+def test_an_unknown_rate_limit_setting_is_refused_at_start_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--port", "0", "--rate-limit", "AUTH_RATE_LIMIT=5", "--rate-limit", "LOGIN_LIMIT=5"]) == 2
+    assert capsys.readouterr().err == (
+        "jobs-mock: --rate-limit: the spec has no rate limit LOGIN_LIMIT (its limits: AUTH_RATE_LIMIT, API_RATE_LIMIT)\n"
+    )
+
+
+def test_a_rate_limit_a_spec_copy_does_not_have_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def without_429(document: dict[str, Any]) -> None:
+        for item in document["paths"].values():
+            for operation in item.values():
+                if isinstance(operation, dict):
+                    operation.get("responses", {}).pop("429", None)
+
+    spec = spec_copy(tmp_path, without_429)
+    assert main(["--port", "0", "--spec", str(spec), "--rate-limit", "AUTH_RATE_LIMIT=5"]) == 2
+    assert (
+        capsys.readouterr().err
+        == "jobs-mock: --rate-limit: the spec has no rate limit AUTH_RATE_LIMIT (its limits: none)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [
+        pytest.param(
+            "AUTH_RATE_LIMIT", "expected SETTING=N, e.g. AUTH_RATE_LIMIT=5, got 'AUTH_RATE_LIMIT'", id="no-count"
+        ),
+        pytest.param("=5", "expected SETTING=N, e.g. AUTH_RATE_LIMIT=5, got '=5'", id="no-setting"),
+        pytest.param("AUTH_RATE_LIMIT=0", "expected a whole number from 1 to 10,000,000, got 0", id="zero"),
+        pytest.param("AUTH_RATE_LIMIT=x", "expected a whole number, got 'x'", id="not-a-number"),
+    ],
+)
+def test_a_malformed_rate_limit_is_a_usage_error(capsys: pytest.CaptureFixture[str], value: str, needle: str) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parser().parse_args(["--rate-limit", value])
+    assert exited.value.code == 2
+    assert f"argument --rate-limit: {needle}" in capsys.readouterr().err

@@ -13,8 +13,11 @@ import pytest
 import requests
 
 from mockserver import auth
+from mockserver.clock import Clock
+from mockserver.config import MockConfig
 from mockserver.testing import LiveMock, MockSession
 from tests.conftest import DOCUMENTED_ID, DOCUMENTED_TOKEN
+from tests.helpers import fresh
 
 NOT_AUTHORIZED = {"message": "You are not authorized to access this resource."}
 INVALID_SESSION = {"error": {"type": "Invalid session", "message": "User is not logged in."}}
@@ -443,3 +446,239 @@ def test_a_session_may_log_out_the_documented_token_for_itself(
     assert _status(mock, "GET", "/@jobs", DOCUMENTED_TOKEN, **one.headers) == 401
     assert _status(mock, "GET", "/@jobs", DOCUMENTED_TOKEN, **two.headers) == 200
     assert _status(mock, "GET", "/@jobs", DOCUMENTED_TOKEN) == 200
+
+
+# Accept-Language: Nick's messages in en, nl or sv, negotiated as Express's acceptsLanguages.
+
+DUTCH = {
+    "missing": {"error": {"type": "Ontbrekende inloggegevens", "message": "Login en wachtwoord moeten in de body worden opgegeven."}},
+    "invalid": {"error": {"type": "Ongeldige inloggegevens", "message": "Verkeerde login en/of wachtwoord."}},
+    "session": {"error": {"type": "Ongeldige sessie", "message": "Gebruiker is niet ingelogd."}},
+    "denied": {"message": "U heeft geen rechten om tot deze resource."},
+    "unknown": {"error": "Niet gevonden."},
+}  # fmt: skip
+SWEDISH = {
+    "missing": {"error": {"type": "Saknade inloggningsuppgifter", "message": "Inloggning och lösenord måste anges i begäran."}},
+    "invalid": {"error": {"type": "Ogiltiga inloggningsuppgifter", "message": "Fel inloggning och/eller lösenord."}},
+    "session": {"error": {"type": "Ogiltig session", "message": "Användaren är inte inloggad."}},
+    "denied": {"message": "Du har inte behörighet att komma åt denna resurs."},
+    "unknown": {"error": "Hittades inte."},
+}  # fmt: skip
+ENGLISH = {
+    "missing": {"error": {"type": "Missing credentials", "message": "Login and password must be provided in body."}},
+    "invalid": {"error": {"type": "Invalid credentials", "message": "Wrong login and/or password."}},
+    "session": INVALID_SESSION,
+    "denied": NOT_AUTHORIZED,
+    "unknown": {"error": "Not found."},
+}
+
+
+def _answers(mock: LiveMock, language: str | None) -> dict[str, tuple[int, object]]:
+    """The status and body of each translated message, asked for in `language` (None: no Accept-Language)."""
+    asked = {} if language is None else {"Accept-Language": language}
+    editor = {"Authorization": f"Bearer {_token(mock, 'editor')}", **asked}
+    admin = {"Authorization": f"Bearer {_token(mock)}", **asked}
+    answers = {
+        "missing": requests.post(f"{mock.url}/@login", json={"login": "admin"}, headers=asked),
+        "invalid": requests.post(f"{mock.url}/@login", json={"login": "admin", "password": "no"}, headers=asked),
+        "session": requests.post(f"{mock.url}/@login-renew", headers=asked),
+        "denied": requests.get(f"{mock.url}/@jobs", headers=asked),
+        "forbidden": requests.get(f"{mock.url}/@jobs", headers=editor),
+        "unknown": requests.get(f"{mock.url}/@jobs/0c9d3a3e-0000-4000-8000-000000000000", headers=admin),
+    }
+    return {name: (response.status_code, response.json()) for name, response in answers.items()}
+
+
+def _expected(texts: dict[str, object]) -> dict[str, tuple[int, object]]:
+    statuses = {"missing": 400, "invalid": 401, "session": 401, "denied": 401, "unknown": 404}
+    answers = {name: (statuses[name], texts[name]) for name in statuses}
+    return {**answers, "forbidden": (403, texts["denied"])}
+
+
+@pytest.mark.parametrize(
+    ("language", "texts"),
+    [
+        pytest.param(None, ENGLISH, id="none"),
+        pytest.param("en", ENGLISH, id="en"),
+        pytest.param("nl", DUTCH, id="nl"),
+        pytest.param("sv", SWEDISH, id="sv"),
+        pytest.param("nl-BE", DUTCH, id="nl-BE-is-nl"),
+        pytest.param("NL", DUTCH, id="case-insensitive"),
+        pytest.param("nl;q=0.5, de;q=0.9", DUTCH, id="nl-over-a-language-nick-does-not-offer"),
+        pytest.param("de, sv;q=0.5, nl;q=0.9", DUTCH, id="the-highest-q-nick-offers"),
+        pytest.param("sv, nl", SWEDISH, id="equal-q-the-first"),
+        pytest.param("en;q=0.1, sv;q=0.2", SWEDISH, id="sv-over-en"),
+        pytest.param("de", ENGLISH, id="de-is-english"),
+        pytest.param("de-DE", ENGLISH, id="de-DE-is-english"),
+        pytest.param("fr, xx", ENGLISH, id="unknown-languages-are-english"),
+        pytest.param("*", ENGLISH, id="star-is-english"),
+        pytest.param("nl;q=0", ENGLISH, id="q-0-is-refused"),
+    ],
+)
+def test_nicks_messages_follow_accept_language(mock: LiveMock, language: str | None, texts: dict[str, object]) -> None:
+    assert _answers(mock, language) == _expected(texts)
+
+
+@pytest.mark.parametrize("language", ["nl", "sv"])
+def test_what_nick_does_not_translate_stays_english(admin: requests.Session, mock: LiveMock, language: str) -> None:
+    asked = {"Accept-Language": language}
+    unknown = admin.get(f"{mock.url}/@nope", headers=asked)
+    assert (unknown.status_code, unknown.json()) == (404, {"error": "Not found: /@nope"})
+    undeclared = admin.put(f"{mock.url}/@jobs", headers=asked)
+    assert (undeclared.status_code, undeclared.json()) == (404, {"error": "Not found: /@jobs"})
+    refused = admin.post(f"{mock.url}/@jobs/{DOCUMENTED_ID}/abort", headers=asked)
+    expected = {"error": f"Job {DOCUMENTED_ID} is created; only a running job can be aborted."}
+    assert (refused.status_code, refused.json()) == (400, expected)
+    typed = requests.post(f"{mock.url}/@login", json={"login": "admin", "password": 5}, headers=asked)
+    bad = {"error": {"type": "Bad Request", "message": "password: 5 is not a string"}}
+    assert (typed.status_code, typed.json()) == (400, bad)  # the mock's own texts
+    prefer = admin.get(f"{mock.url}/@jobs", headers={"Prefer": "code=418", **asked})
+    assert prefer.status_code == 400 and prefer.json()["error"]["type"] == "Bad Request"
+    assert prefer.json()["error"]["message"].startswith("Prefer: code=418 is not documented for getJobs")
+    assert admin.get(f"{mock.url}/@jobs", headers=asked).status_code == 200
+
+
+def test_a_translated_answer_is_not_a_strict_mode_error(mock: LiveMock) -> None:
+    assert mock.state.config.strict
+    response = requests.get(f"{mock.url}/@jobs", headers={"Accept-Language": "sv"})
+    assert (response.status_code, response.json()) == (401, SWEDISH["denied"])
+    assert mock.errors() == []
+
+
+# --rate-limit: Nick's express-rate-limit, per client address over 15 minutes; none by default.
+
+TOO_MANY_ATTEMPTS = {"message": "Too many authentication attempts"}
+CREDENTIALS = {"login": "admin", "password": "admin"}
+
+
+@pytest.fixture(scope="module")
+def limited_mock() -> Iterator[LiveMock]:
+    """A strict mock limited as Nick is by default for logins, and to 3 list reads (API_RATE_LIMIT) for brevity."""
+    limits = (("AUTH_RATE_LIMIT", 5), ("API_RATE_LIMIT", 3))
+    with LiveMock(config=MockConfig(strict=True, rate_limits=limits), clock=Clock(manual=True)) as server:
+        yield server
+
+
+@pytest.fixture
+def limited(limited_mock: LiveMock) -> Iterator[LiveMock]:
+    yield from fresh(limited_mock)
+
+
+def _limit_headers(response: requests.Response) -> dict[str, str]:
+    return {name: value for name, value in response.headers.items() if name.startswith(("RateLimit-", "Retry-After"))}
+
+
+def _assert_counted(response: requests.Response, remaining: int, allowed: int = 5) -> None:
+    headers = _limit_headers(response)
+    assert set(headers) == {"RateLimit-Policy", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"}, headers
+    assert (headers["RateLimit-Policy"], headers["RateLimit-Limit"]) == (f"{allowed};w=900", str(allowed))
+    assert headers["RateLimit-Remaining"] == str(remaining)
+    assert 0 < int(headers["RateLimit-Reset"]) <= 900
+
+
+def _assert_too_many(response: requests.Response, body: object = TOO_MANY_ATTEMPTS, allowed: int = 5) -> None:
+    assert (response.status_code, response.json()) == (429, body)
+    assert response.headers["Content-Type"] == JSON_UTF8
+    headers = _limit_headers(response)
+    assert (headers["RateLimit-Limit"], headers["RateLimit-Remaining"]) == (str(allowed), "0")
+    assert headers["Retry-After"] == headers["RateLimit-Reset"] and 0 < int(headers["Retry-After"]) <= 900
+
+
+def test_five_logins_then_429_with_retry_after_and_ratelimit_headers(limited: LiveMock) -> None:
+    for remaining in (4, 3, 2, 1, 0):
+        response = requests.post(f"{limited.url}/@login", json=CREDENTIALS)
+        assert response.status_code == 200, response.text
+        _assert_counted(response, remaining)
+    _assert_too_many(requests.post(f"{limited.url}/@login", json=CREDENTIALS))
+    _assert_too_many(requests.post(f"{limited.url}/@login", json=CREDENTIALS, headers={"Accept-Language": "nl"}))
+    _assert_too_many(requests.post(f"{limited.url}/@login"))  # bodiless: limited before it is judged
+    assert limited.errors() == []  # the 429 is the spec's, headers and all
+
+
+def test_every_login_counts_whatever_its_answer(limited: LiveMock) -> None:
+    """As in Nick: 200, 400 and 401 alike (a body Nick's parser refuses is not counted there; not asserted here)."""
+    statuses = [
+        requests.post(f"{limited.url}/@login", json={"login": "admin", "password": "wrong"}).status_code,
+        requests.post(f"{limited.url}/@login", json={"login": "admin"}).status_code,
+        requests.post(f"{limited.url}/@login", json={"login": "", "password": "admin"}).status_code,
+        requests.post(f"{limited.url}/@login", json={"login": "nobody", "password": "x"}).status_code,
+        requests.post(f"{limited.url}/@login", json=CREDENTIALS).status_code,
+    ]
+    assert statuses == [401, 400, 400, 401, 200]
+    _assert_too_many(requests.post(f"{limited.url}/@login", json=CREDENTIALS))
+
+
+def test_renew_shares_the_logins_count(limited: LiveMock) -> None:
+    token = requests.post(f"{limited.url}/@login", json=CREDENTIALS).json()["token"]
+    for remaining in (3, 2, 1, 0):
+        renewed = requests.post(f"{limited.url}/@login-renew", headers={"Authorization": f"Bearer {token}"})
+        assert renewed.status_code == 200
+        _assert_counted(renewed, remaining)
+    _assert_too_many(requests.post(f"{limited.url}/@login-renew", headers={"Authorization": f"Bearer {token}"}))
+    _assert_too_many(requests.post(f"{limited.url}/@login", json=CREDENTIALS))
+    _assert_too_many(requests.post(f"{limited.url}/@login-renew"))  # counted before the session is looked at
+    assert _status(limited, "GET", "/@jobs", token) == 200, "the token issued before the limit still works"
+
+
+def test_logout_is_not_counted(limited: LiveMock) -> None:
+    token = requests.post(f"{limited.url}/@login", json=CREDENTIALS).json()["token"]
+    for _ in range(8):
+        logout = requests.post(f"{limited.url}/@logout", headers={"Authorization": f"Bearer {token}"})
+        assert logout.status_code == 204 and _limit_headers(logout) == {}
+    response = requests.post(f"{limited.url}/@login", json=CREDENTIALS)
+    assert response.status_code == 200
+    _assert_counted(response, 3)
+
+
+def test_another_client_address_has_its_own_count(limited: LiveMock) -> None:
+    for _ in range(5):
+        requests.post(f"{limited.url}/@login", json=CREDENTIALS)
+    _assert_too_many(requests.post(f"{limited.url}/@login", json=CREDENTIALS))
+    other = {"X-Forwarded-For": "10.1.2.3"}
+    response = requests.post(f"{limited.url}/@login", json=CREDENTIALS, headers=other)
+    assert response.status_code == 200
+    _assert_counted(response, 4)
+    # Behind one trusted proxy, as Nick: the last entry is the client; the ones before it are the client's to forge.
+    behind = requests.post(f"{limited.url}/@login", json=CREDENTIALS, headers={"X-Forwarded-For": "10.9.9.9, 10.1.2.3"})
+    _assert_counted(behind, 3)
+    _assert_too_many(requests.post(f"{limited.url}/@login", json=CREDENTIALS, headers={"X-Forwarded-For": "127.0.0.1"}))
+
+
+def test_each_session_counts_on_its_own_and_a_reset_forgets_the_counts(limited: LiveMock) -> None:
+    one, two = limited.session(), limited.session()
+    try:
+        for _ in range(5):
+            requests.post(f"{one.url}/@login", json=CREDENTIALS)
+        _assert_too_many(requests.post(f"{one.url}/@login", json=CREDENTIALS))
+        _assert_too_many(requests.post(f"{limited.url}/@login", json=CREDENTIALS, headers=one.headers))
+        _assert_counted(requests.post(f"{two.url}/@login", json=CREDENTIALS), 4)
+        _assert_counted(requests.post(f"{limited.url}/@login", json=CREDENTIALS), 4)  # the base's own count
+        one.reset()
+        _assert_counted(requests.post(f"{one.url}/@login", json=CREDENTIALS), 4)
+        limited.control("POST", "reset")
+        _assert_counted(requests.post(f"{limited.url}/@login", json=CREDENTIALS), 4)
+    finally:
+        one.delete()
+        two.delete()
+
+
+def test_the_api_limit_counts_list_reads_only(limited: LiveMock) -> None:
+    token = limited.control("POST", "tokens", {"login": "admin"})["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    for remaining in (2, 1, 0):
+        listed = requests.get(f"{limited.url}/@jobs", headers=headers)
+        assert listed.status_code == 200
+        _assert_counted(listed, remaining, allowed=3)
+    _assert_too_many(requests.get(f"{limited.url}/@jobs", headers=headers), {"message": "Too many requests"}, 3)
+    one = requests.get(f"{limited.url}/@jobs/{DOCUMENTED_ID}", headers=headers)
+    assert one.status_code == 200 and _limit_headers(one) == {}
+    _assert_counted(requests.post(f"{limited.url}/@login", json=CREDENTIALS), 4)  # a count of its own
+
+
+def test_no_rate_limit_by_default(mock: LiveMock) -> None:
+    assert mock.state.config.rate_limits == ()
+    for _ in range(12):
+        response = requests.post(f"{mock.url}/@login", json=CREDENTIALS)
+        assert response.status_code == 200 and _limit_headers(response) == {}
+    renewed = requests.post(f"{mock.url}/@login-renew", headers={"Authorization": f"Bearer {response.json()['token']}"})
+    assert renewed.status_code == 200 and _limit_headers(renewed) == {}

@@ -2,7 +2,7 @@
 
 The generator must run with no warning (a warning means it dropped part of the spec), the package
 it writes must import, and its typed calls and error models must work against the mock: log in,
-list, get, abort, retry, delete, and the 401, 404 and 409 bodies parsed into their models.
+list, get, abort, retry, delete, and the 401, 404 and refusal (400) bodies parsed into their models.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from mockserver.config import MockConfig
 from mockserver.testing import LiveMock
 from tests.conftest import DOCUMENTED_ID
 from tests.helpers import create
@@ -99,10 +100,26 @@ def test_generated_client__parses_the_typed_error_bodies(
         refused = api("api.jobs.get_jobs").sync(client=stranger)
     assert isinstance(refused, models.MessageError) and "not authorized" in refused.message
     missing = api("api.jobs.get_job").sync("no-such-job", client=client)
-    assert isinstance(missing, models.NotFoundError) and missing.error.type_ == "Not found"
+    assert isinstance(missing, models.NotFoundError) and missing.error == "Not found."
     queued = create(mock, "created")["uuid"]
-    conflict = api("api.jobs.abort_job").sync(queued, client=client)
-    assert isinstance(conflict, models.ConflictError) and conflict.error.type_ == "Conflict"
-    assert queued in conflict.error.message
+    refused = api("api.jobs.abort_job").sync(queued, client=client)
+    assert isinstance(refused, models.AbortRefusedError)
+    assert refused.error == f"Job {queued} is created; only a running job can be aborted."
+    not_retried = api("api.jobs.retry_job").sync(queued, client=client)
+    assert isinstance(not_retried, models.RetryRefusedError)
+    assert not_retried.error == f"Job {queued} is created; only a failed job can be retried."
     wrong = api("api.auth.login").sync(client=anonymous, body=models.Credentials(login="admin", password="nope"))
     assert isinstance(wrong, models.InvalidCredentialsError)
+
+
+def test_generated_client__parses_the_rate_limits_429(generated: ModuleType) -> None:
+    models = api("models")
+    config = MockConfig(strict=True, rate_limits=(("AUTH_RATE_LIMIT", 1),))
+    with LiveMock(config=config) as limited, generated.Client(base_url=limited.url) as client:
+        credentials = models.Credentials(login="admin", password="admin")
+        assert isinstance(api("api.auth.login").sync(client=client, body=credentials), models.Token)
+        answer = api("api.auth.login").sync_detailed(client=client, body=credentials)
+        assert answer.status_code == 429 and answer.headers["Retry-After"] == answer.headers["RateLimit-Reset"]
+        assert isinstance(answer.parsed, models.RateLimitError)
+        assert answer.parsed.message == models.RateLimitErrorMessage.TOO_MANY_AUTHENTICATION_ATTEMPTS
+        assert limited.errors() == []

@@ -33,7 +33,7 @@ ANSWERS = "answers"
 LIFECYCLE = "lifecycle"
 MALFORMED_REFUSED = "malformed_request_refused"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-BAD_REQUEST, TOO_LARGE = 400, 413  # what a request the spec refuses may get, besides an auth error
+BAD_REQUEST = 400  # what a request the spec refuses gets (any 4xx in Nick's shape is a refusal)
 PASSWORD_FIELD = "password"  # the login body's secret, shown as $JOBS_PASSWORD
 
 
@@ -100,11 +100,20 @@ class Inspector:
     # ---- the answer ------------------------------------------------------------------------
     def _answer(self, operation: Operation, exchange: Exchange, judged: Judged, *, complete: bool) -> list[Verdict]:
         response = judged.response
+        language = exchange.request_headers.get("Accept-Language")
+        texts = complete and english(language)
         problems = (
             checks.documented_problems(operation, judged)
-            if complete
+            if texts
             else checks.status_problems(operation, response) or checks.content_type_problems(operation, response)
         )
+        if complete and not texts and response.status >= 400:
+            self.journal.note(
+                f"the error's texts not judged: the client asked for Accept-Language: {language} (the spec's texts "
+                "are the English ones; Nick translates)",
+                exchange=exchange.seq,
+                request=_line(exchange),
+            )
         verdicts = [Verdict(checks.DOCUMENTED_ANSWER, operation.operation_id, problems)]
         if operation.needs_auth(self.spec.security) and _bearer(exchange) is None:
             accepted = 200 <= exchange.status < 300
@@ -129,14 +138,10 @@ class Inspector:
         status = exchange.status
         if 200 <= status < 300:
             problem = f"Received {status} for a request the spec refuses ({sent[0]}) / Documented: {BAD_REQUEST}"
-        elif (
-            not operation.needs_auth(self.spec.security)
-            and 400 <= status < 500
-            and status not in (BAD_REQUEST, TOO_LARGE)
-        ):
-            problem = f"Received {status} for a malformed request ({sent[0]}) / Documented: {BAD_REQUEST}"
+        elif status >= 500:
+            problem = f"Received {status} for a malformed request ({sent[0]}) / Documented: a 4xx in Nick's shape"
         else:
-            problem = ""
+            problem = ""  # any 4xx (Nick's login takes a login that is not a string for an unknown user: 401)
         return [Verdict(MALFORMED_REFUSED, operation.operation_id, [problem] if problem else [])]
 
     def _session(self, operation: Operation, exchange: Exchange, judged: Judged) -> list[Verdict]:
@@ -291,6 +296,25 @@ def _json(content: bytes | None) -> Any:
 
 def _span(exchange: Exchange) -> Span:
     return Span(exchange.sent, exchange.answered)
+
+
+def english(header: str | None) -> bool:
+    """Whether an `Accept-Language` asks for English first (or for nothing in particular): the spec's texts."""
+    if not header:
+        return True
+    ranked = []
+    for order, item in enumerate(header.split(",")):
+        tag, _, parameters = item.strip().partition(";")
+        quality = 1.0
+        name, _, value = parameters.strip().partition("=")
+        if name.strip().lower() == "q":
+            try:
+                quality = float(value)
+            except ValueError:
+                continue
+        if tag.strip() and quality > 0:
+            ranked.append((-quality, order, tag.strip().lower()))
+    return not ranked or min(ranked)[2] in ("*", "en") or min(ranked)[2].startswith("en-")
 
 
 def _line(exchange: Exchange) -> str:

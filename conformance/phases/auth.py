@@ -264,14 +264,15 @@ class Session:
             self._record(checks.LOGIN_MISSING_FIELD, self.login.operation_id, problems, exchange)
 
     def malformed_body(self) -> None:
-        """A password that is not a string, and a body that is not JSON: 400 as documented, never a 500."""
+        """A password that is not a string, and a body that is not JSON: a 4xx as documented (400 above all), never a
+        500 or an HTML page."""
         login = self.target.options.login
         for body, raw, what in (
             ({"login": login, "password": 12345}, None, "a password that is not a string"),
             (None, NOT_JSON, "a body that is not JSON"),
         ):
             exchange = self._log_in(body, raw)
-            problems = [f"{p} ({what})" for p in checks.answer_problems(self.login, exchange, 400)]
+            problems = [f"{p} ({what})" for p in _refused(self.login, exchange)]
             self._record(checks.LOGIN_MALFORMED_BODY, self.login.operation_id, problems, exchange)
 
     def renewal(self, renew: Operation) -> None:
@@ -334,6 +335,15 @@ class Session:
             out = self.target.client.call(logout.method, logout.path, token=sent)
             problems = [f"{p} ({what})" for p in checks.answer_problems(logout, out, success)]
             self._record(checks.LOGOUT_IDEMPOTENT, logout.operation_id, problems, out, steps)
+
+
+def _refused(operation: Operation, exchange: Exchange) -> list[str]:
+    """A malformed request refused as the contract says: a 4xx the operation documents, with that status's documented
+    body (Nick's login takes a login that is not a string for an unknown user: 401); else judged as the 400."""
+    status = exchange.response.status
+    if 400 <= status < 500 and status != 429 and str(status) in operation.responses:
+        return checks.answer_problems(operation, exchange, status)
+    return checks.answer_problems(operation, exchange, 400)
 
 
 def _token(exchange: Exchange) -> str | None:

@@ -157,3 +157,32 @@ def test_a_users_edit_is_served_with_no_request_refused_meanwhile(running: Runni
     assert running.admin("ops", "pw").get(f"{running.url}/@jobs/{kept}").status_code == 200
     assert running.jobs()[kept] == "Kept"
     assert len(answers) > 10 and set(answers) == {200}, [a for a in answers if a != 200][:5]
+
+
+def test_a_users_edit_keeps_the_tokens_of_the_users_kept_and_ends_those_of_the_users_removed(
+    running: Running,
+) -> None:
+    ops = {"login": "ops", "password": "pw", "fullname": "O", "manageJobs": True}
+    running.edit(running.users, lambda document: document["users"].append(ops))
+    running.logged("reloaded:")
+    admin, ops_session = running.admin(), running.admin("ops", "pw")
+    assert ops_session.get(f"{running.url}/@jobs", headers=HEADERS).status_code == 200
+
+    def without_ops_and_admin_demoted(document: dict[str, Any]) -> None:
+        document["users"] = [{**user, "manageJobs": False} for user in document["users"] if user["login"] != "ops"]
+
+    running.edit(running.users, without_ops_and_admin_demoted)
+    running.logged("reloaded:", times=2)
+    gone = ops_session.get(f"{running.url}/@jobs", headers=HEADERS)
+    assert (gone.status_code, gone.json()) == (401, {"message": "You are not authorized to access this resource."})
+    renew = ops_session.post(f"{running.url}/@login-renew", headers=HEADERS)
+    assert (renew.status_code, renew.json()) == (
+        401,
+        {"error": {"type": "Invalid session", "message": "User is not logged in."}},
+    )
+    demoted = admin.get(f"{running.url}/@jobs", headers=HEADERS)  # the same token, the user's rights as they are now
+    assert (demoted.status_code, demoted.json()) == (
+        403,
+        {"message": "You are not authorized to access this resource."},
+    )
+    assert admin.post(f"{running.url}/@login-renew", headers=HEADERS).status_code == 200

@@ -7,18 +7,26 @@ import type { components, paths } from "./jobs.js";
 
 type Job = components["schemas"]["Job"];
 type JobWithId = components["schemas"]["JobWithId"];
-type ApiError = components["schemas"]["MessageError"] | components["schemas"]["TypedError"];
+// Nick's three error shapes: `{message}` (401/403, 429), `{error: "text"}` (404, a refused transition) and
+// `{error: {type, message}}` (login's errors).
+type ApiError =
+  | components["schemas"]["MessageError"]
+  | components["schemas"]["RateLimitError"]
+  | components["schemas"]["NotFoundError"]
+  | components["schemas"]["AbortRefusedError"]
+  | components["schemas"]["RetryRefusedError"]
+  | components["schemas"]["TypedError"];
 
 const base = process.argv[2];
 if (base === undefined || base === "") {
   throw new Error("usage: node client.js BASE_URL");
 }
 
-/** The `type` of an error in Nick's typed shape, or its message for the plain `{message}` one. */
+/** The `type` of an error in Nick's typed shape, or the text of a plain `{message}` or `{error}` one. */
 function errorKind(error: ApiError | undefined): string | null {
   if (error === undefined) return null;
   if ("message" in error) return error.message;
-  return error.error.type;
+  return typeof error.error === "string" ? error.error : error.error.type;
 }
 
 /** A job created through the mock's control API (outside the contract, so plain fetch). */
@@ -36,7 +44,7 @@ async function controlJob(status: Job["status"], title: string): Promise<Job> {
 
 const client = createClient<paths>({ baseUrl: base });
 
-// Not logged in yet: the typed error of the spec's 401.
+// Not logged in yet: the spec's 401, Nick's `{message}`.
 const anonymous = await client.GET("/@jobs");
 
 const login = await client.POST("/@login", { body: { login: "admin", password: "admin" } });

@@ -32,7 +32,23 @@ export async function typeChecks(client: Client<paths>): Promise<void> {
     void id;
     void started;
   }
+  if (one.error !== undefined && "error" in one.error) {
+    const notFound: "Not found." = one.error.error; // Nick's exact words for any unknown id
+    // @ts-expect-error: Nick's 404 is plain text, not the typed `{type, message}` shape
+    void one.error.error.type;
+    void notFound;
+  }
   const aborted = await client.POST("/@jobs/{id}/abort", { params: { path: { id: "x" } } });
   // @ts-expect-error: 204 has no body
   void aborted.data.status;
+  if (aborted.error !== undefined && "error" in aborted.error) {
+    const refusal: string = aborted.error.error; // a refusal (400) or an unknown id (404): Nick's plain text
+    void refusal;
+  }
+  const login = await client.POST("/@login", { body: { login: "admin", password: "admin" } });
+  if (login.error !== undefined && "message" in login.error) {
+    // the only `{message}` login answers is the rate limit's 429
+    const limited: "Too many authentication attempts" | "Too many requests" = login.error.message;
+    void limited;
+  }
 }

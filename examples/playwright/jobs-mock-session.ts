@@ -1,5 +1,7 @@
 // A Playwright fixture for a TypeScript project: every test gets its own jobs-mock session, so tests
-// running in parallel (workers, fullyParallel) never see each other's jobs, clock, faults or tokens.
+// running in parallel (workers, fullyParallel) never see each other's jobs, clock, faults or logouts.
+// The mock's tokens are shared by its sessions (one Nick's users): a token from one login works in every
+// session, and a logout ends it only in the session it is sent to.
 // Copy this file into your tests, start one `jobs-mock` (JOBS_MOCK_URL, default http://localhost:8080),
 // and import `test` from here instead of from "@playwright/test". Every request of the test's page,
 // and of `request`, carries the header X-Mock-Session (extraHTTPHeaders); a frontend that can only be
@@ -14,7 +16,7 @@ export interface MockSession {
   headers: Record<string, string>;
   /** The control API (/__mock__/PATH) in this session: jobs, move, clock/advance, faults, journal... */
   control(method: string, path: string, body?: unknown): Promise<unknown>;
-  /** Back to the session's starting jobs, clock, tokens and faults. */
+  /** Back to the session's starting jobs, clock and faults, its logouts forgotten. */
   reset(): Promise<void>;
   /** Forget the session. */
   remove(): Promise<void>;

@@ -226,3 +226,39 @@ def test_list_and_item_agree(admin: requests.Session, mock: LiveMock) -> None:
     for job_id, job in listed(admin, mock).items():
         single = read(admin, mock, job_id)
         assert {k: v for k, v in single.items() if k not in LIFECYCLE.invariants.list_ignores} == job
+
+
+JSON_UTF8 = "application/json; charset=utf-8"  # as Express (and so Nick) sends every JSON answer
+
+
+def test_every_json_answer_says_charset_utf_8(admin: requests.Session, mock: LiveMock) -> None:
+    editor = mock.login("editor", "editor123")
+    try:
+        answers = {
+            "list": admin.get(f"{mock.url}/@jobs"),
+            "job": admin.get(f"{mock.url}/@jobs/{DOCUMENTED_ID}"),
+            "head": admin.head(f"{mock.url}/@jobs/{DOCUMENTED_ID}"),
+            "refused": admin.post(f"{mock.url}/@jobs/{DOCUMENTED_ID}/retry"),
+            "unknown-job": admin.get(f"{mock.url}/@jobs/nope"),
+            "unknown-path": admin.get(f"{mock.url}/@nope"),
+            "anonymous": requests.get(f"{mock.url}/@jobs"),
+            "forbidden": editor.get(f"{mock.url}/@jobs"),
+            "login": requests.post(f"{mock.url}/@login", json={"login": "admin", "password": "admin"}),
+            "missing": requests.post(f"{mock.url}/@login", json={}),
+            "renew": admin.post(f"{mock.url}/@login-renew"),
+            "no-session": requests.post(f"{mock.url}/@login-renew"),
+            "control": requests.get(f"{mock.url}/__mock__/jobs"),
+        }
+    finally:
+        editor.close()
+    statuses = {name: response.status_code for name, response in answers.items()}
+    assert statuses == {
+        "list": 200, "job": 200, "head": 200, "refused": 400, "unknown-job": 404, "unknown-path": 404,
+        "anonymous": 401, "forbidden": 403, "login": 200, "missing": 400, "renew": 200, "no-session": 401,
+        "control": 200,
+    }  # fmt: skip
+    assert {name: response.headers["Content-Type"] for name, response in answers.items()} == dict.fromkeys(
+        answers, JSON_UTF8
+    )
+    deleted = admin.delete(f"{mock.url}/@jobs/{DOCUMENTED_ID}")
+    assert (deleted.status_code, deleted.content) == (204, b"") and "Content-Type" not in deleted.headers

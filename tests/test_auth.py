@@ -394,18 +394,27 @@ def test_tokens_are_hs256_by_the_secret_whatever_its_length(length: int) -> None
 # Sessions share the tokens issued (one Nick's users), each keeps its own logouts.
 
 
+@pytest.fixture(scope="module")
+def sessions_mock() -> Iterator[LiveMock]:
+    """A strict mock of the session tests' own: sessions start from a template the mock keeps, which must not be
+    the shared mock's (its jobs age with the time since the first session was made, whatever the clock)."""
+    with LiveMock(config=MockConfig(strict=True, seed=7), clock=Clock(manual=True)) as server:
+        yield server
+
+
 @pytest.fixture
-def two_sessions(mock: LiveMock) -> Iterator[tuple[MockSession, MockSession]]:
-    one, two = mock.session(), mock.session()
+def two_sessions(sessions_mock: LiveMock) -> Iterator[tuple[MockSession, MockSession]]:
+    one, two = sessions_mock.session(), sessions_mock.session()
     yield one, two
     one.delete()
     two.delete()
+    assert sessions_mock.errors() == []
 
 
 def test_a_token_issued_in_one_session_works_in_every_other(
-    mock: LiveMock, two_sessions: tuple[MockSession, MockSession]
+    sessions_mock: LiveMock, two_sessions: tuple[MockSession, MockSession]
 ) -> None:
-    one, two = two_sessions
+    mock, (one, two) = sessions_mock, two_sessions
     base = _token(mock)
     in_one = requests.post(f"{one.url}/@login", json={"login": "admin", "password": "admin"}).json()["token"]
     by_header = requests.post(
@@ -420,9 +429,9 @@ def test_a_token_issued_in_one_session_works_in_every_other(
 
 
 def test_a_logout_in_one_session_leaves_the_token_working_in_the_others(
-    mock: LiveMock, two_sessions: tuple[MockSession, MockSession]
+    sessions_mock: LiveMock, two_sessions: tuple[MockSession, MockSession]
 ) -> None:
-    one, two = two_sessions
+    mock, (one, two) = sessions_mock, two_sessions
     token = _token(mock)
     assert _status(mock, "POST", "/@logout", token, **one.headers) == 204
     assert _status(mock, "GET", "/@jobs", token, **one.headers) == 401
@@ -439,9 +448,9 @@ def test_a_logout_in_one_session_leaves_the_token_working_in_the_others(
 
 
 def test_a_session_may_log_out_the_documented_token_for_itself(
-    mock: LiveMock, two_sessions: tuple[MockSession, MockSession]
+    sessions_mock: LiveMock, two_sessions: tuple[MockSession, MockSession]
 ) -> None:
-    one, two = two_sessions
+    mock, (one, two) = sessions_mock, two_sessions
     assert _status(mock, "POST", "/@logout", DOCUMENTED_TOKEN, **one.headers) == 204
     assert _status(mock, "GET", "/@jobs", DOCUMENTED_TOKEN, **one.headers) == 401
     assert _status(mock, "GET", "/@jobs", DOCUMENTED_TOKEN, **two.headers) == 200

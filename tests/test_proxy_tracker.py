@@ -15,6 +15,7 @@ from jobsproxy.tracker import JobTracker, Span, Verdict
 
 LIFECYCLE = load_spec().lifecycle
 ID = "a2fe7e07-d54b-435b-9cb0-e12f1f80a589"
+OTHER = "7d4c5c1e-0b8e-4f6a-9d7e-2f1c3b4a5d6e"
 BASE = {
     "uuid": ID,
     "title": "t",
@@ -84,10 +85,24 @@ def test_answers__a_204_abort_of_a_job_seen_completed_is_named_and_the_server_be
     tracker.observe(ID, job("completed"), at(0))
     verdicts = tracker.act(ID, "abortJob", 204, at(1))
     assert failed(verdicts) == [
-        ("refusal_answer", f"Received 204 for abortJob on job {ID}, last seen completed / Documented: 409 in completed")
+        ("refusal_answer", f"Received 204 for abortJob on job {ID}, last seen completed / Documented: 400 in completed")
     ]
     assert verdicts[0].cell == ("completed", "abortJob")
     assert failed(tracker.observe(ID, job("aborted"), at(2))) == []
+
+
+def test_answers__a_refusal_is_a_400_and_the_job_stays_as_it_was() -> None:
+    tracker = JobTracker(LIFECYCLE)
+    tracker.observe(ID, job("completed"), at(0))
+    verdicts = tracker.act(ID, "retryJob", 400, at(1))
+    assert failed(verdicts) == [] and verdicts[0].cell == ("completed", "retryJob")
+    assert failed(tracker.observe(ID, job("completed"), at(2))) == []
+    assert tracker.act(ID, "retryJob", 409, at(3)) == [], "no lifecycle outcome: documented_answer names a 409"
+    tracker.observe(OTHER, job("failed"), at(4))
+    found = failed(tracker.act(OTHER, "retryJob", 400, at(5)))
+    assert found == [
+        ("transition_answer", f"Received 400 for retryJob on job {OTHER}, last seen failed / Documented: 204 in failed")
+    ]
 
 
 def test_answers__a_204_followed_by_a_state_its_transition_does_not_lead_to() -> None:
@@ -120,7 +135,9 @@ def test_deletion__a_job_seen_again_or_acted_on_afterwards_is_named() -> None:
         "a read that started before the 204 may show it"
     )
     assert [c for c, _ in failed(tracker.observe(ID, job("running"), at(4)))] == ["deletion_is_final"]
-    assert [c for c, _ in failed(tracker.act(ID, "abortJob", 409, at(5)))] == ["deletion_is_final"]
+    assert [c for c, _ in failed(tracker.act(ID, "abortJob", 400, at(5)))] == ["deletion_is_final"], (
+        "refused as if it were still there"
+    )
     assert failed(tracker.act(ID, "abortJob", 404, at(6))) == []
 
 

@@ -13,6 +13,7 @@ import calendar
 import enum
 import itertools
 import json
+import math
 import secrets
 import time
 import uuid
@@ -24,7 +25,17 @@ import jwt
 from aiohttp import web
 
 from jobspec import Transition
-from tests.fakejobs import SECRET, UNAUTHORIZED, USERS, JobsServer, default_jobs, now_ms
+from tests.fakejobs import (
+    LIFETIME,
+    REFUSALS,
+    SECRET,
+    UNAUTHORIZED,
+    USERS,
+    JobNotFound,
+    JobsServer,
+    default_jobs,
+    now_ms,
+)
 
 Job = dict[str, Any]
 
@@ -32,10 +43,11 @@ Job = dict[str, Any]
 class Breakage(enum.Enum):
     """One way the server departs from the contract."""
 
-    EXPIRED_ACCEPTED = "an expired token is accepted"
-    ALG_NONE_ACCEPTED = "an unsigned (alg none) token is accepted"
-    SIGNATURE_IGNORED = "token signatures are not verified"
-    UNKNOWN_USER_ACCEPTED = "a valid token of an unknown user counts as admin's"
+    # Tokens judged by what they say rather than by being issued (each one rule less besides).
+    EXPIRED_ACCEPTED = "tokens are judged by their signature alone, expiry unchecked: an expired token is accepted"
+    ALG_NONE_ACCEPTED = "an unsigned (alg none) token naming a user is accepted"
+    SIGNATURE_IGNORED = "token signatures are not verified: any JWT naming a user is accepted"
+    UNKNOWN_USER_ACCEPTED = "a well-signed token of an unknown user counts as admin's"
     TOKEN_WITHOUT_EXP = "tokens carry no `exp`: they never expire"
     OPAQUE_TOKENS = "tokens are random strings, not JWTs"
     LOGOUT_NEEDS_TOKEN = "logout without a token answers 401"
@@ -45,7 +57,7 @@ class Breakage(enum.Enum):
     NO_TOKEN_403 = "no token gets 403, not 401"
     UNAUTHORIZED_TYPED = "401 bodies use the typed-error shape"
     EMPTY_PASSWORD_401 = "an empty password answers 401 'Invalid credentials', not 400"
-    WRONG_TYPES_401 = "a login body with a non-string password answers 401, not 400"
+    WRONG_TYPES_500 = "a login body with a non-string password answers 500 (Nick 2.8.0's bcrypt error), not a 4xx"
     LOGIN_NOT_JSON_500 = "a login body that is not JSON answers 500"
     STAMPS_SECONDS = "timestamps lack milliseconds"
     STAMPS_LOCAL = "timestamps in local time with an offset (+02:00)"
@@ -58,23 +70,29 @@ class Breakage(enum.Enum):
     LIST_HIDES_FAILED = "the list leaves out failed jobs"
     UNKNOWN_ID_500 = "an unknown id answers 500"
     NON_UUID_400 = "an id that is not a UUID answers 400"
-    CONFLICT_NO_MESSAGE = "409 bodies lack error.message"
-    CONFLICT_NO_STATE = "409 messages do not name the job's status"
+    NOT_FOUND_TYPED = "404 bodies in the old typed shape {'error': {'type': 'Not found', 'message'}}"
+    NOT_FOUND_WORDED = "404 says 'No such job here.', not Nick's 'Not found.'"
+    OLD_REFUSALS = "refusals as the old contract had them: 409 {'error': {'type': 'Conflict', 'message'}}"
+    REFUSAL_AS_MESSAGE = "refusal bodies use the {'message'} shape of 401 and 403"
+    REFUSAL_NO_STATE = "refusal messages do not name the job's state"
+    REFUSAL_WORDED = "refusals worded otherwise, still naming the state"
+    REFUSAL_CHANGES_JOB = "a refused retry answers 400 as documented but writes to the job's `result`"
     ABORT_NO_FINISHED = "abort leaves `finished` null"
     ABORT_SETS_RESULT = "abort writes a result"
     RETRY_DOES_NOTHING = "retry answers 204 and leaves the job failed"
     RETRY_RESULT_NULL = "retry sets `result` to null, not {}"
     RETRY_RESETS_CREATED = "retry sets `created` to the time of the retry"
-    DELETE_RUNNING_409 = "deleting a running job answers 409"
+    DELETE_RUNNING_400 = "deleting a running job is refused with 400 ('abort it first')"
     DELETE_TWICE_204 = "deleting a deleted job answers 204"
-    ABORT_DELETED_409 = "aborting a deleted job answers 409"
+    ABORT_DELETED_400 = "aborting a deleted job answers a 400 refusal, not 404"
     WORKER_STARTS_EARLY = "the worker's `started` is before `created`"
     WORKER_FINISHES_EARLY = "the worker's `finished` is before `started`"
     WORKER_SKIPS_START = "the worker completes queued jobs without starting them (`started` null)"
     WORKER_ABORTS = "the worker ends failing jobs as aborted"
     WORKER_STUCK = "the worker never starts a job"
-    STRIP_ALLOW = "405 answers lack `Allow`"
     ERRORS_TEXT_PLAIN = "404 bodies are served as text/plain"
+    LOGIN_429_NO_RETRY_AFTER = "the third login answers 429 without the documented `Retry-After`"
+    DUTCH_ALWAYS = "Nick's texts in Dutch, even to a request asking for English"
 
 
 class Difference(enum.Enum):
@@ -84,12 +102,15 @@ class Difference(enum.Enum):
     LIST_NEWEST_FIRST = "the list in another order"
     LIST_ITEMS_WITH_ID = "list items carry their `@id`"
     SLOW = "one answer in 50 is 1 s late"
-    OTHER_MESSAGES = "other 404 and 409 messages (409 still naming the status)"
-    CHARSET = "JSON as `application/json; charset=utf-8`"
+    PLAIN_JSON = "JSON as `application/json` without a charset"
+    METHODS_405 = "a method a path does not declare answers 405 without `Allow` (the contract promises neither)"
+    LOGIN_429_ONCE = "the third login answers 429 with `Retry-After: 1`, as a rate limit would"
+    DUTCH_BY_DEFAULT = "Nick's texts in Dutch to a request that names no language"
 
 
 Change = Breakage | Difference
 B, D = Breakage, Difference
+RATE_LIMITED_LOGIN = 3  # the login that LOGIN_429_ONCE and LOGIN_429_NO_RETRY_AFTER answer 429
 
 
 class BrokenJobsServer(JobsServer):
@@ -98,50 +119,61 @@ class BrokenJobsServer(JobsServer):
     def __init__(self, changes: frozenset[Change]) -> None:
         self.changes = changes
         self.deleted: set[str] = set()
-        self.opaque: dict[str, str] = {}
         self.counter = itertools.count(1)
         self.answers = itertools.count()
+        self.logins = 0
         super().__init__(jobs=[self._renumbered(job) for job in default_jobs()])
+        if D.DUTCH_BY_DEFAULT in self:
+            self.default_language = "nl"
 
     def __contains__(self, change: Change) -> bool:
         return change in self.changes
 
     def _middlewares(self) -> list[Any]:
-        return [self._journal, self._http]
+        journal, *inner = super()._middlewares()
+        return [journal, self._http, *inner]
 
     # ---- tokens ----------------------------------------------------------------------------
     def _issue(self, login: str) -> str:
         if B.OPAQUE_TOKENS in self:
             token = secrets.token_hex(20)
-            self.opaque[token] = login
+            self.held[token] = (login, time.time() + LIFETIME)
         elif B.TOKEN_WITHOUT_EXP in self:
             claims = {"sub": login, "fullname": login.title(), "iat": int(time.time()), "jti": secrets.token_hex(8)}
             token = jwt.encode(claims, SECRET, algorithm="HS256")
+            self.held[token] = (login, math.inf)
         else:
             return super()._issue(login)
         self.issued.append(token)
         return token
 
+    def _user(self, request: web.Request) -> str | None:
+        """The issued tokens' users, and the users of tokens a breakage lets through by what they say."""
+        user = super()._user(request)
+        token = self._token(request)
+        if user is not None or token is None or token in self.revoked:
+            return user
+        claims = self._claims(token)
+        if claims is None:
+            return None
+        if claims.get("sub") not in USERS:
+            return "admin" if B.UNKNOWN_USER_ACCEPTED in self else None
+        return str(claims["sub"])
+
     def _claims(self, token: str) -> dict[str, Any] | None:
-        if B.OPAQUE_TOKENS in self:
-            return {"sub": self.opaque[token]} if token in self.opaque else None
+        """The claims of a token this server did not issue, where a breakage judges it by them (None otherwise)."""
         options: dict[str, Any] = {"require": ["sub", "iat"]}
         if B.EXPIRED_ACCEPTED in self:
             options["verify_exp"] = False
-        if B.SIGNATURE_IGNORED in self or (B.ALG_NONE_ACCEPTED in self and _alg(token) == "none"):
+        elif B.SIGNATURE_IGNORED in self or (B.ALG_NONE_ACCEPTED in self and _alg(token) == "none"):
             options["verify_signature"] = False
+        elif B.UNKNOWN_USER_ACCEPTED not in self:
+            return None
         try:
             found: dict[str, Any] = jwt.decode(token, SECRET, algorithms=["HS256"], options=options)
         except jwt.PyJWTError:
             return None
         return found
-
-    def _user(self, request: web.Request) -> str | None:
-        token = self._token(request)
-        claims = None if token is None or token in self.revoked else self._claims(token)
-        if claims is not None and claims["sub"] not in USERS and B.UNKNOWN_USER_ACCEPTED in self:
-            return "admin"
-        return super()._user(request)
 
     def _guard(self, request: web.Request) -> web.Response | None:
         denied = super()._guard(request)
@@ -156,22 +188,25 @@ class BrokenJobsServer(JobsServer):
         return denied
 
     async def login(self, request: web.Request) -> web.Response:
+        logins = self.logins = self.logins + 1
+        if logins == RATE_LIMITED_LOGIN and (B.LOGIN_429_NO_RETRY_AFTER in self or D.LOGIN_429_ONCE in self):
+            headers = {"RateLimit-Limit": "2", "RateLimit-Remaining": "0", "RateLimit-Reset": "1"}
+            if D.LOGIN_429_ONCE in self:
+                headers["Retry-After"] = "1"
+            return web.json_response({"message": "Too many authentication attempts"}, status=429, headers=headers)
         try:
             body = await request.json()
         except ValueError:
             if B.LOGIN_NOT_JSON_500 in self:
                 raise web.HTTPInternalServerError(text="Unexpected token in JSON") from None
             body = None
-        if isinstance(body, dict) and self._refused_as_invalid(body):
+        password = body.get("password", 0) if isinstance(body, dict) else 0
+        if B.WRONG_TYPES_500 in self and password and not isinstance(password, str):
+            raise web.HTTPInternalServerError(text="Error: data and hash must be strings")
+        if B.EMPTY_PASSWORD_401 in self and password == "":
             error = {"type": "Invalid credentials", "message": "Wrong login and/or password."}
             return web.json_response({"error": error}, status=401)
         return await super().login(request)
-
-    def _refused_as_invalid(self, body: dict[str, Any]) -> bool:
-        password = body.get("password", 0)
-        if B.EMPTY_PASSWORD_401 in self and password == "":
-            return True
-        return B.WRONG_TYPES_401 in self and "password" in body and not isinstance(password, str)
 
     async def renew(self, request: web.Request) -> web.Response:
         if B.RENEW_ANONYMOUS in self and self._user(request) is None:
@@ -219,9 +254,13 @@ class BrokenJobsServer(JobsServer):
             raise web.HTTPBadRequest(text=json.dumps({"error": error}), content_type="application/json")
         if request.method == "DELETE" and job_id in self.deleted and B.DELETE_TWICE_204 in self:
             raise web.HTTPNoContent()
-        if request.path.endswith("/abort") and job_id in self.deleted and B.ABORT_DELETED_409 in self:
-            error = {"type": "Conflict", "message": f"Job {job_id} is gone; only a running job can be aborted."}
-            raise web.HTTPConflict(text=json.dumps({"error": error}), content_type="application/json")
+        if request.path.endswith("/abort") and job_id in self.deleted and B.ABORT_DELETED_400 in self:
+            error = f"Job {job_id} is deleted; {REFUSALS['abortJob']}"
+            raise web.HTTPBadRequest(text=json.dumps({"error": error}), content_type="application/json")
+        if B.NOT_FOUND_TYPED in self:
+            raise JobNotFound({"error": {"type": "Not found", "message": f"Job {job_id} not found."}})
+        if B.NOT_FOUND_WORDED in self:
+            raise JobNotFound({"error": "No such job here."})
         return super()._find(request)
 
     def _show(self, job: Job) -> Job:
@@ -273,10 +312,9 @@ class BrokenJobsServer(JobsServer):
 
     async def delete_job(self, request: web.Request) -> web.Response:
         job = self.jobs.get(request.match_info["id"])
-        if job is not None and job["status"] == "running" and B.DELETE_RUNNING_409 in self:
+        if job is not None and job["status"] == "running" and B.DELETE_RUNNING_400 in self:
             if self._guard(request) is None:
-                error = {"type": "Conflict", "message": f"Job {job['uuid']} is running; abort it first."}
-                return web.json_response({"error": error}, status=409)
+                return web.json_response({"error": f"Job {job['uuid']} is running; abort it first."}, status=400)
         response = await super().delete_job(request)
         if response.status == 204:
             self.deleted.add(request.match_info["id"])
@@ -288,14 +326,23 @@ class BrokenJobsServer(JobsServer):
         if job is not None and retry and job["status"] == "failed" and B.RETRY_DOES_NOTHING in self:
             if self._guard(request) is None:
                 return web.Response(status=204)
-        response = await super().act(request)
-        if response.status == 409 and (B.CONFLICT_NO_MESSAGE in self or B.CONFLICT_NO_STATE in self):
-            error = json.loads(_text(response))["error"]
-            if B.CONFLICT_NO_MESSAGE in self:
-                error.pop("message")
-            else:
-                error["message"] = "This job cannot do that now."
-            return web.json_response({"error": error}, status=409)
+        return await super().act(request)
+
+    def _refuse(self, operation: str, job: Job) -> web.Response:
+        response = super()._refuse(operation, job)
+        message = json.loads(_text(response))["error"]
+        if B.OLD_REFUSALS in self:
+            return web.json_response({"error": {"type": "Conflict", "message": message}}, status=409)
+        if B.REFUSAL_AS_MESSAGE in self:
+            return web.json_response({"message": message}, status=400)
+        if B.REFUSAL_NO_STATE in self:
+            return web.json_response({"error": f"Job {job['uuid']} cannot do that now."}, status=400)
+        if B.REFUSAL_WORDED in self:
+            action = "aborted" if operation == "abortJob" else "retried"
+            worded = f"Cannot do that to job {job['uuid']}: its status is {job['status']}, it cannot be {action}."
+            return web.json_response({"error": worded}, status=400)
+        if B.REFUSAL_CHANGES_JOB in self and operation == "retryJob":
+            job["result"] = {"refused": "retry"}
         return response
 
     def _apply(self, job: Job, transition: Transition, context: dict[str, Any]) -> None:
@@ -333,8 +380,6 @@ class BrokenJobsServer(JobsServer):
             response: web.StreamResponse = await handler(request)
         except web.HTTPException as exc:
             response = exc
-        if response.status == 405 and B.STRIP_ALLOW in self:
-            response.headers.pop("Allow", None)
         if response.status == 404 and B.ERRORS_TEXT_PLAIN in self:
             response.content_type = "text/plain"
         if isinstance(response, web.Response) and response.content_type == "application/json":
@@ -344,17 +389,17 @@ class BrokenJobsServer(JobsServer):
         return response
 
     def _reworded(self, response: web.Response) -> web.Response:
-        if D.OTHER_MESSAGES in self and response.status in (404, 409):
-            data = json.loads(_text(response))
-            error = data.get("error", {})
-            if "message" in error:
-                words = error["message"].split()
-                state = words[3].rstrip(";.") if response.status == 409 and len(words) > 3 else ""
-                error["message"] = f"Sorry, that cannot be done ({state})." if state else "No such job here."
-            response = web.json_response(data, status=response.status)
-        if D.CHARSET in self:
-            response.headers["Content-Type"] = "application/json; charset=utf-8"
+        if D.PLAIN_JSON in self:
+            response.headers["Content-Type"] = "application/json"
         return response
+
+    def _undeclared(self, request: web.Request, exc: web.HTTPException) -> web.StreamResponse:
+        if D.METHODS_405 in self and isinstance(exc, web.HTTPMethodNotAllowed):
+            return web.json_response({"error": {"type": "Method Not Allowed", "message": request.method}}, status=405)
+        return super()._undeclared(request, exc)
+
+    def _language(self, request: web.Request) -> str:
+        return "nl" if B.DUTCH_ALWAYS in self else super()._language(request)
 
 
 def _text(response: web.Response) -> str:

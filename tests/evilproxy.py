@@ -26,12 +26,19 @@ from tests.helpers import ThreadedServer
 
 MOCK_SECRET = "secret"  # the mock's signing secret: Nick's development default
 ADMIN = {"login": "admin", "password": "admin"}
-USERS = {"admin": "admin", "editor": "editor"}
+USERS = {"admin": "admin", "editor": "editor123"}
 UNAUTHORIZED = {"message": "You are not authorized to access this resource."}
 HOP_HEADERS = {"content-length", "transfer-encoding", "content-encoding", "connection", "date", "server", "keep-alive"}
 ITEM = re.compile(r"^/@jobs/([^/]+)$")
 ACTION = re.compile(r"^/@jobs/([^/]+)/(abort|retry)$")
 ANY_JOB = re.compile(r"^/@jobs/([^/]+)(/.*)?$")
+# The methods each path of the API declares (a proxy knows no spec): for answering 405 with `Allow` instead of 404.
+DECLARED = (
+    (re.compile(r"^/@(login|login-renew|logout)$"), "POST"),
+    (re.compile(r"^/@jobs$"), "GET, HEAD"),
+    (re.compile(r"^/@jobs/[^/]+$"), "DELETE, GET, HEAD"),
+    (ACTION, "POST"),
+)
 MISSING: Any = object()
 Job = dict[str, Any]
 
@@ -461,11 +468,13 @@ async def delete_twice(hop: Hop) -> web.StreamResponse:
     return answer.response()
 
 
-async def abort_gone_409(hop: Hop) -> web.StreamResponse:
-    """Aborting a job that does not exist answers 409."""
+async def abort_gone_400(hop: Hop) -> web.StreamResponse:
+    """Aborting a job that does not exist answers a 400 refusal."""
     answer = await hop.forward()
-    if hop.path.endswith("/abort") and answer.status == 404:
-        return json_answer({"error": {"type": "Conflict", "message": "Job is not running."}}, 409)
+    match = ACTION.match(hop.path)
+    if match and match.group(2) == "abort" and answer.status == 404:
+        message = f"Job {match.group(1)} is gone; only a running job can be aborted."
+        return json_answer({"error": message}, 400, "application/json; charset=utf-8")
     return answer.response()
 
 
@@ -481,40 +490,50 @@ def _pretends(action: str, state: str) -> Corruption:
     return corrupt
 
 
-def _conflict(change: Callable[[dict[str, Any]], None]) -> Corruption:
+def _refusal(change: Callable[[str], tuple[int, Any]]) -> Corruption:
+    """A refused abort or retry (400 `{"error": message}`) answered as `change(message)` says: (status, body)."""
+
     async def corrupt(hop: Hop) -> web.StreamResponse:
         answer = await hop.forward()
         data = answer.data()
-        if answer.status == 409 and isinstance(data, dict) and isinstance(data.get("error"), dict):
-            change(data["error"])
-            return answer.response(data=data)
+        if ACTION.match(hop.path) and answer.status == 400 and isinstance(data, dict):
+            if isinstance(data.get("error"), str):
+                status, body = change(data["error"])
+                return answer.response(status=status, data=body)
         return answer.response()
 
     return corrupt
 
 
-def _no_state(error: dict[str, Any]) -> None:
-    error["message"] = "This operation is not possible now."
+def _no_state(message: str) -> tuple[int, Any]:
+    return 400, {"error": "This operation is not possible now."}
 
 
-def _state_worded(error: dict[str, Any]) -> None:
-    found = re.match(r"Job (\S+) is (\w+);", error["message"])
+def _state_worded(message: str) -> tuple[int, Any]:
+    found = re.match(r"Job (\S+) is (\w+);", message)
     if found:
-        error["message"] = f"Cannot do that to job {found.group(1)}: its status is {found.group(2)}."
+        message = f"Cannot do that to job {found.group(1)}: its status is {found.group(2)}."
+    return 400, {"error": message}
 
 
-def _not_found_type(hop: Hop, answer: Answer) -> web.StreamResponse:
-    data = answer.data()
-    if isinstance(data, dict) and isinstance(data.get("error"), dict):
-        data["error"]["type"] = "Not Found"
-    return answer.response(data=data)
+def _old_refusal(message: str) -> tuple[int, Any]:
+    return 409, {"error": {"type": "Conflict", "message": message}}
 
 
-def _other_404_message(hop: Hop, answer: Answer) -> web.StreamResponse:
-    data = answer.data()
-    if isinstance(data, dict) and isinstance(data.get("error"), dict):
-        data["error"]["message"] = "There is no such job here."
-    return answer.response(data=data)
+def _typed_refusal(message: str) -> tuple[int, Any]:
+    return 400, {"error": {"type": "Bad Request", "message": message}}
+
+
+def _job_404(change: Callable[[str], Any]) -> Callable[[Hop, Answer], web.StreamResponse]:
+    """A job's 404 (`{"error": "Not found."}`) with the body `change` makes of its message."""
+
+    def corrupt(hop: Hop, answer: Answer) -> web.StreamResponse:
+        data = answer.data()
+        if isinstance(data, dict) and data.get("error") == "Not found.":
+            return answer.response(data=change(data["error"]))
+        return answer.response()
+
+    return corrupt
 
 
 def _login_400_type(hop: Hop, answer: Answer) -> web.StreamResponse:
@@ -528,21 +547,51 @@ def _other_403(hop: Hop, answer: Answer) -> web.StreamResponse:
     return json_answer({"message": "Forbidden."}, 403) if is_jobs(hop) else answer.response()
 
 
-def _wrong_allow(hop: Hop, answer: Answer) -> web.StreamResponse:
-    return answer.response(headers={"Allow": "GET, POST, PUT, PATCH, DELETE"})
-
-
 def _completed_empty(job: Job) -> None:
     if job.get("status") == "completed":
         job["result"] = {}
 
 
-def _no_allow(hop: Hop, answer: Answer) -> web.StreamResponse:
-    return web.Response(status=405, body=answer.body, headers={"Content-Type": "application/json"})
+def _method_405(hop: Hop, answer: Answer) -> web.StreamResponse:
+    """Nick's 404 for a method a path of the API does not declare, answered 405 with `Allow` instead."""
+    data = answer.data()
+    allow = next((methods for pattern, methods in DECLARED if pattern.match(hop.path)), None)
+    if allow is None or data != {"error": f"Not found: {hop.path}"}:
+        return answer.response()
+    answer = json_answer(
+        {"error": {"type": "Method Not Allowed", "message": f"{hop.method} is not allowed here."}}, 405
+    )
+    answer.headers["Allow"] = allow
+    return answer
 
 
-def _method_404(hop: Hop, answer: Answer) -> web.StreamResponse:
-    return json_answer({"error": {"type": "Not found", "message": "Not found."}}, 404)
+def _in_language(language: str, *, always: bool) -> Corruption:
+    """Requests sent on asking for `language`: those that name none (or, `always`, every one)."""
+
+    async def corrupt(hop: Hop) -> web.StreamResponse:
+        if always or "Accept-Language" not in hop.request.headers:
+            return (await hop.forward(headers={"Accept-Language": language})).response()
+        return await hop.passed()
+
+    return corrupt
+
+
+def _login_rate_limited(retry_after: str | None) -> Corruption:
+    """The third login answers 429 (as a rate limit would), with this `Retry-After` (None: without one)."""
+
+    async def corrupt(hop: Hop) -> web.StreamResponse:
+        if hop.path == "/@login":
+            logins = hop.proxy.memory["logins"] = hop.proxy.memory.get("logins", 0) + 1
+            if logins == 3:
+                headers = {"RateLimit-Limit": "2", "RateLimit-Remaining": "0", "RateLimit-Reset": "1"}
+                if retry_after is not None:
+                    headers["Retry-After"] = retry_after
+                answer = json_answer({"message": "Too many authentication attempts"}, 429)
+                answer.headers.update(headers)
+                return answer
+        return await hop.passed()
+
+    return corrupt
 
 
 def _login_as_known(password_ok: Callable[[str], bool]) -> Corruption:
@@ -586,7 +635,9 @@ def _without_exp(hop: Hop, token: str) -> dict[str, str]:
     if found is None:
         return {"token": token}
     found.pop("exp", None)
-    return {"token": jwt.encode(found, MOCK_SECRET, algorithm="HS256")}
+    handle = jwt.encode(found, MOCK_SECRET, algorithm="HS256")
+    hop.proxy.memory[handle] = token  # the mock accepts only the tokens it issued: sent on as the real one
+    return {"token": handle}
 
 
 async def abort_200_with_job(hop: Hop) -> web.StreamResponse:
@@ -694,17 +745,33 @@ ALL: list[Breakage] = [
     B("unknown-id-200", "GET of an unknown id answers 200", _unknown_item(200, None)),
     B("non-uuid-id-400", "an id that is not a UUID answers 400", non_uuid_400),
     B("delete-twice-204", "deleting a deleted job answers 204", delete_twice),
-    B("abort-gone-409", "aborting a deleted job answers 409", abort_gone_409),
+    B("abort-gone-400", "aborting a deleted job answers a 400 refusal", abort_gone_400),
     B("retry-does-nothing", "retry of a failed job answers 204 and leaves it failed", _pretends("retry", "failed")),
     B("abort-does-nothing", "abort of a running job answers 204 and leaves it running", _pretends("abort", "running")),
-    B("409-without-message", "409 bodies lack error.message", _conflict(lambda error: error.pop("message"))),
-    B("409-message-without-state", "409 messages do not name the job's status", _conflict(_no_state)),
-    B("404-type-capitalised", "404 error.type is 'Not Found'", on_status(404, _not_found_type)),
-    B("405-without-allow", "405 answers lack `Allow`", on_status(405, _no_allow)),
-    B("405-wrong-allow", "405 answers' `Allow` names methods the path lacks", on_status(405, _wrong_allow)),
+    B("refusal-as-message", "refusal bodies use the {message} shape", _refusal(lambda m: (400, {"message": m}))),
+    B("refusal-without-state", "refusal messages do not name the job's state", _refusal(_no_state)),
+    B("refusal-worded", "refusals worded otherwise, still naming the state", _refusal(_state_worded)),
+    B("refusal-as-409", "refusals answer the old contract's 409 Conflict", _refusal(_old_refusal)),
+    B("refusal-typed-shape", "refusals in the typed shape {error: {type, message}}", _refusal(_typed_refusal)),
+    B(
+        "404-typed-shape",
+        "404 bodies in the old typed shape {error: {type: 'Not found', message}}",
+        on_status(404, _job_404(lambda m: {"error": {"type": "Not found", "message": m}})),
+    ),
+    B("404-capitalised", "404 says 'Not Found.'", on_status(404, _job_404(lambda m: {"error": "Not Found."}))),
+    B(
+        "404-other-message",
+        "404 says 'There is no such job here.', not Nick's 'Not found.'",
+        on_status(404, _job_404(lambda m: {"error": "There is no such job here."})),
+    ),
     B("403-other-message", "403 bodies say 'Forbidden.', not Nick's message", on_status(403, _other_403)),
     B("completed-result-empty", "completed jobs show `result` {}", on_jobs(_completed_empty)),
-    B("405-as-404", "a method a path does not support answers 404", on_status(405, _method_404)),
+    B("dutch-always", "Nick's texts in Dutch, even to a request asking for English", _in_language("nl", always=True)),
+    B(
+        "login-429-without-retry-after",
+        "the third login answers 429 without the documented `Retry-After`",
+        _login_rate_limited(None),
+    ),
     B("empty-password-accepted", "login with an empty password succeeds", _login_as_known(lambda p: p == "")),
     B("wrong-password-accepted", "login with a wrong password succeeds", _login_as_known(lambda p: True)),
     B("token-not-a-jwt", "login hands out opaque tokens, not JWTs", _token_answers(_opaque)),
@@ -718,15 +785,24 @@ HARMLESS: list[Breakage] = [
     B("list-reversed", "the list in another order", list_reversed, True),
     B("list-items-with-@id", "list items carry their `@id`", list_items_with_id, True),
     B("slow-answers", "three answers 2 s late (within the timeout)", slow, True),
-    B("other-404-message", "another 404 message text", on_status(404, _other_404_message), True),
-    B("409-message-worded", "409 messages worded otherwise, still naming the status", _conflict(_state_worded), True),
     B(
-        "charset-and-headers",
-        "JSON with `; charset=utf-8` and extra headers",
-        _with_headers(
-            {"Content-Type": "application/json; charset=utf-8", "X-Powered-By": "Nick", "Cache-Control": "no-store"}
-        ),
+        "plain-json-and-headers",
+        "JSON as `application/json` without a charset, and extra headers",
+        _with_headers({"Content-Type": "application/json", "X-Powered-By": "Nick", "Cache-Control": "no-store"}),
         True,
     ),
+    B(
+        "methods-405",
+        "a method a path does not declare answers 405 with `Allow` (the contract promises neither)",
+        on_status(404, _method_405),
+        True,
+    ),
+    B(
+        "dutch-by-default",
+        "Nick's texts in Dutch to a request naming no language",
+        _in_language("nl", always=False),
+        True,
+    ),
+    B("login-429-once", "the third login answers 429 with `Retry-After: 1`", _login_rate_limited("1"), True),
 ]
 BREAKAGES: dict[str, Breakage] = {b.name: b for b in [*ALL, *HARMLESS]}

@@ -31,6 +31,7 @@ from conformance.runner import run
 from mockserver.config import MockConfig
 from mockserver.testing import LiveMock
 from tests import brokenjobs, evilproxy
+from tests.fakejobs import FORBIDDEN_USER
 
 ROOT = Path(__file__).resolve().parent.parent
 MAKE_JOB = ROOT / "tests" / "scripts" / "make_job.py"
@@ -111,8 +112,8 @@ def _independent(*changes: brokenjobs.Change) -> Callable[[], AbstractContextMan
                 base_url=server.url,
                 # -S: the script needs only the standard library, and starts twice as fast without site.
                 fixtures=f"command:{shlex.quote(sys.executable)} -S {shlex.quote(str(MAKE_JOB))} {server.url}",
-                forbidden_login="editor",
-                forbidden_password="editor",
+                forbidden_login=FORBIDDEN_USER[0],
+                forbidden_password=FORBIDDEN_USER[1],
                 max_examples=EXAMPLES,
                 seed=SEED,
                 timeout=TIMEOUT,
@@ -148,17 +149,15 @@ EXTENDED = {
         "list-octet-stream",
         "unknown-id-200",
         "abort-does-nothing",
-        "409-without-message",
-        "404-type-capitalised",
-        "405-as-404",
+        "refusal-as-message",
+        "404-capitalised",
         "wrong-password-accepted",
         "token-without-exp",
         "login-token-renamed",
         "login-400-other-type",
-        "405-wrong-allow",
     },
     "independent": {
-        "conflict-no-message",
+        "refusal-as-message",
         "abort-sets-result",
         "retry-result-null",
         "delete-twice-204",

@@ -21,7 +21,7 @@ from conformance.runner import run
 from jobsproxy.testing import LiveProxy
 from mockserver.config import MockConfig
 from mockserver.testing import LiveMock
-from tests.fakejobs import Violation, serve
+from tests.fakejobs import FORBIDDEN_USER, Violation, serve
 from tests.tap import Tap
 from tests.traffic import Client, frontend_session
 
@@ -122,12 +122,12 @@ BROKEN = [
     pytest.param(V.BROKEN_INVARIANT, "job_state_fields", id="broken-invariant"),
     pytest.param(V.WRONG_CONTENT_TYPE, "documented_answer", id="wrong-content-type"),
     pytest.param(V.LIST_DISAGREES, "job_immutable_fields", id="list-disagrees-with-get"),
-    pytest.param(V.REFUSAL_400, "documented_answer", id="refusal-answers-400"),
+    pytest.param(V.REFUSAL_409, "documented_answer", id="refusal-answers-409"),
     pytest.param(V.WORKER_BACKWARDS, "job_follows_lifecycle", id="worker-steps-backwards"),
     pytest.param(V.LOGOUT_KEEPS_TOKEN, "logout_ends_the_session", id="logout-keeps-the-token"),
     pytest.param(V.RENEWED_TOKEN_REFUSED, "renewed_token_works", id="renewed-token-refused"),
     pytest.param(V.NOT_FOUND_SHAPE, "documented_answer", id="404-shape"),
-    pytest.param(V.CONFLICT_TYPE, "documented_answer", id="409-error-type"),
+    pytest.param(V.REFUSAL_TYPED, "documented_answer", id="refusal-typed-shape"),
     pytest.param(V.WRONG_PASSWORD_400, "documented_answer", id="wrong-password-400"),
     pytest.param(V.MISSING_FIELD_401, "malformed_request_refused", id="missing-field-401"),
     pytest.param(V.ID_WITHOUT_PREFIX, "item_names_its_url", id="id-names-another-address"),
@@ -167,9 +167,8 @@ def test_broken_server__a_user_who_may_not_manage_jobs_is_beyond_the_proxy() -> 
     """The proxy does not know who may manage jobs: a 200 for such a user is no violation it can see."""
     with serve(V.FORBIDDEN_ALLOWED) as server, LiveProxy(server.url) as proxy:
         client = Client(proxy.url)
-        client.token = client.call("POST", "/@login", body={"login": "editor", "password": "editor"}, token=None)[
-            "token"
-        ]
+        editor = {"login": FORBIDDEN_USER[0], "password": FORBIDDEN_USER[1]}
+        client.token = client.call("POST", "/@login", body=editor, token=None)["token"]
         assert client.jobs() != []
         assert proxy.violations() == []
 

@@ -20,6 +20,7 @@ from jobspec import load_spec
 from tests import brokenjobs
 from tests.fakejobs import Violation, check, serve
 from tests.helpers import processes
+from tests.spec_variants import write_variant
 
 
 def test_default_safety__schemathesis_never_changes_a_job_it_did_not_make() -> None:
@@ -91,15 +92,101 @@ def test_processes__helpers_share_the_schema_phase_and_their_findings_reach_the_
     assert any(line.startswith("schemathesis stateful: ") for line in lines)
 
 
-def test_processes__a_defect_of_a_path_counts_once_as_in_one_process() -> None:
-    # 405 answers without Allow: schemathesis probes each path once with the methods it does not document.
-    with brokenjobs.serve(brokenjobs.Breakage.STRIP_ALLOW) as server:
-        options = Options(base_url=server.url, max_examples=5, seed=1, timeout=3, phases=("schema",))
+def test_processes__a_defect_of_a_path_counts_once_as_in_one_process(tmp_path: Path) -> None:
+    # A copy of the spec promising 405 with `Allow` on /@jobs/{id}, and a server answering 405 without `Allow` there:
+    # schemathesis probes the path once with the methods it does not declare.
+    spec = write_variant("documented-405", tmp_path)
+    with brokenjobs.serve(brokenjobs.Difference.METHODS_405) as server:
+        options = Options(base_url=server.url, spec=spec, max_examples=5, seed=1, timeout=3, phases=("schema",))
         shared = run(dataclasses.replace(options, processes=2))
         alone = run(dataclasses.replace(options, processes=1))
     failed = {(r.name, r.subject, len(r.findings)) for r in shared.results if r.outcome is Outcome.FAILED}
     assert ("unsupported_method", "GET /@jobs/{id}", 1) in failed
     assert failed == {(r.name, r.subject, len(r.findings)) for r in alone.results if r.outcome is Outcome.FAILED}
+
+
+METHOD_CHECKS = {"unsupported_method", "allow_header_conformance"}
+
+
+def test_undeclared_methods__never_judged_against_the_packaged_spec_whatever_the_server_answers() -> None:
+    """Nick promises neither 405 nor `Allow`: Nick's 404 passes, and so does a 405 without `Allow`."""
+    for server in (serve(), brokenjobs.serve(brokenjobs.Difference.METHODS_405)):
+        with server as running:
+            undeclared = requests.put(f"{running.url}/@jobs", timeout=5)
+            report = check(running.url, "schema", max_examples=5)
+        assert undeclared.status_code in (404, 405) and "Allow" not in undeclared.headers
+        assert report.exit_code == 0, [r for r in report.results if r.outcome is Outcome.FAILED]
+        assert [r for r in report.results if r.name in METHOD_CHECKS] == []
+
+
+def test_undeclared_methods__judged_where_a_spec_copy_documents_405(tmp_path: Path) -> None:
+    """The same 405 without `Allow` that passes against the packaged spec fails where a copy promises 405 + `Allow`."""
+    spec = write_variant("documented-405", tmp_path)
+    with brokenjobs.serve(brokenjobs.Difference.METHODS_405) as server:
+        report = check(server.url, "schema", spec=spec)
+    judged = {(r.name, r.subject) for r in report.results if r.name in METHOD_CHECKS}
+    assert ("unsupported_method", "GET /@jobs/{id}") in judged
+    assert {subject for _, subject in judged} <= {"GET /@jobs/{id}", "DELETE /@jobs/{id}"}, judged
+    failed = next(r for r in report.results if r.name == "unsupported_method" and r.outcome is Outcome.FAILED)
+    assert failed.subject == "GET /@jobs/{id}" and "without required `Allow` header" in failed.findings[0].message
+    assert report.exit_code == 1
+
+
+def test_positive_data_acceptance__a_refusal_answered_400_is_no_rejected_valid_request() -> None:
+    """A lifecycle refusal is the spec's answer to a valid request, though schemathesis reads a 400 as a rejection."""
+    with serve() as server:
+        report = check(server.url, "schema", max_examples=10)
+        refused = [entry for entry in server.journal if entry[1].endswith(("/abort", "/retry")) and entry[2] == 400]
+    assert refused, "schemathesis met no refusal: the test proves nothing"
+    judged = [
+        r for r in report.results if r.name == "positive_data_acceptance" and r.subject.endswith(("abort", "retry"))
+    ]
+    assert judged and all(r.outcome is Outcome.PASSED for r in judged), judged
+    assert report.exit_code == 0
+
+
+def test_positive_data_acceptance__a_400_on_get_job_is_still_a_rejected_valid_request() -> None:
+    """Only the operations a refusal belongs to expect its status: getJob refusing an id that is not a UUID fails."""
+    with brokenjobs.serve(brokenjobs.Breakage.NON_UUID_400) as server:
+        report = check(server.url, "schema", max_examples=10)
+    failed = {(r.name, r.subject) for r in report.results if r.outcome is Outcome.FAILED}
+    assert ("positive_data_acceptance", "GET /@jobs/{id}") in failed, failed
+    assert report.exit_code == 1
+
+
+def test_accept_language__every_request_asks_for_english() -> None:
+    """The spec's texts are Nick's English ones: the suite asks for them on every request, schemathesis's too."""
+    with serve() as server:
+        report = check(server.url, "auth", "schema", "lifecycle", max_examples=3)
+        languages = list(server.languages)
+    assert report.exit_code == 0
+    assert len(languages) > 50 and set(languages) == {"en"}
+
+
+def test_accept_language__a_header_the_user_gives_wins() -> None:
+    with serve() as server:
+        report = check(server.url, "auth", header=(("Accept-Language", "sv"),))
+        languages = set(server.languages)
+    assert languages == {"sv"}
+    failed = {r.name for r in report.results if r.outcome is Outcome.FAILED}
+    assert "auth_no_token" in failed, "Nick's Swedish texts are not the spec's"
+
+
+def test_accept_language__a_deployment_answering_dutch_by_default_passes() -> None:
+    with brokenjobs.serve(brokenjobs.Difference.DUTCH_BY_DEFAULT) as server:
+        unasked = requests.get(f"{server.url}/@jobs", timeout=5)
+        report = check(server.url, "auth", "lifecycle")
+    assert unasked.json() == {"message": "U heeft geen rechten om tot deze resource."}
+    assert report.exit_code == 0, [r for r in report.results if r.outcome is Outcome.FAILED]
+
+
+def test_accept_language__a_deployment_answering_dutch_to_english_fails_the_exact_bodies() -> None:
+    with brokenjobs.serve(brokenjobs.Breakage.DUTCH_ALWAYS) as server:
+        report = check(server.url, "auth", "lifecycle")
+    failed = {(r.name, r.subject) for r in report.results if r.outcome is Outcome.FAILED}
+    assert report.exit_code == 1
+    assert {("auth_no_token", "GET /@jobs"), ("login_refuses_wrong_password", "login")} <= failed, failed
+    assert ("unknown_job_not_found", "getJob") in failed, "Nick's 'Niet gevonden.' is not the spec's 404"
 
 
 def test_processes__a_helper_that_dies_ends_the_run_as_an_error() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import shlex
 import signal
@@ -28,11 +29,11 @@ from jobspec import load_spec
 from jobspec.loader import packaged_spec_path
 from mockserver.config import MockConfig
 from mockserver.testing import LiveMock
-from tests.fakejobs import Violation, serve
+from tests.fakejobs import FORBIDDEN_USER, Violation, serve
 from tests.helpers import fresh, processes
 
 SCRIPT = Path(__file__).parent / "scripts" / "make_job.py"
-FORBIDDEN = ["--forbidden-login", "editor", "--forbidden-password", "editor"]
+FORBIDDEN = ["--forbidden-login", FORBIDDEN_USER[0], "--forbidden-password", FORBIDDEN_USER[1]]
 QUICK = ["--max-examples", "5", "--seed", "1"]
 
 
@@ -206,19 +207,95 @@ def _jobs(mock: LiveMock) -> Any:
 
 
 def test_a_spec_copy_is_what_gets_checked(tmp_path: Path) -> None:
-    """A deployment that refuses with 400 on purpose passes against a copy of the spec that says so."""
+    """A deployment that refuses with 409 on purpose passes against a copy of the spec that says so."""
     raw = yaml.safe_load(packaged_spec_path().read_text())
     for refusal in raw["x-job-lifecycle"]["refusals"]:
-        refusal["status"] = 400
+        refusal["status"] = 409
     for path in ("/@jobs/{id}/abort", "/@jobs/{id}/retry"):  # a copy documents what its lifecycle answers
         responses = raw["paths"][path]["post"]["responses"]
-        responses["400"] = responses.pop("409")
+        responses["409"] = responses.pop("400")
     copy = tmp_path / "their-jobs.yaml"
     copy.write_text(yaml.safe_dump(raw))
     argv = ["--fixtures", "mock", "--phases", "lifecycle", "--timeout", "2", "-q"]
-    with serve(Violation.REFUSAL_400) as server:
+    with serve(Violation.REFUSAL_409) as server:
         assert main(["--base-url", server.url, *argv]) == 1
         assert main(["--base-url", server.url, "--spec", str(copy), *argv]) == 0
+
+
+def test_without_a_jobs_api_a_default_run_exits_2_in_one_line_quoting_the_404(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Stock Nick 2.8.0 has login, renewal and logout, and answers GET /@jobs with its 404 for an unknown path."""
+    out = tmp_path / "report.json"
+    with serve(jobs_api=False) as nick:
+        assert main(["--base-url", nick.url, "--fixtures", "mock", "-q", "--report", str(out)]) == 2
+        asked = [(method, path) for method, path, _ in nick.journal]
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "the deployment has no jobs API" in lines[0] and "answered 404" in lines[0]
+    assert """'{"error": "Not found: /@jobs"}'""" in lines[0]
+    assert "--phases auth" in lines[0] and "Traceback" not in err
+    assert "no jobs API" in report_of(out)["error"]
+    assert asked == [("GET", "/"), ("POST", "/@login"), ("GET", "/@jobs")], "nothing after the setup"
+
+
+def test_without_a_jobs_api_the_auth_phase_alone_checks_the_session(tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    with serve(jobs_api=False) as nick:
+        code = main(["--base-url", nick.url, "--phases", "auth", *FORBIDDEN, "-q", "--report", str(out)])
+        asked = {path for _, path, _ in nick.journal}
+    checks = report_of(out)["checks"]
+    assert code == 0, [c for c in checks if c["outcome"] == "failed"]
+    guarded = [c for c in checks if c["name"].startswith("auth_") and "/@jobs" in c["subject"]]
+    assert guarded and {c["outcome"] for c in guarded} == {"not exercised"}
+    assert all("the deployment has no jobs API" in c["reason"] for c in guarded)
+    assert {c["subject"] for c in guarded} == {"GET /@jobs", "GET /@jobs/{id}", "DELETE /@jobs/{id}",
+                                               "POST /@jobs/{id}/abort", "POST /@jobs/{id}/retry"}  # fmt: skip
+    assert "auth_forbidden_user" in {c["name"] for c in guarded}
+    passed = {(c["name"], c["subject"]) for c in checks if c["outcome"] == "passed"}
+    assert {("renewed_token_works", "renewLogin"), ("logout_ends_the_session", "logout")} <= passed
+    assert {("logout_is_idempotent", "logout"), ("token_is_a_jwt", "login")} <= passed
+    assert ("auth_no_token", "POST /@login-renew") in passed, "renewal's own refusals are still checked"
+    assert asked == {"/", "/@login", "/@login-renew", "/@logout", "/@jobs"}
+
+
+def test_without_a_jobs_api_the_auth_phase_still_finds_a_session_that_outlives_logout(tmp_path: Path) -> None:
+    """Renewal tells whether a token still works where there is no jobs list to ask."""
+    out = tmp_path / "report.json"
+    with serve(Violation.LOGOUT_KEEPS_TOKEN, jobs_api=False) as nick:
+        assert main(["--base-url", nick.url, "--phases", "auth", "-q", "--report", str(out)]) == 1
+    failed = {(c["name"], c["subject"]) for c in report_of(out)["checks"] if c["outcome"] == "failed"}
+    assert failed == {("logout_ends_the_session", "logout")}, failed
+
+
+def test_a_rate_limit_too_small_for_the_run_stops_it_before_the_phases_saying_what_it_needs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nick's default: 5 logins and renewals per 15 minutes (AUTH_RATE_LIMIT); the run says so before it starts."""
+    out = tmp_path / "report.json"
+    with LiveMock(config=MockConfig(rate_limits=(("AUTH_RATE_LIMIT", 5),))) as limited:
+        code = main(["--base-url", limited.url, "--fixtures", "mock", "-q", "--report", str(out)])
+        journal = limited.control("GET", "journal")
+        assert limited.errors() == []
+    err = capsys.readouterr().err
+    assert code == 2
+    needs = re.search(r"this run sends about (\d+) requests to /@login and /@login-renew", err)
+    assert needs is not None and int(needs.group(1)) > 4, err
+    assert "allows this address 4 more for now (RateLimit-Remaining)" in err
+    assert "AUTH_RATE_LIMIT" in err and "--phases auth" in err and "Traceback" not in err
+    assert "AUTH_RATE_LIMIT" in report_of(out)["error"]
+    sent = [(entry["method"], entry["operationId"]) for entry in journal]
+    assert sent == [("GET", None), ("POST", "login"), ("GET", "getJobs")], "no phase ran"
+
+
+def test_a_rate_limit_the_run_fits_in_does_not_stop_it(tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    with LiveMock(config=MockConfig(rate_limits=(("AUTH_RATE_LIMIT", 100),))) as limited:
+        code = main(["--base-url", limited.url, "--fixtures", "mock", "--phases", "auth", "-q", "--report", str(out)])
+        logins = [entry for entry in limited.control("GET", "journal") if entry["operationId"] == "login"]
+    assert code == 0, report_of(out)["error"] or [c for c in report_of(out)["checks"] if c["outcome"] == "failed"]
+    assert 5 < len(logins) < 100
 
 
 def test_installed_script_and_module_run(tmp_path: Path) -> None:

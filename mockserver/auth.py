@@ -207,10 +207,14 @@ class Authenticator:
         return {key: held for key, held in self.tokens.prune().items() if key not in self.logged_out}
 
     def restore(self, held: Mapping[str, Held]) -> None:
-        """Take back saved tokens (digest -> whose, until when)."""
+        """Take back the tokens a state file kept (digest -> whose, until when): those work, and the documented token
+        only if it is among them (it was logged out otherwise)."""
         for key, value in held.items():
             self.tokens.add(key, value)
         self.logged_out -= held.keys()
+        documented = digest(DOCUMENTED_TOKEN)
+        if documented not in held:
+            self.logged_out.add(documented)
 
     def reset(self) -> None:
         """Forget every logout here: the tokens issued work again (and the documented one, when there is an admin)."""

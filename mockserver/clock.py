@@ -12,10 +12,11 @@ LATEST = LATEST_MS / 1000  # the clock stops here: later times would need five-d
 class Clock:
     """Seconds since the epoch as the mock sees them."""
 
-    def __init__(self, *, speed: float = 1.0, manual: bool = False) -> None:
+    def __init__(self, *, speed: float = 1.0, manual: bool = False, start: float | None = None) -> None:
         self.speed = speed
         self.manual = manual
-        self._origin_real = self._origin = time.time()
+        self._origin_real = time.time()
+        self._origin = self._origin_real if start is None else start  # a session's clock starts at its server's time
         self._offset = 0.0
 
     def now(self) -> float:

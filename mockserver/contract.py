@@ -16,7 +16,7 @@ from mockserver.errors import (
     Unauthorized,
 )
 from mockserver.http import Handler, base_url, dump, json_response, media_type, read_body
-from mockserver.state import MockState, context_of, inner_path, state_of
+from mockserver.state import PATH_PREFIX, MockState, context_of, inner_path, state_of
 
 # Nick mounts every view under any content path: /news/@jobs is /@jobs, /a/b/@jobs/{id}/abort too.
 # One or more path segments, none starting with "@" (a view), before the spec's own path.
@@ -118,8 +118,12 @@ async def undeclared(request: web.Request) -> web.StreamResponse:
 
 
 def nick_path(request: web.Request) -> str:
-    """The path as Nick names it in "Not found: <path>": the request's path, without a session's prefix."""
-    return inner_path(request)
+    """The path as Nick names it in "Not found: <path>": the request's path, without a session's prefix (also where
+    the prefix leads to no route)."""
+    path = inner_path(request)
+    if path.startswith(PATH_PREFIX):
+        path = "/" + path[len(PATH_PREFIX) :].partition("/")[2]
+    return path
 
 
 HANDLERS: dict[str, Handler] = {

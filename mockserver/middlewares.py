@@ -195,9 +195,13 @@ def _prefer(request: web.Request, context: Context) -> web.Response | None:
         if job is not None:
             forced = about_job(forced, state.spec.lifecycle, name, job_id, job.state)
     context.notes.append(f"Prefer: {forced.status}" + (f" example {forced.example}" if forced.example else ""))
-    if forced.body is None:
-        return web.Response(status=forced.status)
-    return json_response(dump(forced.body), status=forced.status)
+    response = (
+        web.Response(status=forced.status)
+        if forced.body is None
+        else json_response(dump(forced.body), status=forced.status)
+    )
+    response.headers.update(forced.headers)
+    return response
 
 
 def _client_left(request: web.Request, when: str) -> web.Response:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from jobspec import Lifecycle, Operation
@@ -20,6 +20,7 @@ class Forced:
     body: Any
     example: str | None
     named: bool = False  # the client named the example: it gets it verbatim
+    headers: dict[str, str] = field(default_factory=dict)  # the documented headers, with their examples
 
 
 def preferences(header: str) -> dict[str, str]:
@@ -52,9 +53,10 @@ def forced_response(operation: Operation, header: str) -> Forced | None:
             first = next(iter(examples.items()), None)
             if first is None and _has_body(responses[candidate]):
                 raise PreferRefused(f"the spec documents no example for {operation.operation_id} {candidate}")
-            return Forced(int(candidate), first[1] if first else None, first[0] if first else None)
+            headers = _headers(operation, candidate)
+            return Forced(int(candidate), first[1] if first else None, first[0] if first else None, headers=headers)
         if name in examples:
-            return Forced(int(candidate), examples[name], name, named=True)
+            return Forced(int(candidate), examples[name], name, named=True, headers=_headers(operation, candidate))
     known = sorted({n for c in codes for n in _examples(responses[c])})
     raise PreferRefused(
         f"Prefer: example={name} is not documented for {operation.operation_id}; examples: {', '.join(known)}"
@@ -75,6 +77,18 @@ def _examples(response: dict[str, Any]) -> dict[str, Any]:
     content = response.get("content") or {}
     media: dict[str, Any] = next(iter(content.values()), {})
     return {name: example["value"] for name, example in (media.get("examples") or {}).items()}
+
+
+def _headers(operation: Operation, status: str) -> dict[str, str]:
+    """The headers a documented response carries, each as its example; PreferRefused for a required one without."""
+    headers = {}
+    for name, header in (operation.responses[status].get("headers") or {}).items():
+        example = header.get("example", next(iter(header.get("schema", {}).get("examples") or []), None))
+        if example is not None:
+            headers[name] = str(example)
+        elif header.get("required"):
+            raise PreferRefused(f"the spec documents no example of {name} for {operation.operation_id} {status}")
+    return headers
 
 
 def _has_body(response: dict[str, Any]) -> bool:

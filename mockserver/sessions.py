@@ -132,11 +132,11 @@ class Sessions(Sized):
 
     def _new_state(self, template: Template) -> MockState:
         base = self.base
-        auth = base.auth.fresh()  # the server's users; the tokens a session issues are its own, as another Nick's
+        auth = base.auth.fresh()  # the server's users and tokens; the logouts here are the session's own
         state = replace(
             base,
             store=JobStore(base.spec.lifecycle, seed=base.config.seed, speed=base.config.speed),
-            clock=Clock(speed=base.clock.speed, manual=base.clock.manual),
+            clock=Clock(speed=base.clock.speed, manual=base.clock.manual, start=base.clock.now()),
             auth=auth,
             faults=Faults(base.faults.operations),
             limits=base.limits.fresh(),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import itertools
-import time
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -82,7 +81,7 @@ class MockState:
     def new_template(self, jobs: Iterable[Mapping[str, Any]] | None = None) -> Template:
         """`jobs` (default: the starting jobs, and the schedule) loaded into a store of their own, to be shared."""
         store = JobStore(self.spec.lifecycle, seed=self.config.seed, speed=self.config.speed)
-        now = round(time.time() * 1000)
+        now = self.clock.now_ms()  # the server's time (a manual clock's too): sessions start from it
         if jobs is not None:
             store.load(jobs, now)
             return Template(store, now)

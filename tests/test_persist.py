@@ -59,6 +59,18 @@ def test_restart_keeps_jobs_tokens_logouts_clock_and_the_workers_plans(tmp_path:
         assert after[soon["uuid"]]["status"] == "failed"
 
 
+def test_the_documented_token_logged_out_stays_out_after_a_restart(tmp_path: Path) -> None:
+    config = MockConfig(state_file=tmp_path / "state.json")
+    documented = {"Authorization": f"Bearer {DOCUMENTED_TOKEN}"}
+    with LiveMock(config=config) as first:
+        assert requests.get(f"{first.url}/@jobs", headers=documented).status_code == 200
+        assert requests.post(f"{first.url}/@logout", headers=documented).status_code == 204
+    with LiveMock(config=config) as second:
+        assert requests.get(f"{second.url}/@jobs", headers=documented).status_code == 401
+        second.reset()  # a reset forgets logouts, this one too
+        assert requests.get(f"{second.url}/@jobs", headers=documented).status_code == 200
+
+
 def test_reset_with_a_state_file_saves_the_starting_data(tmp_path: Path) -> None:
     state_file = tmp_path / "state.json"
     with LiveMock(config=MockConfig(state_file=state_file)) as mock:

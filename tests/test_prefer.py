@@ -62,6 +62,16 @@ def test_prefer_code_400_on_abort_and_retry_is_the_refusal(
     assert response.headers["Content-Type"] == "application/json; charset=utf-8"
 
 
+@pytest.mark.parametrize(("method", "path"), [("POST", "/@login"), ("POST", "/@login-renew"), ("GET", "/@jobs")])
+def test_prefer_429_carries_the_documented_rate_limit_headers_even_in_strict_mode(
+    mock: LiveMock, method: str, path: str
+) -> None:
+    response = requests.request(method, f"{mock.url}{path}", headers={"Prefer": "code=429"})
+    assert response.status_code == 429 and response.json()["message"].startswith("Too many")
+    assert response.headers["Retry-After"] == "900" and response.headers["RateLimit-Remaining"] == "0"
+    assert mock.errors() == []
+
+
 def test_prefer_success_without_a_body_changes_nothing(admin: requests.Session, mock: LiveMock) -> None:
     response = admin.delete(f"{mock.url}/@jobs/{DOCUMENTED_ID}", headers={"Prefer": "code=204"})
     assert (response.status_code, response.content) == (204, b"")

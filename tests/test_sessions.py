@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import requests
 
+from mockserver.clock import Clock
 from mockserver.config import MockConfig
 from mockserver.sessions import SESSIONS
 from mockserver.testing import LiveMock, MockSession
@@ -97,15 +98,25 @@ def test_control_api_through_the_prefix(admin: requests.Session, mock: LiveMock)
     assert (unknown.status_code, unknown.json()) == (404, {"error": "Not found: /nowhere"})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="source: GET /__session/NAME/nowhere answers {'error': 'Not found: /__session/NAME/nowhere'}; "
-    "contract-changes.md: <path> is the request path without a session's /__session/NAME prefix",
-)
 def test_an_unknown_path_under_the_session_prefix_is_named_without_the_prefix(mock: LiveMock) -> None:
     one = mock.session()
     response = requests.get(f"{one.url}/nowhere", timeout=10)
     assert (response.status_code, response.json()) == (404, {"error": "Not found: /nowhere"})
+
+
+def test_a_session_of_a_server_on_a_manual_clock_starts_at_the_servers_time() -> None:
+    # Sessions made a while apart on a hand-driven clock see the same time, and the same starting jobs: none aged.
+    with LiveMock(clock=Clock(manual=True)) as server:
+        first = server.session()
+        time.sleep(1.2)
+        second = server.session()
+        times = {
+            requests.get(f"{url}/__mock__/clock", timeout=10).json()["now"]
+            for url in (server.url, first.url, second.url)
+        }
+        assert len(times) == 1, times
+        jobs = [requests.get(f"{url}/__mock__/jobs", timeout=10).json() for url in (first.url, second.url)]
+    assert jobs[0] == jobs[1]
 
 
 def test_logout_ends_a_token_only_in_its_session(mock: LiveMock) -> None:

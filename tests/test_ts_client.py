@@ -124,7 +124,8 @@ def test_generated_client_logs_in_lists_gets_aborts_retries_and_deletes(
     abort = summary["abort"]
     assert (abort["before"], abort["status"], abort["after"]) == ("running", 204, "aborted")
     assert abort["finished"] is not None
-    assert abort["again"] == {"status": 409, "error": "Conflict"}
+    uuid = abort["uuid"]
+    assert abort["again"] == {"status": 400, "error": f"Job {uuid} is aborted; only a running job can be aborted."}
 
     retry = summary["retry"]
     assert (retry["before"], retry["status"], retry["after"]) == ("failed", 204, "created")
@@ -133,7 +134,7 @@ def test_generated_client_logs_in_lists_gets_aborts_retries_and_deletes(
     deleted = summary["delete"]
     assert deleted["uuid"] == retry["uuid"]
     assert deleted["status"] == 204
-    assert deleted["getAfter"] == {"status": 404, "error": "Not found"}
+    assert deleted["getAfter"] == {"status": 404, "error": "Not found."}
     assert deleted["deleteAgain"] == {"status": 404}
     assert deleted["listed"] is False
     assert deleted["countAfter"] == listed["count"] - 1
@@ -151,7 +152,7 @@ def test_generated_client_logs_in_lists_gets_aborts_retries_and_deletes(
         ("getJob", 200),
         ("abortJob", 204),
         ("getJob", 200),
-        ("abortJob", 409),
+        ("abortJob", 400),
         ("retryJob", 204),
         ("getJob", 200),
         ("deleteJob", 204),

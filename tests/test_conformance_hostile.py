@@ -1,7 +1,8 @@
 """Servers that would hang, flood or mislead the suite: each run ends in seconds, as issue 10 says.
 
 A trickling or endless answer is cut at the request's deadline or size cap; a redirect names its
-target; an HTML server is named for what it is; a crashing login is a setup error; secrets never
+target; an HTML server is named for what it is; a crashing login is a setup error; a rate limit
+is waited out when its Retry-After is short, and named with its setting otherwise; secrets never
 appear in any output; and a deployment behind a path prefix passes end to end.
 """
 
@@ -20,7 +21,8 @@ import pytest
 from aiohttp import web
 
 from conformance.cli import main
-from tests.fakejobs import serve
+from tests import brokenjobs
+from tests.fakejobs import JobsServer, serve
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -152,7 +154,7 @@ def _proxy(upstream: str, *, prefix: str = "", slow: str = "") -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         path = request.path_qs.removeprefix(prefix)
         if not request.path.startswith(prefix):
-            return web.json_response({"error": {"type": "Not found", "message": "outside the prefix"}}, status=404)
+            return web.json_response({"error": f"Not found: {request.path}"}, status=404)
         if slow and path.startswith(slow):
             return await trickle(request)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
@@ -193,3 +195,70 @@ def test_secrets_never_appear_in_any_output(capsys: pytest.CaptureFixture[str], 
     assert code == 2
     for secret in ("pa55word-in-url", "gateway-secret-1", "tok\r\nen", "tok\\r\\nen"):
         assert secret not in written, secret
+
+
+SPENT = {"Retry-After": "900", "RateLimit-Limit": "5", "RateLimit-Remaining": "0", "RateLimit-Reset": "900"}
+
+
+class SpentLogins(JobsServer):
+    """fakejobs whose client address has spent its logins (Nick's AUTH_RATE_LIMIT): 429 for the next 15 minutes."""
+
+    async def login(self, request: web.Request) -> web.Response:
+        return web.json_response({"message": "Too many authentication attempts"}, status=429, headers=SPENT)
+
+
+class SpentList(JobsServer):
+    """fakejobs whose list is over its rate limit (Nick's API_RATE_LIMIT on list views)."""
+
+    async def list_jobs(self, request: web.Request) -> web.Response:
+        return web.json_response({"message": "Too many requests"}, status=429, headers=SPENT)
+
+
+@pytest.mark.parametrize(
+    ("server", "named"),
+    [
+        pytest.param(SpentLogins, "POST", id="login"),
+        pytest.param(SpentList, "GET", id="list"),
+    ],
+)
+def test_a_rate_limit_with_a_long_retry_after_ends_the_run_naming_the_setting(
+    server: type[JobsServer], named: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "report.json"
+    with server() as limited:
+        code, output = finishes(["--base-url", limited.url, "--report", str(out)], capsys)
+        answered = [status for _, _, status in limited.journal]
+    setting = "AUTH_RATE_LIMIT" if server is SpentLogins else "API_RATE_LIMIT"
+    error = json.loads(out.read_text())["error"]
+    assert code == 2
+    assert f"{named} {limited.url}/" in error and "answered 429" in error and "Retry-After 900" in error
+    assert f"its rate limit {setting}" in error and "try again in 900 s" in error, error
+    assert "does not look like the Nick jobs API" not in output
+    assert answered.count(429) == 1, "a long wait is not waited"
+
+
+def test_a_rate_limit_with_a_short_retry_after_is_waited_out_and_the_run_goes_on(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The third login answers 429 with Retry-After: 1; the suite sends it again once the second has passed."""
+    out = tmp_path / "report.json"
+    argv = ["--phases", "auth", "--fixtures", "mock", "--seed", "1", "--report", str(out)]
+    with serve() as unlimited:
+        assert main(["--base-url", unlimited.url, *argv]) == 0
+        expected = [status for _, path, status in unlimited.journal if path == "/@login"]
+    with brokenjobs.serve(brokenjobs.Difference.LOGIN_429_ONCE) as limited:
+        code, _ = finishes(["--base-url", limited.url, *argv], capsys)
+        logins = [status for _, path, status in limited.journal if path == "/@login"]
+    report = json.loads(out.read_text())
+    assert code == 0, report["error"] or [c for c in report["checks"] if c["outcome"] == "failed"]
+    assert logins.index(429) == brokenjobs.RATE_LIMITED_LOGIN - 1 and logins.count(429) == 1, logins
+    assert [status for status in logins if status != 429] == expected, "the refused login sent again, then the rest"
+
+
+def test_a_429_without_retry_after_ends_the_run_saying_so(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    with brokenjobs.serve(brokenjobs.Breakage.LOGIN_429_NO_RETRY_AFTER) as limited:
+        code, _ = finishes(["--base-url", limited.url, "--phases", "auth", "--report", str(out)], capsys)
+    error = json.loads(out.read_text())["error"]
+    assert code == 2
+    assert "answered 429" in error and "Retry-After not given" in error and "AUTH_RATE_LIMIT" in error, error

@@ -99,7 +99,7 @@ def test_quick_run__every_operation_answers_2xx_with_fresh_tokens_and_a_restart(
     assert set(scenarios) == set(names)
     for name in names:
         mock = scenarios[name]["servers"]["mock"]
-        assert mock["clean"], (name, mock["runs"])  # no 409 for a job used twice, no 401 for a token used twice
+        assert mock["clean"], (name, mock["runs"])  # no 400 refusal for a job used twice, no 401 for a token used twice
         assert mock["faults"] == [], name
     assert scenarios["logout"]["target_p99"] == 2.0
     [restored] = [item for item in document["memory"] if item["server"] == "mock"]

@@ -10,7 +10,8 @@ import pytest
 
 from conformance.client import Client, SetupError
 from conformance.transport import BoundedAdapter
-from tests.fakejobs import serve
+from tests import brokenjobs
+from tests.fakejobs import UNAUTHORIZED, serve
 
 
 def client(url: str, timeout: float = 5) -> Client:
@@ -43,3 +44,25 @@ def test_a_request_outside_the_base_url_is_refused() -> None:
 def test_a_failed_login_is_a_setup_error_naming_the_user() -> None:
     with serve() as server, pytest.raises(SetupError, match="login as 'admin' failed"):
         client(server.url).login("/@login", "admin", "wrong")
+
+
+def test_every_request_asks_for_english_and_its_curl_line_replays_that() -> None:
+    """Nick translates per Accept-Language and the spec's texts are English: a deployment answering Dutch by default
+    answers the suite in English, and a finding's curl line gets the same answer."""
+    with brokenjobs.serve(brokenjobs.Difference.DUTCH_BY_DEFAULT) as server:
+        exchange = client(server.url).call("GET", "/@jobs", token=None)
+        assert server.languages == ["en"]
+        assert exchange.response.data == UNAUTHORIZED
+        assert "Accept-Language: en" in exchange.request.curl()
+        if shutil.which("curl") is None:
+            pytest.skip("no curl to replay with")
+        replay = subprocess.run(exchange.request.curl(), shell=True, capture_output=True, text=True, timeout=30)
+    assert replay.stdout.rstrip().endswith('{"message": "You are not authorized to access this resource."}')
+
+
+def test_an_accept_language_the_user_gives_wins() -> None:
+    with serve() as server:
+        given = Client(server.url, adapter=BoundedAdapter(5, 1 << 20), headers=(("Accept-Language", "sv"),))
+        exchange = given.call("GET", "/@jobs", token=None)
+        assert server.languages == ["sv"]
+    assert exchange.response.data == {"message": "Du har inte behörighet att komma åt denna resurs."}

@@ -416,7 +416,7 @@ def _configure(target: Target, operations: tuple[str, ...], phases: tuple[str, .
     options = target.options
     # schemathesis rewrites the document it is given in place; the loaded spec is shared, so it gets a copy.
     document = copy.deepcopy(target.spec.raw)
-    schema: BaseSchema = bind(schemathesis.openapi.from_dict(document, config=_check_config(target.spec)), target)
+    schema: BaseSchema = bind(schemathesis.openapi.from_dict(document), target)
     verify: bool | str = str(options.cacert) if options.cacert else not options.insecure
     schema.config.update(
         base_url=target.client.base_url,
@@ -430,6 +430,8 @@ def _configure(target: Target, operations: tuple[str, ...], phases: tuple[str, .
     if options.seed is not None:
         schema.config.seed = options.seed
     schema = schema.include(operation_id=list(operations))
+    # Set on the filtered schema: given to the loader, per-operation entries would undo the filter (all operations).
+    schema.config.operations = _check_config(target.spec).projects.default.operations
     schema.config.phases.update(phases=list(phases))
     coverage = schema.config.phases.coverage
     if options.read_only:

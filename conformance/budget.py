@@ -51,17 +51,20 @@ def problem(spec: Spec, options: Options, phases: Iterable[str], answers: Mappin
         return (
             f"this run sends about {needed} requests to {operations}, and the deployment allows this address "
             f"{left} more for now (RateLimit-Remaining): its rate limit {limit.setting} ({limit.describe()}) "
-            f"would stop the run half-way. Raise it (Nick: {limit.setting}=1000, as Nick's own tests run), "
-            f"or send fewer: {_fewer(options)}"
+            f"would stop the run half-way. Raise it (Nick: {limit.setting}=1000, as Nick's own tests run)"
+            + _fewer(spec, options, phases, limit, left)
         )
     return None
 
 
-def _fewer(options: Options) -> str:
-    return (
-        f"{options.flag('phases')} auth alone sends about a dozen; {options.flag('max_examples')} lowers "
-        "what schemathesis sends"
-    )
+def _fewer(spec: Spec, options: Options, phases: Iterable[str], limit: RateLimit, left: int) -> str:
+    """The ways to send fewer requests that would fit in what is left, if any."""
+    ways, phases = [], tuple(phases)
+    for name in phases:
+        alone = sum(PHASES[name].planned(spec, options)[operation] for operation in limit.operations)
+        if alone <= left and len(phases) > 1:
+            ways.append(f"{options.flag('phases')} {name} alone sends about {alone}")
+    return f", or send fewer: {'; '.join(ways)}" if ways else ""
 
 
 def _header(headers: dict[str, str], name: str) -> str | None:

@@ -15,6 +15,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterator
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import NoReturn
 
@@ -46,7 +47,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--mock-url", help="a running jobs-mock to compare with (default: one started for the comparison)")
     p.add_argument("--login", default="admin", help="a user of the deployment who may manage jobs (default: admin)")
     p.add_argument("--password", default="admin", help="their password (default: admin)")
-    p.add_argument("--forbidden-login", help="a user who may not manage jobs (for the 403 requests)")
+    p.add_argument(
+        "--forbidden-login", help="a user who may not manage jobs (without one, the 403 requests are not sent)"
+    )
     p.add_argument("--forbidden-password", help="their password")
     p.add_argument(
         "--jwt-secret",
@@ -57,7 +60,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=10.0, help="seconds for each request (default: 10)")
     p.add_argument("--report", type=Path, help="write the differences as JSON to FILE")
     p.add_argument("-v", "--verbose", action="store_true", help="also show the known differences and why")
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     return p
+
+
+def _version() -> str:
+    try:
+        return version("nick-jobs-kit")
+    except PackageNotFoundError:  # pragma: no cover (a source tree that was never installed)
+        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,14 +102,22 @@ def _fail(message: str) -> int:
 
 
 def _login_limit(side: drift.Side) -> int | None:
-    """The login rate limit the deployment advertises (RateLimit-Limit on a login's answer), if any."""
+    """The login rate limit the deployment advertises (RateLimit-Limit on a login's answer), if any; DriftError when
+    what is left of it (RateLimit-Remaining) is less than the probes need."""
     answer = side.session.post(f"{side.url}/@login", json={"login": side.login, "password": side.password})
     if answer.status_code != 200:
         raise drift.DriftError(
             f"{side.url}: login as {side.login!r} answered {answer.status_code} {answer.text[:200]!r}; "
             "check --login/--password"
         )
-    value = answer.headers.get("RateLimit-Limit", "")
+    value, left = answer.headers.get("RateLimit-Limit", ""), answer.headers.get("RateLimit-Remaining", "")
+    needed = drift.logins(drift.PROBES)
+    if left.isdigit() and int(left) < needed:
+        raise drift.DriftError(
+            f"the requests send about {needed} logins and renewals, and the deployment allows this address {left} "
+            "more for now (RateLimit-Remaining): raise its login rate limit (Nick: AUTH_RATE_LIMIT=1000), or try "
+            f"again in {answer.headers.get('RateLimit-Reset', 'a few')} s"
+        )
     return int(value) if value.isdigit() else None
 
 

@@ -1,8 +1,11 @@
 """The bugs of Nick 2.8.0 that bear on the jobs API's contract, each with where it is in Nick's source.
 
-The suite reports them against any Nick site (they are Nick's, not the site's), `jobs-drift`
-knows them as differences the mock does not copy, and the kit's tests against the real Nick pin
-them. Paths are inside Nick's source (github.com/robgietema/nick, commit 7c9be18e).
+The suite reports those its checks exercise against any Nick site (they are Nick's, not the
+site's: `unknown-user-token`, `unparsed-login-body`, `password-not-a-string`, `body-parser-html`);
+`jobs-drift` knows those it sends a request for as differences the mock does not copy; the
+suite works around `same-second-tokens` and never sends `stream-crash`, which would stop the
+server. The kit's tests against the real Nick pin them. Paths are inside Nick's source
+(github.com/robgietema/nick, commit 7c9be18e).
 """
 
 from __future__ import annotations

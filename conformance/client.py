@@ -109,6 +109,8 @@ class Client:
         if parts.password:
             self.keep_secret(parts.password, "URL_PASSWORD")
         self.shown_headers = {name: f"{VARIABLE_PREFIX}HEADER_{i}" for i, (name, _) in enumerate(headers, 1)}
+        # Headers every request carries that are no secret (Accept-Language): a curl line must send them too.
+        self.plain_headers = {k: v for k, v in request_headers(headers).items() if k not in dict(headers)}
         for name, value in headers:
             self.keep_secret(value, f"HEADER_{list(self.shown_headers).index(name) + 1}")
         self.adapter = adapter
@@ -144,7 +146,11 @@ class Client:
         url = self.base_url + path if path.startswith("/") else path
         if not url.startswith((self.base_url + "/", self.origin + MOCK_CONTROL)):
             raise SetupError(f"refusing to send a request outside --base-url: {self.redact(url)}")
-        shown = {**self.shown_headers, **{name: self.redact(value) for name, value in sent.items()}}
+        shown = {
+            **self.plain_headers,
+            **self.shown_headers,
+            **{name: self.redact(value) for name, value in sent.items()},
+        }
         printable = {k: _printable(v) for k, v in shown.items()}
         request = Request(
             method, self.redact(url), printable, self._shown(body) if raw is None else raw, raw is not None

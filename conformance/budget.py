@@ -63,7 +63,7 @@ def _fewer(spec: Spec, options: Options, phases: Iterable[str], limit: RateLimit
     for name in phases:
         alone = sum(PHASES[name].planned(spec, options)[operation] for operation in limit.operations)
         if alone <= left and len(phases) > 1:
-            ways.append(f"{options.flag('phases')} {name} alone sends about {alone}")
+            ways.append(f"{options.flag('phases')} {name} alone sends " + (f"about {alone}" if alone else "none"))
     return f", or send fewer: {'; '.join(ways)}" if ways else ""
 
 

@@ -114,6 +114,20 @@ def request_problems(operation: Operation, raw: bytes) -> list[str]:
     return [f"Sent body: {error.message} / {documented}" for error in _errors(schema, data)]
 
 
+def missing_fields(operation: Operation, raw: bytes) -> list[str]:
+    """The required members of a JSON object body that are absent, null or empty (the contract's "missing": 400)."""
+    schema = operation.definition.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+    if not isinstance(schema, dict):
+        return []
+    try:
+        data = json.loads(raw) if raw else None
+    except ValueError:
+        return []
+    if not isinstance(data, dict):
+        return []
+    return [name for name in schema.get("required", []) if data.get(name) in (None, "")]
+
+
 def _errors(schema: Any, data: Any) -> list[Any]:
     return list(_validator(show(schema)).iter_errors(data))[:3]
 

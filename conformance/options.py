@@ -18,6 +18,7 @@ DEFAULT_TIMEOUT = 10.0
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 AUTO_PROCESSES = 2  # the schema phase's default processes, where the machine has the cores
 MOCK_TOKEN_ENV = "JOBS_MOCK_TOKEN"  # the mock's --control-token, when it was started with one
+JWT_SECRET_ENV = "JOBS_JWT_SECRET"  # the deployment's JWT signing secret, for the well-signed forgeries
 REQUIRE = re.compile(r"^(all|cells|(\d{1,3}(?:\.\d+)?)%)$")
 HEADER = re.compile(r"^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([^\r\n]*)$")
 
@@ -37,6 +38,7 @@ class Options:
     token: str | None = None
     forbidden_login: str | None = None
     forbidden_password: str | None = None
+    jwt_secret: str | None = None  # None: Nick's development secret
     fixtures: str = "none"
     mock_token: str | None = None
     read_only: bool = False
@@ -134,6 +136,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("token", "a token to use instead of logging in (session checks are then left out)"),
     Option("forbidden_login", "a user who may not manage jobs, for the 403 checks"),
     Option("forbidden_password", "that user's password"),
+    Option(
+        "jwt_secret",
+        "the deployment's JWT signing secret, so that the suite can sign the tokens it must refuse (expired, of an "
+        f"unknown user, never issued); never printed (default: ${JWT_SECRET_ENV}, else Nick's development secret)",
+        metavar="SECRET",
+        env=JWT_SECRET_ENV,
+    ),
     Option(
         "fixtures",
         "how to get jobs in a given state: the mock's control API, only existing jobs (default), "

@@ -67,6 +67,8 @@ def connect(options: Options, spec: Spec, results: Results, progress: Progress) 
         if client.last_login is not None:
             answers[login] = client.last_login
     client.keep_secret(client.token, "TOKEN")
+    if options.jwt_secret:
+        client.keep_secret(options.jwt_secret, "JWT_SECRET")
     results.passed(SETUP, "login", "token" if options.token else options.login)
     check = client.call(spec.operation(listing).method, spec.operation(listing).path)
     setup_problem(client, check)
@@ -169,7 +171,7 @@ def run(options: Options, progress: Progress = lambda _: None) -> Report:
 
 def mask_options(options: Options, text: str) -> str:
     """`text` without the secrets the options carry (for errors raised before the client knew them)."""
-    secrets = [options.token, options.password, options.forbidden_password, options.mock_token]
+    secrets = [options.token, options.password, options.forbidden_password, options.mock_token, options.jwt_secret]
     for secret in [*secrets, *(value for _, value in options.header)]:
         if secret and len(secret) >= MIN_SECRET:
             text = text.replace(secret, "***")

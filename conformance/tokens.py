@@ -59,8 +59,9 @@ def decoded(token: str) -> tuple[Claims, Claims] | None:
     return (header, claims) if isinstance(header, dict) and isinstance(claims, dict) else None
 
 
-def token_problems(token: str, login: str) -> list[str]:
-    """What makes a token handed out to `login` no JWT that names its user and expires."""
+def token_problems(token: str, login: str, lives: int | None = None) -> list[str]:
+    """What makes a token handed out to `login` no JWT that names its user and expires (after `lives` seconds, when
+    the spec says how long tokens live)."""
     found = decoded(token)
     if found is None:
         return ["Received a token that is not a JWT (header.claims.signature) / Documented: a JWT (bearerFormat)"]
@@ -75,6 +76,8 @@ def token_problems(token: str, login: str) -> list[str]:
         problems.append(f"Received `exp` {expires!r} / Documented: a time in the future (tokens expire)")
     if not isinstance(issued, int | float) or isinstance(issued, bool):
         problems.append(f"Received `iat` {issued!r} / Documented: the time the token was issued")
+    elif lives is not None and isinstance(expires, int | float) and expires - issued != lives:
+        problems.append(f"Received a token valid {expires - issued:g} s (exp - iat) / Documented: {lives} s")
     return problems
 
 
@@ -103,27 +106,44 @@ def forgeries(token: str | None, login: str) -> dict[str, str]:
     }
 
 
-def signs_with_development_secret(token: str | None) -> bool:
-    """Whether the deployment signs its tokens with Nick's development secret (the suite can then sign too)."""
+def signs_with(token: str | None, secret: str) -> bool:
+    """Whether the deployment signs its tokens with `secret` (the suite can then sign tokens as it does)."""
     found = decoded(token) if token else None
     if found is None or found[0].get("alg") != "HS256":
         return False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            jwt.decode(token, DEVELOPMENT_SECRET, algorithms=["HS256"], options={"verify_exp": False})  # type: ignore[arg-type]
+            jwt.decode(token, secret, algorithms=["HS256"], options={"verify_exp": False})  # type: ignore[arg-type]
     except jwt.PyJWTError:
         return False
     return True
 
 
-def expired(token: str | None, login: str) -> str:
+def expired(token: str | None, login: str, secret: str) -> str:
     """A token like the deployment's own, signed with its key, that expired a minute ago."""
     now = int(time.time())
-    return sign({**_claims_like(token, login), "iat": now - LIFETIME, "exp": now - 60}, DEVELOPMENT_SECRET)
+    return sign({**_claims_like(token, login), "iat": now - LIFETIME, "exp": now - 60}, secret)
 
 
-def of_unknown_user(token: str | None, login: str) -> str:
+def of_unknown_user(token: str | None, login: str, secret: str) -> str:
     """A token like the deployment's own, signed with its key, for a user it does not know."""
     nobody = f"jobs-conformance-{secrets.token_hex(4)}"
-    return sign({**_claims_like(token, login), "sub": nobody}, DEVELOPMENT_SECRET)
+    return sign({**_claims_like(token, login), "sub": nobody}, secret)
+
+
+def never_issued(token: str | None, login: str, secret: str) -> str:
+    """A token like the deployment's own, for the same user, signed with its key and unexpired, that it never issued
+    (its `iat` a minute earlier, so no same-second token of the deployment's is this one)."""
+    now = int(time.time())
+    return sign({**_claims_like(token, login), "iat": now - 60, "exp": now + LIFETIME}, secret)
+
+
+def lifetime(resolved: dict[str, Any]) -> int | None:
+    """How long the spec's bearer tokens live, in seconds (`x-token-lifetime` on its scheme), if it says."""
+    schemes = resolved.get("components", {}).get("securitySchemes", {})
+    for scheme in schemes.values():
+        value = scheme.get("x-token-lifetime") if str(scheme.get("scheme", "")).lower() == "bearer" else None
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None

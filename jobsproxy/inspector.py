@@ -34,6 +34,7 @@ LIFECYCLE = "lifecycle"
 MALFORMED_REFUSED = "malformed_request_refused"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 BAD_REQUEST = 400  # what a request the spec refuses gets (any 4xx in Nick's shape is a refusal)
+TOO_MANY = 429  # a rate limit answers before the request is read
 PASSWORD_FIELD = "password"  # the login body's secret, shown as $JOBS_PASSWORD
 
 
@@ -135,13 +136,15 @@ class Inspector:
             exchange=exchange.seq,
             request=_line(exchange),
         )
-        status = exchange.status
+        status, missing = exchange.status, checks.missing_fields(operation, raw)
         if 200 <= status < 300:
             problem = f"Received {status} for a request the spec refuses ({sent[0]}) / Documented: {BAD_REQUEST}"
+        elif missing and status not in (BAD_REQUEST, TOO_MANY) and not operation.needs_auth(self.spec.security):
+            problem = f"Received {status} for a request without {', '.join(missing)} / Documented: {BAD_REQUEST}"
         elif status >= 500:
             problem = f"Received {status} for a malformed request ({sent[0]}) / Documented: a 4xx in Nick's shape"
         else:
-            problem = ""  # any 4xx (Nick's login takes a login that is not a string for an unknown user: 401)
+            problem = ""  # any other 4xx (Nick's login takes a login that is not a string for an unknown user: 401)
         return [Verdict(MALFORMED_REFUSED, operation.operation_id, [problem] if problem else [])]
 
     def _session(self, operation: Operation, exchange: Exchange, judged: Judged) -> list[Verdict]:

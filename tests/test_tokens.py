@@ -21,6 +21,7 @@ def signed(claims: dict[str, object], key: str = tokens.DEVELOPMENT_SECRET) -> s
 
 
 GOOD = {"sub": "admin", "fullname": "Admin", "iat": NOW, "exp": NOW + 3600}
+SPEC = load_spec()
 
 
 def test_the_packaged_spec_says_its_tokens_are_jwts() -> None:
@@ -55,12 +56,25 @@ def test_forgeries_copy_the_deployment_s_claims_but_not_its_signature() -> None:
             jwt.decode(token, tokens.DEVELOPMENT_SECRET, algorithms=["HS256"])
 
 
-def test_expired_and_unknown_user_tokens_are_signed_like_the_deployment_s() -> None:
-    own = signed(GOOD)
-    assert tokens.signs_with_development_secret(own)
-    assert not tokens.signs_with_development_secret(signed(GOOD, "another-key-of-some-length"))
-    assert not tokens.signs_with_development_secret("opaque")
+@pytest.mark.parametrize("secret", [tokens.DEVELOPMENT_SECRET, "a-deployments-own-secret-of-some-length"])
+def test_expired_unknown_user_and_never_issued_tokens_are_signed_like_the_deployment_s(secret: str) -> None:
+    own = signed(GOOD, secret)
+    assert tokens.signs_with(own, secret)
+    assert not tokens.signs_with(own, "another-key-of-some-length")
+    assert not tokens.signs_with("opaque", secret)
     with pytest.raises(jwt.ExpiredSignatureError):
-        jwt.decode(tokens.expired(own, "admin"), tokens.DEVELOPMENT_SECRET, algorithms=["HS256"])
-    nobody = jwt.decode(tokens.of_unknown_user(own, "admin"), tokens.DEVELOPMENT_SECRET, algorithms=["HS256"])
+        jwt.decode(tokens.expired(own, "admin", secret), secret, algorithms=["HS256"])
+    nobody = jwt.decode(tokens.of_unknown_user(own, "admin", secret), secret, algorithms=["HS256"])
     assert nobody["sub"] != "admin" and nobody["exp"] > NOW
+    never = jwt.decode(tokens.never_issued(own, "admin", secret), secret, algorithms=["HS256"])
+    assert never["sub"] == "admin" and never["exp"] > NOW and never["iat"] < NOW
+    assert tokens.never_issued(own, "admin", secret) != own
+
+
+def test_a_token_living_longer_than_the_spec_says_is_a_problem() -> None:
+    twelve_hours = signed({**GOOD, "exp": GOOD["iat"] + 12 * 3600})
+    assert tokens.lifetime(SPEC.resolved) == 7200
+    assert tokens.token_problems(signed({**GOOD, "exp": GOOD["iat"] + 7200}), "admin", 7200) == []
+    assert tokens.token_problems(twelve_hours, "admin", 7200) == [
+        "Received a token valid 43200 s (exp - iat) / Documented: 7200 s"
+    ]

@@ -17,7 +17,7 @@ from typing import Any
 
 from conformance import checks, tokens
 from conformance.client import Exchange
-from conformance.options import Options
+from conformance.options import JWT_SECRET_ENV, Options
 from conformance.target import Progress, Target, find_operations, session_operations
 from jobspec import Operation, Spec
 
@@ -27,6 +27,7 @@ GARBAGE_TOKEN = "auth_garbage_token"
 FORGED_TOKEN = "auth_forged_token"
 EXPIRED_TOKEN = "auth_expired_token"
 UNKNOWN_USER_TOKEN = "auth_unknown_user_token"
+NEVER_ISSUED_TOKEN = "auth_never_issued_token"
 FORBIDDEN_USER = "auth_forbidden_user"
 GARBAGE = "not-a-valid-token"
 NOT_JSON = '{"login": '  # a body cut short: not JSON at all
@@ -76,12 +77,22 @@ def run(target: Target, progress: Progress) -> None:
 
 def groups(spec: Spec) -> tuple[str, ...]:
     """The checks of this phase."""
-    return (NO_TOKEN, GARBAGE_TOKEN, FORGED_TOKEN, EXPIRED_TOKEN, UNKNOWN_USER_TOKEN, FORBIDDEN_USER, *SESSION_CHECKS)
+    return (
+        NO_TOKEN,
+        GARBAGE_TOKEN,
+        FORGED_TOKEN,
+        EXPIRED_TOKEN,
+        UNKNOWN_USER_TOKEN,
+        NEVER_ISSUED_TOKEN,
+        FORBIDDEN_USER,
+        *SESSION_CHECKS,
+    )
 
 
 def _guarded_checks(operation: Operation) -> tuple[str, ...]:
     documented = operation.documented_statuses
-    names = (NO_TOKEN, GARBAGE_TOKEN, FORGED_TOKEN, EXPIRED_TOKEN, UNKNOWN_USER_TOKEN) if 401 in documented else ()
+    refused = (NO_TOKEN, GARBAGE_TOKEN, FORGED_TOKEN, EXPIRED_TOKEN, UNKNOWN_USER_TOKEN, NEVER_ISSUED_TOKEN)
+    names: tuple[str, ...] = refused if 401 in documented else ()
     return (*names, FORBIDDEN_USER) if 403 in documented else names
 
 
@@ -154,25 +165,32 @@ def _who(check: str) -> str:
 
 
 def _invalid_tokens(target: Target, operation: Operation) -> None:
-    """Tokens the deployment did not issue as they stand: forged, expired, of an unknown user; all 401."""
+    """Tokens the deployment did not issue as they stand: forged, expired, of an unknown user, well signed but never
+    issued; all 401."""
     subject, own, login = _subject(operation), target.client.token, target.options.login
+    signed = (EXPIRED_TOKEN, UNKNOWN_USER_TOKEN, NEVER_ISSUED_TOKEN)
     if not tokens.says_jwt(target.spec.resolved):
-        for name in (FORGED_TOKEN, EXPIRED_TOKEN, UNKNOWN_USER_TOKEN):
+        for name in (FORGED_TOKEN, *signed):
             target.results.not_exercised(PHASE, name, subject, tokens.NOT_JWT)
         return
     for who, token in tokens.forgeries(own, login).items():
         _expect(target, operation, FORGED_TOKEN, token, 401, who)
-    if not tokens.signs_with_development_secret(own):
+    options = target.options
+    secret = options.jwt_secret or tokens.DEVELOPMENT_SECRET
+    if not tokens.signs_with(own, secret):
+        given = "the secret given" if options.jwt_secret else "Nick's development secret"
         reason = (
-            f"the deployment does not sign its tokens with Nick's development secret "
-            f"({tokens.DEVELOPMENT_SECRET!r}): the suite cannot sign one it would otherwise accept"
+            f"the deployment does not sign its tokens with {given}: the suite cannot sign one it would otherwise "
+            f"accept; pass its secret as {options.flag('jwt_secret')} (or ${JWT_SECRET_ENV})"
         )
-        for name in (EXPIRED_TOKEN, UNKNOWN_USER_TOKEN):
+        for name in signed:
             target.results.not_exercised(PHASE, name, subject, reason)
         return
-    _expect(target, operation, EXPIRED_TOKEN, tokens.expired(own, login), 401, "a token that expired")
+    _expect(target, operation, EXPIRED_TOKEN, tokens.expired(own, login, secret), 401, "a token that expired")
     who = "a validly signed token of a user the deployment does not know"
-    _expect(target, operation, UNKNOWN_USER_TOKEN, tokens.of_unknown_user(own, login), 401, who)
+    _expect(target, operation, UNKNOWN_USER_TOKEN, tokens.of_unknown_user(own, login, secret), 401, who)
+    who = "a validly signed, unexpired token of the suite's user that the deployment never issued"
+    _expect(target, operation, NEVER_ISSUED_TOKEN, tokens.never_issued(own, login, secret), 401, who)
 
 
 class Session:
@@ -228,7 +246,9 @@ class Session:
     def _judge_token(self, subject: str, token: str, exchange: Exchange) -> None:
         """A token handed out is what the spec's bearer scheme says (a JWT naming its user, expiring)."""
         if self.jwt:
-            problems = tokens.token_problems(token, self.target.options.login)
+            problems = tokens.token_problems(
+                token, self.target.options.login, tokens.lifetime(self.target.spec.resolved)
+            )
             self._record(checks.TOKEN_IS_JWT, subject, problems, exchange)
 
     def _fresh_for(self, name: str, subject: str) -> tuple[Exchange, str | None]:

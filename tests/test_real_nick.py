@@ -187,5 +187,5 @@ def test_nicks_answers_to_the_specs_operations_are_valid_by_the_spec_but_for_its
         judged += 1
         if found:
             problems[probe.name] = found
-    assert judged > 60
+    assert judged > 50
     assert not problems, problems

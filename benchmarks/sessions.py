@@ -15,7 +15,7 @@ from benchmarks.machine import CpuSample
 from benchmarks.memory import MB
 from benchmarks.scenarios import Settings
 from benchmarks.sharding import Nginx, nginx_path
-from mockserver.auth import DOCUMENTED_TOKEN
+from mockserver.domain.auth import DOCUMENTED_TOKEN
 
 LOOKUP_TARGET = 1.05  # the mock's CPU time per GET naming a session, at most this multiple of naming none
 MEMORY_TARGET_MB = 100  # 1,000 idle sessions above the mock's baseline

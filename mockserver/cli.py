@@ -22,17 +22,17 @@ from jwt.warnings import InsecureKeyLengthWarning
 from jobspec import Spec, SpecError, load_spec
 from jobspec.lifecycle import MAX_SECONDS
 from mockserver import logs
-from mockserver.app import create_app
 from mockserver.config import MockConfig
-from mockserver.connections import MockRunner
-from mockserver.cors import DEFAULT_ORIGINS, check_origins
-from mockserver.data import DataError
-from mockserver.errors import ApiError
-from mockserver.faults import parse_latency
-from mockserver.guard import check_host_names
-from mockserver.persist import SYNC_MODES
+from mockserver.domain.data import DataError
+from mockserver.domain.errors import ApiError
+from mockserver.domain.faults import parse_latency
+from mockserver.domain.validation import openapi_problem
+from mockserver.http.app import create_app
+from mockserver.http.connections import MockRunner
+from mockserver.http.cors import DEFAULT_ORIGINS, check_origins
+from mockserver.http.guard import check_host_names
+from mockserver.http.saver import SYNC_MODES
 from mockserver.reload import Reloader
-from mockserver.validation import openapi_problem
 
 LEVELS = ("debug", "info", "warning", "error")
 DISTRIBUTION = "nick-jobs-kit"

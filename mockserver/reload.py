@@ -22,14 +22,16 @@ from typing import Any
 from aiohttp import web
 
 from jobspec import Spec, SpecError
-from mockserver import persist
-from mockserver.app import create_app
 from mockserver.config import MockConfig
-from mockserver.data import DataError
-from mockserver.errors import ApiError, BadRequest
-from mockserver.state import STATE, MockState
-from mockserver.store import JobStore, describe
-from mockserver.validation import compile_schema, schema_problems
+from mockserver.domain import persist
+from mockserver.domain.data import DataError
+from mockserver.domain.errors import ApiError, BadRequest
+from mockserver.domain.state import MockState
+from mockserver.domain.store import JobStore, describe
+from mockserver.domain.validation import compile_schema, schema_problems
+from mockserver.http.app import create_app
+from mockserver.http.context import STATE
+from mockserver.http.saver import Saver
 
 WATCH_EVERY = 0.5  # seconds between looks at the files
 SETTLE = 0.1  # seconds to let an editor finish writing before the files are read
@@ -105,7 +107,7 @@ class Reloader:
         elif old.faults.active:
             log.warning("reload: the operations changed, so the injected faults were cleared")
         if self.config.state_file is not None:
-            app.cleanup_ctx.append(persist.Saver(new, self.config.state_file).running)
+            app.cleanup_ctx.append(Saver(new, self.config.state_file).running)
         return app
 
     async def swap(self, app: web.Application) -> None:

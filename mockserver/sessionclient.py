@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-HEADER = "X-Mock-Session"  # the request header that names a session (mockserver.sessions reads it)
+HEADER = "X-Mock-Session"  # the request header that names a session (mockserver.http.sessions reads it)
 
 
 def control_call(

@@ -13,12 +13,13 @@ import requests
 from aiohttp import web
 
 from jobspec import Spec
-from mockserver.app import create_app
-from mockserver.clock import Clock
 from mockserver.config import MockConfig
-from mockserver.connections import MockRunner
+from mockserver.domain.clock import Clock
+from mockserver.domain.state import MockState
+from mockserver.http.app import create_app
+from mockserver.http.connections import MockRunner
+from mockserver.http.context import STATE
 from mockserver.sessionclient import MockSession, control_call
-from mockserver.state import STATE, MockState
 
 
 class LiveMock:

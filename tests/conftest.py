@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from mockserver.clock import Clock
 from mockserver.config import MockConfig
+from mockserver.domain.clock import Clock
 from mockserver.testing import LiveMock
 from tests.helpers import fresh
 

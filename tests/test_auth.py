@@ -12,9 +12,9 @@ import jwt
 import pytest
 import requests
 
-from mockserver import auth
-from mockserver.clock import Clock
 from mockserver.config import MockConfig
+from mockserver.domain import auth
+from mockserver.domain.clock import Clock
 from mockserver.testing import LiveMock, MockSession
 from tests.conftest import DOCUMENTED_ID, DOCUMENTED_TOKEN
 from tests.helpers import fresh
@@ -338,7 +338,7 @@ def test_a_minted_token_that_never_expires_by_infinity_is_refused_and_changes_no
 
 
 class _FakeTime:
-    """Stands in for the `time` module in mockserver.auth: a clock the test sets."""
+    """Stands in for the `time` module in mockserver.domain.auth: a clock the test sets."""
 
     def __init__(self, now: float) -> None:
         self.now = now

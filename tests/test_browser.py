@@ -24,8 +24,8 @@ import pytest
 
 from jobspec import load_spec
 from jobsproxy.testing import LiveProxy
-from mockserver.clock import Clock
 from mockserver.config import MockConfig
+from mockserver.domain.clock import Clock
 from mockserver.testing import LiveMock
 from tests.conftest import DOCUMENTED_ID
 from tests.fakejobs import Violation, serve

@@ -20,9 +20,9 @@ import requests
 from aiohttp import web
 
 from benchmarks.jobs import make_jobs, write_jobs
-from mockserver.clock import Clock
 from mockserver.config import MockConfig
-from mockserver.connections import MockRunner
+from mockserver.domain.clock import Clock
+from mockserver.http.connections import MockRunner
 from mockserver.testing import LiveMock
 from tests.conftest import DOCUMENTED_ID
 from tests.helpers import fresh

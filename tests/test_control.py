@@ -11,8 +11,8 @@ import yaml
 from openapi_spec_validator import validate
 
 from jobspec.timestamps import parse_timestamp
-from mockserver.clock import Clock
 from mockserver.config import MockConfig
+from mockserver.domain.clock import Clock
 from mockserver.testing import LiveMock
 from tests.conftest import DOCUMENTED_ID
 from tests.helpers import LIFECYCLE, assert_invariants, create, listed, read

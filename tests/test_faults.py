@@ -7,8 +7,8 @@ import time
 import pytest
 import requests
 
-from mockserver.clock import Clock
 from mockserver.config import MockConfig
+from mockserver.domain.clock import Clock
 from mockserver.testing import LiveMock
 from tests.conftest import DOCUMENTED_ID
 from tests.helpers import listed

@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from mockserver.clock import Clock
 from mockserver.config import MockConfig
-from mockserver.guard import allowed_hosts, check_host_names
+from mockserver.domain.clock import Clock
+from mockserver.http.guard import allowed_hosts, check_host_names
 from mockserver.testing import LiveMock
 from tests.conftest import DOCUMENTED_ID
 from tests.helpers import fresh

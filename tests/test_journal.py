@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from jobspec import load_spec
-from mockserver.clock import Clock
 from mockserver.config import MockConfig
+from mockserver.domain.clock import Clock
 from mockserver.testing import LiveMock
 from tests.conftest import DOCUMENTED_ID
 from tests.helpers import spec_copy

@@ -11,10 +11,10 @@ import requests
 from aiohttp import web
 
 from jobspec import load_spec
-from mockserver.app import create_app
-from mockserver.clock import Clock
 from mockserver.config import MockConfig
-from mockserver.state import STATE
+from mockserver.domain.clock import Clock
+from mockserver.http.app import create_app
+from mockserver.http.context import STATE
 from mockserver.testing import LiveMock
 from tests.conftest import DOCUMENTED_ID
 from tests.helpers import spec_copy

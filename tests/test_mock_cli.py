@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 import requests
 
-from mockserver.app import create_app
 from mockserver.cli import config_from, main, parser
 from mockserver.config import MockConfig
-from mockserver.data import DataError
+from mockserver.domain.data import DataError
+from mockserver.http.app import create_app
 from tests.helpers import spec_copy, typed_error_response
 
 DOCUMENTED_ID = "a2fe7e07-d54b-435b-9cb0-e12f1f80a589"

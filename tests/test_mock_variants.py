@@ -15,8 +15,8 @@ import pytest
 import requests
 
 from jobspec import load_spec
-from mockserver.clock import Clock
 from mockserver.config import MockConfig
+from mockserver.domain.clock import Clock
 from mockserver.testing import LiveMock
 from tests.helpers import spec_copy, typed_error_response
 from tests.spec_variants import documented_405

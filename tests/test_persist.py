@@ -19,13 +19,13 @@ import pytest
 import requests
 
 from jobspec import load_spec
-from mockserver import persist
-from mockserver.app import create_app
 from mockserver.cli import main
-from mockserver.clock import Clock
 from mockserver.config import MockConfig
-from mockserver.data import DataError
-from mockserver.state import STATE
+from mockserver.domain import persist
+from mockserver.domain.clock import Clock
+from mockserver.domain.data import DataError
+from mockserver.http.app import create_app
+from mockserver.http.context import STATE
 from mockserver.testing import LiveMock
 from tests.conftest import DOCUMENTED_ID, DOCUMENTED_TOKEN
 

@@ -18,8 +18,8 @@ import yaml
 
 from jobspec import load_spec
 from jobspec.loader import HTTP_METHODS
-from mockserver.clock import Clock
 from mockserver.config import MockConfig
+from mockserver.domain.clock import Clock
 from mockserver.testing import LiveMock
 
 ST_AUTH = """\

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import requests
 
-from mockserver.clock import Clock
 from mockserver.config import MockConfig
-from mockserver.sessions import SESSIONS
+from mockserver.domain.clock import Clock
+from mockserver.http.sessions import SESSIONS
 from mockserver.testing import LiveMock, MockSession
 from tests.conftest import DOCUMENTED_ID
 from tests.helpers import HOLD, LIFECYCLE

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from mockserver.app import create_app
-from mockserver.clock import Clock
 from mockserver.config import MockConfig
-from mockserver.connections import MockRunner
-from mockserver.state import STATE
+from mockserver.domain.clock import Clock
+from mockserver.http.app import create_app
+from mockserver.http.connections import MockRunner
+from mockserver.http.context import STATE
 from tests.conftest import DOCUMENTED_ID
 
 DATE = re.compile(rb"\r\nDate: [^\r]*")

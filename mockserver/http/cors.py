@@ -6,8 +6,8 @@ from collections.abc import Iterable
 
 from aiohttp import hdrs, web
 
-from mockserver.errors import ApiError
-from mockserver.http import render
+from mockserver.domain.errors import ApiError
+from mockserver.http.answers import render
 
 DEFAULT_ORIGINS = ("http://localhost:3000",)  # Nick's frontend
 ALLOW_HEADERS = "Authorization, Content-Type, X-Mock-Session"  # the last: a session per browser context

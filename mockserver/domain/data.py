@@ -10,10 +10,10 @@ from typing import Any
 import yaml
 
 from jobspec import Spec
-from mockserver import documents
-from mockserver.auth import User
-from mockserver.store import describe
-from mockserver.validation import compile_schema, schema_problems
+from mockserver.domain import documents
+from mockserver.domain.auth import User
+from mockserver.domain.store import describe
+from mockserver.domain.validation import compile_schema, schema_problems
 
 
 class DataError(ValueError):
@@ -51,7 +51,7 @@ def load_jobs(spec: Spec, path: Path | None) -> tuple[list[dict[str, Any]], Path
 
     The lifecycle's invariants are checked as the store takes them (see `MockState.load`).
     """
-    source = path or Path(str(resources.files("mockserver").joinpath("data.yaml")))
+    source = path or Path(str(resources.files("mockserver.domain").joinpath("data.yaml")))
     return check_jobs(spec, read_document(source), source), source
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from jobspec import Lifecycle, Operation
-from mockserver.errors import PreferRefused
+from mockserver.domain.errors import PreferRefused
 
 PREFERENCE = re.compile(r"\s*(code|example)\s*=\s*\"?([^\",;]+)\"?\s*")
 

@@ -16,8 +16,8 @@ from collections.abc import Iterable
 
 from aiohttp import web
 
-from mockserver.errors import ApiError
-from mockserver.http import render
+from mockserver.domain.errors import ApiError
+from mockserver.http.answers import render
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 ANY = "*"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from mockserver.http import Handler
+from mockserver.http.answers import Handler
 
 # 308 keeps the method and body (301 lets clients turn a POST into a GET); browsers and curl -L follow both.
 STATUS = 308

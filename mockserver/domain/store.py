@@ -15,9 +15,9 @@ from jobspec import Change, InconsistentJob, Lifecycle, Refusal, Removal, Transi
 from jobspec.invariants import invariant_problems, settle
 from jobspec.lifecycle import MAX_SECONDS
 from jobspec.timestamps import LATEST_MS, parse_timestamp, timestamp
-from mockserver.errors import BadRequest, JobNotFound, Refused
-from mockserver.http import decode, dump, encode
-from mockserver.validation import compile_schema, schema_problems
+from mockserver.domain.documents import decode, dump, encode
+from mockserver.domain.errors import BadRequest, JobNotFound, Refused
+from mockserver.domain.validation import compile_schema, schema_problems
 
 OUTCOME, RESULT, ERROR = "outcome", "result", "error"  # params.mock keys: the end state, $output, $error's message
 SCHEDULE_CAP = 1000  # scheduled jobs stop appearing while the store holds this many
@@ -41,7 +41,7 @@ class Job:
     body: bytes  # the representation (without `@id`) as compact JSON
     mock: dict[str, Any] | None  # params.mock: the worker's instructions for this job
     version: int = 0
-    python: bool = False  # `body` written by Python's JSON encoder, not orjson: see mockserver.http.encode
+    python: bool = False  # `body` written by Python's JSON encoder, not orjson: see mockserver.domain.documents.encode
 
     def mock_setting(self, key: str) -> Any:
         """A setting of `params.mock` (the outcome, a worker step's timing setting, result, error), if given."""

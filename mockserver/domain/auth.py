@@ -24,8 +24,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from mockserver.errors import Forbidden, Unauthorized
-from mockserver.http import dump
+from mockserver.domain.documents import dump
+from mockserver.domain.errors import Forbidden, Unauthorized
 
 TOKEN_LIFETIME = 2 * 3600  # Nick's `expiresIn: '2h'` (src/routes/authentication/authentication.ts)
 MAX_TOKENS = 100_000  # tokens held at once; beyond, the ones issued longest ago are forgotten (logged out)

@@ -9,14 +9,14 @@ Each stage does one job; where it has a module of its own, its work is a functio
 5. session: the session the request names becomes the state it works on (`sessions.Sessions.enter`);
 6. faults: injected latency, status, drop or trickle; a large body sent a slice at a time;
 7. strict (`--strict`): an answer the spec does not allow becomes a loud 500 and a journaled mock error;
-8. durable (`--state-sync always`): the change on disk before the answer (`persist.Saver.durable`);
+8. durable (`--state-sync always`): the change on disk before the answer (`saver.Saver.durable`);
 9. errors: every exception rendered in Nick's shape, the mock's own failures journaled, never a traceback;
 10. rate limits (`--rate-limit`): a limited operation counted per client address, 429 past the limit (`limits`);
 11. Prefer: a documented response on demand instead of the handler's;
 
 then the handler. One middleware, not ten: each aiohttp middleware costs a coroutine and a call
 per request, and the profile of an abort found the chain of them costing more than the handler.
-The mock's runner calls this one directly (`mockserver.connections`), without aiohttp's machinery
+The mock's runner calls this one directly (`mockserver.http.connections`), without aiohttp's machinery
 for middlewares; any other runner goes through that machinery to the same pipeline.
 """
 
@@ -29,19 +29,21 @@ from typing import TypeGuard
 
 from aiohttp import web
 
-from mockserver.contract import nick_path, spec_path
-from mockserver.cors import Cors
-from mockserver.errors import ApiError, MethodNotAllowed, MockFailure, PathNotFound, PayloadTooLarge
-from mockserver.faults import Fault, InjectedFault
-from mockserver.guard import Guard
-from mockserver.http import MAX_BODY, Handler, dump, json_response, render
-from mockserver.journal import DISCONNECTED
-from mockserver.languages import DEFAULT, negotiate
-from mockserver.persist import Saver
-from mockserver.prefer import about_job, forced_response
-from mockserver.sessions import Sessions
-from mockserver.state import CONTEXT, PATH_PREFIX, PREFIXED, Context, MockState
-from mockserver.validation import ReferenceValidator
+from mockserver.domain.documents import dump
+from mockserver.domain.errors import ApiError, MethodNotAllowed, MockFailure, PathNotFound, PayloadTooLarge
+from mockserver.domain.faults import Fault, InjectedFault
+from mockserver.domain.journal import DISCONNECTED
+from mockserver.domain.languages import DEFAULT, negotiate
+from mockserver.domain.state import MockState
+from mockserver.domain.validation import ReferenceValidator
+from mockserver.http.answers import MAX_BODY, Handler, client_address, json_response, render
+from mockserver.http.context import CONTEXT, PATH_PREFIX, PREFIXED, Context
+from mockserver.http.cors import Cors
+from mockserver.http.guard import Guard
+from mockserver.http.prefer import about_job, forced_response
+from mockserver.http.routes import nick_path, spec_path
+from mockserver.http.saver import Saver
+from mockserver.http.sessions import Sessions
 
 log = logging.getLogger("mockserver")
 STREAM_CHUNK = 1 << 20  # response bodies larger than this are written a slice at a time
@@ -61,7 +63,7 @@ class Pipeline:
         strict: ReferenceValidator | None = None,
         durable: Saver | None = None,
     ) -> None:
-        self.operations = operations  # each route of the jobs API -> the operationId it serves (contract.add_routes)
+        self.operations = operations  # each route of the jobs API -> the operationId it serves (routes.add_routes)
         self.cors, self.guard, self.state, self.sessions = cors, guard, state, sessions
         self.strict, self.durable = strict, durable
         self.__middleware_version__ = 1  # what @web.middleware marks: aiohttp calls it with the handler
@@ -97,7 +99,7 @@ class Pipeline:
                 limited = None
                 try:
                     if context.state.limits.by_operation:
-                        limited = context.state.limits.check(name, request)
+                        limited = context.state.limits.check(name, client_address(request))
                     preferred = _prefer(request, context)
                     response = preferred if preferred is not None else await handler(request)
                 except Exception as exc:

@@ -24,8 +24,8 @@ from aiohttp import StreamReader, hdrs, web
 from aiohttp.http_exceptions import BadHttpMessage, BadHttpMethod, LineTooLong
 from aiohttp.web_protocol import RequestHandler
 
-from mockserver import wire
-from mockserver.http import dump
+from mockserver.domain.documents import dump
+from mockserver.http import wire
 
 log = logging.getLogger("mockserver.connections")
 OUT_OF_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
@@ -111,7 +111,7 @@ class Connection(RequestHandler):
     async def finish_response(
         self, request: web.BaseRequest, resp: web.StreamResponse, start_time: float | None
     ) -> tuple[web.StreamResponse, bool]:
-        """Send an answer and log it: head and body in one write where `mockserver.wire` can, else aiohttp's way.
+        """Send an answer and log it: head and body in one write where `mockserver.http.wire` can, else aiohttp's way.
 
         What aiohttp's own method does besides (the rest of an upgrade's bytes) is left to it, as is
         everything on an aiohttp that does not keep `_upgraded`.
@@ -232,14 +232,14 @@ class Connections(web.Server):
 
 def _dispatch(app: web.Application) -> RawHandler:
     """What aiohttp's `Application._handle` does with a request, in one coroutine that calls the app's one middleware
-    (`mockserver.middlewares.Pipeline`) directly, telling the request's connection when its handling starts and ends.
+    (`mockserver.http.pipeline.Pipeline`) directly, telling the request's connection when its handling starts and ends.
 
     aiohttp wraps the route's handler in each middleware anew for every request: a cache looked up by
     handler and apps, a `functools.partial`, a call by keyword, in a coroutine of its own. In process,
     a logout took 28 us through that machinery and the connection's coroutine around it, and 23 us here.
     """
     if len(app.middlewares) != 1:
-        raise ValueError("MockRunner serves the apps of mockserver.app.create_app, which have one middleware")
+        raise ValueError("MockRunner serves the apps of mockserver.http.app.create_app, which have one middleware")
     (middleware,) = app.middlewares
     router = app.router
 

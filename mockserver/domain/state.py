@@ -1,4 +1,4 @@
-"""Everything one mock server holds, typed and reachable from any request."""
+"""Everything one mock server (or one of its sessions) holds: the spec, jobs, clock, tokens, faults, limits, journal."""
 
 from __future__ import annotations
 
@@ -9,18 +9,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
-
 from jobspec import Spec
-from mockserver import documents
-from mockserver.auth import Authenticator
-from mockserver.clock import Clock
 from mockserver.config import MockConfig
-from mockserver.faults import Faults
-from mockserver.journal import Journal
-from mockserver.limits import Limits
-from mockserver.store import JobStore
-from mockserver.validation import OperationValidator
+from mockserver.domain import documents
+from mockserver.domain.auth import Authenticator
+from mockserver.domain.clock import Clock
+from mockserver.domain.faults import Faults
+from mockserver.domain.journal import Journal
+from mockserver.domain.limits import Limits
+from mockserver.domain.store import JobStore
+from mockserver.domain.validation import OperationValidator
 
 TEMPLATES = 100  # scheduled jobs are modelled on at most this many starting jobs
 
@@ -105,44 +103,3 @@ class MockState:
         self.limits.clear()
         self.arm_faults()
         self.journal.clear()
-
-
-STATE = web.AppKey("state", MockState)
-PATH_PREFIX = "/__session/"  # /__session/NAME/...: a request in the session NAME (see mockserver.sessions)
-PREFIXED = web.RequestKey("prefixed", tuple[str, str])  # the session a path prefix named, and the path without it
-
-
-@dataclass(slots=True)
-class Context:
-    """What the middlewares work out about one request once, for each other and for its handler."""
-
-    state: MockState  # what it works on: the mock's shared state, or its session's (see sessions.Sessions.enter)
-    path: str  # its path without a /__session/NAME prefix: the spec's path for the operation it reached
-    operation: str | None  # the operationId it was routed to; None outside the jobs API
-    session: str | None  # the session its path prefix named, if any
-    notes: list[str] = field(default_factory=list)  # what faults and Prefer did to its answer, for the journal
-    deliberate: bool = False  # its answer is one strict mode must let pass (an error given on purpose)
-
-
-CONTEXT = web.RequestKey("context", Context)
-
-
-def context_of(request: web.Request) -> Context:
-    """The request's context, made as it enters the pipeline (see mockserver.middlewares.Pipeline)."""
-    return request[CONTEXT]
-
-
-def state_of(request: web.Request) -> MockState:
-    """The state a request works on: its session's, or the mock's shared state when it names no session."""
-    try:
-        return request[CONTEXT].state
-    except KeyError:  # a request the middlewares never saw
-        return request.app[STATE]
-
-
-def inner_path(request: web.Request) -> str:
-    """A request's path without any session prefix: the spec's path for the operation it reached."""
-    try:
-        return request[CONTEXT].path
-    except KeyError:
-        return request.path

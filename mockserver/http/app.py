@@ -9,21 +9,25 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from jobspec import Spec, load_spec
-from mockserver import contract, control, data, docs, middlewares, persist, redirects
-from mockserver.auth import DEFAULT_USERS, Authenticator
-from mockserver.clock import Clock
 from mockserver.config import MockConfig
-from mockserver.cors import Cors
-from mockserver.errors import BadRequest
-from mockserver.faults import Faults
-from mockserver.guard import Guard, allowed_hosts
-from mockserver.http import MAX_BODY, dump, json_response
-from mockserver.journal import Journal
-from mockserver.limits import Limits
-from mockserver.sessions import SESSIONS, Sessions, add_prefix_routes
-from mockserver.state import STATE, MockState
-from mockserver.store import JobStore
-from mockserver.validation import ReferenceValidator, compile_validators
+from mockserver.domain import data, persist
+from mockserver.domain.auth import DEFAULT_USERS, Authenticator
+from mockserver.domain.clock import Clock
+from mockserver.domain.documents import dump
+from mockserver.domain.errors import BadRequest
+from mockserver.domain.faults import Faults
+from mockserver.domain.journal import Journal
+from mockserver.domain.limits import Limits
+from mockserver.domain.state import MockState
+from mockserver.domain.store import JobStore
+from mockserver.domain.validation import ReferenceValidator, compile_validators
+from mockserver.http import control, docs, pipeline, redirects, routes
+from mockserver.http.answers import MAX_BODY, json_response
+from mockserver.http.context import STATE
+from mockserver.http.cors import Cors
+from mockserver.http.guard import Guard, allowed_hosts
+from mockserver.http.saver import Saver
+from mockserver.http.sessions import SESSIONS, Sessions, add_prefix_routes
 
 
 def create_app(
@@ -33,13 +37,13 @@ def create_app(
     spec = spec or load_spec()
     config = config or MockConfig()
     state = _state(spec, config, clock or Clock(speed=config.speed))
-    saver = persist.Saver(state, config.state_file) if config.state_file is not None else None
+    saver = Saver(state, config.state_file) if config.state_file is not None else None
     sessions = Sessions(state, idle=config.session_idle, limit=config.max_sessions)
     app = web.Application(client_max_size=MAX_BODY)
     app[STATE] = state
     app[SESSIONS] = sessions
     add_prefix_routes(app)
-    operations = contract.add_routes(app, spec)
+    operations = routes.add_routes(app, spec)
     _add_spec_routes(app, spec)
     docs.add_routes(app)
     redirects.add_routes(app, control=config.control)
@@ -52,12 +56,12 @@ def create_app(
 
 
 def _pipeline(
-    state: MockState, saver: persist.Saver | None, sessions: Sessions, operations: Mapping[object, str]
-) -> middlewares.Pipeline:
-    """What every request passes through: the stages of `mockserver.middlewares`, as one middleware."""
+    state: MockState, saver: Saver | None, sessions: Sessions, operations: Mapping[object, str]
+) -> pipeline.Pipeline:
+    """What every request passes through: the stages of `mockserver.http.pipeline`, as one middleware."""
     spec, config = state.spec, state.config
     synced = saver is not None and config.state_sync == "always"
-    return middlewares.Pipeline(
+    return pipeline.Pipeline(
         operations=operations,
         cors=Cors(config.cors_origins),
         guard=Guard(allowed_hosts(config.host, config.allowed_hosts), config.cors_origins),

@@ -7,7 +7,8 @@ import math
 from aiohttp import hdrs, web
 
 from jobspec import Spec
-from mockserver.errors import (
+from mockserver.domain.documents import dump
+from mockserver.domain.errors import (
     BadRequest,
     InvalidCredentials,
     InvalidSession,
@@ -15,8 +16,9 @@ from mockserver.errors import (
     PathNotFound,
     Unauthorized,
 )
-from mockserver.http import Handler, base_url, dump, json_response, media_type, read_body
-from mockserver.state import PATH_PREFIX, MockState, context_of, inner_path, state_of
+from mockserver.domain.state import MockState
+from mockserver.http.answers import Handler, base_url, json_response, media_type, read_body
+from mockserver.http.context import PATH_PREFIX, context_of, inner_path, state_of
 
 # Nick mounts every view under any content path: /news/@jobs is /@jobs, /a/b/@jobs/{id}/abort too.
 # One or more path segments, none starting with "@" (a view), before the spec's own path.

@@ -21,14 +21,15 @@ from aiohttp.abc import AbstractMatchInfo
 from aiohttp.web_urldispatcher import AbstractResource, AbstractRoute, UrlMappingMatchInfo, _InfoDict
 from yarl import URL
 
-from mockserver.clock import Clock
-from mockserver.errors import ApiError, BadRequest, NotFound
-from mockserver.faults import Faults
-from mockserver.http import render
-from mockserver.journal import Journal
+from mockserver.domain.clock import Clock
+from mockserver.domain.errors import ApiError, BadRequest, NotFound
+from mockserver.domain.faults import Faults
+from mockserver.domain.journal import Journal
+from mockserver.domain.state import MockState, Template
+from mockserver.domain.store import JobStore
+from mockserver.http.answers import render
+from mockserver.http.context import PATH_PREFIX, PREFIXED, Context
 from mockserver.sessionclient import HEADER
-from mockserver.state import PATH_PREFIX, PREFIXED, Context, MockState, Template
-from mockserver.store import JobStore
 
 NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 IDLE_SECONDS = 600.0  # --session-idle: a session unused this long is forgotten

@@ -8,7 +8,7 @@ import random
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from mockserver.errors import ApiError, BadRequest
+from mockserver.domain.errors import ApiError, BadRequest
 
 KINDS = ("latency", "status", "drop", "trickle")
 

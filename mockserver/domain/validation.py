@@ -22,8 +22,8 @@ from openapi_core.datatypes import RequestParameters
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
 from jobspec import Operation, Spec
-from mockserver import documents
-from mockserver.errors import BadRequest
+from mockserver.domain import documents
+from mockserver.domain.errors import BadRequest
 
 JSON = "application/json"
 

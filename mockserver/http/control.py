@@ -13,14 +13,16 @@ from aiohttp import web
 from jobspec import Spec
 from jobspec.lifecycle import MAX_SECONDS, valid_seconds
 from jobspec.timestamps import LATEST_MS, timestamp
-from mockserver import documents
-from mockserver.errors import ApiError, BadRequest, NotFound
-from mockserver.http import Handler, dump, json_response, read_body
-from mockserver.journal import Query
-from mockserver.sessions import SESSIONS
-from mockserver.state import STATE, MockState, state_of
-from mockserver.store import describe, mock_settings_schema
-from mockserver.validation import compile_schema, schema_problems
+from mockserver.domain import documents
+from mockserver.domain.documents import dump
+from mockserver.domain.errors import ApiError, BadRequest, NotFound
+from mockserver.domain.journal import Query
+from mockserver.domain.state import MockState
+from mockserver.domain.store import describe, mock_settings_schema
+from mockserver.domain.validation import compile_schema, schema_problems
+from mockserver.http.answers import Handler, json_response, read_body
+from mockserver.http.context import STATE, state_of
+from mockserver.http.sessions import SESSIONS
 
 PREFIX = "/__mock__"
 JOURNAL_FILTERS = ("operation", "job", "status", "method", "since")
@@ -88,7 +90,7 @@ def new_job_schema(spec: Spec) -> dict[str, Any]:
 
 def control_document(spec: Spec) -> str:
     """control.yaml with what depends on the served spec filled in from it: a new job's fields, the states."""
-    document = yaml.safe_load(resources.files("mockserver").joinpath("control.yaml").read_text(encoding="utf-8"))
+    document = yaml.safe_load(resources.files("mockserver.http").joinpath("control.yaml").read_text(encoding="utf-8"))
     schemas = document["components"]["schemas"]
     field = spec.lifecycle.status_field
     state = {"$ref": "#/components/schemas/State"}
@@ -119,7 +121,7 @@ def guarded(handler: Handler) -> Handler:
 
 async def serve_live_view(request: web.Request) -> web.StreamResponse:
     """The live view: jobs and their states, with buttons that drive this API."""
-    page = resources.files("mockserver").joinpath("static/live.html").read_text(encoding="utf-8")
+    page = resources.files("mockserver.http").joinpath("static/live.html").read_text(encoding="utf-8")
     return web.Response(text=page, content_type="text/html")
 
 

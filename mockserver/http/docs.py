@@ -10,9 +10,10 @@ from pathlib import Path
 from aiohttp import web
 
 from jobspec import Lifecycle, diagram
-from mockserver.errors import NotFound
-from mockserver.http import base_url, dump, json_response
-from mockserver.state import STATE
+from mockserver.domain.documents import dump
+from mockserver.domain.errors import NotFound
+from mockserver.http.answers import base_url, json_response
+from mockserver.http.context import STATE
 
 ASSETS_PACKAGE = "drf_spectacular_sidecar"  # Swagger UI 5 (OpenAPI 3.1) as static files
 LIFECYCLE_SVG = "/docs/lifecycle.svg"
@@ -85,7 +86,7 @@ def add_routes(app: web.Application) -> None:
 
 async def serve_page(request: web.Request) -> web.StreamResponse:
     """The Swagger UI page."""
-    page = resources.files("mockserver").joinpath("static/docs.html").read_text(encoding="utf-8")
+    page = resources.files("mockserver.http").joinpath("static/docs.html").read_text(encoding="utf-8")
     return web.Response(text=page, content_type="text/html")
 
 

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
 
-import orjson
 from aiohttp import web
 
-from mockserver.errors import ApiError, PayloadTooLarge, RequestTimeout
-from mockserver.languages import DEFAULT, translate
+from mockserver.domain.documents import dump
+from mockserver.domain.errors import ApiError, PayloadTooLarge, RequestTimeout
+from mockserver.domain.languages import DEFAULT, translate
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 JSON = "application/json"
@@ -23,34 +21,6 @@ SAFE_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,
 def json_response(body: bytes, status: int = 200) -> web.Response:
     """A JSON response with `Content-Type: application/json; charset=utf-8`, as Express (and so Nick) sends it."""
     return web.Response(body=body, status=status, content_type=JSON, charset="utf-8")
-
-
-def dump(data: object) -> bytes:
-    """Compact JSON bytes (UTF-8, not \\u-escaped)."""
-    return encode(data)[0]
-
-
-def encode(data: object, keep: bool = False) -> tuple[bytes, bool]:
-    """Compact JSON bytes, and whether Python's encoder wrote them rather than orjson (see `decode`).
-
-    orjson is several times faster, but refuses integers beyond 64 bits, lone surrogates and keys
-    that are not strings, all of which a client can send inside `params`: Python's encoder writes
-    them as JSON allows. Bytes to `keep` are copied: orjson's hold the whole buffer it wrote them
-    into (4 KB for a 400-byte job: 100,000 jobs would take 390 MB instead of 40).
-    """
-    try:
-        encoded = orjson.dumps(data)
-    except TypeError:
-        return json.dumps(data, separators=(",", ":")).encode(), True
-    return (bytes(memoryview(encoded)) if keep else encoded), False
-
-
-def decode(raw: bytes, python: bool = False) -> Any:
-    """The value of JSON that `encode` wrote: by Python's decoder when Python's encoder wrote it.
-
-    orjson reads an integer beyond 64 bits as a float, silently: only Python's decoder gets it back exactly.
-    """
-    return json.loads(raw) if python else orjson.loads(raw)
 
 
 async def read_body(request: web.Request, seconds: float) -> bytes:
@@ -93,3 +63,11 @@ def render(error: ApiError, status: int | None = None, language: str = DEFAULT) 
     if error.closes:
         response.force_close()
     return response
+
+
+def client_address(request: web.Request) -> str:
+    """The client's address as Nick sees it behind one trusted proxy: the last `X-Forwarded-For` entry, else the peer."""
+    forwarded = request.headers.get("X-Forwarded-For")
+    if forwarded:
+        return forwarded.rsplit(",", 1)[-1].strip()
+    return request.remote or ""

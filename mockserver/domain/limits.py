@@ -14,11 +14,9 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from aiohttp import web
-
 from jobspec import Spec
 from jobspec.loader import RateLimit
-from mockserver.errors import ApiError
+from mockserver.domain.errors import ApiError
 
 MAX_ADDRESSES = 100_000  # client addresses counted at once per limit; beyond, the longest-idle are forgotten
 
@@ -108,22 +106,15 @@ class Limits:
         for limiter in self.by_operation.values():
             limiter.windows.clear()
 
-    def check(self, operation: str | None, request: web.Request) -> dict[str, str] | None:
-        """Count a request of a limited operation: the headers its answer carries; TooManyRequests past the limit."""
+    def check(self, operation: str | None, address: str) -> dict[str, str] | None:
+        """Count a request of a limited operation from a client address: the headers its answer carries;
+        TooManyRequests past the limit."""
         limiter = self.by_operation.get(operation) if operation is not None else None
         if limiter is None:
             return None
         now = time.monotonic()
-        window = limiter.hit(client_address(request), now)
+        window = limiter.hit(address, now)
         headers = limiter.headers(window, now)
         if window.hits > limiter.allowed:
             raise TooManyRequests(limiter.limit.body, {**headers, "Retry-After": headers["RateLimit-Reset"]})
         return headers
-
-
-def client_address(request: web.Request) -> str:
-    """The client's address as Nick sees it behind one trusted proxy: the last `X-Forwarded-For` entry, else the peer."""
-    forwarded = request.headers.get("X-Forwarded-For")
-    if forwarded:
-        return forwarded.rsplit(",", 1)[-1].strip()
-    return request.remote or ""

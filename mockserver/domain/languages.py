@@ -21,7 +21,7 @@ DEFAULT = "en"
 @functools.cache
 def translations() -> dict[str, dict[str, str]]:
     """language -> English message -> the message in that language (English needs none)."""
-    data = json.loads(resources.files("mockserver").joinpath("locales.json").read_text(encoding="utf-8"))
+    data = json.loads(resources.files("mockserver.domain").joinpath("locales.json").read_text(encoding="utf-8"))
     return {language: table for language, table in data.items() if not language.startswith("_")}
 
 

@@ -11,6 +11,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -28,10 +29,10 @@ from mockserver.domain.errors import ApiError
 from mockserver.domain.faults import parse_latency
 from mockserver.domain.validation import openapi_problem
 from mockserver.http.app import create_app
-from mockserver.http.connections import MockRunner
 from mockserver.http.cors import DEFAULT_ORIGINS, check_origins
 from mockserver.http.guard import check_host_names
 from mockserver.http.saver import SYNC_MODES
+from mockserver.http.serving import Serving
 from mockserver.reload import Reloader
 
 LEVELS = ("debug", "info", "warning", "error")
@@ -237,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Nick's development secret is short on purpose; PyJWT's warning about it would only be noise.
     warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
     try:
-        config = config_from(args)
+        config = replace(config_from(args), owns_process=True)  # this process is the mock's: see MockConfig
     except ValueError as exc:
         print(f"jobs-mock: {exc}", file=sys.stderr)
         return 2
@@ -303,17 +304,15 @@ def config_from(args: argparse.Namespace) -> MockConfig:
 
 async def serve(app: web.Application, config: MockConfig, spec_file: Path | None = None) -> None:
     """Serve `app` until a signal asks to stop, then shut down gracefully; with --reload, a new app on each edit."""
-    runner = _runner(app, config)
-    await runner.setup()
+    serving = _serving(app, config)
     # --reload hands the port to a new app: both listen for a moment, so the socket must allow a second one.
-    site = web.TCPSite(runner, config.host, config.port, reuse_port=True if config.reload else None)
-    await site.start()
+    await serving.start(config.host, config.port, reuse_port=True if config.reload else None, owns_loop=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    _announce(runner, config)
-    reloader = Reloader(runner, config, spec_file, read_spec, lambda new: _runner(new, config))
+    _announce(serving, config)
+    reloader = Reloader(serving, config, spec_file, read_spec, lambda new: _serving(new, config))
     watching = asyncio.create_task(reloader.watch()) if config.reload else None
     if config.reload and not reloader.files:
         logging.getLogger("mockserver.reload").warning(
@@ -326,22 +325,20 @@ async def serve(app: web.Application, config: MockConfig, spec_file: Path | None
             watching.cancel()
             await asyncio.gather(watching, return_exceptions=True)
         _say(config, "jobs-mock: shutting down")
-        await reloader.runner.cleanup()
+        await reloader.serving.stop()
 
 
-def _runner(app: web.Application, config: MockConfig) -> web.AppRunner:
+def _serving(app: web.Application, config: MockConfig) -> Serving:
     access_log = logging.getLogger("aiohttp.access") if config.log_level == "debug" else None
-    return MockRunner(
-        app, request_timeout=config.request_timeout, idle_timeout=config.idle_timeout, access_log=access_log
-    )
+    return Serving(app, request_timeout=config.request_timeout, idle_timeout=config.idle_timeout, access_log=access_log)
 
 
 def _token_query(config: MockConfig) -> str:
     return f"?token={quote(config.control_token)}" if config.control_token else ""
 
 
-def _announce(runner: web.AppRunner, config: MockConfig) -> None:
-    host, port = runner.addresses[0][:2]
+def _announce(serving: Serving, config: MockConfig) -> None:
+    host, port = serving.addresses[0][:2]
     url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     lines = [
         f"Listening on {url}",

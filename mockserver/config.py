@@ -36,6 +36,6 @@ class MockConfig:
     session_idle: float = 600.0  # seconds an unused session lives on (X-Mock-Session, /__session/NAME/)
     max_sessions: int = 1000  # sessions held at once; one more is a 503
     allowed_hosts: tuple[str, ...] = ()  # Host names to answer besides the loopback ones and --host; "*": any
-    rate_limits: tuple[
-        tuple[str, int], ...
-    ] = ()  # (the spec's x-rate-limit setting, requests per window); none: no limit
+    # (the spec's x-rate-limit setting, requests per window); none: no limit
+    rate_limits: tuple[tuple[str, int], ...] = ()
+    owns_process: bool = False  # its CLI: it may tune the garbage collector; embedded (LiveMock, create_app), never

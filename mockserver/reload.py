@@ -32,6 +32,7 @@ from mockserver.domain.validation import compile_schema, schema_problems
 from mockserver.http.app import create_app
 from mockserver.http.context import STATE
 from mockserver.http.saver import Saver
+from mockserver.http.serving import Serving
 
 WATCH_EVERY = 0.5  # seconds between looks at the files
 SETTLE = 0.1  # seconds to let an editor finish writing before the files are read
@@ -56,11 +57,11 @@ def stamps(paths: Iterable[Path]) -> dict[Path, Stamp]:
 class Reloader:
     """Watches the files of a running mock and swaps in a new app when they change and are valid."""
 
-    runner: web.AppRunner
+    serving: Serving
     config: MockConfig
     spec_file: Path | None
     read_spec: Callable[[Path | None], Spec]
-    make_runner: Callable[[web.Application], web.AppRunner]
+    make_serving: Callable[[web.Application], Serving]
 
     @property
     def files(self) -> list[Path]:
@@ -82,7 +83,7 @@ class Reloader:
     async def reload(self, changed: list[Path]) -> bool:
         """Build the new app from the files and serve it; False (and the old app kept) when they are invalid."""
         names = ", ".join(str(path) for path in changed) or "a watched file"
-        old = self.runner.app[STATE]
+        old = self.serving.app[STATE]
         try:
             app = self.build(old, data_changed=self.config.data in changed)
         except (DataError, SpecError, ValueError, ApiError, OSError) as exc:
@@ -112,12 +113,11 @@ class Reloader:
 
     async def swap(self, app: web.Application) -> None:
         """Serve `app` on the same address and port, then stop the old app (its requests in flight finish)."""
-        port = self.runner.addresses[0][1]
-        runner = self.make_runner(app)
-        await runner.setup()
-        await web.TCPSite(runner, self.config.host, port, reuse_port=True).start()
-        old, self.runner = self.runner, runner
-        await old.cleanup()
+        port = self.serving.addresses[0][1]
+        serving = self.make_serving(app)
+        await serving.start(self.config.host, port, reuse_port=True)
+        old, self.serving = self.serving, serving
+        await old.stop()
 
 
 def carry_jobs(old: MockState, new: MockState) -> None:

@@ -10,15 +10,14 @@ from dataclasses import replace
 from typing import Any
 
 import requests
-from aiohttp import web
 
 from jobspec import Spec
 from mockserver.config import MockConfig
 from mockserver.domain.clock import Clock
 from mockserver.domain.state import MockState
 from mockserver.http.app import create_app
-from mockserver.http.connections import MockRunner
 from mockserver.http.context import STATE
+from mockserver.http.serving import Serving
 from mockserver.sessionclient import MockSession, control_call
 
 
@@ -30,7 +29,7 @@ class LiveMock:
         self.app = create_app(spec, config=config, clock=clock)
         self.url = ""
         self._loop = asyncio.new_event_loop()
-        self._runner = MockRunner(self.app, request_timeout=config.request_timeout, idle_timeout=config.idle_timeout)
+        self._serving = Serving(self.app, request_timeout=config.request_timeout, idle_timeout=config.idle_timeout)
         self._thread = threading.Thread(target=self._loop.run_forever, name="live-mock", daemon=True)
         self._admin: requests.Session | None = None
 
@@ -46,17 +45,15 @@ class LiveMock:
         return self
 
     async def _start(self) -> None:
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
+        await self._serving.start("127.0.0.1", 0, owns_loop=True)  # its own loop, in its own thread
+        host, port = self._serving.addresses[0][:2]
         self.url = f"http://{host}:{port}"
 
     def stop(self) -> None:
         """Shut the server down and end its thread."""
         if self._admin is not None:
             self._admin.close()
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
+        asyncio.run_coroutine_threadsafe(self._serving.stop(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._loop.close()

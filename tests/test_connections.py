@@ -5,7 +5,6 @@ Raw sockets on loopback, as an attacker (or a broken client) would hold them.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import resource
 import socket
@@ -17,12 +16,10 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from aiohttp import web
 
 from benchmarks.jobs import make_jobs, write_jobs
 from mockserver.config import MockConfig
 from mockserver.domain.clock import Clock
-from mockserver.http.connections import MockRunner
 from mockserver.testing import LiveMock
 from tests.conftest import DOCUMENTED_ID
 from tests.helpers import fresh
@@ -97,7 +94,7 @@ def test_a_head_trickled_a_byte_at_a_time_is_cut_off_with_a_408(mock: LiveMock) 
     assert closed - opened <= REQUEST_TIMEOUT + 1.5, "the whole head had a deadline, not each byte"
     if received:  # the 408 goes out before the close; a reset may swallow it
         status, headers, body = _answer(received)
-        assert status == 408 and headers["content-type"] == "application/json"
+        assert status == 408 and headers["content-type"] == UTF8_JSON
         assert json.loads(body)["error"]["type"] == "Request timeout"
 
 
@@ -174,7 +171,7 @@ def _raw(mock: LiveMock, request: bytes) -> tuple[int, dict[str, str], bytes]:
     return _answer(received)
 
 
-def _nick_error(answer: tuple[int, dict[str, str], bytes], content_type: str = "application/json") -> dict[str, str]:
+def _nick_error(answer: tuple[int, dict[str, str], bytes], content_type: str = UTF8_JSON) -> dict[str, str]:
     """The typed error of an answer; the parser's own refusals go out as `application/json`, the routed ones as
     Express sends JSON (`content_type` then says so)."""
     status, headers, body = answer
@@ -316,17 +313,3 @@ def test_a_client_that_never_reads_its_answer_is_let_go(large_list_mock: LiveMoc
     assert requests.get(f"{mock.url}/openapi.json", timeout=5).status_code == 200
     entry = [e for e in mock.control("GET", "journal") if e["path"] == "/@jobs"][-1]
     assert "did not take the answer" in entry["note"]
-
-
-def test_the_mocks_runner_refuses_an_app_that_is_not_the_mocks() -> None:
-    """It calls the app's one middleware itself: an app without it would answer without the pipeline."""
-
-    async def set_up() -> None:
-        runner = MockRunner(web.Application(), request_timeout=1.0, idle_timeout=1.0)
-        try:
-            await runner.setup()
-        finally:
-            await runner.cleanup()
-
-    with pytest.raises(ValueError, match="one middleware"):
-        asyncio.run(set_up())

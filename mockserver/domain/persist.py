@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import tempfile
@@ -16,7 +15,7 @@ from mockserver.domain import documents
 from mockserver.domain.auth import Held
 from mockserver.domain.data import DataError, check_job, check_jobs, job_validator
 from mockserver.domain.errors import BadRequest
-from mockserver.domain.state import MockState
+from mockserver.domain.state import MockState, collector_paused
 from mockserver.domain.validation import compile_schema, schema_problems
 
 FORMAT = "jobs-mock-state"
@@ -145,14 +144,11 @@ def restore(state: MockState, saved: dict[str, Any], path: Path) -> None:
     behind = saved["clock"] - state.clock.now_ms()
     if behind > 0:
         state.clock.advance(min(behind / 1000, state.clock.room()))
-    gc.disable()  # as MockState.load does: no collections while the store fills, the jobs frozen out of sight after
     try:
-        state.store.restore(saved["jobs"], saved["pending"], state.clock.now_ms())
+        with collector_paused(state.config.owns_process):  # as MockState.load
+            state.store.restore(saved["jobs"], saved["pending"], state.clock.now_ms())
     except BadRequest as exc:
         raise _corrupt(path, exc.message) from None
-    finally:
-        gc.freeze()
-        gc.enable()
     if saved["version"] == VERSION:
         state.auth.restore({key: Held(login, expires) for key, (login, expires) in saved["tokens"].items()})
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import gc
 import itertools
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,25 @@ from mockserver.domain.store import JobStore
 from mockserver.domain.validation import OperationValidator
 
 TEMPLATES = 100  # scheduled jobs are modelled on at most this many starting jobs
+
+
+@contextmanager
+def collector_paused(owns_process: bool) -> Iterator[None]:
+    """While a store fills: the garbage collector paused, and the jobs frozen out of its sight after (a full
+    collection over 100,000 of them would stall the next requests for half a second).
+
+    Only where the mock owns the process (its CLI): a process the mock is embedded in (a test session
+    with `LiveMock`) keeps its collector as it set it, and every cycle collectable.
+    """
+    if not owns_process:
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.enable()
 
 
 @dataclass(frozen=True)
@@ -58,23 +78,18 @@ class MockState:
         """Fill the store with the starting jobs (unless not to `fill` it: a state file will) and start the schedule.
 
         The jobs are decoded one at a time, so that what the store keeps is not scattered among the
-        remains of a whole parsed document (100,000 jobs: 140 MB resident instead of 280 MB). The
-        garbage collector is paused meanwhile and the new jobs frozen out of its sight: a full
-        collection over them would otherwise stall the next requests for half a second.
+        remains of a whole parsed document (100,000 jobs: 140 MB resident instead of 280 MB). See
+        `collector_paused` for the garbage collector meanwhile.
         """
         if self.template is not None:
             self.store.share(self.template.store, self.clock.now_ms() - self.template.loaded_ms)
             return
         text = zlib.decompress(self.starting_jobs).decode()
         now = self.clock.now_ms()
-        gc.disable()
-        try:
+        with collector_paused(self.config.owns_process):
             self.store.load(documents.array(text) if fill else (), now)
             if self.config.schedule:
                 self.store.schedule(self.config.schedule, itertools.islice(documents.array(text), TEMPLATES), now)
-        finally:
-            gc.freeze()
-            gc.enable()
 
     def new_template(self, jobs: Iterable[Mapping[str, Any]] | None = None) -> Template:
         """`jobs` (default: the starting jobs, and the schedule) loaded into a store of their own, to be shared."""

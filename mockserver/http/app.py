@@ -49,7 +49,7 @@ def create_app(
     redirects.add_routes(app, control=config.control)
     if config.control:
         control.add_routes(app)
-    app.middlewares.append(_pipeline(state, saver, sessions, operations))
+    app.middlewares.append(pipeline.middleware(_pipeline(state, saver, sessions, operations)))
     if saver is not None:
         app.cleanup_ctx.append(saver.running)
     return app

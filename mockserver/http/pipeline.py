@@ -16,8 +16,7 @@ Each stage does one job; where it has a module of its own, its work is a functio
 
 then the handler. One middleware, not ten: each aiohttp middleware costs a coroutine and a call
 per request, and the profile of an abort found the chain of them costing more than the handler.
-The mock's runner calls this one directly (`mockserver.http.connections`), without aiohttp's machinery
-for middlewares; any other runner goes through that machinery to the same pipeline.
+`middleware` makes it one of aiohttp's (`web.middleware`).
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from typing import TypeGuard
+from typing import Any, TypeGuard
 
 from aiohttp import web
 
@@ -66,7 +65,6 @@ class Pipeline:
         self.operations = operations  # each route of the jobs API -> the operationId it serves (routes.add_routes)
         self.cors, self.guard, self.state, self.sessions = cors, guard, state, sessions
         self.strict, self.durable = strict, durable
-        self.__middleware_version__ = 1  # what @web.middleware marks: aiohttp calls it with the handler
 
     async def __call__(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         # The common path in one coroutine: each further await of a stage would cost every request a coroutine.
@@ -123,6 +121,16 @@ class Pipeline:
             "; ".join(context.notes),
         )
         return self.cors.finish(origin, response)
+
+
+def middleware(pipeline: Pipeline) -> Any:
+    """The pipeline as an aiohttp middleware."""
+
+    @web.middleware
+    async def run(request: web.Request, handler: Handler) -> web.StreamResponse:
+        return await pipeline(request, handler)
+
+    return run
 
 
 async def _before(context: Context, taken: list[Fault]) -> web.Response | None:

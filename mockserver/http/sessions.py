@@ -18,7 +18,6 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractMatchInfo
-from aiohttp.web_urldispatcher import AbstractResource, AbstractRoute, UrlMappingMatchInfo, _InfoDict
 from yarl import URL
 
 from mockserver.domain.clock import Clock
@@ -192,7 +191,7 @@ class Sessions(Sized):
 SESSIONS = web.AppKey("sessions", Sessions)
 
 
-class PrefixResource(AbstractResource):
+class PrefixResource(web.AbstractResource):
     """`/__session/NAME/...`: routed as `...` would be, the name noted for the session stage."""
 
     def __init__(self, router: web.UrlDispatcher) -> None:
@@ -203,13 +202,13 @@ class PrefixResource(AbstractResource):
     def canonical(self) -> str:
         return PATH_PREFIX.rstrip("/")
 
-    async def resolve(self, request: web.Request) -> tuple[UrlMappingMatchInfo | None, set[str]]:
+    async def resolve(self, request: web.Request) -> tuple[web.UrlMappingMatchInfo | None, set[str]]:
         name, slash, rest = request.rel_url.path[len(PATH_PREFIX) :].partition("/")
         if not request.rel_url.path.startswith(PATH_PREFIX) or not slash:
             return None, set()
         inner = URL.build(path="/" + rest, query_string=request.rel_url.query_string)
         match: AbstractMatchInfo = await self._router.resolve(request.clone(rel_url=inner))
-        if not isinstance(match, UrlMappingMatchInfo) or match.http_exception is not None:
+        if not isinstance(match, web.UrlMappingMatchInfo) or match.http_exception is not None:
             error = match.http_exception
             return None, set(getattr(error, "allowed_methods", ()) or ())
         request[PREFIXED] = (name, "/" + rest)
@@ -221,7 +220,7 @@ class PrefixResource(AbstractResource):
     def add_prefix(self, prefix: str) -> None:
         raise NotImplementedError("the session prefix resource belongs to the top application")
 
-    def get_info(self) -> _InfoDict:
+    def get_info(self) -> Any:  # aiohttp types it with a private TypedDict
         return {"prefix": PATH_PREFIX}
 
     def raw_match(self, path: str) -> bool:
@@ -230,7 +229,7 @@ class PrefixResource(AbstractResource):
     def __len__(self) -> int:
         return 0
 
-    def __iter__(self) -> Iterator[AbstractRoute]:
+    def __iter__(self) -> Iterator[web.AbstractRoute]:
         return iter(())
 
 

@@ -26,7 +26,7 @@ class MockConfig:
     log_level: str = "info"
     log_format: str = "text"  # "json": one JSON object per log line
     reload: bool = False  # watch the spec, data and users files and serve their edits (cli.serve)
-    cors_origins: tuple[str, ...] = ("http://localhost:3000",)
+    cors_origins: tuple[str, ...] = ("http://localhost:3000",)  # Nick's frontend
     faults: tuple[dict[str, Any], ...] = ()
     state_file: Path | None = None
     state_sync: str = "interval"  # "interval": saved four times a second; "always": before each answer

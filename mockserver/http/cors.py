@@ -9,7 +9,6 @@ from aiohttp import hdrs, web
 from mockserver.domain.errors import ApiError
 from mockserver.http.answers import render
 
-DEFAULT_ORIGINS = ("http://localhost:3000",)  # Nick's frontend
 ALLOW_HEADERS = "Authorization, Content-Type, X-Mock-Session"  # the last: a session per browser context
 EXPOSE_HEADERS = "Allow, Content-Length, Content-Type"
 MAX_AGE = "3600"  # Nick's cors.maxAge (config.ts: `maxAge: 3600`)

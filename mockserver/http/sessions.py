@@ -31,8 +31,6 @@ from mockserver.http.context import PATH_PREFIX, PREFIXED, Context
 from mockserver.sessionclient import HEADER
 
 NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
-IDLE_SECONDS = 600.0  # --session-idle: a session unused this long is forgotten
-MAX_SESSIONS = 1000  # --max-sessions
 
 
 class TooManySessions(ApiError):
@@ -78,7 +76,7 @@ class Entry:
 class Sessions(Sized):
     """The named sessions, least recently used first; idle ones expire as others are used."""
 
-    def __init__(self, base: MockState, *, idle: float = IDLE_SECONDS, limit: int = MAX_SESSIONS) -> None:
+    def __init__(self, base: MockState, *, idle: float, limit: int) -> None:
         self.base, self.idle, self.limit = base, idle, limit
         self.named: OrderedDict[str, Entry] = OrderedDict()
         self._starting: Template | None = None

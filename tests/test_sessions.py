@@ -167,12 +167,12 @@ def test_bad_names_and_bodies_are_400s(admin: requests.Session, mock: LiveMock) 
 
 def test_the_limit_is_a_503_naming_it_and_idle_sessions_expire(tight: LiveMock) -> None:
     tight.session("a"), tight.session("b")
-    refused = requests.get(f"{tight.url}/__mock__/jobs", headers={"X-Mock-Session": "c"}, timeout=10)
+    refused = requests.post(f"{tight.url}/__mock__/reset", headers={"X-Mock-Session": "c"}, json={}, timeout=10)
     error = _error(refused, 503)
     assert error["type"] == "Too many sessions" and "--max-sessions 2" in error["message"]
     assert refused.headers["Retry-After"] == "1"  # the oldest session is idle for at most 0.3 s more
     time.sleep(0.4)
-    assert requests.get(f"{tight.url}/__mock__/jobs", headers={"X-Mock-Session": "c"}, timeout=10).status_code == 200
+    assert requests.post(f"{tight.url}/__mock__/reset", headers={"X-Mock-Session": "c"}, json={}, timeout=10).ok
     assert [s["name"] for s in tight.control("GET", "sessions")["sessions"]] == ["c"]  # a and b expired
 
 
@@ -225,3 +225,41 @@ def test_a_foreign_host_starts_no_session(mock: LiveMock) -> None:
     )
     assert _error(refused, 403)
     assert "rebound" not in [s["name"] for s in mock.control("GET", "sessions")["sessions"]]
+
+
+def test_a_session_prefix_inside_a_session_prefix_names_no_path_and_changes_nothing(mock: LiveMock) -> None:
+    victim = mock.session("victim")
+    before = [(s["name"], s["jobs"], s["shared"]) for s in mock.control("GET", "sessions")["sessions"]]
+    assert ("victim", STARTING_JOBS, True) in before
+    for tail in ("faults", "jobs", "clock/advance", "sessions", "reset"):
+        attack = requests.post(
+            f"{victim.url}/__session/x/__mock__/{tail}",
+            headers={"Origin": "http://evil.example", "Content-Type": "text/plain"},
+            data='{"operation": "getJobs", "status": 500, "seconds": 9999, "name": "y"}',
+            timeout=10,
+        )
+        assert attack.status_code == 404, (tail, attack.text)
+    after = [(s["name"], s["jobs"], s["shared"]) for s in mock.control("GET", "sessions")["sessions"]]
+    assert after == before, "no session started or changed (no session x, victim's jobs still shared)"
+    assert requests.get(f"{victim.url}/__mock__/faults", timeout=10).json() == []
+
+
+def test_requests_no_other_site_could_not_send_start_no_session() -> None:
+    with LiveMock(config=MockConfig(max_sessions=5)) as server:
+        for number in range(10):  # a page's <img>, with or without Sec-Fetch-Site; and the jobs API without a token
+            requests.get(f"{server.url}/__session/evil{number}/openapi.json", timeout=10)
+            requests.get(f"{server.url}/__session/evil{number}/@jobs", timeout=10)
+            requests.get(f"{server.url}/@jobs", headers={"X-Mock-Session": f"evil{number}"}, timeout=10)
+        login = {"login": "admin", "password": "admin"}
+        cross = {"Sec-Fetch-Site": "cross-site"}
+        requests.post(f"{server.url}/__session/evil-x/@login", json=login, headers=cross, timeout=10)
+        requests.post(f"{server.url}/__session/evil-t/@login", data='{"login": "admin"}', timeout=10)  # no JSON type
+        assert server.control("GET", "sessions")["sessions"] == []
+        unknown = requests.get(f"{server.url}/__session/evil1/__mock__/jobs", timeout=10)
+        assert unknown.status_code == 404 and "No session 'evil1'" in unknown.text
+        # What a test run of one's own sends does start one: a login as JSON, or a token the mock holds.
+        token = requests.post(f"{server.url}/__session/mine/@login", json=login, timeout=10).json()["token"]
+        bearer = {"Authorization": f"Bearer {token}", "X-Mock-Session": "other"}
+        assert requests.get(f"{server.url}/@jobs", headers=bearer, timeout=10).status_code == 200
+        names = {session["name"] for session in server.control("GET", "sessions")["sessions"]}
+    assert names == {"mine", "other"}

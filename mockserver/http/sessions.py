@@ -20,6 +20,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractMatchInfo
 from yarl import URL
 
+from mockserver.domain.auth import SCHEME, digest
 from mockserver.domain.clock import Clock
 from mockserver.domain.errors import ApiError, BadRequest, NotFound
 from mockserver.domain.faults import Faults
@@ -29,6 +30,9 @@ from mockserver.domain.store import JobStore
 from mockserver.http.answers import render
 from mockserver.http.context import PATH_PREFIX, PREFIXED, Context
 from mockserver.sessionclient import HEADER
+
+CONTROL_PREFIX = "/__mock__/"  # the control API, under a session's prefix too
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
@@ -79,6 +83,8 @@ class Sessions(Sized):
     def __init__(self, base: MockState, *, idle: float, limit: int) -> None:
         self.base, self.idle, self.limit = base, idle, limit
         self.named: OrderedDict[str, Entry] = OrderedDict()
+        # The operations that start a session: those without credentials that change something (the login).
+        self.logins = {name for name, op in base.spec.operations.items() if op.definition.get("security") == []}
         self._starting: Template | None = None
 
     def __len__(self) -> int:
@@ -88,16 +94,39 @@ class Sessions(Sized):
         """Make the session the request names (header, else path prefix) the state its context holds.
 
         None when it names none, or its session is found or started; otherwise the refusal (a bad
-        name, too many sessions).
+        name, too many sessions). A session a request names is started only by a request no other
+        site's page can send: one with a token the mock holds, a login sent as JSON, or a change
+        through the control API (whose guard keeps other sites' pages out). Anything else (a page's
+        `<img>` of `/__session/N/openapi.json`, a request without credentials) is answered from the
+        mock's shared state and starts nothing: no page can fill --max-sessions.
         """
         name = request.headers.get(HEADER)
         if name is None and (name := context.session) is None:  # the whole cost for a request that names no session
             return None
         try:
+            entry = self.named.get(name)
+            if entry is None and not self.may_start(request, context):
+                check_name(name)
+                if context.path.startswith(CONTROL_PREFIX):  # not the shared state's jobs, shown as the session's
+                    raise NotFound(f"No session {name!r}: a session starts with a change, a login or a token.")
+                return None  # an answer that depends on no session's data: 401s, the spec, the docs
             context.state = self.find(name)
         except ApiError as error:
             return render(error)
         return None
+
+    def may_start(self, request: web.Request, context: Context) -> bool:
+        """Whether a request may start the session it names (see `enter`)."""
+        if request.headers.get("Sec-Fetch-Site") == "cross-site":  # a browser says another site's page sent it
+            return False
+        changes = request.method not in SAFE_METHODS
+        if changes and context.path.startswith(CONTROL_PREFIX):
+            return True
+        if changes and context.operation in self.logins and request.content_type == "application/json":
+            return True  # a page of another site cannot send JSON without a preflight the mock refuses
+        authorization = request.headers.get("Authorization", "")
+        token = authorization.removeprefix(SCHEME)
+        return token != authorization and digest(token) in self.base.auth.tokens.held
 
     def find(self, name: str) -> MockState:
         """The session `name`, started from the starting data on first use."""
@@ -203,6 +232,8 @@ class PrefixResource(web.AbstractResource):
     async def resolve(self, request: web.Request) -> tuple[web.UrlMappingMatchInfo | None, set[str]]:
         name, slash, rest = request.rel_url.path[len(PATH_PREFIX) :].partition("/")
         if not request.rel_url.path.startswith(PATH_PREFIX) or not slash:
+            return None, set()
+        if ("/" + rest).startswith(PATH_PREFIX):  # one session per request: a prefix inside a prefix names no path
             return None, set()
         inner = URL.build(path="/" + rest, query_string=request.rel_url.query_string)
         match: AbstractMatchInfo = await self._router.resolve(request.clone(rel_url=inner))

@@ -78,11 +78,34 @@ def retry_resumes(document: Document) -> None:
     retry.update(to="running", changes={"started": "$now", "finished": None, "result": {}})
 
 
+RENAMED = {"created": "queued", "completed": "succeeded"}
+
+
+def renamed_states(document: Document) -> None:
+    """(e) A deployment whose lifecycle names its states otherwise: queued and succeeded."""
+
+    def name(state: str) -> str:
+        return RENAMED.get(state, state)
+
+    lifecycle = document["x-job-lifecycle"]
+    lifecycle["states"] = {name(state): body for state, body in lifecycle["states"].items()}
+    lifecycle["initial"], lifecycle["terminal"] = name(lifecycle["initial"]), [name(s) for s in lifecycle["terminal"]]
+    for transition in lifecycle["transitions"]:
+        transition["from"], transition["to"] = name(transition["from"]), name(transition["to"])
+    for refusal in lifecycle["refusals"]:
+        refusal["from"] = [name(state) for state in refusal["from"]]
+    lifecycle["removal"]["from"] = [name(state) for state in lifecycle["removal"]["from"]]
+    lifecycle["worker"]["states"] = {name(state): body for state, body in lifecycle["worker"]["states"].items()}
+    enum = document["components"]["schemas"]["JobStatus"]
+    enum["enum"] = [name(state) for state in enum["enum"]]
+
+
 VARIANTS: dict[str, Callable[[Document], None]] = {
     "locked-refusals": locked_refusals,
     "cancel-queued": cancel_queued,
     "expiring-worker": expiring_worker,
     "retry-resumes": retry_resumes,
+    "renamed-states": renamed_states,
     "documented-405": documented_405,
 }
 

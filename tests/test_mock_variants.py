@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 import requests
 
+from conformance.cli import main as conformance
 from jobspec import load_spec
 from mockserver.config import MockConfig
 from mockserver.domain.clock import Clock
 from mockserver.testing import LiveMock
 from tests.helpers import spec_copy, typed_error_response
-from tests.spec_variants import documented_405
+from tests.spec_variants import documented_405, write_variant
 
 Document = dict[str, Any]
 
@@ -204,3 +205,18 @@ def test_a_copy_documenting_405_on_a_path_gets_405_with_allow_there_and_404_else
     assert (elsewhere.status_code, elsewhere.json()) == (404, {"error": "Not found: /@jobs"})
     assert "Allow" not in elsewhere.headers
     assert admin.get(f"{mock.url}/@jobs/{job['uuid']}").json()["status"] == "created"
+
+
+def test_a_copy_whose_states_are_named_otherwise_starts_alone_with_jobs_in_its_own_states(tmp_path: Path) -> None:
+    # Issue 27, item 19: no --data file of its own needed; the built-in jobs are made over into its states.
+    variant = write_variant("renamed-states", tmp_path)
+    spec = load_spec(variant)
+    with LiveMock(spec, config=MockConfig(frozen=True), clock=Clock(manual=True)) as mock:
+        token = requests.post(f"{mock.url}/@login", json={"login": "admin", "password": "admin"}).json()["token"]
+        jobs = requests.get(f"{mock.url}/@jobs", headers={"Authorization": f"Bearer {token}"}).json()
+        suite = ["--base-url", mock.url, "--spec", str(variant), "--fixtures", "mock", "--phases", "lifecycle", "-q"]
+        assert conformance(suite) == 0, "the suite given the copy finds the mock given the copy conformant"
+        assert mock.errors() == []
+    statuses = {job[spec.lifecycle.status_field] for job in jobs}
+    assert statuses == set(spec.lifecycle.states) == {"queued", "running", "succeeded", "failed", "aborted"}
+    assert not [job for job in jobs if job["status"] == "queued" and (job["started"] or job["finished"])]

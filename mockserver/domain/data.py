@@ -10,10 +10,13 @@ from typing import Any
 import yaml
 
 from jobspec import Spec
+from jobspec.invariants import job_in_state
 from mockserver.domain import documents
 from mockserver.domain.auth import User
 from mockserver.domain.store import describe
 from mockserver.domain.validation import compile_schema, schema_problems
+
+BUILT_IN_NOW_MS = 1_648_933_200_000  # 2022-04-02T21:00:00.000Z: after the built-in jobs' own times
 
 
 class DataError(ValueError):
@@ -49,10 +52,32 @@ def _entries(document: Any, key: str, path: Path) -> list[Any]:
 def load_jobs(spec: Spec, path: Path | None) -> tuple[list[dict[str, Any]], Path]:
     """The starting jobs and where they came from, each checked against the spec's Job schema.
 
-    The lifecycle's invariants are checked as the store takes them (see `MockState.load`).
+    The lifecycle's invariants are checked as the store takes them (see `MockState.load`). The
+    built-in jobs are the packaged spec's; a spec whose lifecycle names its states otherwise (a
+    deployment's own copy) gets them made over into its own states, so that the mock starts on any
+    valid spec alone.
     """
     source = path or Path(str(resources.files("mockserver.domain").joinpath("data.yaml")))
-    return check_jobs(spec, read_document(source), source), source
+    document = read_document(source)
+    if path is None:
+        document = fitted(spec, _entries(document, "jobs", source))
+    return check_jobs(spec, document, source), source
+
+
+def fitted(spec: Spec, jobs: list[Any]) -> list[Any]:
+    """The built-in jobs as they are where the spec's lifecycle has their states; else each made over into one of its
+    states in turn (its other fields kept where the spec's Job schema has them, its timestamps as the state needs)."""
+    lifecycle = spec.lifecycle
+    if all(isinstance(job, dict) and job.get(lifecycle.status_field) in lifecycle.states for job in jobs):
+        return jobs
+    known = set(spec.schema("Job").get("properties", {}))
+    states = list(lifecycle.states)
+    made = []
+    for index, job in enumerate(jobs):
+        later = set(lifecycle.invariants.ordered_timestamps[1:])  # set or null as the new state says
+        base = {k: v for k, v in job.items() if k in known and k != lifecycle.status_field and k not in later}
+        made.append(job_in_state(lifecycle, states[index % len(states)], base, BUILT_IN_NOW_MS))
+    return made
 
 
 def check_jobs(spec: Spec, document: Any, source: Path) -> list[dict[str, Any]]:

@@ -227,6 +227,11 @@ class Lifecycle:
             return dict(self.worker_error_default)
         return {key: message if isinstance(value, str) else value for key, value in self.worker_error_default.items()}
 
+    def worker_ends(self) -> tuple[str, ...]:
+        """The terminal states the worker itself can end a job in, in the order of the states."""
+        ends = {t.target for t in self.transitions if t.trigger.is_worker and t.target in self.terminal}
+        return tuple(state for state in self.states if state in ends)
+
     def client_transitions(self) -> tuple[Transition, ...]:
         """The transitions a client triggers with an operation."""
         return tuple(t for t in self.transitions if not t.trigger.is_worker)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -263,3 +266,33 @@ def test_requests_no_other_site_could_not_send_start_no_session() -> None:
         assert requests.get(f"{server.url}/@jobs", headers=bearer, timeout=10).status_code == 200
         names = {session["name"] for session in server.control("GET", "sessions")["sessions"]}
     assert names == {"mine", "other"}
+
+
+def test_a_request_naming_two_sessions_is_refused_naming_both(mock: LiveMock) -> None:
+    # Issue 27, item 20: the header's session served with the prefix's URL in @id; the first of two headers won.
+    one, two = mock.session(), mock.session()
+    token = requests.post(f"{mock.url}/@login", json={"login": "admin", "password": "admin"}, timeout=10).json()
+    bearer = {"Authorization": f"Bearer {token['token']}"}
+    mixed = requests.get(f"{one.url}/@jobs/{DOCUMENTED_ID}", headers={**bearer, "X-Mock-Session": two.name}, timeout=10)
+    error = _error(mixed, 400)
+    assert error["type"] == "Bad Request" and ", ".join(sorted([one.name, two.name])) in error["message"]
+    parts = urlsplit(mock.url)
+    connection = http.client.HTTPConnection(parts.netloc, timeout=10)
+    connection.putrequest("GET", "/@jobs")
+    for name, value in [*bearer.items(), ("X-Mock-Session", one.name), ("X-Mock-Session", two.name)]:
+        connection.putheader(name, value)
+    connection.endheaders()
+    twice = connection.getresponse()
+    assert twice.status == 400 and json.loads(twice.read())["error"]["type"] == "Bad Request"
+    connection.close()
+    same = requests.get(f"{two.url}/@jobs/{DOCUMENTED_ID}", headers={**bearer, "X-Mock-Session": two.name}, timeout=10)
+    assert same.status_code == 200 and same.json()["@id"] == f"{two.url}/@jobs/{DOCUMENTED_ID}"
+
+
+def test_params_mock_outcome_names_only_a_state_the_worker_can_end_a_job_in(mock: LiveMock) -> None:
+    refused = requests.post(f"{mock.url}/__mock__/jobs", json={"params": {"mock": {"outcome": "running"}}}, timeout=10)
+    assert "is not one of" in _error(refused, 400)["message"]
+    for end in LIFECYCLE.worker_ends():
+        assert (
+            requests.post(f"{mock.url}/__mock__/jobs", json={"params": {"mock": {"outcome": end}}}).status_code == 201
+        )

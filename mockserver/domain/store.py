@@ -390,13 +390,15 @@ def mock_settings_schema(lifecycle: Lifecycle) -> dict[str, Any]:
         }
         for step in lifecycle.worker.values()
     }
-    ends = sorted({t.target for t in lifecycle.transitions if t.trigger.is_worker}, key=list(lifecycle.states).index)
     return {
         "type": "object",
         "description": "What the mock's worker does with this job (outside the contract).",
         "properties": {
             **waits,
-            OUTCOME: {"enum": ends, "description": "The state the worker moves the job to, where it has a choice."},
+            OUTCOME: {
+                "enum": list(lifecycle.worker_ends()),
+                "description": "The state the worker ends the job in (one it can end a job in).",
+            },
             RESULT: {"type": "object", "description": "The job's result when it completes ($output)."},
             ERROR: {"type": "string", "description": "The error message when it fails ($error)."},
         },

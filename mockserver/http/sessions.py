@@ -104,6 +104,12 @@ class Sessions(Sized):
         if name is None and (name := context.session) is None:  # the whole cost for a request that names no session
             return None
         try:
+            named = {*request.headers.getall(HEADER, []), *([context.session] if context.session else [])}
+            if len(named) > 1 or len(request.headers.getall(HEADER, [])) > 1:  # never one of them, silently
+                raise BadRequest(
+                    f"the request names more than one session ({HEADER} headers, a {PATH_PREFIX}NAME/ prefix): "
+                    f"{', '.join(sorted(named))}; name one"
+                )
             entry = self.named.get(name)
             if entry is None and not self.may_start(request, context):
                 check_name(name)

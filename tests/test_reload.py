@@ -67,7 +67,9 @@ class Running:
 def running(tmp_path: Path) -> Iterator[Running]:
     mock = Running(tmp_path)
     shutil.copy(packaged_spec_path(), mock.spec)
-    documented = yaml.safe_load((Path(__file__).parent.parent / "mockserver" / "domain" / "data.yaml").read_text())["jobs"][0]
+    documented = yaml.safe_load((Path(__file__).parent.parent / "mockserver" / "domain" / "data.yaml").read_text())[
+        "jobs"
+    ][0]
     mock.data.write_text(yaml.safe_dump({"jobs": [documented]}))
     mock.users.write_text(
         yaml.safe_dump({"users": [{"login": "admin", "password": "admin", "fullname": "A", "manageJobs": True}]})

@@ -24,13 +24,13 @@ import yaml
 
 from conformance.cli import main
 from conformance.phases import PHASES, schema
-from conformance.runner import expected_cells
 from jobspec import load_spec
 from jobspec.loader import packaged_spec_path
 from mockserver.config import MockConfig
 from mockserver.testing import LiveMock
 from tests.fakejobs import FORBIDDEN_USER, Violation, serve
 from tests.helpers import fresh, processes
+from verdicts.coverage import expected_cells
 
 SCRIPT = Path(__file__).parent / "scripts" / "make_job.py"
 FORBIDDEN = ["--forbidden-login", FORBIDDEN_USER[0], "--forbidden-password", FORBIDDEN_USER[1]]

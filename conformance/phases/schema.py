@@ -31,15 +31,17 @@ from schemathesis.engine import events, from_schema
 from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER
 from schemathesis.schemas import BaseSchema
 
-from conformance import checks as _checks  # noqa: F401  (registers the custom checks)
-from conformance.client import VARIABLE_PREFIX, SetupError, request_headers
+from conformance.client import SetupError, request_headers
 from conformance.fixtures import Unavailable, make_fixtures
 from conformance.options import AUTO_PROCESSES, Options
-from conformance.results import Finding, Results
-from conformance.target import Progress, Target, find_operations
-from conformance.target import session_operations as spec_session_operations
+from conformance.phases import schemathesis_checks as _checks  # noqa: F401  (registers the custom checks)
+from conformance.target import Progress, Target
 from conformance.transport import BoundedTransport
 from jobspec import Operation, Spec
+from jobspec.operations import find_operations
+from jobspec.operations import session_operations as spec_session_operations
+from verdicts.exchanges import VARIABLE_PREFIX
+from verdicts.results import Finding, Results
 
 PHASE = "schema"
 TESTING_PHASES = ["examples", "coverage", "fuzzing", "stateful"]

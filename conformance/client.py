@@ -9,6 +9,7 @@ from urllib.parse import SplitResult, urlsplit
 
 import requests
 
+from conformance.options import Options
 from conformance.transport import BoundedAdapter, DeadlineExceeded, RateLimited, ResponseTooLarge, bounded_session
 from jobspec.loader import RateLimit
 from verdicts.exchanges import EXCERPT, MIN_SECRET, TOKEN_FIELD, VARIABLE_PREFIX, Exchange, Request, Response
@@ -189,6 +190,13 @@ class Client:
                 f"login as {login!r} failed: POST {path} answered {response.status} {shown!r}; check {flags}"
             )
         raise SetupError(not_the_api(self, exchange))
+
+
+def make_client(options: Options) -> Client:
+    """The suite's client for the deployment, with the deadline, cap, headers and TLS the options give."""
+    adapter = BoundedAdapter(options.timeout, options.max_response_bytes)
+    verify: bool | str = str(options.cacert) if options.cacert else not options.insecure
+    return Client(options.base_url, adapter=adapter, headers=options.header, verify=verify)
 
 
 SAME_SECOND_TRIES = 2  # logins sent again when a deployment hands back the run's own token (see new_session)

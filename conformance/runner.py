@@ -12,12 +12,11 @@ import time
 import traceback
 
 from conformance import budget
-from conformance.client import Client, SetupError, mask_url, setup_problem
+from conformance.client import Client, SetupError, make_client, mask_url, setup_problem
 from conformance.fixtures import make_fixtures
 from conformance.options import Options
 from conformance.phases import PHASES
 from conformance.target import Progress, Target
-from conformance.transport import BoundedAdapter
 from jobspec import LifecycleError, Spec, SpecError, load_spec
 from jobspec.operations import find_operations
 from verdicts.coverage import columns, expected_cells
@@ -32,13 +31,6 @@ def load(options: Options) -> Spec:
         return load_spec(options.spec)
     except (SpecError, LifecycleError, OSError) as exc:
         raise SetupError(f"{options.flag('spec')}: {exc}") from None
-
-
-def make_client(options: Options) -> Client:
-    """The suite's client for the deployment, with the deadline, cap, headers and TLS the options give."""
-    adapter = BoundedAdapter(options.timeout, options.max_response_bytes)
-    verify: bool | str = str(options.cacert) if options.cacert else not options.insecure
-    return Client(options.base_url, adapter=adapter, headers=options.header, verify=verify)
 
 
 def connect(options: Options, spec: Spec, results: Results, progress: Progress) -> Target:

@@ -25,7 +25,7 @@ from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER
 from schemathesis.schemas import BaseSchema
 
 from conformance import pool
-from conformance.client import SetupError, request_headers
+from conformance.client import SetupError, make_client, request_headers
 from conformance.fixtures import Unavailable, make_fixtures
 from conformance.options import AUTO_PROCESSES, Options
 from conformance.phases import schemathesis_checks as _checks  # noqa: F401  (registers the custom checks)
@@ -218,8 +218,6 @@ def _handover(target: Target, task: Task, number: int) -> Handover:
 
 def _helper(handover: Handover) -> Handed:
     """A task run in a helper process, against the same deployment with the run's token and jobs."""
-    from conformance.runner import make_client  # the runner imports the phases: by now, it is loaded
-
     options, spec = handover.options, handover.spec
     client = make_client(options)
     client.token = handover.token

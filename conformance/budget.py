@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
-from conformance.client import Exchange
 from conformance.options import Options
 from conformance.phases import PHASES
 from jobspec import Spec
 from jobspec.loader import RateLimit
+from verdicts.exchanges import Exchange
 
 
 def planned(spec: Spec, options: Options, phases: Iterable[str]) -> Counter[str]:

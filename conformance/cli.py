@@ -18,8 +18,8 @@ from rich.markup import escape
 
 from conformance.client import SetupError
 from conformance.options import OPTIONS, OptionError, Options, argparse_settings, parse
-from conformance.report import Report, render, to_html, to_json, to_junit, to_markdown
 from conformance.runner import run
+from verdicts.report import Report, render, to_html, to_json, to_junit, to_markdown
 
 USAGE_ERROR = 2
 INTERRUPTED = 130  # 128 + SIGINT, as shells report it

@@ -22,8 +22,8 @@ from typing import NoReturn
 import requests
 
 from conformance import drift
-from conformance.target import find_operations
 from jobspec import SpecError, load_spec
+from jobspec.operations import find_operations
 
 USAGE_ERROR = 2
 SECRET_ENV = "JOBS_JWT_SECRET"

@@ -31,10 +31,10 @@ import pytest
 from conformance.options import OPTIONS, OptionError, Options, argparse_settings, parse
 
 if TYPE_CHECKING:
-    from conformance.results import CheckResult
     from conformance.runner import Run
     from mockserver.config import MockConfig
     from mockserver.testing import LiveMock
+    from verdicts.results import CheckResult
 
 pytest_plugins = ["conformance.mock_session"]  # the jobs_mock_session fixture: a fresh mock session per test
 PREFIX = "--jobs-"
@@ -82,8 +82,8 @@ def expected_items(options: Options) -> list[tuple[str, str]]:
     """(phase, group) of every test: a check name, or an operation for the schema phase."""
     from conformance.client import SetupError
     from conformance.phases import PHASES
-    from conformance.results import SETUP
     from conformance.runner import chosen, load
+    from verdicts.results import SETUP
 
     try:
         spec = load(options)
@@ -108,7 +108,7 @@ def jobs_run(pytestconfig: pytest.Config) -> Run:
 def results_of(run: Run, phase: str, group: str) -> list[CheckResult]:
     """Run the suite up to `phase` (once) and return the results this test stands for."""
     from conformance.phases import PHASES
-    from conformance.results import SETUP
+    from verdicts.results import SETUP
 
     report = run.until(None if phase == SETUP else phase)
     if report.error:

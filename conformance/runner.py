@@ -12,16 +12,17 @@ import time
 import traceback
 
 from conformance import budget
-from conformance.client import MIN_SECRET, Client, Exchange, SetupError, mask_url, setup_problem
+from conformance.client import Client, SetupError, make_client, mask_url, setup_problem
 from conformance.fixtures import make_fixtures
 from conformance.options import Options
 from conformance.phases import PHASES
-from conformance.phases.lifecycle import WORKER
-from conformance.report import Report
-from conformance.results import SETUP, Results
-from conformance.target import Progress, Target, find_operations
-from conformance.transport import BoundedAdapter
+from conformance.target import Progress, Target
 from jobspec import LifecycleError, Spec, SpecError, load_spec
+from jobspec.operations import find_operations
+from verdicts.coverage import columns, expected_cells
+from verdicts.exchanges import MIN_SECRET, Exchange
+from verdicts.report import Report
+from verdicts.results import SETUP, Results
 
 
 def load(options: Options) -> Spec:
@@ -30,13 +31,6 @@ def load(options: Options) -> Spec:
         return load_spec(options.spec)
     except (SpecError, LifecycleError, OSError) as exc:
         raise SetupError(f"{options.flag('spec')}: {exc}") from None
-
-
-def make_client(options: Options) -> Client:
-    """The suite's client for the deployment, with the deadline, cap, headers and TLS the options give."""
-    adapter = BoundedAdapter(options.timeout, options.max_response_bytes)
-    verify: bool | str = str(options.cacert) if options.cacert else not options.insecure
-    return Client(options.base_url, adapter=adapter, headers=options.header, verify=verify)
 
 
 def connect(options: Options, spec: Spec, results: Results, progress: Progress) -> Target:
@@ -125,7 +119,7 @@ class Run:
             fixtures=options.fixtures.split(":", 1)[0],
             results=Results(),
             states=tuple(spec.lifecycle.states),
-            columns=(*spec.lifecycle.client_operations(), spec.lifecycle.removal.operation, WORKER),
+            columns=columns(spec.lifecycle),
             phases=(SETUP, *chosen(options)),
             seed=options.seed,
             require=options.require,
@@ -176,12 +170,3 @@ def mask_options(options: Options, text: str) -> str:
         if secret and len(secret) >= MIN_SECRET:
             text = text.replace(secret, "***")
     return text
-
-
-def expected_cells(spec: Spec) -> tuple[tuple[str, str], ...]:
-    """Every (state, column) of the coverage matrix that has something to exercise."""
-    lifecycle = spec.lifecycle
-    cells = [(state, op) for op in lifecycle.client_operations() for state in lifecycle.states]
-    cells += [(state, lifecycle.removal.operation) for state in lifecycle.removal.states]
-    cells += [(t.source, WORKER) for t in lifecycle.transitions if t.trigger.is_worker]
-    return tuple(dict.fromkeys(cells))

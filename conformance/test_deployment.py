@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from conformance.plugin import results_of
-from conformance.results import Outcome
 from conformance.runner import Run
+from verdicts.results import Outcome
 
 
 def test_conformance(jobs_run: Run, jobs_check: tuple[str, str]) -> None:

@@ -19,12 +19,12 @@ import aiohttp
 from aiohttp import web
 from rich.console import Console
 
-from conformance.report import render
 from jobspec import LifecycleError, Spec, SpecError, load_spec
 from jobsproxy.app import PROXY, create_app
 from jobsproxy.config import DEFAULT_MAX_CHECK_BYTES, DEFAULT_PORT, ProxyConfig
 from jobsproxy.page import PREFIX
 from jobsproxy.report import write
+from verdicts.report import render
 
 USAGE_ERROR = 2
 DISTRIBUTION = "nick-jobs-kit"

@@ -2,7 +2,7 @@
 
 One inspector per proxy, fed by the sequencer on a thread of its own, one exchange at a time, so
 the checks never hold an answer up. Every rule is someone else's: answers are judged by
-`conformance.checks`, jobs by `jobspec.invariants` (through the tracker), both as the spec says.
+`verdicts.checks`, jobs by `jobspec.invariants` (through the tracker), both as the spec says.
 """
 
 from __future__ import annotations
@@ -15,19 +15,19 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from conformance import checks
-from conformance.client import EXCERPT, TOKEN_FIELD, VARIABLE_PREFIX, Request, Response
-from conformance.client import Exchange as Judged
-from conformance.phases.auth import NO_TOKEN
-from conformance.results import Finding, Outcome, Results
-from conformance.target import find_operations, session_operations
 from jobspec import Operation, Spec
 from jobspec.invariants import jobs_in, state_field_problems, timestamp_order_problems
+from jobspec.operations import find_operations, session_operations
 from jobsproxy.exchange import Exchange
 from jobsproxy.journal import Journal
 from jobsproxy.operations import OperationMap
 from jobsproxy.sessions import TOKEN_WORKS, Sessions
 from jobsproxy.tracker import JobTracker, Span, Verdict
+from verdicts import checks
+from verdicts.checks import NO_TOKEN
+from verdicts.exchanges import EXCERPT, TOKEN_FIELD, VARIABLE_PREFIX, Request, Response
+from verdicts.exchanges import Exchange as Judged
+from verdicts.results import Finding, Outcome, Results
 
 ANSWERS = "answers"
 LIFECYCLE = "lifecycle"

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from conformance.client import MIN_SECRET, VARIABLE_PREFIX
-from conformance.results import Finding
 from jobspec.timestamps import timestamp
+from verdicts.exchanges import MIN_SECRET, VARIABLE_PREFIX
+from verdicts.results import Finding
 
 KEPT = 10_000  # entries kept; later ones are counted, not kept
 VIOLATION = "violation"

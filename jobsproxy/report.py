@@ -7,13 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance import checks
-from conformance.phases.lifecycle import WORKER
-from conformance.report import Report, to_json, to_junit, to_markdown
-from conformance.results import Outcome
-from conformance.runner import expected_cells
 from jobsproxy.inspector import ANSWERS, LIFECYCLE, Inspector
 from jobsproxy.journal import NOTE, VIOLATION, Journal
+from verdicts import checks
+from verdicts.coverage import columns, expected_cells
+from verdicts.report import Report, to_json, to_junit, to_markdown
+from verdicts.results import Outcome
 
 NOTES_SHOWN = 50  # in the Markdown report; the JSON report has them all
 
@@ -75,7 +74,7 @@ def build(inspector: Inspector, journal: Journal, upstream: str, elapsed: float)
         fixtures="traffic",
         results=inspector.results,
         states=tuple(lifecycle.states),
-        columns=(*lifecycle.client_operations(), lifecycle.removal.operation, WORKER),
+        columns=columns(lifecycle),
         phases=(ANSWERS, LIFECYCLE),
         cells=expected_cells(spec),
         lifecycle=lifecycle,

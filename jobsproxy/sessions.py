@@ -12,8 +12,8 @@ import json
 import time
 from typing import Any
 
-from conformance import checks
 from jobsproxy.tracker import Verdict
+from verdicts import checks
 
 TOKEN_WORKS = "handed_out_token_works"
 KEPT = 10_000  # tokens remembered; the oldest are forgotten first

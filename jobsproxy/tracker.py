@@ -16,10 +16,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance import checks
-from conformance.phases.lifecycle import WORKER
 from jobspec import Lifecycle, LifecycleError, Refusal, Removal, Transition
 from jobspec.invariants import backwards_problems, change_problems, immutable_problems
+from verdicts import checks
+from verdicts.coverage import WORKER
 
 JOB_FOLLOWS = "job_follows_lifecycle"
 NEVER_BACK = "timestamps_never_go_back"

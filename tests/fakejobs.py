@@ -28,10 +28,10 @@ import jwt
 from aiohttp import web
 
 from conformance.options import Options
-from conformance.report import Report
 from conformance.runner import run
 from jobspec import Transition, load_spec
 from tests.helpers import ThreadedServer
+from verdicts.report import Report
 
 LIFECYCLE = load_spec().lifecycle
 USERS = {"admin": ("admin", True), "editor": ("editor123", False)}  # login -> (password, may manage jobs)

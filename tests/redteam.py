@@ -25,13 +25,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from conformance.options import Options
-from conformance.report import Report
-from conformance.results import Outcome
 from conformance.runner import run
 from mockserver.config import MockConfig
 from mockserver.testing import LiveMock
 from tests import brokenjobs, evilproxy
 from tests.fakejobs import FORBIDDEN_USER
+from verdicts.report import Report
+from verdicts.results import Outcome
 
 ROOT = Path(__file__).resolve().parent.parent
 MAKE_JOB = ROOT / "tests" / "scripts" / "make_job.py"

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from conformance import checks
-from conformance.client import Exchange, Request, Response
 from jobspec import load_spec
+from verdicts import checks
+from verdicts.exchanges import Exchange, Request, Response
 
 SPEC = load_spec()
 

@@ -22,15 +22,16 @@ import pytest
 import requests
 import yaml
 
+from conformance import pool
 from conformance.cli import main
-from conformance.phases import PHASES, schema
-from conformance.runner import expected_cells
+from conformance.phases import PHASES
 from jobspec import load_spec
 from jobspec.loader import packaged_spec_path
 from mockserver.config import MockConfig
 from mockserver.testing import LiveMock
 from tests.fakejobs import FORBIDDEN_USER, Violation, serve
 from tests.helpers import fresh, processes
+from verdicts.coverage import expected_cells
 
 SCRIPT = Path(__file__).parent / "scripts" / "make_job.py"
 FORBIDDEN = ["--forbidden-login", FORBIDDEN_USER[0], "--forbidden-password", FORBIDDEN_USER[1]]
@@ -434,7 +435,7 @@ def test_a_ctrl_c_while_helpers_work_is_noted_and_raised_where_the_suite_waits()
     """Not wherever the main thread is: between a helper's start and the pool's record of it, that helper would
     never be ended (and the suite would wait for it at exit)."""
     reached = False
-    with pytest.raises(KeyboardInterrupt), schema._ctrl_c_noted() as ctrl_c:
+    with pytest.raises(KeyboardInterrupt), pool.ctrl_c_noted() as ctrl_c:
         os.kill(os.getpid(), signal.SIGINT)
         assert ctrl_c.wait(5)  # handled (Python runs handlers between bytecodes), and nothing raised here
         reached = True

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.report import Report
-from conformance.results import Outcome
 from tests import brokenjobs
 from tests.brokenjobs import Breakage
 from tests.fakejobs import Violation, check, serve
+from verdicts.report import Report
+from verdicts.results import Outcome
 
 V, B = Violation, Breakage
 VARIANTS = [

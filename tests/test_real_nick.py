@@ -16,9 +16,7 @@ import pytest
 import requests
 
 from conformance import drift
-from conformance.checks import documented_problems
 from conformance.cli import main as conformance
-from conformance.client import Exchange, Request, Response
 from conformance.drift_cli import main as jobs_drift
 from conformance.nickbugs import NICK_BUGS
 from jobspec import load_spec
@@ -27,6 +25,8 @@ from mockserver.config import MockConfig
 from mockserver.testing import LiveMock
 from tests.nick import EDITOR, RealNick
 from tests.test_nick_site import started
+from verdicts.checks import documented_problems
+from verdicts.exchanges import Exchange, Request, Response
 
 pytestmark = pytest.mark.nick
 

@@ -7,9 +7,9 @@ import xml.etree.ElementTree as ET
 
 from rich.console import Console
 
-from conformance.client import Exchange, Request, Response
-from conformance.report import Report, render, to_json, to_junit, to_markdown
-from conformance.results import Outcome, Results
+from verdicts.exchanges import Exchange, Request, Response
+from verdicts.report import Report, render, to_json, to_junit, to_markdown
+from verdicts.results import Outcome, Results
 
 PHASES = ("reachability", "auth", "lifecycle", "schema")
 

@@ -14,13 +14,13 @@ import requests
 
 from conformance.options import Options
 from conformance.phases.schema import groups
-from conformance.results import Outcome
 from conformance.runner import run
 from jobspec import load_spec
 from tests import brokenjobs
 from tests.fakejobs import Violation, check, serve
 from tests.helpers import processes
 from tests.spec_variants import write_variant
+from verdicts.results import Outcome
 
 
 def test_default_safety__schemathesis_never_changes_a_job_it_did_not_make() -> None:

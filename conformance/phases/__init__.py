@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from conformance.options import Options
+from conformance.options import PHASE_NAMES, Options
 from conformance.phases import auth, lifecycle, schema
 from conformance.target import Progress, Target
 from jobspec import Spec
@@ -32,3 +32,5 @@ PHASES: dict[str, Phase] = {
     lifecycle.PHASE: Phase(lifecycle.run, lifecycle.groups, lifecycle.planned),
     schema.PHASE: Phase(schema.run, schema.groups, schema.planned, prepare=schema.prepare),
 }
+if tuple(PHASES) != PHASE_NAMES:  # what `--phases` is validated against, without importing this registry
+    raise RuntimeError(f"conformance.options.PHASE_NAMES {PHASE_NAMES} must name the registered phases {tuple(PHASES)}")

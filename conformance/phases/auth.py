@@ -15,14 +15,16 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from conformance import checks, tokens
-from conformance.client import Exchange
+from conformance import tokens
 from conformance.options import JWT_SECRET_ENV, Options
-from conformance.target import Progress, Target, find_operations, session_operations
+from conformance.target import Progress, Target
 from jobspec import Operation, Spec
+from jobspec.operations import find_operations, session_operations
+from verdicts import checks
+from verdicts.checks import NO_TOKEN
+from verdicts.exchanges import Exchange
 
 PHASE = "auth"
-NO_TOKEN = "auth_no_token"
 GARBAGE_TOKEN = "auth_garbage_token"
 FORGED_TOKEN = "auth_forged_token"
 EXPIRED_TOKEN = "auth_expired_token"

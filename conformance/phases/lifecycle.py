@@ -7,16 +7,17 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from conformance import checks
-from conformance.client import Exchange
 from conformance.fixtures import Unavailable
 from conformance.options import Options
-from conformance.results import Outcome
-from conformance.target import Progress, Target, find_operations
+from conformance.target import Progress, Target
 from jobspec import Refusal, Spec, Transition, invariants
+from jobspec.operations import find_operations
+from verdicts import checks
+from verdicts.coverage import WORKER
+from verdicts.exchanges import Exchange
+from verdicts.results import Outcome
 
 PHASE = "lifecycle"
-WORKER = "worker"
 POLL = 0.1  # seconds between two reads of the list while watching the worker
 GRACE = 0.5  # seconds to keep watching once the watched jobs are terminal: they must stay there
 NOT_A_UUID = "not-a-uuid"  # the id parameter is a plain string: an id like this names no job either

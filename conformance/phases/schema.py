@@ -9,20 +9,13 @@ from __future__ import annotations
 
 import copy
 import itertools
-import multiprocessing
 import os
-import signal
-import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
-from multiprocessing import forkserver, resource_tracker
-from multiprocessing.context import BaseContext
 from typing import Any
 
 import schemathesis
@@ -31,22 +24,22 @@ from schemathesis.engine import events, from_schema
 from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER
 from schemathesis.schemas import BaseSchema
 
-from conformance import checks as _checks  # noqa: F401  (registers the custom checks)
-from conformance.client import VARIABLE_PREFIX, SetupError, request_headers
+from conformance import pool
+from conformance.client import SetupError, make_client, request_headers
 from conformance.fixtures import Unavailable, make_fixtures
 from conformance.options import AUTO_PROCESSES, Options
-from conformance.results import Finding, Results
-from conformance.target import Progress, Target, find_operations
-from conformance.target import session_operations as spec_session_operations
+from conformance.phases import schemathesis_checks as _checks  # noqa: F401  (registers the custom checks)
+from conformance.target import Progress, Target
 from conformance.transport import BoundedTransport
 from jobspec import Operation, Spec
+from jobspec.operations import find_operations
+from jobspec.operations import session_operations as spec_session_operations
+from verdicts.exchanges import VARIABLE_PREFIX
+from verdicts.results import Finding, Results
 
 PHASE = "schema"
 TESTING_PHASES = ["examples", "coverage", "fuzzing", "stateful"]
 STATEFUL = "stateful"
-FORKSERVER = "forkserver" in multiprocessing.get_all_start_methods()
-ORPHAN_CHECK = 0.5  # seconds between a helper's looks at whether the process that made it is still there
-CTRL_C_CHECK = 0.1  # seconds between the suite's looks for a Ctrl-C while it waits for its helpers
 # What schemathesis imports only when it first runs (about 0.5 s): imported once, by the server helpers are forked from.
 PRELOAD = (
     "hypothesis.stateful",
@@ -55,6 +48,7 @@ PRELOAD = (
     "schemathesis.engine.run.unit",
     "schemathesis.specs.openapi.schemas",
 )
+HELPER_IMPORTS = (__name__, *PRELOAD)  # this module too: helpers find `_helper` by its module's name
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 COVERAGE = 60  # about the cases schemathesis's examples and coverage phases add to an operation's fuzzing
 STOCK_PER_STATE = 2  # jobs per state for schemathesis: one may be deleted early and the state still be there
@@ -90,71 +84,21 @@ def run(target: Target, progress: Progress) -> None:
     if helpers <= 1:
         _run_task(target, Task(tuple(operations), _phases(options)), progress)
         return
-    context = _start_method()
-    with _ctrl_c_noted() as ctrl_c:
-        _start_server()
-        pool = ProcessPoolExecutor(helpers, mp_context=context, initializer=_helper_start, initargs=(os.getpid(),))
-        try:
-            done = [pool.submit(_helper, _handover(target, task, number)) for number, task in enumerate(tasks)]
-            for future in done:
-                handed = _outcome(future, ctrl_c)
-                target.results.absorb(handed.results)
-                target.client.secrets.update(handed.secrets)
-                for line in handed.progress:
-                    progress(line)
-        except BrokenProcessPool as exc:
-            _stop(pool)
-            raise RuntimeError(
-                f"a helper process of the {PHASE} phase died, so its checks have no verdict; "
-                f"{options.flag('processes')} 1 runs the phase in this process"
-            ) from exc
-        except BaseException:
-            _stop(pool)  # Ctrl-C, or an error: no task goes on sending requests to the deployment
-            raise
-        pool.shutdown()
+    handovers = [_handover(target, task, number) for number, task in enumerate(tasks)]
 
+    def take(handed: Handed) -> None:
+        target.results.absorb(handed.results)
+        target.client.secrets.update(handed.secrets)
+        for line in handed.progress:
+            progress(line)
 
-@contextmanager
-def _ctrl_c_noted() -> Iterator[threading.Event]:
-    """While helpers start and work, a Ctrl-C is noted, and raised as KeyboardInterrupt only where the suite waits
-    for them (`_outcome`), or on leaving.
-
-    Raised wherever the main thread happens to be, it can land between a helper's start and the pool's record of
-    it: that helper is never ended, and multiprocessing waits for it as the suite exits, for ever (the helper
-    waits for the suite). It can also land in a callback, where Python prints it and drops it. Where SIGINT has
-    another handler than Python's own (ignored, or the host's), it is left alone.
-    """
-    noted = threading.Event()
-    if threading.current_thread() is not threading.main_thread() or (
-        signal.getsignal(signal.SIGINT) is not signal.default_int_handler
-    ):
-        yield noted
-        return
-    previous = signal.signal(signal.SIGINT, lambda number, frame: noted.set())
     try:
-        yield noted
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if noted.is_set():
-        raise KeyboardInterrupt
-
-
-def _outcome(future: Future[Handed], ctrl_c: threading.Event) -> Handed:
-    """A helper's result, once it is there; KeyboardInterrupt once a Ctrl-C is noted."""
-    while not ctrl_c.is_set():
-        try:
-            return future.result(timeout=CTRL_C_CHECK)
-        except TimeoutError:
-            continue
-    raise KeyboardInterrupt
-
-
-def _stop(pool: ProcessPoolExecutor) -> None:
-    """Drop the tasks not begun and end the helpers now, in the middle of their tasks."""
-    helpers = list((pool._processes or {}).values())  # no public way before Python 3.14's terminate_workers
-    pool.shutdown(wait=False, cancel_futures=True)  # which forgets the processes
-    for helper in helpers:
-        helper.terminate()
+        pool.run_in_order(_helper, handovers, helpers, HELPER_IMPORTS, take)
+    except BrokenProcessPool as exc:
+        raise RuntimeError(
+            f"a helper process of the {PHASE} phase died, so its checks have no verdict; "
+            f"{options.flag('processes')} 1 runs the phase in this process"
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -274,8 +218,6 @@ def _handover(target: Target, task: Task, number: int) -> Handover:
 
 def _helper(handover: Handover) -> Handed:
     """A task run in a helper process, against the same deployment with the run's token and jobs."""
-    from conformance.runner import make_client  # the runner imports the phases: by now, it is loaded
-
     options, spec = handover.options, handover.spec
     client = make_client(options)
     client.token = handover.token
@@ -292,65 +234,8 @@ def _helper(handover: Handover) -> Handed:
 def prepare(options: Options) -> None:
     """Start the server helper processes are made from, when the options will have some: it imports schemathesis
     while the phases before this one run."""
-    if FORKSERVER and _processes(options) > 1:
-        _start_method()  # for its preload list, which the server takes as it starts
-        _start_server()
-
-
-def _start_server() -> None:
-    """Start the forkserver (where there is one, and unless it runs) with SIGINT held back: it and the helpers
-    it makes keep that mask, so a Ctrl-C (which a terminal sends the whole process group) reaches the suite
-    alone. The suite decides, and ends them; it is not lost in the suite, only held until this returns.
-    Without this, a Ctrl-C while the server imports its preload list ends it with a traceback."""
-    if not FORKSERVER:
-        return
-    # The server starts the resource tracker first, which unblocks SIGINT as it is started: so, started before.
-    resource_tracker.ensure_running()
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        forkserver.ensure_running()
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
-
-
-def _helper_start(suite: int) -> None:
-    """A helper's first step: a Ctrl-C is the suite's to act on (it ends its helpers), and the helper ends itself
-    once the suite is gone."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _orphan_watch(suite)
-
-
-def _orphan_watch(suite: int) -> None:
-    """In a helper: end it once the suite (process `suite`) is gone.
-
-    A suite killed with SIGKILL, or interrupted while a helper was starting (before the pool knew
-    it), cannot end its helpers; such a helper would wait forever for a task, holding the suite's
-    output open (and the forkserver, which lives while any helper does).
-    """
-
-    def watch() -> None:
-        while _running(suite):
-            time.sleep(ORPHAN_CHECK)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):  # gone, or another user's process has the number now
-        return False
-    return True
-
-
-def _start_method() -> BaseContext:
-    """forkserver where there is one: a clean process, made quickly from a server that has imported this module."""
-    if not FORKSERVER:
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__, *PRELOAD])
-    return context
+    if _processes(options) > 1:
+        pool.warm(HELPER_IMPORTS)
 
 
 def planned(spec: Spec, options: Options) -> Counter[str]:

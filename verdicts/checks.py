@@ -1,4 +1,4 @@
-"""The suite's named checks: their names, answers judged against the spec, and three schemathesis checks.
+"""The named checks the suite and the proxy share: their names, and answers judged against the spec.
 
 The rules themselves live in `jobspec.invariants`; nothing here knows a state, a transition or a
 field of the lifecycle by name.
@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
 from typing import Any
 
 import jsonschema_rs
-import schemathesis
 
-from conformance.client import Exchange, Response
-from jobspec import Lifecycle, Operation
-from jobspec.invariants import duplicate_problems, jobs_in, show, state_field_problems, timestamp_order_problems
-
-Job = dict[str, Any]
+from jobspec import Operation
+from jobspec.invariants import show
+from verdicts.exchanges import Exchange, Response
 
 # Check names, as reports and tests know them.
 STATE_FIELDS = "job_state_fields"
@@ -45,6 +41,7 @@ UNKNOWN_JOB = "unknown_job_not_found"
 ID_URL = "@id"  # plone.restapi's absolute URL of a resource
 DOCUMENTED_ANSWER = "documented_answer"
 REQUEST_BODY = "request_body"
+NO_TOKEN = "auth_no_token"  # a protected operation called without a token must be refused
 
 
 def answer_problems(operation: Operation, exchange: Exchange, status: int | None) -> list[str]:
@@ -141,51 +138,3 @@ def _media_type(headers: dict[str, str]) -> str:
 @functools.cache
 def _validator(schema: str) -> Any:
     return jsonschema_rs.validator_for(json.loads(schema))
-
-
-def _response_jobs(response: Any, case: Any) -> tuple[Lifecycle, list[Job]] | None:
-    lifecycle = getattr(case.operation.schema, "lifecycle", None)  # bound by the schema phase (phases/schema.py)
-    if not isinstance(lifecycle, Lifecycle) or not 200 <= response.status_code < 300 or not response.content:
-        return None
-    try:
-        data = response.json()
-    except ValueError:
-        return None
-    return lifecycle, jobs_in(lifecycle, data)
-
-
-def _judge_jobs(response: Any, case: Any, problems_of: Callable[[Lifecycle, dict[str, Any]], list[str]]) -> bool | None:
-    """Apply one invariant to every job of a response: None if it carries no jobs, AssertionError on a breach."""
-    found = _response_jobs(response, case)
-    if found is None:
-        return None
-    lifecycle, jobs = found
-    problems = [f"job {job.get('uuid')}: {p}" for job in jobs for p in problems_of(lifecycle, job)]
-    if problems:
-        raise AssertionError("\n".join(problems))
-    return True
-
-
-@schemathesis.check
-def job_state_fields(ctx: Any, response: Any, case: Any) -> bool | None:
-    """Every job in every response has its timestamps null or set as its state says."""
-    return _judge_jobs(response, case, state_field_problems)
-
-
-@schemathesis.check
-def job_timestamps_ordered(ctx: Any, response: Any, case: Any) -> bool | None:
-    """Every job in every response has its set timestamps in the spec's order."""
-    return _judge_jobs(response, case, timestamp_order_problems)
-
-
-@schemathesis.check
-def jobs_listed_once(ctx: Any, response: Any, case: Any) -> bool | None:
-    """No list in any response holds a job twice."""
-    found = _response_jobs(response, case)
-    id_field = getattr(case.operation.schema, "id_field", None)  # bound by the schema phase, beside the lifecycle
-    if found is None or not isinstance(id_field, str):
-        return None
-    problems = duplicate_problems(found[0], response.json(), id_field)
-    if problems:
-        raise AssertionError("\n".join(problems))
-    return True

@@ -1,4 +1,4 @@
-"""The run's report: a terminal summary (rich), JUnit XML, JSON and Markdown."""
+"""A run's report, the suite's or the proxy's: a terminal summary (rich), JUnit XML, JSON, Markdown and HTML."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from conformance.results import CheckResult, Outcome, Results
 from jobspec import Lifecycle, diagram
+from verdicts.results import CheckResult, Outcome, Results
 
 TOKEN_HINT = (
     "The curl lines read tokens from shell variables: export JOBS_TOKEN (and JOBS_FORBIDDEN_TOKEN) "

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from conformance.client import Exchange
+from verdicts.exchanges import Exchange
 
 SETUP = "reachability"  # the results of reaching the deployment and logging in, before any phase
 

@@ -261,6 +261,31 @@ def test_verdicts_imports_only_jobspec() -> None:
     assert imported <= {"verdicts", "jobspec"}
 
 
+def test_the_mocks_domain_knows_no_http_and_its_http_no_interface() -> None:
+    """mockserver's rooms: the domain (what the mock holds and decides) imports neither its HTTP pipeline nor aiohttp;
+    the HTTP pipeline imports none of the interfaces (CLI, options, testing, reload) built on it."""
+    interfaces = {"mockserver.cli", "mockserver.options", "mockserver.testing", "mockserver.reload"}
+    wrong = [
+        _shown(a)
+        for a in KIT
+        if (a.source.startswith("mockserver.domain.") and a.target.startswith("mockserver.http"))
+        or (a.source.startswith("mockserver.http.") and a.target in interfaces)
+    ]
+    assert wrong == []
+    domain = [path for name, path in modules(ROOT, ["mockserver"]).items() if name.startswith("mockserver.domain.")]
+    assert domain and not [p.name for p in domain if "aiohttp" in {_root(n) for n in _imported_names(p)}]
+
+
+def _imported_names(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    return names | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+
+
+def _root(name: str) -> str:
+    return name.split(".")[0]
+
+
 def test_the_exceptions_are_still_needed() -> None:
     """An exception no import uses any more goes from the list."""
     used = {(a.source, _package(a.target)) for a in KIT}

@@ -19,6 +19,7 @@ from urllib.parse import quote
 from aiohttp import web
 from jwt.warnings import InsecureKeyLengthWarning
 
+from httpserving import Serving
 from jobspec import Spec, SpecError, load_spec
 from mockserver import logs, options
 from mockserver.config import MockConfig
@@ -26,7 +27,6 @@ from mockserver.domain.data import DataError
 from mockserver.domain.errors import ApiError
 from mockserver.domain.validation import openapi_problem
 from mockserver.http.app import create_app
-from mockserver.http.serving import Serving
 from mockserver.reload import Reloader
 
 DISTRIBUTION = "nick-jobs-kit"

@@ -21,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
+from httpserving import Serving
 from jobspec import Spec, SpecError
 from mockserver.config import MockConfig
 from mockserver.domain import persist
@@ -32,7 +33,6 @@ from mockserver.domain.validation import compile_schema, schema_problems
 from mockserver.http.app import create_app
 from mockserver.http.context import STATE
 from mockserver.http.saver import Saver
-from mockserver.http.serving import Serving
 
 WATCH_EVERY = 0.5  # seconds between looks at the files
 SETTLE = 0.1  # seconds to let an editor finish writing before the files are read

@@ -11,13 +11,13 @@ from typing import Any
 
 import requests
 
+from httpserving import Serving
 from jobspec import Spec
 from mockserver.config import MockConfig
 from mockserver.domain.clock import Clock
 from mockserver.domain.state import MockState
 from mockserver.http.app import create_app
 from mockserver.http.context import STATE
-from mockserver.http.serving import Serving
 from mockserver.sessionclient import MockSession, control_call
 
 

@@ -21,13 +21,22 @@ from typing import NamedTuple
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("jobspec", "verdicts", "mockserver", "conformance", "jobsproxy", "benchmarks")
-INSTALLED = ("jobspec", "verdicts", "mockserver", "conformance", "jobsproxy")  # benchmarks are not installed
+PACKAGES = ("jobspec", "verdicts", "httpserving", "mockserver", "conformance", "jobsproxy", "benchmarks")
+INSTALLED = (
+    "jobspec",
+    "verdicts",
+    "httpserving",
+    "mockserver",
+    "conformance",
+    "jobsproxy",
+)  # benchmarks are not installed
 
 # package -> the kit's packages it must never import (its own sub-packages aside).
 FORBIDDEN = {
-    "jobspec": {"verdicts", "mockserver", "conformance", "jobsproxy", "benchmarks"},
-    "verdicts": {"mockserver", "conformance", "jobsproxy", "benchmarks"},
+    "jobspec": {"verdicts", "httpserving", "mockserver", "conformance", "jobsproxy", "benchmarks"},
+    # Serving HTTP safely knows nothing of jobs: the mock and the proxy stand on it.
+    "httpserving": {"jobspec", "verdicts", "mockserver", "conformance", "jobsproxy", "benchmarks"},
+    "verdicts": {"httpserving", "mockserver", "conformance", "jobsproxy", "benchmarks"},
     "jobsproxy": {"conformance", "mockserver", "benchmarks"},
     "mockserver": {"conformance", "verdicts", "jobsproxy", "benchmarks"},
     "conformance": {"jobsproxy", "mockserver", "benchmarks"},
@@ -244,7 +253,7 @@ def test_no_circle_of_imports() -> None:
 
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
 def test_arrows_point_down(package: str) -> None:
-    """jobspec <- verdicts <- {conformance, jobsproxy}; jobspec <- mockserver; the suite reaches the mock only
+    """jobspec <- verdicts <- {conformance, jobsproxy}; {jobspec, httpserving} <- mockserver; the suite reaches the mock only
     through HTTP, but for the exceptions listed (each with its reason)."""
     wrong = []
     for arrow in KIT:

@@ -1,4 +1,4 @@
-"""The mock's serving (`mockserver.http.serving`, aiohttp's runner behind a guard on each connection) sends the
+"""The mock's serving (`httpserving`, aiohttp's runner behind a guard on each connection) sends the
 bytes aiohttp's own runner sends.
 
 The same app is served both ways, and the same raw requests go to both over loopback: every answer
@@ -16,11 +16,11 @@ from typing import Any
 
 from aiohttp import web
 
+from httpserving import Serving
 from mockserver.config import MockConfig
 from mockserver.domain.clock import Clock
 from mockserver.http.app import create_app
 from mockserver.http.context import STATE
-from mockserver.http.serving import Serving
 from tests.conftest import DOCUMENTED_ID
 
 DATE = re.compile(rb"\r\nDate: [^\r]*")

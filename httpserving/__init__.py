@@ -1,4 +1,5 @@
-"""Serving the app on a port: aiohttp's AppRunner, behind a guard on each connection, through public APIs only.
+"""Serving an aiohttp app on a port (the mock's, the proxy's): aiohttp's AppRunner, behind a guard on each connection,
+through public APIs only.
 
 aiohttp bounds how long a kept-alive connection may wait for its next request (`keepalive_timeout`,
 the mock's `--idle-timeout`) but has no deadline for a request's head: a client trickling a header a
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -31,9 +33,7 @@ from typing import Any
 
 from aiohttp import web
 
-from mockserver.domain.documents import dump
-
-log = logging.getLogger("mockserver.connections")
+log = logging.getLogger("httpserving")
 OUT_OF_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 IDLE_TO_SHED = 1.0  # seconds a connection must have waited for a request before it is closed to free a descriptor
 SHUTDOWN_GRACE = 5.0  # seconds requests in flight get to finish when the mock stops
@@ -54,7 +54,7 @@ HEAD_END = b"\r\n\r\n"
 
 def refusal(status: int, error_type: str, message: str) -> bytes:
     """A whole answer in Nick's shape, closing the connection."""
-    body = dump({"error": {"type": error_type, "message": message}})
+    body = json.dumps({"error": {"type": error_type, "message": message}}, separators=(",", ":")).encode()
     reason = {400: "Bad Request", 408: "Request Timeout", 414: "URI Too Long", 431: "Request Header Fields Too Large"}
     return (
         f"HTTP/1.1 {status} {reason.get(status, 'Not Implemented')}\r\nContent-Type: application/json; charset=utf-8"

@@ -5,7 +5,7 @@ aiohttp bounds how long a kept-alive connection may wait for its next request (`
 the mock's `--idle-timeout`) but has no deadline for a request's head: a client trickling a header a
 byte at a time could hold a socket for ever (slowloris). Nor is there a public hook to answer what
 its HTTP parser refuses otherwise than in plain text. So each connection aiohttp's server makes
-(`runner.server()`, its documented protocol factory) is wrapped in a `Guard`, an asyncio protocol
+(`runner.server`, its documented protocol factory) is wrapped in a `Guard`, an asyncio protocol
 that forwards every event to it and, until a request's head is complete:
 
 - closes the connection when the head has not arrived within `--request-timeout` of its first byte
@@ -17,8 +17,8 @@ that forwards every event to it and, until a request's head is complete:
 
 The app tells a connection that its request is answered through `finished` (a middleware of the
 app: `request.transport.get_protocol()` is the Guard). Out of file descriptors, asyncio logs a
-traceback for every failed accept, thousands a second: where the mock owns the event loop (its CLI,
-`LiveMock`), `DescriptorAlarm` turns that into one line now and then and closes idle connections.
+traceback for every failed accept, thousands a second: where the server owns the event loop (the mock's
+CLI and `LiveMock`, the proxy's CLI), `DescriptorAlarm` turns that into one line now and then and closes idle connections.
 """
 
 from __future__ import annotations
@@ -36,11 +36,11 @@ from aiohttp import web
 log = logging.getLogger("httpserving")
 OUT_OF_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 IDLE_TO_SHED = 1.0  # seconds a connection must have waited for a request before it is closed to free a descriptor
-SHUTDOWN_GRACE = 5.0  # seconds requests in flight get to finish when the mock stops
+SHUTDOWN_GRACE = 5.0  # seconds requests in flight get to finish when serving stops
 REPORT_EVERY = 10.0  # seconds between two reports of running out of descriptors
 MAX_LINE = 8190  # bytes of a request line (aiohttp's default), or of one header line
 MAX_HEADERS = 128  # header lines of a request (aiohttp's default)
-# The methods aiohttp's C parser (llhttp) knows; others it refuses, and so does the mock, whichever parser runs.
+# The methods aiohttp's C parser (llhttp) knows; others it refuses, and so does the Guard, whichever parser runs.
 METHODS = frozenset(
     "DELETE GET HEAD POST PUT CONNECT OPTIONS TRACE COPY LOCK MKCOL MOVE PROPFIND PROPPATCH SEARCH UNLOCK BIND "
     "REBIND UNBIND ACL REPORT MKACTIVITY CHECKOUT MERGE M-SEARCH NOTIFY SUBSCRIBE UNSUBSCRIBE PATCH PURGE "

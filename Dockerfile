@@ -20,8 +20,8 @@ RUN python3 -m venv /opt/jobs-kit \
     else \
         /opt/jobs-kit/bin/pip install --no-cache-dir /src; \
     fi \
-    # Django comes with the Swagger UI files (drf-spectacular-sidecar) and is never imported: /docs reads the files.
-    && /opt/jobs-kit/bin/python -m pip uninstall --yes --quiet django asgiref sqlparse setuptools pip \
+    # The image runs the kit and installs nothing more: no pip (nor setuptools) in it.
+    && /opt/jobs-kit/bin/python -m pip uninstall --yes --quiet setuptools pip \
     && cp /src/docker/healthcheck.py /opt/jobs-kit/healthcheck.py
 
 FROM ${BASE}

@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from tests.helpers import ROOT, packages, source_copy
 
@@ -60,3 +64,36 @@ def test_installed_package_has_every_module_and_data_file(tmp_path: Path) -> Non
     }
     assert Path("conformance/phases/lifecycle.py") in wanted and Path("jobsproxy/static/proxy.html") in wanted
     assert sorted(str(path) for path in wanted if not (target / path).is_file()) == []
+
+
+def test_installed_package_serves_swagger_ui_from_its_dependency(tmp_path: Path) -> None:
+    target = install(tmp_path)
+    probe = "from mockserver.http import docs; print(docs.__file__); print(docs.swagger_ui_dir())"
+    run = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(target)},
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    module, assets = run.stdout.splitlines()
+    assert Path(module).is_relative_to(target)
+    assert (Path(assets) / "swagger-ui-bundle.js").is_file() and (Path(assets) / "swagger-ui.css").is_file()
+
+
+def test_the_dependencies_bring_no_web_framework_but_aiohttp() -> None:
+    # /docs needs Swagger UI's files only: the package that carries them must not install Django (or another).
+    seen: set[str] = set()
+    todo = ["nick-jobs-kit"]
+    while todo:
+        name = canonicalize_name(todo.pop())
+        if name in seen:
+            continue
+        seen.add(name)
+        for line in metadata.requires(name) or []:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(requirement.name)
+    assert "swagger-ui-bundle-v2" in seen
+    assert seen.isdisjoint({"django", "flask", "fastapi", "starlette", "tornado"}), sorted(seen)

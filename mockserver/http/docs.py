@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from importlib import resources
 from pathlib import Path
 
 from aiohttp import web
+from swagger_ui_bundle import swagger_ui_path
 
 from jobspec import Lifecycle, diagram
 from mockserver.domain.documents import dump
@@ -15,7 +15,6 @@ from mockserver.domain.errors import NotFound
 from mockserver.http.answers import base_url, json_response
 from mockserver.http.context import STATE
 
-ASSETS_PACKAGE = "drf_spectacular_sidecar"  # Swagger UI 5 (OpenAPI 3.1) as static files
 LIFECYCLE_SVG = "/docs/lifecycle.svg"
 
 
@@ -40,11 +39,8 @@ class Picture:
 
 
 def swagger_ui_dir() -> Path | None:
-    """Where the installed Swagger UI files are (found without importing their Django package)."""
-    found = importlib.util.find_spec(ASSETS_PACKAGE)
-    if found is None or not found.submodule_search_locations:
-        return None
-    path = Path(next(iter(found.submodule_search_locations))) / "static" / ASSETS_PACKAGE / "swagger-ui-dist"
+    """Where the installed Swagger UI 5 files are (swagger-ui-bundle-v2's folder), or None if they are not there."""
+    path = Path(str(swagger_ui_path))
     return path if (path / "swagger-ui-bundle.js").is_file() else None
 
 

@@ -1,14 +1,19 @@
-"""`python -m benchmarks`: the bare route and the mock under the same load, memory, and the suite's wall time."""
+"""`python -m benchmarks`: the bare route and the mock under the same load, memory, and the suite's wall time.
+
+With --peers, the mocks users would pick instead (Prism, Mockoon, WireMock, json-server; benchmarks/peers.py)
+run every operation they can serve in the same run, compared by CPU per request and requests/s.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks import memory, report, scenarios, servers, sessions, suite
+from benchmarks import memory, peers, report, scenarios, servers, sessions, suite
 from benchmarks.load import LoadError, choose
 
 SUITE = "suite"
@@ -31,7 +36,23 @@ def parser() -> argparse.ArgumentParser:
         help=f"run only these (repeatable): {', '.join(names)}",
     )
     cli.add_argument(
-        "--servers", default="bare,mock", help="comma-separated: bare, mock (default both; ratios need both)"
+        "--servers",
+        default="bare,mock",
+        help=f"comma-separated: bare, mock, {', '.join(scenarios.PEERS)} (default bare,mock; ratios need bare and mock)",
+    )
+    cli.add_argument(
+        "--peers",
+        action="store_true",
+        help="also run the mocks users would pick instead: " + ", ".join(scenarios.PEERS) + " (installed from npm "
+        "into $NICK_BENCH_PEERS or ~/.cache/nick-bench-peers when missing), on every operation they can serve",
+    )
+    cli.add_argument(
+        "--peer-warmup",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="seconds of load each peer takes before its warm-up until its CPU per request settles (default 0): "
+        "WireMock's JIT keeps getting cheaper for a minute or more",
     )
     cli.add_argument(
         "--load-generator", choices=("auto", "wrk", "python"), default="auto", help="default: wrk if installed"
@@ -59,12 +80,18 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print the tables; 0 unless it could not run (or a target was missed, if asked)."""
     args = parser().parse_args(argv)
+    # Stopped with SIGTERM (or SIGINT where a shell ignores it for background jobs), the servers are stopped too.
+    signal.signal(signal.SIGTERM, _exit)
     if args.quick:
         args.duration, args.runs, args.warmup = 1.0, 1, 0.0
     wanted = tuple(name for name in args.servers.split(",") if name)
-    if not wanted or set(wanted) - set(scenarios.SERVERS):
-        print(f"--servers takes bare and/or mock, not {args.servers!r}", file=sys.stderr)
+    if args.peers:
+        wanted += tuple(name for name in scenarios.PEERS if name not in wanted)
+    known = scenarios.SERVERS + scenarios.PEERS
+    if not wanted or set(wanted) - set(known):
+        print(f"--servers takes some of {', '.join(known)}, not {args.servers!r}", file=sys.stderr)
         return 2
+    wanted = tuple(name for name in known if name in wanted)  # bare and mock first, in the order the tables show
     try:
         generator_name, generator = choose(args.load_generator)
         if args.nice:
@@ -76,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     if "mock" in wanted and (reason := servers.mock_available()):
         skipped.append(f"the mock ({reason}); measuring the bare route only")
         wanted = tuple(name for name in wanted if name != "mock")
+    wanted = _peers_available(wanted, skipped)
     print(f"Load generator: {generator_name}", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="nick-bench-") as workdir:
         settings = scenarios.Settings(
@@ -90,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             quick=args.quick,
             nice=args.nice,
             mock_options=tuple(args.mock_option),
+            peer_warmup=args.peer_warmup if args.warmup > 0 else 0.0,
         )
         try:
             results, figures, suite_runs = _measure(settings, set(args.only or []), skipped)
@@ -105,8 +134,30 @@ def main(argv: list[str] | None = None) -> int:
         if session_figures is not None:
             document[SESSIONS] = session_figures.document()
         report.write_json(args.json, document)
-    missed = [r for r in results if r.target_met is False]
+    missed = [r for r in results if False in (r.target_met, r.floor_met, r.ahead_of_peers)]
     return 1 if args.fail_on_miss and (missed or _missed(figures, suite_runs)) else 0
+
+
+def _exit(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _peers_available(wanted: tuple[str, ...], skipped: list[str]) -> tuple[str, ...]:
+    """`wanted` less the peers that cannot run here (installed first when missing), each noted in `skipped`."""
+    asked = [name for name in wanted if name in peers.BY_NAME]
+    if asked and peers.missing():
+        try:
+            peers.install(packages=peers.missing())
+        except peers.PeerError as error:
+            print(f"the peers could not be installed: {error}", file=sys.stderr)
+    kept = []
+    for name in wanted:
+        reason = peers.BY_NAME[name].unavailable() if name in peers.BY_NAME else None
+        if reason:
+            skipped.append(f"{name}: {reason}")
+        else:
+            kept.append(name)
+    return tuple(kept)
 
 
 def _measure(

@@ -38,7 +38,10 @@ def _first(path: str, key: str, default: str) -> str:
 
 @dataclass(frozen=True)
 class CpuSample:
-    """CPU seconds used so far: by the whole machine, by one server, by our children (wrk) and us."""
+    """CPU seconds used so far: by the whole machine, by one server, by our children (wrk) and us.
+
+    The server's is its process tree's: a server that forks workers (a peer might) is billed for them too.
+    """
 
     wall: float
     machine: float
@@ -53,8 +56,7 @@ class CpuSample:
         )
         # Interrupt time is left out: on loopback it is mostly our own traffic, charged to no process.
         busy = user + nice + system + steal
-        stat = Path(f"/proc/{server_pid}/stat").read_text().rpartition(")")[2].split()
-        server = int(stat[11]) + int(stat[12])  # utime + stime
+        server = tree_ticks(server_pid)
         children, me = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(resource.RUSAGE_SELF)
         ours = children.ru_utime + children.ru_stime + me.ru_utime + me.ru_stime
         uptime = float(Path("/proc/uptime").read_text().split()[0])
@@ -67,3 +69,23 @@ class CpuSample:
             return 0.0
         others = (self.machine - before.machine) - (self.server - before.server) - (self.ours - before.ours)
         return max(0.0, others / wall)
+
+
+def tree_ticks(pid: int) -> int:
+    """CPU ticks (user + system) of a process and of every process below it, the reaped ones included."""
+    total, pending, seen = 0, [pid], set()
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            stat = Path(f"/proc/{current}/stat").read_text().rpartition(")")[2].split()
+            # utime + stime, and cutime + cstime: what its children used before they ended and were reaped
+            total += sum(int(stat[index]) for index in (11, 12, 13, 14))
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            if current == pid:
+                raise
+    return total

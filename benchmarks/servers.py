@@ -5,16 +5,20 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from benchmarks.peers import BY_NAME, free_port
 
 LISTENING = re.compile(r"Listening on (http://\S+)")
 
@@ -24,15 +28,28 @@ class ServerError(RuntimeError):
 
 
 class ServerProcess:
-    """A child process that prints `Listening on http://HOST:PORT` once it accepts connections."""
+    """A child process that prints `Listening on http://HOST:PORT` once it accepts connections.
+
+    A server told its address on the command line (a peer, benchmarks/peers.py) is given `url` and
+    `log` instead: it is ready once its port accepts a connection, and its output goes to the file
+    `log`, not through a pipe the harness would spend CPU reading while the server is under load.
+    """
 
     def __init__(
-        self, name: str, command: Sequence[str], *, env: dict[str, str] | None = None, startup_timeout: float = 120.0
+        self,
+        name: str,
+        command: Sequence[str],
+        *,
+        env: dict[str, str] | None = None,
+        startup_timeout: float = 120.0,
+        url: str = "",
+        log: Path | None = None,
     ) -> None:
         self.name = name
         self.command = list(command)
         self.env = env
         self.startup_timeout = startup_timeout
+        self.url, self.log = url, log
         self.base_url = ""
         self.startup_seconds = 0.0
         self._process: subprocess.Popen[str] | None = None
@@ -48,6 +65,8 @@ class ServerProcess:
     def start(self) -> ServerProcess:
         """Start the process and wait for its `Listening on` line."""
         began = time.perf_counter()
+        if self.log is not None:
+            return self._start_logged(began, self.log)
         self._process = subprocess.Popen(
             self.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, env=self.env
         )
@@ -61,6 +80,29 @@ class ServerProcess:
             )
         self.startup_seconds = time.perf_counter() - began
         return self
+
+    def _start_logged(self, began: float, log: Path) -> ServerProcess:
+        """Start a server whose address is known, its output to `log`; wait until its port takes a connection."""
+        with log.open("w", encoding="utf-8") as output:
+            process = subprocess.Popen(
+                self.command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env, text=True
+            )
+        self._process = process
+        address = urllib.parse.urlsplit(self.url)
+        deadline = began + self.startup_timeout
+        while time.perf_counter() < deadline and process.poll() is None:
+            try:
+                socket.create_connection((address.hostname, address.port), timeout=1).close()
+            except OSError:
+                time.sleep(0.2)
+                continue
+            self.base_url = self.url
+            self.startup_seconds = time.perf_counter() - began
+            return self
+        if process.poll() is None:
+            self.stop()
+            raise ServerError(f"{self.name} did not take a connection in {self.startup_timeout:.0f} s: {self.tail()}")
+        return self  # it exited: base_url stays empty
 
     def _drain(self, found: threading.Event) -> None:
         # Reads the output to the end so a chatty server never blocks on a full pipe.
@@ -77,7 +119,13 @@ class ServerProcess:
 
     def tail(self) -> str:
         """The last lines the process printed."""
-        return " | ".join(self._output[-8:]) or "(no output)"
+        lines = self._output
+        if self.log is not None:
+            try:
+                lines = self.log.read_text(encoding="utf-8", errors="replace").splitlines()
+            except OSError:
+                lines = []
+        return " | ".join(line[:500] for line in lines[-8:]) or "(no output)"
 
     def stop(self) -> None:
         """Terminate the process (SIGTERM, then SIGKILL after 10 s)."""
@@ -170,3 +218,12 @@ def mock_available() -> str | None:
         lines = (run.stderr or run.stdout).strip().splitlines()
         return f"`python -m mockserver --help` failed: {lines[-1] if lines else run.returncode}"
     return None
+
+
+def peer(name: str, workdir: Path, jobs: list[dict[str, Any]]) -> ServerProcess:
+    """A peer (benchmarks/peers.py) serving the jobs API over `jobs`, configured in `workdir`, on a free port."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    command = BY_NAME[name].configure(workdir, jobs, url, port)
+    return ServerProcess(name, command, url=url, log=workdir / "output.log")

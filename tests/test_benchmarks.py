@@ -11,8 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.load import LoadResult
-from benchmarks.scenarios import Scenario, ScenarioResult, ServerRuns, steadiness_notes
+from benchmarks import peers, report
+from benchmarks.baseline import TOKEN, dump
+from benchmarks.jobs import make_jobs
+from benchmarks.load import LoadResult, run_wrk
+from benchmarks.scenarios import Scenario, ScenarioResult, ServerRuns, Settings, steadiness_notes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -143,3 +146,56 @@ def test_a_verdict_on_unsteady_runs_says_so() -> None:
     )
     assert steadiness_notes(steady) == []  # all pairs clear of the target, every server within 15 %
     assert steady.target_met is True
+
+
+def _cpu_runs(server: str, rate: float, cpu_us: float, p99_ms: float = 4.0) -> ServerRuns:
+    """A server's three runs of 5 s at `rate` requests/s, each costing `cpu_us` of its CPU per request."""
+    runs = [LoadResult(round(rate * 5), 5.0, 2.0, p99_ms) for _ in range(3)]
+    return ServerRuns(server, 100, runs=runs, cpu_us=[cpu_us] * 3)
+
+
+def test_the_floor_and_the_peers_verdicts() -> None:
+    """Issue 26: mock ≥ 0.5 of bare in req/s and CPU per request, p99 ≤ 2× bare; the mock cheaper than each peer."""
+    scenario = Scenario("get-job", "GET /@jobs/{id}", "GET", "/@jobs/{id}", jobs=100, target_ratio=0.65, floor=True)
+    bare, mock = _cpu_runs("bare", 10_000, 50), _cpu_runs("mock", 7_000, 90)
+    result = ScenarioResult(scenario, {"bare": bare, "mock": mock, "prism": _cpu_runs("prism", 900, 800)})
+    assert result.floor_met is True and round(result.cpu_floor() or 0, 2) == 0.56
+    assert result.peers() == ["prism"] and result.peer_cost("prism") == pytest.approx(800 / 90)
+    assert result.ahead_of_peers is True
+    tables = report.peers_tables(Settings("wrk", run_wrk, Path(".")), [result])
+    assert "| GET /@jobs/{id} | 50 | 90 | 800 (8.9×) | met |" in tables
+    assert "| GET /@jobs/{id} | 10,000 | 7,000 | 900 (7.8×) |" in tables
+    costly = ScenarioResult(scenario, {"bare": bare, "mock": _cpu_runs("mock", 7_000, 110)})
+    assert costly.floor_met is False and costly.target_met is True  # issue 14's req/s target met, the CPU floor not
+    slow = ScenarioResult(scenario, {"bare": bare, "mock": _cpu_runs("mock", 7_000, 90, p99_ms=9.0)})
+    assert slow.floor_met is False
+    behind = ScenarioResult(scenario, {"bare": bare, "mock": mock, "wiremock": _cpu_runs("wiremock", 9_000, 80)})
+    assert behind.ahead_of_peers is False
+    assert ScenarioResult(scenario, {"bare": bare, "mock": mock}).ahead_of_peers is None  # no peer ran
+
+
+def test_the_peers_are_configured_with_the_bare_routes_answers(tmp_path: Path) -> None:
+    """Prism's spec, Mockoon's environment and WireMock's stubs answer with the bare route's bytes, every operation."""
+    jobs = make_jobs(3)
+    base = "http://127.0.0.1:4321"
+    first = jobs[0]["uuid"]
+    spec = peers.prism_spec(jobs, base)
+    listing = spec["paths"]["/@jobs"]["get"]["responses"]["200"]["content"]["application/json"]["examples"]
+    assert listing == {"benchmark": {"summary": "The benchmark's jobs", "value": jobs}}
+    environment = peers.mockoon_environment(jobs, base, 4321)
+    routes = {(route["method"], route["endpoint"]): route["responses"][0] for route in environment["routes"]}
+    assert len(routes) == 7 + len(jobs) and environment["lastMigration"] == peers.MOCKOON_MIGRATION
+    assert routes[("get", "@jobs")]["body"] == dump(jobs).decode()
+    assert json.loads(routes[("get", f"@jobs/{first}")]["body"]) == {"@id": f"{base}/@jobs/{first}", **jobs[0]}
+    assert routes[("post", "@jobs/:id/abort")]["statusCode"] == 204
+    assert all(response["disableTemplating"] for response in routes.values())
+    stubs = peers.wiremock_mappings(jobs, base)["mappings"]
+    by_name = {stub["name"]: stub for stub in stubs}
+    assert by_name["retryJob"]["request"] == {"method": "POST", "urlPathPattern": "/@jobs/[^/]+/retry"}
+    assert by_name["login"]["response"]["body"] == dump({"token": TOKEN}).decode()
+    assert [stub["priority"] for stub in stubs if stub["name"] == "getJob"] == [5] * len(jobs)
+    command = peers.BY_NAME["json-server"].configure(tmp_path, jobs, base, 4321)
+    assert json.loads((tmp_path / "json-server-db.json").read_text()) == {"jobs": jobs}
+    assert command[-6:] == ["uuid", "--host", "127.0.0.1", "--port", "4321", "--quiet"]
+    assert {peer.name for peer in peers.PEERS} == {"prism", "mockoon", "wiremock", "json-server"}
+    assert all(peers.PACKAGES[peer.package] for peer in peers.PEERS)  # every peer is pinned to a version

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import resource
+import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -89,3 +90,20 @@ def tree_ticks(pid: int) -> int:
             if current == pid:
                 raise
     return total
+
+
+def wait_idle(pid: int, *, poll: float = 0.2, limit: float = 60.0) -> float:
+    """Wait until a server's process tree stops using CPU (two polls alike), at most `limit` seconds; how long it took.
+
+    A server still working on the answers of a run that ended (a slow server's large lists, whose clients
+    have gone) would bill that work to the next run's requests.
+    """
+    began = time.monotonic()
+    last = tree_ticks(pid)
+    while time.monotonic() - began < limit:
+        time.sleep(poll)
+        now = tree_ticks(pid)
+        if now == last:
+            break
+        last = now
+    return time.monotonic() - began

@@ -15,7 +15,7 @@ from benchmarks import jobs as job_data
 from benchmarks import peers, servers
 from benchmarks.baseline import TOKEN
 from benchmarks.load import Generator, Load, LoadResult
-from benchmarks.machine import CpuSample
+from benchmarks.machine import CpuSample, wait_idle
 from jobspec import Refusal, load_spec
 
 LOGIN_BODY = json.dumps({"login": "admin", "password": "admin"})
@@ -501,6 +501,7 @@ class Contender:
         chunk = replace(self.load, duration=max(self.settings.warmup, SETTLE_CHUNK))
         costs = self.runs.warmup_cpu_us
         while len(costs) * chunk.duration < SETTLE_LIMIT:
+            wait_idle(self.process.pid)
             before = CpuSample.take(self.process.pid)
             outcome = self.settings.generator(self.process.base_url, chunk)
             after = CpuSample.take(self.process.pid)
@@ -521,6 +522,7 @@ class Contender:
         if self.resets:
             self.process.request("POST", "/__mock__/reset")
             self._login()
+        wait_idle(self.process.pid)  # nothing left of the last run's work (answers to clients that have gone)
         before = CpuSample.take(self.process.pid)
         outcome = self.settings.generator(self.process.base_url, self.load)
         after = CpuSample.take(self.process.pid)

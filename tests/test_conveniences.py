@@ -150,11 +150,13 @@ def test_a_preflight_from_a_foreign_origin_is_a_clear_403(mock: LiveMock, path: 
     assert allowed.status_code == 204
 
 
-def test_the_readme_shows_no_machines_own_paths_and_says_where_the_commands_are() -> None:
-    # The Docker image's own working directory (/home/jobs) is the image's, not a machine's.
-    readme = (ROOT / "README.md").read_text().replace("/home/jobs", "<image workdir>")
+def test_the_docs_show_no_machines_own_paths_and_say_where_the_commands_are() -> None:
+    # The README and the site's pages. The Docker image's own working directory (/home/jobs) is the image's.
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    docs = "\n".join(page.read_text() for page in pages).replace("/home/jobs", "<image workdir>")
     for private in ("/work/", "/tmp/", "/root/", "/home/"):
-        assert private not in readme, private
+        assert private not in docs, private
+    readme = (ROOT / "README.md").read_text()
     assert ". .venv/bin/activate" in readme and ".venv/bin/jobs-mock --frozen" in readme
     for flag in ("--reload", "--log-format", "jobs_mock", "journal/count", "/news/@jobs"):
-        assert flag in readme, flag
+        assert flag in docs, flag

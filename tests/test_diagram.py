@@ -15,7 +15,6 @@ from jobspec.cli import main
 from tests.spec_variants import write_variant
 
 LIFECYCLE = load_spec().lifecycle
-README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def test_mermaid__draws_every_transition_refusal_and_removal() -> None:
@@ -54,12 +53,6 @@ def test_mermaid__a_refusal_is_labelled_with_its_status_and_an_error_type_only_w
     assert "409" not in text and "Conflict" not in text
     locked = diagram.mermaid(load_spec(write_variant("locked-refusals", tmp_path)).lifecycle)
     assert '|"abortJob → 423 Invalid state"|' in locked and '|"retryJob → 423 Invalid state"|' in locked
-
-
-def test_readme_shows_the_packaged_spec_diagram() -> None:
-    block = re.search(r"```mermaid\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
-    assert block is not None
-    assert block.group(1) == diagram.mermaid(LIFECYCLE)
 
 
 @pytest.mark.skipif(shutil.which("dot") is None and not os.environ.get("CI"), reason="Graphviz's dot is not installed")

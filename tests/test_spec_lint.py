@@ -1,4 +1,4 @@
-"""Redocly's and Spectral's linters, pinned, report no errors on the spec (warnings are explained in the README)."""
+"""Redocly's and Spectral's linters, pinned, report no errors on the spec (warnings are explained in docs/spec.md)."""
 
 from __future__ import annotations
 

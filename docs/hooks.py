@@ -135,7 +135,7 @@ def operation(method: str, path: str, spec: dict[str, Any], components: dict[str
     parameters = [resolve(p, components) for p in spec.get("parameters", [])]
     if parameters:
         parts += ["| parameter | in | what |", "|---|---|---|"]
-        parts += [f"| `{p['name']}` | {p['in']} | {cell(p.get('description', ''))} |" for p in parameters]
+        parts += [f"| `{p['name']}` | {p['in']} | {cell(p.get('description') or kind(p))} |" for p in parameters]
         parts.append("")
     body = spec.get("requestBody")
     if body is not None:
@@ -150,8 +150,11 @@ def operation(method: str, path: str, spec: dict[str, Any], components: dict[str
     parts += ["| status | answer |", "|---|---|"]
     for status, response in spec.get("responses", {}).items():
         response = resolve(response, components)
-        content = response.get("content", {}).get("application/json", {})
-        shown = f" {schema_name(content['schema'])}" if "schema" in content else ""
+        schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+        named = schema_name(schema) if "$ref" in schema or "$ref" in schema.get("items", {}) else ""
+        shown = f" Body: {named}." if named else ""
+        for header, spec_header in response.get("headers", {}).items():
+            shown += f" Header `{header}`: {resolve(spec_header, components).get('description', '')}"
         parts.append(f"| {status} | {cell(response.get('description', ''))}{shown} |")
     return [*parts, ""]
 
@@ -176,6 +179,11 @@ def schema_name(schema: dict[str, Any]) -> str:
     if schema.get("type") == "array" and isinstance(items, dict) and "$ref" in items:
         return f"a list of {schema_name(items)}"
     return f"`{json.dumps(schema)}`"
+
+
+def kind(parameter: dict[str, Any]) -> str:
+    """A parameter's type, where it has no description."""
+    return str(parameter.get("schema", {}).get("type", ""))
 
 
 def cell(text: str) -> str:

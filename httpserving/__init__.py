@@ -16,7 +16,9 @@ that forwards every event to it and, until a request's head is complete:
   limits are set higher) sees them. What else the parser refuses it answers itself, in plain text.
 
 The app tells a connection that its request is answered through `finished` (a middleware of the
-app: `request.transport.get_protocol()` is the Guard). Out of file descriptors, asyncio logs a
+app: `request.transport.get_protocol()` is the Guard). What aiohttp's parser refuses it logs with a
+traceback, as if the server had failed: through `Serving`, that is one line at debug level (the
+client's fault, not the server's), and the server's own failures keep their tracebacks. Out of file descriptors, asyncio logs a
 traceback for every failed accept, thousands a second: where the server owns the event loop (the mock's
 CLI and `LiveMock`, the proxy's CLI), `DescriptorAlarm` turns that into one line now and then and closes idle connections.
 """
@@ -69,6 +71,9 @@ def screen(head: bytes) -> bytes | None:
     """The refusal of what has arrived of a request's head, or None while nothing is wrong with it (yet)."""
     if head[:1] == bytes([TLS_HANDSHAKE]):
         return refusal(400, "Bad Request", "The request is not valid HTTP: a TLS handshake (https to an http port?).")
+    end = head.find(HEAD_END)
+    if end >= 0:
+        head = head[: end + len(HEAD_END)]  # what follows is the body (or the next request), not headers
     line, found, rest = head.partition(b"\r\n")
     if not found:
         return refusal(414, "URI too long", "The request's URL is too long.") if len(line) > MAX_LINE else None
@@ -94,6 +99,23 @@ def screen(head: bytes) -> bytes | None:
         if name.strip().lower() == b"content-length" and not value.strip().isdigit():
             return refusal(400, "Bad Request", "The request is not valid HTTP: its Content-Length is no number.")
     return None
+
+
+class ClientFaults(logging.Filter):
+    """On aiohttp's server logger: a request its parser refused (an error with a 4xx `code`) is one debug line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        code = getattr(error, "code", None)
+        if isinstance(code, int) and 400 <= code < 500:
+            log.debug("refused a request the HTTP parser could not read: %s", str(error).split("\n", 1)[0])
+            return False
+        return True
+
+
+# A child of aiohttp's own logger (its handlers see what passes), with the filter: aiohttp's logger is left as it is.
+SERVER_LOG = logging.getLogger("aiohttp.server").getChild("guarded")
+SERVER_LOG.addFilter(ClientFaults())
 
 
 class Guard(asyncio.Protocol):
@@ -214,6 +236,7 @@ class Serving:
             keepalive_timeout=idle_timeout,
             lingering_time=request_timeout,
             access_log=access_log,
+            logger=SERVER_LOG,
             max_line_size=2 * MAX_LINE,
             max_field_size=2 * MAX_LINE,
             max_headers=2 * MAX_HEADERS,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from jobspec import Spec, load_spec
-from jobsproxy import page
+from jobsproxy import guard, page
 from jobsproxy.config import ProxyConfig
 from jobsproxy.inspector import Inspector
 from jobsproxy.journal import Echo, Journal
@@ -28,6 +28,7 @@ class Proxy:
     journal: Journal
     inspector: Inspector
     relay: Relay
+    sequencer: Sequencer
     executor: ThreadPoolExecutor
     started: float = field(default_factory=time.monotonic)
 
@@ -41,26 +42,38 @@ class Proxy:
         self.executor.submit(lambda: None).result()
 
     async def checking(self, app: web.Application) -> AsyncIterator[None]:
-        """The checks' thread, drained at shutdown (for `cleanup_ctx`)."""
+        """The checks' thread, drained at shutdown (for `cleanup_ctx`): every exchange that ended is judged."""
         yield
+        self.sequencer.flush()
         self.executor.shutdown(wait=True)
 
 
 PROXY = web.AppKey("proxy", Proxy)
+ANY_PATH = "/{tail:[\\s\\S]*}"  # every path, also one whose decoded form holds a line break (%0A)
 
 
 def create_app(spec: Spec | None = None, *, config: ProxyConfig, echo: Echo | None = None) -> web.Application:
     """A ready aiohttp application: the live page under /__proxy__/, every other path forwarded."""
     spec = spec or load_spec(config.spec)
-    journal = Journal(echo)
-    inspector = Inspector(spec, journal, shared=config.shared)
+    journal = Journal(echo, size=config.journal_size)
+    inspector = Inspector(spec, journal, shared=config.shared, max_jobs=config.max_jobs)
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobs-proxy-checks")  # one: order matters
-    sequencer = Sequencer(lambda exchange, overlapping: executor.submit(inspector.inspect, exchange, overlapping))
+    sequencer = Sequencer(
+        lambda exchange, overlapping: executor.submit(inspector.inspect, exchange, overlapping),
+        patience=config.check_window,
+    )
     relay = Relay(config, sequencer)
-    proxy = Proxy(config, spec, journal, inspector, relay, executor)
-    app = web.Application()
+    proxy = Proxy(config, spec, journal, inspector, relay, sequencer, executor)
+    app = web.Application(
+        middlewares=[
+            guard.host_rule(config.host, config.allowed_hosts),
+            guard.request_target,
+            guard.own_pages,
+            guard.forwardable_headers,
+        ]
+    )
     app[PROXY] = proxy
     page.add_routes(app, PROXY)
-    app.router.add_route("*", "/{tail:.*}", relay.forward)
+    app.router.add_route("*", ANY_PATH, relay.forward)
     app.cleanup_ctx.extend([relay.running, proxy.checking])
     return app

@@ -16,10 +16,12 @@ from typing import NoReturn
 from urllib.parse import urlsplit
 
 import aiohttp
-from aiohttp import web
 from rich.console import Console
 
+from httpserving import Serving
+from httpserving.hosts import check_host_names
 from jobspec import LifecycleError, Spec, SpecError, load_spec
+from jobsproxy import config as defaults
 from jobsproxy.app import PROXY, create_app
 from jobsproxy.config import DEFAULT_MAX_CHECK_BYTES, DEFAULT_PORT, ProxyConfig
 from jobsproxy.page import PREFIX
@@ -29,7 +31,7 @@ from verdicts.report import render
 USAGE_ERROR = 2
 DISTRIBUTION = "nick-jobs-kit"
 PROBE_TIMEOUT = 10.0
-SHUTDOWN_TIMEOUT = 5.0  # seconds answers still streaming get at shutdown before they are cut
+MAX_TIMEOUT = 86_400.0  # a day: longer is no timeout at all
 
 
 class Unreachable(Exception):
@@ -77,6 +79,55 @@ def parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"larger bodies pass through unchecked, and are noted (default: {DEFAULT_MAX_CHECK_BYTES} = 10 MiB)",
     )
+    p.add_argument(
+        "--upstream-timeout",
+        type=_seconds,
+        default=defaults.UPSTREAM_TIMEOUT,
+        metavar="SECONDS",
+        help="the upstream's status and headers must arrive within SECONDS of the whole request, else the client "
+        f"gets a 504 (default: {defaults.UPSTREAM_TIMEOUT:g})",
+    )
+    p.add_argument(
+        "--request-timeout",
+        type=_seconds,
+        default=defaults.REQUEST_TIMEOUT,
+        metavar="SECONDS",
+        help="a client's request line and headers must arrive within SECONDS of its first byte (or of the "
+        f"connection) (default: {defaults.REQUEST_TIMEOUT:g})",
+    )
+    p.add_argument(
+        "--idle-timeout",
+        type=_seconds,
+        default=defaults.IDLE_TIMEOUT,
+        metavar="SECONDS",
+        help=f"close a kept-alive client connection that waits SECONDS for its next request "
+        f"(default: {defaults.IDLE_TIMEOUT:g})",
+    )
+    p.add_argument(
+        "--allowed-host",
+        dest="allowed_hosts",
+        type=_host_name,
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests whose Host is NAME (besides localhost, 127.0.0.1, [::1], --host and any IP "
+        "address); repeatable; '*' allows any",
+    )
+    p.add_argument(
+        "--journal-size",
+        type=_positive,
+        default=defaults.JOURNAL_SIZE,
+        metavar="N",
+        help=f"keep the newest N violations and notes in full; the counts stay exact (default: {defaults.JOURNAL_SIZE})",
+    )
+    p.add_argument(
+        "--max-jobs",
+        type=_positive,
+        default=defaults.MAX_JOBS,
+        metavar="N",
+        help="remember the N jobs seen most recently; an older one's next sighting is judged afresh "
+        f"(default: {defaults.MAX_JOBS})",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no line per violation as it happens")
     p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     return p
@@ -94,6 +145,23 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0 < value <= MAX_TIMEOUT:  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"must be greater than 0 and at most {MAX_TIMEOUT:g}, got {text}")
+    return value
+
+
+def _host_name(text: str) -> str:
+    try:
+        return check_host_names([text])[0]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--allowed-host: ")) from None
 
 
 def _version() -> str:
@@ -119,6 +187,12 @@ def main(argv: list[str] | None = None) -> int:
         markdown=args.markdown,
         fail_on_violation=args.fail_on_violation,
         max_check_bytes=args.max_check_bytes,
+        upstream_timeout=args.upstream_timeout,
+        request_timeout=args.request_timeout,
+        idle_timeout=args.idle_timeout,
+        allowed_hosts=tuple(args.allowed_hosts),
+        journal_size=args.journal_size,
+        max_jobs=args.max_jobs,
         shared=args.shared,
         quiet=args.quiet,
     )
@@ -169,22 +243,21 @@ async def serve(config: ProxyConfig, spec: Spec) -> int:
     """Probe the upstream, serve until a signal, then drain the checks and report."""
     await probe(config.upstream)
     app = create_app(spec, config=config, echo=None if config.quiet else _echo)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT)
-    await runner.setup()
+    serving = Serving(app, request_timeout=config.request_timeout, idle_timeout=config.idle_timeout)
     try:
-        await web.TCPSite(runner, config.host, config.port).start()
+        await serving.start(config.host, config.port, owns_loop=True)  # this process is the proxy's
     except OSError:
-        await runner.cleanup()
+        await serving.stop()
         raise
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)
-    _announce(runner, config, spec)
+    _announce(serving, config, spec)
     try:
         await stop.wait()
     finally:
         print("jobs-proxy: shutting down; the checks finish, then the report", flush=True)
-        await runner.cleanup()
+        await serving.stop()  # requests in flight get a few seconds; those still waiting are judged unanswered
     report = app[PROXY].report()
     write(report, json_file=config.report, junit=config.junit, markdown=config.markdown)
     render(report, Console(highlight=False), 0)
@@ -195,8 +268,8 @@ def _echo(line: str) -> None:
     print(line, flush=True)
 
 
-def _announce(runner: web.AppRunner, config: ProxyConfig, spec: Spec) -> None:
-    host, port = runner.addresses[0][:2]
+def _announce(serving: Serving, config: ProxyConfig, spec: Spec) -> None:
+    host, port = serving.addresses[0][:2]
     url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     lines = [
         f"Proxying {url} -> {config.upstream}",

@@ -9,6 +9,14 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 Headers = CIMultiDict[str] | CIMultiDictProxy[str]
 DECODERS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+# Why an exchange has no whole answer the proxy could pass on (its `fault`; "" when it has one, or the body alone
+# was cut: by the client, the check window, or the proxy stopping).
+UNREACHABLE = "unreachable"  # no connection to the upstream
+TIMED_OUT = "timed out"  # no status and headers within --upstream-timeout
+MALFORMED = "malformed"  # the upstream's answer is not valid HTTP: a violation of the contract
+UNPASSABLE = "unpassable"  # valid HTTP, but not something the proxy can pass on unchanged (header bytes not UTF-8)
+STOPPED = "stopped"  # the proxy stopped before the upstream's status and headers arrived
+ABANDONED = "abandoned"  # the client's request broke off before it was whole
 
 
 @dataclass
@@ -63,7 +71,13 @@ class Exchange:
     response_body: Capture = field(default_factory=lambda: Capture(0))
     answered: float = 0.0  # when the upstream's status and headers arrived
     error: str = ""  # why there is no (whole) answer
+    fault: str = ""  # one of the faults above, or ""
     ended: bool = False
+
+    def fail(self, fault: str, error: str) -> None:
+        """Say why there is no whole answer (the first reason given stands)."""
+        if not self.error:
+            self.fault, self.error = fault, error
 
     def response_content(self) -> tuple[bytes | None, str]:
         """The response body with its Content-Encoding undone, or None and why not."""

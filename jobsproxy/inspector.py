@@ -18,7 +18,8 @@ from typing import Any
 from jobspec import Operation, Spec
 from jobspec.invariants import jobs_in, state_field_problems, timestamp_order_problems
 from jobspec.operations import find_operations, session_operations
-from jobsproxy.exchange import Exchange
+from jobsproxy.config import MAX_JOBS
+from jobsproxy.exchange import ABANDONED, MALFORMED, UNPASSABLE, Exchange
 from jobsproxy.journal import Journal
 from jobsproxy.operations import OperationMap
 from jobsproxy.sessions import TOKEN_WORKS, Sessions
@@ -32,6 +33,8 @@ from verdicts.results import Finding, Outcome, Results
 ANSWERS = "answers"
 LIFECYCLE = "lifecycle"
 MALFORMED_REFUSED = "malformed_request_refused"
+VALID_HTTP = "answer_is_valid_http"  # an answer the proxy could not read as HTTP is no answer the spec documents
+FINDINGS_KEPT = 100  # findings kept per check and subject, the newest (the journal keeps more; the counts are exact)
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 BAD_REQUEST = 400  # what a request the spec refuses gets (any 4xx in Nick's shape is a refusal)
 TOO_MANY = 429  # a rate limit answers before the request is read
@@ -41,19 +44,22 @@ PASSWORD_FIELD = "password"  # the login body's secret, shown as $JOBS_PASSWORD
 class Inspector:
     """The checks of one proxy, what they found, and what the traffic covered."""
 
-    def __init__(self, spec: Spec, journal: Journal, *, shared: bool = False) -> None:
+    def __init__(self, spec: Spec, journal: Journal, *, shared: bool = False, max_jobs: int = MAX_JOBS) -> None:
         self.spec = spec
         self.lifecycle = spec.lifecycle
         self.journal = journal
         self.operations = OperationMap(spec)
         self.results = Results()
-        self.tracker = JobTracker(spec.lifecycle, shared=shared)
+        self.tracker = JobTracker(spec.lifecycle, shared=shared, max_jobs=max_jobs)
         self.sessions = Sessions()
         self.login, self.renew, self.logout = session_operations(spec)
         _, _, self.item, self.id_field = find_operations(spec)
         self.calls: Counter[tuple[str, int]] = Counter()  # (operationId, status) -> how many
         self.exchanges = 0
         self.outside = 0  # requests for no operation of the spec, passed through unchecked
+        self.unanswered = 0  # exchanges without a whole answer the proxy could pass on (a fault)
+        self.tried: set[str] = set()  # operations requested that got no whole answer
+        self.findings_forgotten = 0  # findings let go past FINDINGS_KEPT
         self.lock = threading.Lock()
 
     def inspect(self, exchange: Exchange, overlapping: tuple[Exchange, ...] = ()) -> None:
@@ -74,11 +80,8 @@ class Inspector:
     def _inspect(self, exchange: Exchange, overlapping: tuple[Exchange, ...]) -> None:
         self._keep_secrets(exchange)
         matched = self.operations.match(exchange.method, exchange.path)
-        if exchange.error and not exchange.status:
-            self.journal.note(
-                f"no answer from the upstream: {exchange.error}", exchange=exchange.seq, request=_line(exchange)
-            )
-            self._unknown_effect(exchange, matched)
+        if exchange.fault:
+            self._unanswered(exchange, matched)
             return
         if matched is None:
             self._outside(exchange)
@@ -89,7 +92,7 @@ class Inspector:
         judged = self._judged(exchange, content)
         if unchecked:
             self.journal.note(f"body not checked: {unchecked}", exchange=exchange.seq, request=_line(exchange))
-        verdicts = self._answer(operation, exchange, judged, complete=content is not None)
+        verdicts = self._answer(operation, exchange, judged, unchecked)
         job_id = next(iter(parameters.values()), None)
         verdicts += self._session(operation, exchange, judged)
         if content is not None:
@@ -98,16 +101,40 @@ class Inspector:
             verdicts += self.tracker.act(job_id, operation.operation_id, exchange.status, _span(exchange))
         self._record(exchange, judged, verdicts, job_id)
 
+    def _unanswered(self, exchange: Exchange, matched: tuple[Operation, dict[str, str]] | None) -> None:
+        """No whole answer to pass on: a note, or (an answer that is not HTTP) a violation; its checks not exercised."""
+        self.unanswered += 1
+        self._unknown_effect(exchange, matched)
+        if matched is None or exchange.fault != MALFORMED:
+            self.journal.note(_unanswered_note(exchange), exchange=exchange.seq, request=_line(exchange))
+        if matched is None:
+            self.outside += 1
+            return
+        operation, parameters = matched
+        self.tried.add(operation.operation_id)
+        if exchange.status:
+            self.calls[(operation.operation_id, exchange.status)] += 1
+        why = f"no whole answer to check: {exchange.error}"
+        verdicts = [Verdict(checks.DOCUMENTED_ANSWER, operation.operation_id, [], unexercised=why)]
+        if exchange.fault == MALFORMED:
+            problem = f"Received {exchange.error} / Documented: a whole HTTP/1.1 answer (RFC 9112)"
+            verdicts.append(Verdict(VALID_HTTP, operation.operation_id, [problem]))
+        self._record(exchange, self._judged(exchange, None), verdicts, next(iter(parameters.values()), None))
+
     # ---- the answer ------------------------------------------------------------------------
-    def _answer(self, operation: Operation, exchange: Exchange, judged: Judged, *, complete: bool) -> list[Verdict]:
+    def _answer(self, operation: Operation, exchange: Exchange, judged: Judged, unchecked: str) -> list[Verdict]:
         response = judged.response
         language = exchange.request_headers.get("Accept-Language")
+        complete = not unchecked
         texts = complete and english(language)
         problems = (
             checks.documented_problems(operation, judged)
             if texts
             else checks.status_problems(operation, response) or checks.content_type_problems(operation, response)
         )
+        if not complete and not problems:  # a body not checked is not exercised, never passed
+            verdict = Verdict(checks.DOCUMENTED_ANSWER, operation.operation_id, [], unexercised=unchecked)
+            return [verdict, *self._auth(operation, exchange), *self._request_body(operation, exchange)]
         if complete and not texts and response.status >= 400:
             self.journal.note(
                 f"the error's texts not judged: the client asked for Accept-Language: {language} (the spec's texts "
@@ -116,12 +143,15 @@ class Inspector:
                 request=_line(exchange),
             )
         verdicts = [Verdict(checks.DOCUMENTED_ANSWER, operation.operation_id, problems)]
-        if operation.needs_auth(self.spec.security) and _bearer(exchange) is None:
-            accepted = 200 <= exchange.status < 300
-            problem = f"Received {exchange.status} without credentials / Documented: 401"
-            verdicts.append(Verdict(NO_TOKEN, operation.operation_id, [problem] if accepted else []))
-        verdicts += self._request_body(operation, exchange)
-        return verdicts
+        return verdicts + self._auth(operation, exchange) + self._request_body(operation, exchange)
+
+    def _auth(self, operation: Operation, exchange: Exchange) -> list[Verdict]:
+        """A protected operation answered 2xx to a request without a token."""
+        if not operation.needs_auth(self.spec.security) or _bearer(exchange) is not None:
+            return []
+        accepted = 200 <= exchange.status < 300
+        problem = f"Received {exchange.status} without credentials / Documented: 401"
+        return [Verdict(NO_TOKEN, operation.operation_id, [problem] if accepted else [])]
 
     def _request_body(self, operation: Operation, exchange: Exchange) -> list[Verdict]:
         """The client's body against the spec: the client's departure is a note; accepting it, a violation."""
@@ -229,9 +259,14 @@ class Inspector:
     def _record(self, exchange: Exchange, judged: Judged, verdicts: list[Verdict], job_id: str | None) -> None:
         for verdict in verdicts:
             phase = ANSWERS if verdict.check in ANSWER_CHECKS else LIFECYCLE
-            if verdict.problems:
+            if verdict.unexercised:
+                self.results.not_exercised(phase, verdict.check, verdict.subject, verdict.unexercised)
+            elif verdict.problems:
                 finding = Finding.from_exchange(verdict.check, verdict.subject, "\n".join(verdict.problems), judged)
-                self.results.failed(phase, verdict.check, verdict.subject, finding)
+                result = self.results.failed(phase, verdict.check, verdict.subject, finding)
+                if len(result.findings) > FINDINGS_KEPT:
+                    del result.findings[0]
+                    self.findings_forgotten += 1
                 self.journal.violation(finding, exchange=exchange.seq, job=verdict.job or job_id)
             else:
                 self.results.passed(phase, verdict.check, verdict.subject)
@@ -256,12 +291,14 @@ class Inspector:
         text = (content or b"").decode("utf-8", "replace")
         response_headers = {name: exchange.response_headers[name] for name in exchange.response_headers}
         request = Request(exchange.method, exchange.upstream_url, headers, body)
-        return Judged(request, Response(exchange.status, response_headers, text[:EXCERPT], _json(content)))
+        error = exchange.error if not exchange.status else ""
+        return Judged(request, Response(exchange.status, response_headers, text[:EXCERPT], _json(content), error))
 
 
 ANSWER_CHECKS = frozenset(
     {
         checks.DOCUMENTED_ANSWER,
+        VALID_HTTP,
         NO_TOKEN,
         MALFORMED_REFUSED,
         checks.ITEM_NAMES_ITS_URL,
@@ -318,6 +355,16 @@ def english(header: str | None) -> bool:
         if tag.strip() and quality > 0:
             ranked.append((-quality, order, tag.strip().lower()))
     return not ranked or min(ranked)[2] in ("*", "en") or min(ranked)[2].startswith("en-")
+
+
+def _unanswered_note(exchange: Exchange) -> str:
+    if exchange.fault == UNPASSABLE:
+        return f"the answer was not passed on (a 502 instead): {exchange.error}"
+    if exchange.fault == MALFORMED:
+        return f"received {exchange.error} (outside the spec: not judged)"
+    if exchange.fault == ABANDONED:
+        return f"{exchange.error} (not judged)"
+    return f"no answer from the upstream: {exchange.error}"
 
 
 def _line(exchange: Exchange) -> str:

@@ -1,6 +1,7 @@
 """The proxy's journal: violations and notes in the order they were found, secrets masked, each echoed as one line.
 
 Written by the checks' thread, read by the live page on the event loop: every access holds a lock.
+It keeps the newest entries in full (`--journal-size`), and counts every one.
 """
 
 from __future__ import annotations
@@ -8,15 +9,17 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
 from jobspec.timestamps import timestamp
+from jobsproxy.config import JOURNAL_SIZE
 from verdicts.exchanges import MIN_SECRET, VARIABLE_PREFIX
 from verdicts.results import Finding
 
-KEPT = 10_000  # entries kept; later ones are counted, not kept
+SECRETS_KEPT = 10_000  # secrets masked, the newest (an older token is long expired)
 VIOLATION = "violation"
 NOTE = "note"
 Echo = Callable[[str], None]
@@ -32,6 +35,8 @@ class Secrets:
         """Mask `secret` from now on (too short a one would mask unrelated text)."""
         if len(secret) >= MIN_SECRET and secret not in self.values:
             self.values[secret] = VARIABLE_PREFIX + variable
+            if len(self.values) > SECRETS_KEPT:
+                del self.values[next(iter(self.values))]
 
     def redact(self, text: str) -> str:
         """`text` with every kept secret replaced by its variable."""
@@ -46,12 +51,12 @@ class Secrets:
 
 
 class Journal:
-    """Every violation and note, numbered; `echo` prints each as it is found."""
+    """Every violation and note, numbered, the newest `size` kept; `echo` prints each as it is found."""
 
-    def __init__(self, echo: Echo | None = None) -> None:
+    def __init__(self, echo: Echo | None = None, *, size: int = JOURNAL_SIZE) -> None:
         self.echo = echo
         self.secrets = Secrets()
-        self.entries: list[dict[str, Any]] = []
+        self.entries: deque[dict[str, Any]] = deque(maxlen=size)
         self.counts = {VIOLATION: 0, NOTE: 0}
         self.lock = threading.Lock()
 
@@ -72,8 +77,7 @@ class Journal:
         with self.lock:
             self.counts[entry["kind"]] += 1
             entry = {"seq": sum(self.counts.values()), "time": timestamp(int(time.time() * 1000)), **entry}
-            if len(self.entries) < KEPT:
-                self.entries.append(entry)
+            self.entries.append(entry)  # the oldest goes, past the bound
         if self.echo is not None:
             self.echo(self.secrets.redact(line))
 
@@ -86,6 +90,11 @@ class Journal:
         """How many entries of a kind were found, also those past the journal's bound."""
         with self.lock:
             return self.counts[kind]
+
+    def forgotten(self) -> int:
+        """How many entries were let go to keep the newest."""
+        with self.lock:
+            return sum(self.counts.values()) - len(self.entries)
 
 
 def _request(finding: Finding) -> str:

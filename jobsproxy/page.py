@@ -49,7 +49,7 @@ def add_routes(app: web.Application, key: web.AppKey[Any]) -> None:
     app.router.add_get(f"{PREFIX}/journal", journal)
     app.router.add_get(f"{PREFIX}/summary", summary)
     app.router.add_get(f"{PREFIX}/report", report)
-    app.router.add_route("*", PREFIX + "/{tail:.*}", unknown)
+    app.router.add_route("*", PREFIX + "/{tail:[\\s\\S]*}", unknown)  # %0A decodes to a line break
 
 
 def _since(request: web.Request) -> int:

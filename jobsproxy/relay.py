@@ -5,6 +5,13 @@ after the answer has gone to the client (the sequencer hands the exchange on). H
 stay behind, as HTTP requires of a proxy; `Host` becomes the upstream's, and the client's own
 goes along as `X-Forwarded-Host` (with `X-Forwarded-Proto` and `X-Forwarded-For`), so a server
 that honours them names the address the client used.
+
+What the upstream gives that the proxy cannot pass on (no answer, none in time, one that is not
+valid HTTP, one whose headers it cannot write unchanged) gets the client a 502 or 504 in Nick's
+shape while nothing of the answer has gone; a body that breaks off once its head has gone gets
+the client's connection closed, so that a cut body never looks whole. The upstream's time
+(`--upstream-timeout`) starts once the whole request has gone: a client's body that stalls is
+the upstream's to refuse (the mock answers 408 after its own --request-timeout), and passes back.
 """
 
 from __future__ import annotations
@@ -12,15 +19,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
+from jobsproxy import framing, refusals
 from jobsproxy.config import ProxyConfig
-from jobsproxy.exchange import Capture, Exchange, Headers
+from jobsproxy.exchange import ABANDONED, MALFORMED, STOPPED, TIMED_OUT, UNPASSABLE, Capture, Exchange, Headers
 from jobsproxy.sequencer import Sequencer
 
 HOP_BY_HOP = frozenset(
@@ -30,7 +38,9 @@ HOP_BY_HOP = frozenset(
 # Headers aiohttp's client would add of its own; a request goes on with only those the client sent.
 NOT_ADDED = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
 CONNECT_TIMEOUT = 10.0
-BAD_GATEWAY = 502
+# Seconds an upstream connection is kept for reuse: under the 5 s of Node's servers (Nick's), so that a request is
+# never sent on a connection the upstream is closing at that moment (which would look like a broken answer).
+KEEPALIVE = 4.0
 
 
 class Relay:
@@ -40,6 +50,7 @@ class Relay:
         self.upstream = URL(config.upstream.rstrip("/"))
         self.limit = config.max_check_bytes
         self.window = config.check_window
+        self.timeout = config.upstream_timeout
         self.sequencer = sequencer
         self.numbers = itertools.count(1)
         self.session: aiohttp.ClientSession | None = None
@@ -47,6 +58,7 @@ class Relay:
     async def running(self, app: web.Application) -> AsyncIterator[None]:
         """The client session, open while the app runs (for `cleanup_ctx`)."""
         self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE),
             auto_decompress=False,  # bytes pass as the upstream encoded them
             cookie_jar=aiohttp.DummyCookieJar(),  # one client's cookies are never sent for another
             skip_auto_headers=NOT_ADDED,
@@ -64,20 +76,33 @@ class Relay:
         exchange = self._exchange(request)
         self.sequencer.begin(exchange)
         try:
+            return await self._relay(request, exchange)
+        except asyncio.CancelledError:  # the proxy is stopping (or the client went away): judge what there is
+            if exchange.status:
+                exchange.fail("", "the proxy stopped before the whole answer had passed")
+            else:
+                exchange.fail(STOPPED, "the proxy stopped before the upstream answered")
+            raise
+        finally:
+            self._end(exchange)
+
+    async def _relay(self, request: web.Request, exchange: Exchange) -> web.StreamResponse:
+        try:
             answer = await self._send(request, exchange)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            exchange.error = _reason(exc)
-            self._end(exchange)
-            message = f"jobs-proxy: no answer from the upstream: {exchange.error}"
-            return web.json_response({"message": message}, status=BAD_GATEWAY)
+            exchange.fail(*framing.sort_failure(exc, self.timeout))
+            return _refused(exchange)
         try:
+            problem = framing.unforwardable(answer.raw_headers, answer.reason or "")
+            if problem is not None:
+                exchange.fail(problem.fault, problem.why)
+                return _refused(exchange)
             return await self._stream(request, answer, exchange)
         finally:
             answer.release()
-            self._end(exchange)
 
     def _exchange(self, request: web.Request) -> Exchange:
-        target = request.raw_path
+        target = request.raw_path  # as the client sent it (the guard made a full URL its path)
         return Exchange(
             seq=next(self.numbers),
             method=request.method,
@@ -91,28 +116,45 @@ class Relay:
         )
 
     async def _send(self, request: web.Request, exchange: Exchange) -> aiohttp.ClientResponse:
+        """The upstream's status and headers: due within the upstream timeout of the request's last byte."""
         assert self.session is not None, "the relay forwards only while the app runs"
-        body = self._request_body(request, exchange) if request.body_exists else None
-        if body is None:
-            exchange.request_body.complete = True
-        answer = await self.session.request(
-            request.method,
-            self.url(exchange.target),
-            headers=forwarded_headers(request),
-            data=body,
-            allow_redirects=False,
-        )
+        waiting = True
+        async with asyncio.timeout(None) as deadline:
+
+            def sent() -> None:
+                if waiting:  # (an upstream may answer before it has read the whole body)
+                    deadline.reschedule(asyncio.get_running_loop().time() + self.timeout)
+
+            body = self._request_body(request, exchange, sent) if request.body_exists else None
+            if body is None:
+                exchange.request_body.complete = True
+                sent()
+            answer = await self.session.request(
+                request.method,
+                self.url(exchange.target),
+                headers=forwarded_headers(request),
+                data=body,
+                allow_redirects=False,
+            )
+            waiting = False
         exchange.status, exchange.reason = answer.status, answer.reason or ""
         exchange.response_headers = answer.headers.copy()
         exchange.response_body = Capture(self.limit)
         exchange.answered = time.monotonic()
         return answer
 
-    async def _request_body(self, request: web.Request, exchange: Exchange) -> AsyncIterator[bytes]:
-        async for chunk in request.content.iter_any():
-            exchange.request_body.add(chunk)
-            yield chunk
+    async def _request_body(
+        self, request: web.Request, exchange: Exchange, sent: Callable[[], None]
+    ) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in request.content.iter_any():
+                exchange.request_body.add(chunk)
+                yield chunk
+        except Exception as exc:  # the client's side: its body broke off (the upstream is not to blame)
+            exchange.fail(ABANDONED, f"the client's request broke off: {exc or type(exc).__name__}")
+            raise
         exchange.request_body.complete = True
+        sent()  # the whole request has gone: the upstream's time starts
 
     async def _stream(
         self, request: web.Request, answer: aiohttp.ClientResponse, exchange: Exchange
@@ -123,20 +165,28 @@ class Relay:
         give_up = asyncio.get_running_loop().call_later(self.window, self._give_up, exchange)
         try:
             await response.prepare(request)
-            async for chunk in answer.content.iter_any():
+            while chunk := await self._read(answer, exchange):
                 if not exchange.response_body.add(chunk):
                     self._end(exchange)  # the copy stopped: check what there is now, keep streaming
                 await response.write(chunk)
-            exchange.response_body.complete = True
-            await response.write_eof()
-        except aiohttp.ClientPayloadError as exc:
-            exchange.error = f"the upstream's body broke off: {exc}"
-            raise  # the client's connection is closed: a cut body must not look whole
+            if exchange.fault:
+                _cut(request)  # the client's connection is closed: a cut body must not look whole
+            else:
+                exchange.response_body.complete = True
+                await response.write_eof()
         except ConnectionResetError:
-            exchange.error = "the client went away before the whole answer"
+            exchange.fail("", "the client went away before the whole answer")
         finally:
             give_up.cancel()
         return response
+
+    async def _read(self, answer: aiohttp.ClientResponse, exchange: Exchange) -> bytes:
+        """The next piece of the upstream's body; b"" at its end, or when it broke (then the exchange says why)."""
+        try:
+            return await answer.content.readany()
+        except (aiohttp.ClientError, OSError) as exc:
+            exchange.fail(MALFORMED, framing.broken(exc))
+            return b""
 
     def _give_up(self, exchange: Exchange) -> None:
         exchange.response_body.drop(f"still streaming after {self.window:g} s")
@@ -146,6 +196,22 @@ class Relay:
         if not exchange.ended:
             exchange.ended = True
             self.sequencer.end(exchange)
+
+
+def _refused(exchange: Exchange) -> web.Response:
+    """The client's answer when the upstream gave none the proxy could pass on."""
+    if exchange.fault == TIMED_OUT:
+        return refusals.gateway_timeout(f"no answer from the upstream: {exchange.error}")
+    if exchange.fault == ABANDONED:
+        return refusals.bad_request(exchange.error)
+    if exchange.fault in (MALFORMED, UNPASSABLE):
+        return refusals.bad_gateway(f"the upstream answered {exchange.error}")
+    return refusals.bad_gateway(f"no answer from the upstream: {exchange.error}")
+
+
+def _cut(request: web.Request) -> None:
+    if request.transport is not None:
+        request.transport.close()
 
 
 def forwarded_headers(request: web.Request) -> CIMultiDict[str]:
@@ -163,9 +229,3 @@ def passed_headers(headers: Headers) -> CIMultiDict[str]:
     """Every header but the hop-by-hop ones (and those `Connection` names), duplicates and order kept."""
     named = {token.strip().lower() for value in headers.getall("Connection", []) for token in value.split(",")}
     return CIMultiDict((name, value) for name, value in headers.items() if name.lower() not in HOP_BY_HOP | named)
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError):
-        return f"no connection within {CONNECT_TIMEOUT:g} s"
-    return str(exc) or type(exc).__name__

@@ -23,7 +23,9 @@ class ProxyReport(Report):
 
     exchanges: int = 0
     outside: int = 0
+    unanswered: int = 0  # exchanges without a whole answer the proxy could pass on
     violations: int = 0
+    forgotten: dict[str, int] = field(default_factory=dict)  # what was let go to bound memory: jobs, findings, entries
     calls: dict[str, dict[str, int]] = field(default_factory=dict)
     journal: list[dict[str, Any]] = field(default_factory=list)
     tool = "jobs-proxy"
@@ -50,17 +52,21 @@ class ProxyReport(Report):
         return f"NO VIOLATIONS in {self.exchanges} exchanges: {passed} checks passed; {missing} not exercised"
 
     def context(self) -> str:
-        """The time, the spec and the traffic the verdict rests on."""
-        return (
+        """The time, the spec and the traffic the verdict rests on, and what was let go to bound memory."""
+        text = (
             f"{self.elapsed:.1f} s; spec {self.spec}; {self.exchanges - self.outside} exchanges of the spec's operations, "
             f"{self.outside} outside it"
         )
+        if self.unanswered:
+            text += f"; {self.unanswered} without a whole answer"
+        let_go = ", ".join(f"{count} {what}" for what, count in self.forgotten.items() if count)
+        return text + (f"; forgotten to bound memory: {let_go}" if let_go else "")
 
 
 def build(inspector: Inspector, journal: Journal, upstream: str, elapsed: float) -> ProxyReport:
     """The report as things stand; call it holding `inspector.lock` (or once the checks have stopped)."""
     spec, lifecycle = inspector.spec, inspector.lifecycle
-    called = {operation for operation, _ in inspector.calls}
+    called = {operation for operation, _ in inspector.calls} | inspector.tried
     for operation in spec.operations:
         if operation not in called:
             why = "no request for it passed through the proxy"
@@ -81,7 +87,13 @@ def build(inspector: Inspector, journal: Journal, upstream: str, elapsed: float)
         elapsed=elapsed,
         exchanges=inspector.exchanges,
         outside=inspector.outside,
+        unanswered=inspector.unanswered,
         violations=journal.count(VIOLATION),
+        forgotten={
+            "jobs": inspector.tracker.forgotten,
+            "findings": inspector.findings_forgotten,
+            "journal entries": journal.forgotten(),
+        },
         calls=calls,
         journal=journal.since(0),
     )
@@ -95,6 +107,8 @@ def report_json(report: ProxyReport) -> str:
     data["upstream"] = data.pop("base_url")
     data["exchanges"] = report.exchanges
     data["outside_the_spec"] = report.outside
+    data["without_a_whole_answer"] = report.unanswered
+    data["forgotten"] = report.forgotten
     data["calls"] = report.calls
     data["violations"] = [entry for entry in report.journal if entry["kind"] == VIOLATION]
     data["notes"] = [entry for entry in report.journal if entry["kind"] == NOTE]

@@ -7,8 +7,7 @@ import dataclasses
 import threading
 from typing import Any
 
-from aiohttp import web
-
+from httpserving import Serving
 from jobspec import Spec
 from jobsproxy.app import PROXY, Proxy, create_app
 from jobsproxy.config import ProxyConfig
@@ -26,7 +25,7 @@ class LiveProxy:
         self.app = create_app(spec, config=config, echo=echo)
         self.url = ""
         self._loop = asyncio.new_event_loop()
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=5)
+        self._serving = Serving(self.app, request_timeout=config.request_timeout, idle_timeout=config.idle_timeout)
         self._thread = threading.Thread(target=self._loop.run_forever, name="live-proxy", daemon=True)
 
     @property
@@ -41,14 +40,13 @@ class LiveProxy:
         return self
 
     async def _start(self) -> None:
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        host, port = self._runner.addresses[0][:2]
+        await self._serving.start("127.0.0.1", 0, owns_loop=True)  # its own loop, in its own thread
+        host, port = self._serving.addresses[0][:2]
         self.url = f"http://{host}:{port}"
 
     def stop(self) -> None:
         """Shut the proxy down (the checks finish first) and end its thread."""
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=30)
+        asyncio.run_coroutine_threadsafe(self._serving.stop(), self._loop).result(timeout=30)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._loop.close()

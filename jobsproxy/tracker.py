@@ -7,6 +7,9 @@ or leads to. A sighting outside that set is a move no transition allows; an answ
 that set gives is one the lifecycle does not give there. Spans overlap when requests run at the
 same time: a sighting may then show the job as it was before a change, or after one answered
 later (`ahead`), and neither is held against it. Every rule is read through `jobspec`.
+
+It keeps the `max_jobs` jobs seen most recently: past that, the one unseen longest is forgotten
+(and counted), and its next sighting is judged afresh, as a first one.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 from jobspec import Lifecycle, LifecycleError, Refusal, Removal, Transition
 from jobspec.invariants import backwards_problems, change_problems, immutable_problems
+from jobsproxy.config import MAX_JOBS
 from verdicts import checks
 from verdicts.coverage import WORKER
 
@@ -46,6 +50,7 @@ class Verdict:
     problems: list[str]
     cell: tuple[str, str] | None = None
     job: str | None = None
+    unexercised: str = ""  # why the check could not run on this exchange (then `problems` is empty)
 
 
 @dataclass
@@ -83,11 +88,28 @@ class Sighting:
 class JobTracker:
     """Every job the traffic has shown, and the lifecycle they are judged by."""
 
-    def __init__(self, lifecycle: Lifecycle, *, shared: bool = False) -> None:
+    def __init__(self, lifecycle: Lifecycle, *, shared: bool = False, max_jobs: int = MAX_JOBS) -> None:
         self.lifecycle = lifecycle
         self.shared = shared
-        self.jobs: dict[str, Sighting] = {}
+        self.max_jobs = max_jobs
+        self.jobs: dict[str, Sighting] = {}  # the least recently seen first
+        self.forgotten = 0  # jobs let go past `max_jobs`
         self.answers = {op: _answers(lifecycle, op) for op in lifecycle.job_operations()}
+
+    def _sighting(self, job_id: str) -> Sighting | None:
+        """What is known of a job, now the most recently seen one."""
+        seen = self.jobs.pop(job_id, None)
+        if seen is not None:
+            self.jobs[job_id] = seen
+        return seen
+
+    def _remember(self, job_id: str, seen: Sighting) -> Sighting:
+        """Keep a job first seen now; forget the one unseen longest past the bound."""
+        self.jobs[job_id] = seen
+        while len(self.jobs) > self.max_jobs:
+            del self.jobs[next(iter(self.jobs))]
+            self.forgotten += 1
+        return seen
 
     def closure(self, states: Iterable[str]) -> frozenset[str]:
         """Where jobs in `states` may be by the next sighting without a client acting through the proxy."""
@@ -107,9 +129,9 @@ class JobTracker:
         state = job.get(self.lifecycle.status_field)
         if not isinstance(state, str) or state not in self.lifecycle.states:
             return []  # the invariant checks name a status that is no state
-        seen = self.jobs.get(job_id)
+        seen = self._sighting(job_id)
         if seen is None:
-            self.jobs[job_id] = Sighting(self.closure([state]), job, state, span.answered)
+            self._remember(job_id, Sighting(self.closure([state]), job, state, span.answered))
             return []
         if seen.deleted_at is not None:
             return [] if span.sent < seen.deleted_at else [self._resurrected(job_id, seen, state)]
@@ -184,7 +206,7 @@ class JobTracker:
         by_state = self.answers.get(operation, {}).get(status)
         if by_state is None:
             return []  # 401, 403, 404, a server error...: no word on the job's state
-        seen = self.jobs.get(job_id)
+        seen = self._sighting(job_id)
         if seen is not None and seen.deleted_at is not None:
             return [] if span.sent < seen.deleted_at else [self._acted_after_deletion(job_id, operation, status, seen)]
         candidates = (seen.possible | seen.earlier(span.sent)) if seen else frozenset(self.lifecycle.states)
@@ -217,7 +239,7 @@ class JobTracker:
 
     def _apply(self, job_id: str, operation: str, status: int, span: Span, states: frozenset[str]) -> None:
         """Believe what the answer says happened (also after a wrong answer: the server says it did it)."""
-        seen = self.jobs.setdefault(job_id, Sighting(frozenset(self.lifecycle.states)))
+        seen = self._sighting(job_id) or self._remember(job_id, Sighting(frozenset(self.lifecycle.states)))
         outcomes = [self.answers[operation][status][state] for state in sorted(states)]
         call = f"{operation} answered {status}"
         if any(isinstance(outcome, Removal) for outcome in outcomes):

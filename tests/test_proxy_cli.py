@@ -7,6 +7,8 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +18,8 @@ import pytest
 import requests
 
 from jobsproxy.cli import main
-from tests.fakejobs import Violation, serve
+from tests.fakejobs import Violation, make_job, serve
+from tests.rawupstream import NEVER, RawUpstream, answer
 from tests.traffic import frontend_session
 
 SCRIPT = Path(sys.executable).parent / "jobs-proxy"
@@ -49,6 +52,12 @@ def upstream() -> Iterator[str]:
         pytest.param(["--upstream", "http://h?x=1"], "--upstream takes no query or fragment", id="query"),
         pytest.param(["--upstream", "http://h", "--port", "70000"], "70000 is not a port", id="port"),
         pytest.param(["--upstream", "http://h", "--max-check-bytes", "0"], "must be at least 1", id="cap"),
+        pytest.param(["--upstream", "http://h", "--upstream-timeout", "0"], "greater than 0", id="upstream-timeout"),
+        pytest.param(["--upstream", "http://h", "--request-timeout", "nan"], "greater than 0", id="request-timeout"),
+        pytest.param(["--upstream", "http://h", "--idle-timeout", "x"], "a number of seconds", id="idle-timeout"),
+        pytest.param(["--upstream", "http://h", "--allowed-host", "http://a"], "a host name without", id="host"),
+        pytest.param(["--upstream", "http://h", "--journal-size", "0"], "must be at least 1", id="journal-size"),
+        pytest.param(["--upstream", "http://h", "--max-jobs", "-1"], "must be at least 1", id="max-jobs"),
         pytest.param(["--upstream", "http://h", "--spec", "/nonexistent.yaml"], "cannot read the spec", id="spec"),
         pytest.param(["--upstream", "http://127.0.0.1:{closed}"], "is unreachable", id="unreachable"),
     ],
@@ -120,3 +129,37 @@ def test_script__no_violation_exit_0(upstream: str, tmp_path: Path) -> None:
     assert process.returncode == 0, out + err
     assert "VIOLATION " not in out
     assert json.loads((tmp_path / "r.json").read_text())["verdict"].startswith("NO VIOLATIONS in ")
+
+
+def test_script__sigterm_while_the_upstream_never_answers_one_request__the_rest_judged_exit_1(tmp_path: Path) -> None:
+    """Issue 27, item 8: one request left unanswered blinded the proxy ("NO VIOLATIONS in 0 exchanges", exit 0)."""
+    job = make_job("created")
+    stuck_path = f"/@jobs/{job['uuid']}"
+    answers = {stuck_path: NEVER, "/@jobs": answer(200, [{"uuid": job["uuid"]}])}  # a job without its fields
+    with RawUpstream(answers) as upstream:
+        process, url = start(["--upstream", upstream.url, "--fail-on-violation", "--report", str(tmp_path / "r.json")])
+        stuck = threading.Thread(target=_unanswered, args=(f"{url}{stuck_path}",), daemon=True)
+        stuck.start()
+        while stuck_path not in upstream.paths():
+            time.sleep(0.01)
+        statuses = [requests.get(f"{url}/@jobs", headers=AUTH, timeout=10).status_code for _ in range(10)]
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    assert statuses == [200] * 10
+    assert process.returncode == 1, out + err
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["verdict"].startswith("VIOLATIONS: 10 in 11 exchanges"), report["verdict"]
+    assert report["without_a_whole_answer"] == 1
+    assert [note["message"] for note in report["notes"]] == [
+        "no answer from the upstream: the proxy stopped before the upstream answered"
+    ]
+
+
+AUTH = {"Authorization": "Bearer a-token-nobody-checks"}
+
+
+def _unanswered(url: str) -> None:
+    try:
+        requests.get(url, headers=AUTH, timeout=60)
+    except requests.RequestException:
+        pass  # the proxy ends it as it stops

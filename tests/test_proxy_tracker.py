@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -166,15 +168,45 @@ def exchange(seq: int, sent: float, answered: float) -> Exchange:
 
 
 def test_sequencer__hands_on_in_answer_order_once_nothing_earlier_can_still_come() -> None:
-    delivered: list[tuple[int, tuple[int, ...]]] = []
-    sequencer = Sequencer(lambda e, overlapping: delivered.append((e.seq, tuple(o.seq for o in overlapping))))
-    slow, quick, later = exchange(1, 0.0, 5.0), exchange(2, 1.0, 2.0), exchange(3, 6.0, 7.0)
-    for started in (slow, quick):
-        sequencer.begin(started)
-    sequencer.end(quick)
-    assert delivered == [], "the slow one started earlier: it may have been served first"
-    sequencer.end(slow)
-    assert delivered == [(2, (1,)), (1, ())]
-    sequencer.begin(later)
-    sequencer.end(later)
-    assert delivered[-1] == (3, ())
+    async def scenario() -> list[tuple[int, tuple[int, ...]]]:
+        delivered: list[tuple[int, tuple[int, ...]]] = []
+        sequencer = Sequencer(
+            lambda e, overlapping: delivered.append((e.seq, tuple(o.seq for o in overlapping))),
+            patience=60.0,
+            clock=lambda: 5.0,
+        )
+        slow, quick, later = exchange(1, 0.0, 5.0), exchange(2, 1.0, 2.0), exchange(3, 6.0, 7.0)
+        for started in (slow, quick):
+            sequencer.begin(started)
+        sequencer.end(quick)
+        assert delivered == [], "the slow one started earlier: it may have been served first"
+        sequencer.end(slow)
+        assert delivered == [(2, (1,)), (1, ())]
+        sequencer.begin(later)
+        sequencer.end(later)
+        return delivered
+
+    assert asyncio.run(scenario())[-1] == (3, ())
+
+
+def test_sequencer__an_exchange_that_never_ends_holds_the_others_back_no_longer_than_its_patience() -> None:
+    """Issue 27, item 8: one request the upstream never answers must not keep every other from being judged."""
+
+    async def scenario() -> tuple[list[int], list[int]]:
+        delivered: list[int] = []
+        sequencer = Sequencer(lambda e, overlapping: delivered.append(e.seq), patience=0.3)
+        now = time.monotonic()
+        stuck, quick = exchange(1, now, 0.0), exchange(2, now + 0.01, now + 0.02)
+        sequencer.begin(stuck)
+        sequencer.begin(quick)
+        sequencer.end(quick)
+        held = list(delivered)
+        for _ in range(100):  # the timer releases it: no further exchange needs to end
+            if delivered:
+                break
+            await asyncio.sleep(0.05)
+        return held, delivered
+
+    held, delivered = asyncio.run(scenario())
+    assert held == [], "at first it waits: the stuck one may yet show what happened before"
+    assert delivered == [2], "then it is judged without waiting for the stuck one"

@@ -131,8 +131,9 @@ def containers() -> Iterator[list[str]]:
         docker("rm", "--force", name, check=False)
 
 
-def start(containers: list[str], image: str, port: int, *command: str) -> str:
-    """A detached container on the host's network, its healthcheck every second; its name."""
+def start(containers: list[str], image: str, port: int, *command: str, hosts: tuple[str, ...] = ()) -> str:
+    """A detached container on the host's network, its healthcheck every second; its name. `hosts`: NAME:ADDRESS
+    lines for its /etc/hosts (what a compose network's names would resolve to)."""
     name = f"jobs-kit-test-{os.getpid()}-{len(containers)}"
     containers.append(name)
     docker(
@@ -142,6 +143,7 @@ def start(containers: list[str], image: str, port: int, *command: str) -> str:
         name,
         "--network",
         "host",
+        *(option for host in hosts for option in ("--add-host", host)),
         "--env",
         f"PORT={port}",
         "--health-interval",
@@ -192,6 +194,37 @@ def test_image__the_mock_by_default_healthy_and_conformant_and_the_proxy_in_fron
         r"NO VIOLATIONS in \d+ exchanges: .*; 1 exchanges of the spec's operations, \d+ outside it", logs
     ), logs
     assert docker("inspect", "--format", "{{.State.ExitCode}}", proxy).stdout.strip() == "0"
+
+
+def test_image__the_compose_set_up__the_proxy_reaches_the_mock_by_its_service_name(
+    image: str, containers: list[str]
+) -> None:
+    """The docs' compose file: the mock answers its service name (--allowed-host jobs-api), the proxy names it so.
+
+    The daemon here has no bridge network, so the name resolves as compose's would, through --add-host.
+    """
+    port, proxied = unused_port(), unused_port()
+    mock = start(
+        containers, image, port, "jobs-mock", "--host", "0.0.0.0", "--port", str(port), "--allowed-host", "jobs-api"
+    )
+    proxy = start(
+        containers, image, proxied,
+        "jobs-proxy", "--upstream", f"http://jobs-api:{port}", "--host", "0.0.0.0", "--port", str(proxied),
+        hosts=("jobs-api:127.0.0.1",),
+    )  # fmt: skip
+    wait_healthy(mock)
+    wait_healthy(proxy)
+    login = requests.post(
+        f"http://localhost:{proxied}/@login", json={"login": "admin", "password": "admin"}, timeout=10
+    )
+    assert login.status_code == 200, login.text
+    jobs = requests.get(
+        f"http://localhost:{proxied}/@jobs", headers={"Authorization": f"Bearer {login.json()['token']}"}, timeout=10
+    )
+    assert jobs.status_code == 200 and jobs.json(), jobs.text
+    assert all(job["@id"].startswith(f"http://localhost:{proxied}/") for job in jobs.json() if "@id" in job)
+    rebound = requests.get(f"http://127.0.0.1:{proxied}/@jobs", headers={"Host": "attacker.example"}, timeout=10)
+    assert rebound.status_code == 403 and "--allowed-host attacker.example" in rebound.text
 
 
 def test_image__runs_any_of_its_commands(image: str) -> None:

@@ -205,7 +205,7 @@ def check_catalogue() -> str:
     from verdicts.catalogue import CHECKS, describe
 
     spec = load_spec()
-    own = [check.__name__ for check in schemathesis_checks.job_checks(spec.lifecycle, "uuid")]  # named as reported
+    own = schema_phase_checks(schemathesis_checks, spec)
     phase_of: dict[str, list[str]] = {}
     parts = []
     for phase_name, phase in PHASES.items():
@@ -228,6 +228,22 @@ def check_catalogue() -> str:
         where = ", ".join(phase_of.get(name, [])) or "(the proxy only)"
         parts.append(f"| `{name}` | {where} | {cell(CHECKS[name])} |")
     return "\n".join(parts) + "\n"
+
+
+def schema_phase_checks(module: Any, spec: Any) -> list[str]:
+    """The schema phase's own checks, by the names its results carry (each check's function's name).
+
+    `job_checks` makes them for one run's lifecycle; where the module has none, its public functions are the
+    checks, registered with schemathesis on import (the module before `job_checks`).
+    """
+    made = getattr(module, "job_checks", None)
+    if made is not None:
+        return [check.__name__ for check in made(spec.lifecycle, "uuid")]
+    return [
+        name
+        for name, function in vars(module).items()
+        if callable(function) and getattr(function, "__module__", None) == module.__name__ and not name.startswith("_")
+    ]
 
 
 def table(described: dict[str, str]) -> list[str]:

@@ -118,6 +118,73 @@ SERVER_LOG = logging.getLogger("aiohttp.server").getChild("guarded")
 SERVER_LOG.addFilter(ClientFaults())
 
 
+class Body:
+    """Where a request's body ends, by its head's Content-Length or its chunks (Transfer-Encoding: chunked): the
+    bytes after it are the next request's head, to be screened as such, and the body's bytes never are (a body
+    arriving after its request was answered, as a request refused before its body was read)."""
+
+    def __init__(self, length: int, chunked: bool) -> None:
+        self.left = length  # bytes of data left (of the body, or of the chunk under way)
+        self.chunked = chunked
+        self.line = bytearray()  # a chunk's size line, or a trailer line, as it arrives
+        self.stage = "size" if chunked else "data"  # chunked: size, data, end (its CRLF), trailer
+        self.done = not chunked and length == 0
+
+    @classmethod
+    def of(cls, head: bytes) -> Body | None:
+        """The body a (screened, complete) head announces, or None if it announces none."""
+        length, chunked = 0, False
+        for field in head.split(b"\r\n")[1:]:
+            name, _, value = field.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length" and value.strip().isdigit():
+                length = int(value.strip())
+            elif name == b"transfer-encoding" and value.strip().lower().endswith(b"chunked"):
+                chunked = True
+        body = cls(length, chunked)
+        return None if body.done else body
+
+    def skip(self, data: bytes) -> bytes:
+        """Take what belongs to the body of `data`; the rest (once the body has ended)."""
+        while data and not self.done:
+            if self.stage == "data":
+                taken = min(self.left, len(data))
+                self.left -= taken
+                data = data[taken:]
+                if self.left == 0:
+                    self.stage = "end" if self.chunked else "data"
+                    self.left, self.done = (2, False) if self.chunked else (0, True)
+            elif self.stage == "end":  # the CRLF after a chunk's data
+                taken = min(self.left, len(data))
+                self.left -= taken
+                data = data[taken:]
+                if self.left == 0:
+                    self.stage = "size"
+            else:  # a size line, or a trailer line: up to its LF
+                end = data.find(b"\n")
+                if end < 0:
+                    self.line += data[: MAX_LINE - len(self.line)]
+                    return b""
+                self.line += data[:end]
+                data = data[end + 1 :]
+                self._line(bytes(self.line).strip())
+                self.line.clear()
+        return data
+
+    def _line(self, line: bytes) -> None:
+        if self.stage == "trailer":
+            self.done = not line  # the empty line ends the trailers, and the body
+            return
+        try:
+            size = int(line.split(b";", 1)[0], 16)
+        except ValueError:
+            size = 0  # not a chunk size: aiohttp's parser refuses the request, and closes the connection
+        if size == 0:
+            self.stage = "trailer"
+        else:
+            self.stage, self.left = "data", size
+
+
 class Guard(asyncio.Protocol):
     """One client's connection: aiohttp's protocol, which every event is forwarded to, with a deadline and a screen
     for each request's head (see the module's docstring)."""
@@ -125,8 +192,10 @@ class Guard(asyncio.Protocol):
     def __init__(self, inner: asyncio.Protocol, serving: Serving) -> None:
         self.inner, self.serving = inner, serving
         self.transport: asyncio.Transport | None = None
-        self.busy = False  # a request's head has arrived and it is being handled
+        self.pending = 0  # requests whose head has arrived and that are not answered yet
+        self.answered = 0  # requests answered on it so far
         self.head = bytearray()  # what has arrived of the next request's head
+        self.body: Body | None = None  # the body being received, when it has one
         self.waiting_since = asyncio.get_running_loop().time()  # when it last started waiting for a request
         self.timer: asyncio.TimerHandle | None = None
 
@@ -138,21 +207,39 @@ class Guard(asyncio.Protocol):
         self._arm()  # the first request is due within the timeout
 
     def data_received(self, data: bytes) -> None:
-        if not self.busy and self.transport is not None:
-            if self.timer is None:
-                self._arm()
-            first = not self.head
-            self.head += data
-            # Screened as it begins, when a line may have ended, or one grew too long: not for every byte of a trickle.
-            refused = screen(bytes(self.head)) if first or b"\n" in data or len(self.head) > MAX_LINE else None
-            if refused is not None:
-                self._refuse(refused)
-                return
-            if HEAD_END in self.head:
-                self.busy = True
-                self._disarm()
-                self.head.clear()
+        if self.transport is not None:
+            rest = data
+            while rest:
+                if self.body is not None:  # the body of a request whose head has come: not to be screened
+                    rest = self.body.skip(rest)
+                    if self.body.done:
+                        self.body = None
+                    continue
+                rest = self._head(rest)
+                if self.transport is None or self.transport.is_closing():
+                    return  # refused
         self.inner.data_received(data)
+
+    def _head(self, data: bytes) -> bytes:
+        """Take what arrives of a request's head, screened; what follows it (its body, the next request)."""
+        if not self.head and self.timer is None:
+            self._arm()  # from its first byte, the head is due within the timeout
+        first = not self.head
+        self.head += data
+        # Screened as it begins, when a line may have ended, or one grew too long: not for every byte of a trickle.
+        refused = screen(bytes(self.head)) if first or b"\n" in data or len(self.head) > MAX_LINE else None
+        if refused is not None:
+            self._refuse(refused)
+            return b""
+        end = self.head.find(HEAD_END)
+        if end < 0:
+            return b""
+        head, rest = bytes(self.head[: end + len(HEAD_END)]), bytes(self.head[end + len(HEAD_END) :])
+        self.head.clear()
+        self._disarm()
+        self.pending += 1
+        self.body = Body.of(head)
+        return rest
 
     def eof_received(self) -> bool | None:
         return self.inner.eof_received()
@@ -168,10 +255,22 @@ class Guard(asyncio.Protocol):
     def resume_writing(self) -> None:
         self.inner.resume_writing()
 
+    @property
+    def busy(self) -> bool:
+        """Whether a request's head has arrived and its answer is not on its way yet."""
+        return self.pending > 0
+
     def finished(self) -> None:
         """The request's answer is on its way: the connection waits for the next one (aiohttp's idle timeout)."""
-        self.busy = False
+        self.pending = max(0, self.pending - 1)
+        self.answered += 1
         self.waiting_since = asyncio.get_running_loop().time()
+
+    @property
+    def quiet(self) -> bool:
+        """Whether closing the connection now fails no request: it has answered one, and no other has begun to
+        arrive (a new connection's first request has every reason to come, and one being handled to finish)."""
+        return not self.busy and self.answered > 0 and not self.head and self.body is None
 
     def _arm(self) -> None:
         self.timer = asyncio.get_running_loop().call_later(self.serving.request_timeout, self._expire)
@@ -243,7 +342,8 @@ class Serving:
         )
         self.request_timeout = request_timeout
         self.connections: set[Guard] = set()
-        self.server: asyncio.Server | None = None
+        self.servers: list[asyncio.Server] = []
+        self.owns_loop = False
 
     @property
     def app(self) -> web.Application:
@@ -254,21 +354,63 @@ class Serving:
         """Run the app's start-up and listen; with `owns_loop`, also take the loop's exception handler."""
         loop = asyncio.get_running_loop()
         await self.runner.setup()
+        self.servers = [await loop.create_server(self._protocol, host, port, reuse_port=reuse_port)]
+        self._own(owns_loop)
+
+    async def take_over(self, old: Serving, between: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Serve on the sockets `old` listens on, refusing no connection meanwhile.
+
+        `old` stops accepting (new connections wait in the kernel's queue of the still open socket),
+        lets its requests in flight finish (a few seconds at most) and runs its app's clean-up; then
+        `between` runs (whatever must see the old app's last word before the new one speaks), and this
+        serving starts its app and accepts, the waiting connections first. No moment has two apps
+        answering, and none has the port closed.
+        """
+        loop = asyncio.get_running_loop()
+        sockets = [sock.dup() for server in old.servers for sock in server.sockets]
+        try:
+            for server in old.servers:
+                server.close()
+            await old.quieten()
+            await old.stop()
+            if between is not None:
+                await between()
+            await self.runner.setup()
+            self.servers = [await loop.create_server(self._protocol, sock=sock) for sock in sockets]
+        except BaseException:
+            for sock in sockets:
+                sock.close()
+            raise
+        self._own(old.owns_loop)
+
+    async def quieten(self, limit: float = SHUTDOWN_GRACE) -> None:
+        """Wait (at most `limit` seconds) until every connection accepted is quiet (see `Guard.quiet`) or closed,
+        so that stopping fails no request a client has sent or is sending; the listening must have stopped."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        await asyncio.sleep(0.01)  # connections accepted just before the listening stopped get their protocols
+        while not all(connection.quiet for connection in self.connections) and loop.time() < deadline:
+            await asyncio.sleep(0.005)
+
+    def _protocol(self) -> Guard:
         server = self.runner.server
         assert server is not None
-        self.server = await loop.create_server(lambda: Guard(server(), self), host, port, reuse_port=reuse_port)
+        return Guard(server(), self)
+
+    def _own(self, owns_loop: bool) -> None:
+        self.owns_loop = owns_loop
         if owns_loop:
-            loop.set_exception_handler(DescriptorAlarm(self))
+            asyncio.get_running_loop().set_exception_handler(DescriptorAlarm(self))
 
     @property
     def addresses(self) -> list[Any]:
         """The addresses it listens on, as the sockets name them."""
-        return [sock.getsockname() for sock in (self.server.sockets if self.server is not None else ())]
+        return [sock.getsockname() for server in self.servers for sock in server.sockets]
 
     async def stop(self) -> None:
         """Stop listening, let requests in flight finish (a few seconds), run the app's clean-up."""
-        if self.server is not None:
-            self.server.close()
+        for server in self.servers:
+            server.close()
         await self.runner.cleanup()
 
     def shed_idle(self) -> int:

@@ -9,8 +9,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from jobspec.files import CannotRead, FileProblem, read_yaml
 from jobspec.lifecycle import Lifecycle, LifecycleError
 
 LIFECYCLE_KEY = "x-job-lifecycle"
@@ -74,6 +73,7 @@ class Spec:
     lifecycle: Lifecycle
     operations: dict[str, Operation]
     rate_limits: dict[str, RateLimit] = field(default_factory=dict)  # by setting
+    source: str | None = None  # the text it was read from
 
     def rate_limit(self, operation_id: str) -> RateLimit | None:
         """The rate limit `operation_id` counts toward, if any."""
@@ -101,8 +101,8 @@ class Spec:
         return dict(self.resolved["components"]["schemas"][name])
 
     def text(self) -> str:
-        """The document as its file holds it."""
-        return self.path.read_text(encoding="utf-8")
+        """The document as its file held it when it was read."""
+        return self.source if self.source is not None else self.path.read_text(encoding="utf-8")
 
 
 def packaged_spec_path() -> Path:
@@ -123,14 +123,30 @@ def _load_packaged() -> Spec:
 
 
 def _load(path: Path) -> Spec:
+    return spec_from_document(*read_spec_file(path), path)
+
+
+def read_spec_file(path: Path) -> tuple[str, Any]:
+    """The text of the spec file at `path` and its YAML value, read with the bounds of `jobspec.files`; SpecError."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SpecError(f"cannot read the spec {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{path} is not valid YAML: {exc}") from exc
+        return read_yaml(path)
+    except CannotRead as exc:
+        raise SpecError(f"cannot read the spec {path}: {exc.reason}") from None
+    except FileProblem as exc:
+        raise SpecError(str(exc)) from None
+
+
+def spec_from_document(text: str, raw: Any, path: Path) -> Spec:
+    """The spec a document read from `path` describes; SpecError (or LifecycleError) saying what is wrong with it."""
     if not isinstance(raw, dict) or not str(raw.get("openapi", "")).startswith("3."):
         raise SpecError(f"{path} is not an OpenAPI 3 document")
+    try:
+        return _spec(text, raw, path)
+    except RecursionError:
+        raise SpecError(f"{path} is nested too deeply") from None
+
+
+def _spec(text: str, raw: dict[str, Any], path: Path) -> Spec:
     resolved = resolve_refs(raw)
     operations = _collect_operations(resolved)
     if LIFECYCLE_KEY not in raw:
@@ -143,7 +159,7 @@ def _load(path: Path) -> Spec:
     _check_status_enum(lifecycle, job)
     _check_documented(lifecycle, operations)
     limits = _rate_limits(operations)
-    return Spec(path=path, raw=raw, resolved=resolved, lifecycle=lifecycle, operations=operations, rate_limits=limits)
+    return Spec(path, raw, resolved, lifecycle, operations, rate_limits=limits, source=text)
 
 
 def _rate_limits(operations: dict[str, Operation]) -> dict[str, RateLimit]:
@@ -230,7 +246,7 @@ def resolve_refs(document: dict[str, Any]) -> dict[str, Any]:
         if isinstance(node.get("$ref"), str):
             ref = node["$ref"]
             if ref in seen:
-                raise SpecError(f"circular reference {ref}")
+                raise SpecError(f"circular reference {ref} (a schema that contains itself cannot be resolved)")
             target = resolve(copy.deepcopy(_pointer(document, ref)), (*seen, ref))
             siblings = {k: resolve(v, seen) for k, v in node.items() if k != "$ref"}
             return {**target, **siblings} if isinstance(target, dict) else target

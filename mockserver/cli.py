@@ -20,14 +20,15 @@ from aiohttp import web
 from jwt.warnings import InsecureKeyLengthWarning
 
 from httpserving import Serving
-from jobspec import Spec, SpecError, load_spec
+from jobspec import Spec, SpecError, files, load_spec
+from jobspec.loader import spec_from_document
 from mockserver import logs, options
 from mockserver.config import MockConfig
 from mockserver.domain.data import DataError
 from mockserver.domain.errors import ApiError
 from mockserver.domain.validation import openapi_problem
 from mockserver.http.app import create_app
-from mockserver.reload import Reloader
+from mockserver.reload import Reloader, Stamp, stamps, watched
 
 DISTRIBUTION = "nick-jobs-kit"
 
@@ -59,12 +60,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"jobs-mock: {exc}", file=sys.stderr)
         return 2
     try:
+        seen = stamps(watched(config, args.spec))  # before the files are read: an edit meanwhile is seen
         app = create_app(read_spec(args.spec), config=config)
     except (DataError, SpecError, ValueError, ApiError) as exc:
         print(f"jobs-mock: {' '.join(str(exc).split())}", file=sys.stderr)  # one line, even for YAML's messages
         return 2
     try:
-        asyncio.run(serve(app, config, spec_file=args.spec))
+        asyncio.run(serve(app, config, spec_file=args.spec, seen=seen))
     except OSError as exc:
         print(f"jobs-mock: cannot listen on {config.host}:{config.port}: {exc.strerror}", file=sys.stderr)
         return 2
@@ -75,11 +77,19 @@ def read_spec(path: Path | None) -> Spec:
     """The spec to serve: the packaged one, or the file at `path` once it is a valid OpenAPI 3.1 document."""
     if path is None:
         return load_spec()
-    problem = openapi_problem(path)
+    try:
+        text, document = files.read_yaml(path)
+    except files.NotYaml as exc:
+        raise SpecError(f"{path} is not a valid OpenAPI 3.1 document: {exc.reason}") from None
+    except files.CannotRead as exc:
+        raise SpecError(f"cannot read the spec {path}: {exc.reason}") from None
+    except files.FileProblem as exc:
+        raise SpecError(str(exc)) from None
+    problem = openapi_problem(document)
     if problem is not None:
         raise SpecError(f"{path} is not a valid OpenAPI 3.1 document: {problem}")
     try:
-        return load_spec(path)
+        return spec_from_document(text, document, path)
     except (KeyError, TypeError, AttributeError) as exc:  # valid OpenAPI, but not shaped like the jobs API
         raise SpecError(f"{path} cannot serve as the jobs API spec: {type(exc).__name__} {exc}") from None
 
@@ -89,18 +99,19 @@ def config_from(args: argparse.Namespace) -> MockConfig:
     return options.config_from(vars(args))
 
 
-async def serve(app: web.Application, config: MockConfig, spec_file: Path | None = None) -> None:
+async def serve(
+    app: web.Application, config: MockConfig, spec_file: Path | None = None, seen: dict[Path, Stamp] | None = None
+) -> None:
     """Serve `app` until a signal asks to stop, then shut down gracefully; with --reload, a new app on each edit."""
     serving = _serving(app, config)
-    # --reload hands the port to a new app: both listen for a moment, so the socket must allow a second one.
-    await serving.start(config.host, config.port, reuse_port=True if config.reload else None, owns_loop=True)
+    await serving.start(config.host, config.port, owns_loop=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     _announce(serving, config)
     reloader = Reloader(serving, config, spec_file, read_spec, lambda new: _serving(new, config))
-    watching = asyncio.create_task(reloader.watch()) if config.reload else None
+    watching = asyncio.create_task(reloader.watch(seen)) if config.reload else None
     if config.reload and not reloader.files:
         logging.getLogger("mockserver.reload").warning(
             "--reload: no --spec, --data or --users file given: nothing to watch"
@@ -112,6 +123,7 @@ async def serve(app: web.Application, config: MockConfig, spec_file: Path | None
             watching.cancel()
             await asyncio.gather(watching, return_exceptions=True)
         _say(config, "jobs-mock: shutting down")
+        await reloader.settle()
         await reloader.serving.stop()
 
 

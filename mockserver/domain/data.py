@@ -7,9 +7,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from jobspec import Spec
+from jobspec import Spec, files
 from jobspec.invariants import job_in_state
 from mockserver.domain import documents
 from mockserver.domain.auth import User
@@ -24,20 +22,20 @@ class DataError(ValueError):
 
 
 def read_document(path: Path) -> Any:
-    """A YAML or JSON file's content (JSON is YAML, but its errors read better as JSON's)."""
+    """A YAML or JSON file's content (JSON is YAML, but its errors read better as JSON's), read with the bounds of
+    `jobspec.files` (a regular file, not too large, aliases that neither loop nor explode)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read it ({exc.strerror})") from None
-    try:
-        document = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        text = files.read_text(path)
+        document = json.loads(text) if path.suffix == ".json" else files.load_yaml(text, str(path))
         documents.check(document)
+    except files.FileProblem as exc:
+        raise DataError(str(exc)) from None
     except documents.DocumentError as exc:
         raise DataError(f"{path}: {exc}") from None
     except RecursionError:
         raise DataError(f"{path}: nested deeper than {documents.MAX_DEPTH} levels") from None
-    except (ValueError, yaml.YAMLError) as exc:
-        raise DataError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from None
+    except ValueError as exc:
+        raise DataError(f"{path}: not valid JSON: {exc}") from None
     return document
 
 

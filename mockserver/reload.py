@@ -2,11 +2,14 @@
 
 Every `WATCH_EVERY` seconds the files' modification times and sizes are compared (polling: no new
 dependency, and it works on every file system, network mounts and editors that replace files
-included). On a change a whole new app is built from the files; if any of them is invalid the
-edit is refused with a log line and the running app stays. Otherwise the jobs are carried over
-(a spec or users edit) or start again from the new data file (a data edit), with the clock,
-journal, tokens and faults, and the new app takes over the listening port: it listens
-beside the old one (SO_REUSEPORT) before the old one stops, so no connection is refused.
+included). On a change a whole new app is built from the files, in a thread (with the bounds of
+`jobspec.files`), while the running app goes on answering; if any file is invalid the edit is
+refused with a log line and the running app stays. Otherwise the new app takes over the
+listening socket (`Serving.take_over`): the old one stops accepting, finishes its requests and
+saves its state file; its state is carried over (the jobs where the new spec allows them, or the
+new data file's after a data edit; the clock, journal, tokens, faults and every session); then
+the new one accepts, the connections that waited meanwhile first. No connection is refused, no
+acknowledged change is lost, and `--state-sync always` stays as durable as before.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +28,19 @@ from httpserving import Serving
 from jobspec import Spec, SpecError
 from mockserver.config import MockConfig
 from mockserver.domain import persist
+from mockserver.domain.clock import Clock
 from mockserver.domain.data import DataError
 from mockserver.domain.errors import ApiError, BadRequest
-from mockserver.domain.state import MockState
+from mockserver.domain.state import MockState, collector_paused
 from mockserver.domain.store import JobStore, describe
 from mockserver.domain.validation import compile_schema, schema_problems
 from mockserver.http.app import create_app
 from mockserver.http.context import STATE
-from mockserver.http.saver import Saver
+from mockserver.http.sessions import SESSIONS
 
 WATCH_EVERY = 0.5  # seconds between looks at the files
 SETTLE = 0.1  # seconds to let an editor finish writing before the files are read
+SHOWN_DROPPED = 10  # jobs a reload drops that are logged one by one
 log = logging.getLogger("mockserver.reload")
 Stamp = tuple[int, int] | None  # (mtime_ns, size); None: the file is missing
 
@@ -53,24 +58,36 @@ def stamps(paths: Iterable[Path]) -> dict[Path, Stamp]:
     return found
 
 
+def watched(config: MockConfig, spec_file: Path | None) -> list[Path]:
+    """The files `--reload` watches: the spec, data and users files given on the command line."""
+    return [path for path in (spec_file, config.data, config.users) if path is not None]
+
+
 @dataclass
 class Reloader:
-    """Watches the files of a running mock and swaps in a new app when they change and are valid."""
+    """Watches the files of a running mock and hands its port to a new app when they change and are valid."""
 
     serving: Serving
     config: MockConfig
     spec_file: Path | None
     read_spec: Callable[[Path | None], Spec]
     make_serving: Callable[[web.Application], Serving]
+    swapping: asyncio.Task[None] | None = None  # a hand-over under way: shutting down waits for it
+    incoming: Serving | None = None  # the serving it hands the port to
 
     @property
     def files(self) -> list[Path]:
         """The files watched: those given on the command line."""
-        return [path for path in (self.spec_file, self.config.data, self.config.users) if path is not None]
+        return watched(self.config, self.spec_file)
 
-    async def watch(self) -> None:
-        """Poll the files until cancelled; reload on every change (a refused edit waits for the next one)."""
-        previous = stamps(self.files)
+    async def watch(self, seen: dict[Path, Stamp] | None = None) -> None:
+        """Poll the files until cancelled (`seen`: their stamps when the running app read them); reload on every
+        change (a refused edit waits for the next one).
+
+        Nothing a file holds stops the watching: an edit that cannot be served is refused with a log
+        line, whatever went wrong, and the next edit is looked at as the first was.
+        """
+        previous = seen if seen is not None else stamps(self.files)  # `seen`: as the running app's files were
         while True:
             await asyncio.sleep(WATCH_EVERY)
             if stamps(self.files) == previous:
@@ -78,55 +95,99 @@ class Reloader:
             await asyncio.sleep(SETTLE)
             now = stamps(self.files)
             changed, previous = [path for path in self.files if now[path] != previous[path]], now
-            await self.reload(changed)
+            try:
+                await self.reload(changed)
+            except Exception:  # a bug of ours, not the files': said, and the watching goes on
+                log.exception("reload failed; still serving the last good version")
 
     async def reload(self, changed: list[Path]) -> bool:
-        """Build the new app from the files and serve it; False (and the old app kept) when they are invalid."""
+        """Build the new app from the files and serve it; False (and the old app kept) when they are invalid.
+
+        The files are read and checked in a thread, while the last good version goes on answering;
+        only the hand-over (see `Serving.take_over`) holds new requests back, for as long as the
+        requests in flight take to finish and the jobs take to be carried over.
+        """
         names = ", ".join(str(path) for path in changed) or "a watched file"
-        old = self.serving.app[STATE]
         try:
-            app = self.build(old, data_changed=self.config.data in changed)
-        except (DataError, SpecError, ValueError, ApiError, OSError) as exc:
-            message = " ".join(str(getattr(exc, "message", exc)).split())
+            app = await asyncio.to_thread(self.build, self.serving.app[STATE].clock)
+        except (DataError, SpecError, ValueError, ApiError, OSError, RecursionError, MemoryError) as exc:
+            message = " ".join(str(getattr(exc, "message", exc)).split()) or type(exc).__name__
             log.error("reload refused (%s changed): %s; still serving the last good version", names, message)
             return False
-        await self.swap(app)
+        serving, old = self.make_serving(app), self.serving
+        data_changed = self.config.data in changed
+
+        async def carry() -> None:
+            await asyncio.to_thread(carry_over, old.app, app, data_changed=data_changed)
+
+        self.swapping, self.incoming = asyncio.create_task(serving.take_over(old, carry)), serving
+        await asyncio.shield(self.swapping)  # a shutdown meanwhile lets it finish: see `settle`
+        await self.settle()
         log.info("reloaded: %s changed; serving %d jobs", names, len(app[STATE].store.jobs))
         return True
 
-    def build(self, old: MockState, *, data_changed: bool) -> web.Application:
-        """A new app from the files, with the old one's clock, journal, tokens, faults and (unless the data changed) jobs."""
-        config = replace(self.config, state_file=None)  # restored from the old app below, not from the file
-        app = create_app(self.read_spec(self.spec_file), config=config, clock=old.clock)
-        new = app[STATE]
-        if not data_changed:
-            carry_jobs(old, new)
-        new.journal = old.journal
-        new.auth.tokens, new.auth.logged_out = old.auth.tokens, old.auth.logged_out  # the new users, the same tokens
-        if old.faults.operations == new.faults.operations:
-            new.faults = old.faults
-        elif old.faults.active:
-            log.warning("reload: the operations changed, so the injected faults were cleared")
-        if self.config.state_file is not None:
-            app.cleanup_ctx.append(Saver(new, self.config.state_file).running)
-        return app
+    async def settle(self) -> None:
+        """Wait for a hand-over under way, so that `serving` is the one listening (before a shutdown, too)."""
+        swapping, self.swapping = self.swapping, None
+        if swapping is not None:
+            await asyncio.gather(swapping, return_exceptions=True)
+            if not swapping.cancelled() and swapping.exception() is None and self.incoming is not None:
+                self.serving = self.incoming
+        self.incoming = None
 
-    async def swap(self, app: web.Application) -> None:
-        """Serve `app` on the same address and port, then stop the old app (its requests in flight finish)."""
-        port = self.serving.addresses[0][1]
-        serving = self.make_serving(app)
-        await serving.start(self.config.host, port, reuse_port=True)
-        old, self.serving = self.serving, serving
-        await old.stop()
+    def build(self, clock: Clock) -> web.Application:
+        """A new app from the files, on the running mock's clock; its state file written to, not read (the running
+        mock's state is carried over instead, see `carry_over`)."""
+        with collector_paused(self.config.owns_process):
+            return create_app(self.read_spec(self.spec_file), config=self.config, clock=clock, restore=False)
+
+
+def carry_over(old_app: web.Application, new_app: web.Application, *, data_changed: bool) -> None:
+    """What a reload keeps, from the old app's state to the new one's: the mock's and every session's (each on its own
+    clock; a session that began with the starting data begins again with the new data when that changed)."""
+    old, new = old_app[STATE], new_app[STATE]
+    carry(old, new, jobs=not data_changed)
+    before, after = old_app[SESSIONS], new_app[SESSIONS]
+    for name, entry in before.named.items():
+        restart = data_changed and before.from_starting_data(entry.state)
+        template = None if before.from_starting_data(entry.state) else entry.state.template
+        state = after.create(name, clock=entry.state.clock, template=template)
+        carry(entry.state, state, jobs=not restart)
+        after.named[name].used = entry.used
+
+
+def carry(old: MockState, new: MockState, *, jobs: bool) -> None:
+    """One state's journal, tokens and logouts, faults (while the operations are the same), rate-limit counts (while
+    the limits are), and with `jobs` its jobs, where the new spec allows them."""
+    if jobs:
+        carry_jobs(old, new)
+    new.journal = old.journal
+    new.auth.tokens, new.auth.logged_out = old.auth.tokens, old.auth.logged_out  # the new users, the same tokens
+    if old.faults.operations == new.faults.operations:
+        new.faults = old.faults
+    elif old.faults.active:
+        log.warning("reload: the operations changed, so the injected faults were cleared")
+    if old.spec.rate_limits == new.spec.rate_limits and old.config.rate_limits == new.config.rate_limits:
+        new.limits = old.limits
 
 
 def carry_jobs(old: MockState, new: MockState) -> None:
-    """Put the old jobs into the new store where the new spec allows them; log each one it does not."""
+    """Put the old jobs into the new store where the new spec allows them; log those it does not.
+
+    Under the same lifecycle and Job schema every job stays allowed: the store itself is carried
+    (at once, however many jobs it holds). Otherwise each job is checked against the new spec.
+    """
+    if old.spec.lifecycle == new.spec.lifecycle and old.spec.schema("Job") == new.spec.schema("Job"):
+        new.store = old.store
+        return
     saved = json.loads(persist.snapshot(old))
     kept, dropped = admissible(new, saved["jobs"])
-    for reason in dropped:
+    for reason in dropped[:SHOWN_DROPPED]:
         log.warning("reload: dropped %s", reason)
-    pending = {job_id: due for job_id, due in saved["pending"].items() if job_id in {job["uuid"] for job in kept}}
+    if len(dropped) > SHOWN_DROPPED:
+        log.warning("reload: dropped %d more jobs the new spec does not allow", len(dropped) - SHOWN_DROPPED)
+    ids = {job["uuid"] for job in kept}
+    pending = {job_id: due for job_id, due in saved["pending"].items() if job_id in ids}
     new.store.restore(kept, pending, new.clock.now_ms())
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,33 +65,55 @@ class Running:
         return str(requests.post(f"{self.url}/__mock__/jobs", json=body, timeout=5).json()["uuid"])
 
 
+class Mock(Running):
+    """A `Running` over the packaged spec, one job and one admin, started with the flags a test gives."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder)
+        shutil.copy(packaged_spec_path(), self.spec)
+        data = yaml.safe_load((Path(__file__).parent.parent / "mockserver" / "domain" / "data.yaml").read_text())
+        self.data.write_text(yaml.safe_dump({"jobs": [data["jobs"][0]]}))
+        admin = {"login": "admin", "password": "admin", "fullname": "A", "manageJobs": True}
+        self.users.write_text(yaml.safe_dump({"users": [admin]}))
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self, *flags: str) -> None:
+        script = shutil.which("jobs-mock", path=str(Path(sys.executable).parent))
+        assert script
+        command = [script, "--port", "0", "--reload", "--seed", "1", *flags]
+        command += ["--spec", str(self.spec), "--data", str(self.data), "--users", str(self.users)]
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
+        assert self.process.stdout is not None
+        first = self.process.stdout.readline()
+        assert first.startswith("Listening on http://127.0.0.1:"), self.log.read_text()
+        self.url = first.split()[-1]
+
+    def stop(self) -> str:
+        """SIGTERM, and what it printed meanwhile."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        out, _ = self.process.communicate(timeout=15)
+        assert self.process.returncode == 0, self.log.read_text()
+        return out
+
+
 @pytest.fixture
-def running(tmp_path: Path) -> Iterator[Running]:
-    mock = Running(tmp_path)
-    shutil.copy(packaged_spec_path(), mock.spec)
-    documented = yaml.safe_load((Path(__file__).parent.parent / "mockserver" / "domain" / "data.yaml").read_text())[
-        "jobs"
-    ][0]
-    mock.data.write_text(yaml.safe_dump({"jobs": [documented]}))
-    mock.users.write_text(
-        yaml.safe_dump({"users": [{"login": "admin", "password": "admin", "fullname": "A", "manageJobs": True}]})
-    )
-    script = shutil.which("jobs-mock", path=str(Path(sys.executable).parent))
-    assert script
-    command = [script, "--port", "0", "--reload", "--frozen", "--seed", "1"]
-    command += ["--spec", str(mock.spec), "--data", str(mock.data), "--users", str(mock.users)]
-    with mock.log.open("w") as log:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
+def mock(tmp_path: Path) -> Iterator[Mock]:
+    started = Mock(tmp_path)
     try:
-        assert process.stdout is not None
-        first = process.stdout.readline()
-        assert first.startswith("Listening on http://127.0.0.1:"), mock.log.read_text()
-        mock.url = first.split()[-1]
-        yield mock
+        yield started
     finally:
-        process.send_signal(signal.SIGTERM)
-        out, _ = process.communicate(timeout=15)
-    assert process.returncode == 0 and "shutting down" in out
+        if started.process is not None and started.process.poll() is None:
+            started.process.kill()
+            started.process.communicate(timeout=15)
+
+
+@pytest.fixture
+def running(mock: Mock) -> Iterator[Running]:
+    mock.start("--frozen")
+    yield mock
+    assert "shutting down" in mock.stop()
 
 
 def _short_titles(document: dict[str, Any]) -> None:
@@ -188,3 +212,176 @@ def test_a_users_edit_keeps_the_tokens_of_the_users_kept_and_ends_those_of_the_u
         {"message": "You are not authorized to access this resource."},
     )
     assert admin.post(f"{running.url}/@login-renew", headers=HEADERS).status_code == 200
+
+
+def test_a_reload_keeps_every_session_with_its_jobs_clock_and_tokens(mock: Mock) -> None:
+    mock.start("--frozen")
+    control = f"{mock.url}/__session/s1/__mock__"
+    own = {"title": "Own", "status": "running", "params": HOLD}
+    assert requests.post(f"{mock.url}/__mock__/sessions", json={"name": "s1"}, timeout=5).status_code == 201
+    made = requests.post(f"{control}/jobs", json=own, timeout=5).json()["uuid"]
+    clock = requests.post(f"{control}/clock/advance", json={"seconds": 3600}, timeout=5).json()
+    started = requests.post(f"{mock.url}/__mock__/sessions", json={"name": "s2", "jobs": [{**own, "title": "S2"}]})
+    assert started.status_code == 201
+    token = requests.post(f"{mock.url}/__session/s1/@login", json={"login": "admin", "password": "admin"}).json()
+    mock.edit(mock.users, lambda document: document["users"][0].update(fullname="Edited"))
+    mock.logged("reloaded:")
+    sessions = requests.get(f"{mock.url}/__mock__/sessions", timeout=5).json()["sessions"]
+    assert sorted(session["name"] for session in sessions) == ["s1", "s2"]
+    jobs = {job["uuid"]: job["title"] for job in requests.get(f"{control}/jobs", timeout=5).json()}
+    assert jobs[made] == "Own" and DOCUMENTED_ID in jobs
+    ahead = _seconds(requests.get(f"{control}/clock", timeout=5).json()["now"])
+    ahead -= _seconds(requests.get(f"{mock.url}/__mock__/clock", timeout=5).json()["now"])
+    assert 3600 - 60 < ahead < 3600 + 60 and _seconds(clock["now"]) <= ahead + time.time()  # still an hour ahead
+    s2 = requests.get(f"{mock.url}/__session/s2/__mock__/jobs", timeout=5).json()
+    assert [job["title"] for job in s2] == ["S2"]
+    headers = {"Authorization": f"Bearer {token['token']}"}
+    assert requests.get(f"{mock.url}/__session/s1/@jobs/{made}", headers=headers, timeout=5).status_code == 200
+    mock.stop()
+
+
+def _seconds(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def test_a_data_edit_starts_the_sessions_of_the_starting_data_again_and_keeps_those_of_their_own(mock: Mock) -> None:
+    mock.start("--frozen")
+    own = {"title": "Own", "status": "running", "params": HOLD}
+    for body in ({"name": "plain"}, {"name": "own", "jobs": [own]}):
+        assert requests.post(f"{mock.url}/__mock__/sessions", json=body, timeout=5).status_code == 201
+    requests.post(f"{mock.url}/__session/plain/__mock__/jobs", json={**own, "title": "Added"}, timeout=5)
+    mock.edit(mock.data, lambda document: document["jobs"][0].update(title="Fixed"))
+    mock.logged("reloaded:")
+    plain = requests.get(f"{mock.url}/__session/plain/__mock__/jobs", timeout=5).json()
+    assert [job["title"] for job in plain] == ["Fixed"]
+    assert [job["title"] for job in requests.get(f"{mock.url}/__session/own/__mock__/jobs", timeout=5).json()] == [
+        "Own"
+    ]
+    mock.stop()
+
+
+def test_state_sync_always_stays_durable_across_reloads(mock: Mock, tmp_path: Path) -> None:
+    """Every create acknowledged after a reload survives a kill -9 at once (the reload used to fall back to
+    saving on a timer)."""
+    state = tmp_path / "state.json"
+    mock.start("--frozen", "--state-file", str(state), "--state-sync", "always")
+    mock.edit(mock.users, lambda document: document["users"][0].update(fullname="Edited"))
+    mock.logged("reloaded:")
+    with requests.Session() as session:
+        made = [
+            session.post(f"{mock.url}/__mock__/jobs", json={"title": f"J{n}", "status": "created"}, timeout=5)
+            for n in range(60)
+        ]
+    assert mock.process is not None
+    mock.process.kill()  # at once after the last answer: what is acknowledged must be on disk
+    mock.process.communicate(timeout=15)
+    acknowledged = {answer.json()["uuid"] for answer in made if answer.status_code == 201}
+    assert len(acknowledged) == 60
+    (tmp_path / "again").mkdir()
+    again = Mock(tmp_path / "again")
+    again.start("--frozen", "--state-file", str(state))
+    try:
+        assert acknowledged <= set(again.jobs())
+    finally:
+        again.stop()
+
+
+def _circular(text: str) -> dict[str, Any]:
+    document = yaml.safe_load(text)
+    schemas = document["components"]["schemas"]
+    schemas["Loop"] = {"$ref": "#/components/schemas/Pool"}
+    schemas["Pool"] = {"$ref": "#/components/schemas/Loop"}
+    schemas["Job"]["properties"]["params"] = {"$ref": "#/components/schemas/Loop"}
+    return dict(document)
+
+
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{name}: &{name} [{', '.join([f'*{prior}'] * 9)}]\n" for prior, name in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+def test_the_watcher_survives_every_file_it_cannot_use_and_serves_meanwhile(mock: Mock, tmp_path: Path) -> None:
+    """A circular $ref, /dev/zero behind a symlink, a FIFO, a billion-laughs document, a recursive alias: each
+    refused in one line while the last good version answers; the next valid edit is served."""
+    mock.start("--frozen")
+    good = {path: path.read_text() for path in (mock.spec, mock.data, mock.users)}
+    fifo = mock.data.with_suffix(".fifo")
+    os.mkfifo(fifo)
+    bad: list[tuple[Path, Callable[[Path], object], str]] = [
+        (mock.spec, lambda path: path.write_text(yaml.safe_dump(_circular(good[path]))), "circular reference"),
+        (mock.data, lambda path: path.symlink_to("/dev/zero"), "not a regular file (a character device)"),
+        (mock.data, lambda path: path.symlink_to(fifo), "not a regular file (a FIFO)"),
+        (mock.data, lambda path: path.write_text(BOMB), "billion-laughs"),
+        (mock.users, lambda path: path.write_text("&a [*a]\n"), "a YAML alias refers to a node that contains it"),
+    ]
+    for count, (path, spoil, said) in enumerate(bad, start=1):
+        path.unlink()
+        spoil(path)
+        assert said in mock.logged("reload refused", times=count).splitlines()[-1]
+        assert requests.get(f"{mock.url}/__mock__/jobs", timeout=5).status_code == 200  # the last good version
+        path.unlink()
+        path.write_text(good[path])
+        mock.logged("reloaded:", times=count)
+    mock.data.write_text(good[mock.data].replace("Reindex Events", "Fixed"))
+    mock.logged("reloaded:", times=len(bad) + 1)
+    assert mock.jobs() == {DOCUMENTED_ID: "Fixed"}
+    assert "Traceback" not in mock.log.read_text()
+    mock.stop()
+
+
+@pytest.mark.parametrize(
+    ("flag", "content", "said"),
+    [
+        ("--spec", None, "circular reference"),
+        ("--data", BOMB, "billion-laughs"),
+        ("--users", "&a [*a]\n", "contains it"),
+        ("--data", "/dev/zero", "not a regular file"),
+    ],
+)
+def test_a_file_the_mock_cannot_use_at_start_up_is_one_line_and_exit_2(
+    tmp_path: Path, flag: str, content: str | None, said: str
+) -> None:
+    path = tmp_path / "file.yaml"
+    if content is None:
+        path.write_text(yaml.safe_dump(_circular(packaged_spec_path().read_text())))
+    elif content.startswith("/dev/"):
+        path.symlink_to(content)
+    else:
+        path.write_text(content)
+    script = shutil.which("jobs-mock", path=str(Path(sys.executable).parent))
+    assert script
+    done = subprocess.run([script, "--port", "0", flag, str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and said in done.stderr
+    assert done.stderr.count("\n") == 1 and done.stdout == "", done.stderr
+
+
+def test_a_reload_reads_and_checks_off_the_event_loop(mock: Mock) -> None:
+    """While a large data file is read and checked, the last good version goes on answering (it used to stop
+    answering for as long as the reading took)."""
+    mock.start("--frozen")
+    template = yaml.safe_load(mock.data.read_text())["jobs"][0]
+    jobs = [{**template, "uuid": f"{n:08x}-0000-4000-8000-000000000000"} for n in range(10_000)]
+    answered: list[tuple[float, float]] = []  # (sent, answered), by the wall clock the log's times use
+    done = threading.Event()
+
+    def poll() -> None:
+        with requests.Session() as session:
+            while not done.is_set():
+                sent = time.time()
+                session.get(f"{mock.url}/openapi.json", timeout=60)
+                answered.append((sent, time.time()))
+
+    thread = threading.Thread(target=poll)
+    thread.start()
+    try:
+        written = time.time()
+        mock.data.write_text(yaml.safe_dump({"jobs": jobs}))
+        line = next(line for line in mock.logged("reloaded:", timeout=120).splitlines() if "reloaded:" in line)
+    finally:
+        done.set()
+        thread.join(timeout=60)
+    reloaded = time.mktime(time.strptime(line[:19], "%Y-%m-%d %H:%M:%S")) + int(line[20:23]) / 1000
+    meanwhile = [pair for pair in answered if written < pair[0] and pair[1] < reloaded]
+    assert len(meanwhile) >= 3, (len(answered), reloaded - written)
+    assert len(mock.jobs()) == 10_000
+    mock.stop()

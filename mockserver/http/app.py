@@ -31,12 +31,16 @@ from mockserver.http.sessions import SESSIONS, Sessions, add_prefix_routes
 
 
 def create_app(
-    spec: Spec | None = None, *, config: MockConfig | None = None, clock: Clock | None = None
+    spec: Spec | None = None, *, config: MockConfig | None = None, clock: Clock | None = None, restore: bool = True
 ) -> web.Application:
-    """A ready aiohttp application serving the spec's operations, its docs and the control API."""
+    """A ready aiohttp application serving the spec's operations, its docs and the control API.
+
+    With a state file (`config.state_file`), the app starts from what it holds unless not to `restore` it (a
+    reload, which carries the running app's state over instead), and saves to it either way.
+    """
     spec = spec or load_spec()
     config = config or MockConfig()
-    state = _state(spec, config, clock or Clock(speed=config.speed))
+    state = _state(spec, config, clock or Clock(speed=config.speed), restore)
     saver = Saver(state, config.state_file) if config.state_file is not None else None
     sessions = Sessions(state, idle=config.session_idle, limit=config.max_sessions)
     app = web.Application(client_max_size=MAX_BODY)
@@ -72,7 +76,7 @@ def _pipeline(
     )
 
 
-def _state(spec: Spec, config: MockConfig, clock: Clock) -> MockState:
+def _state(spec: Spec, config: MockConfig, clock: Clock, restore: bool) -> MockState:
     """The mock's state with its starting jobs loaded, its faults armed and any saved state restored."""
     jobs, source = data.load_jobs(spec, config.data)
     users = data.load_users(config.users) if config.users else list(DEFAULT_USERS)
@@ -89,7 +93,7 @@ def _state(spec: Spec, config: MockConfig, clock: Clock) -> MockState:
         journal=Journal(config.journal_size),
     )
     del jobs  # the parsed document goes before the store fills: see MockState.load
-    saved = persist.read(config.state_file, state) if config.state_file is not None else None
+    saved = persist.read(config.state_file, state) if config.state_file is not None and restore else None
     try:
         state.load(fill=saved is None)  # restored jobs replace the starting ones: the store holds one set at a time
     except BadRequest as exc:

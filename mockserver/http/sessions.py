@@ -144,8 +144,11 @@ class Sessions(Sized):
         self.expire()
         return entry.state
 
-    def create(self, name: str, jobs: list[Any] | None = None) -> MockState:
-        """A new session: the starting data, or `jobs` (BadRequest naming a bad one); SessionExists, TooManySessions."""
+    def create(
+        self, name: str, jobs: list[Any] | None = None, *, clock: Clock | None = None, template: Template | None = None
+    ) -> MockState:
+        """A new session: the starting data, or `jobs` (BadRequest naming a bad one), on a clock of its own;
+        SessionExists, TooManySessions. A reload's carried session brings its `clock` and `template`."""
         check_name(name)
         self.expire()
         if name in self.named:
@@ -153,7 +156,9 @@ class Sessions(Sized):
         if len(self.named) >= self.limit:
             oldest = next(iter(self.named.values()))
             raise TooManySessions(self.limit, oldest.used + self.idle - time.monotonic())
-        state = self._new_state(self.starting() if jobs is None else self.base.new_template(jobs))
+        if template is None:
+            template = self.starting() if jobs is None else self.base.new_template(jobs)
+        state = self._new_state(template, clock)
         self.named[name] = Entry(state, time.monotonic())
         return state
 
@@ -163,13 +168,17 @@ class Sessions(Sized):
             self._starting = self.base.new_template()
         return self._starting
 
-    def _new_state(self, template: Template) -> MockState:
+    def from_starting_data(self, state: MockState) -> bool:
+        """Whether a session began with the starting data (not with jobs of its own)."""
+        return self._starting is not None and state.template is self._starting
+
+    def _new_state(self, template: Template, clock: Clock | None = None) -> MockState:
         base = self.base
         auth = base.auth.fresh()  # the server's users and tokens; the logouts here are the session's own
         state = replace(
             base,
             store=JobStore(base.spec.lifecycle, seed=base.config.seed, speed=base.config.speed),
-            clock=Clock(speed=base.clock.speed, manual=base.clock.manual, start=base.clock.now()),
+            clock=clock or Clock(speed=base.clock.speed, manual=base.clock.manual, start=base.clock.now()),
             auth=auth,
             faults=Faults(base.faults.operations),
             limits=base.limits.fresh(),

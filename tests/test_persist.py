@@ -466,3 +466,47 @@ def test_sigterm_and_sigint_save_every_change_before_the_mock_exits(tmp_path: Pa
 def test_state_sync_always_needs_a_state_file(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--state-sync", "always", "--port", "0"]) == 2
     assert "--state-sync always needs --state-file" in capsys.readouterr().err
+
+
+def test_sessions_survive_a_restart_with_their_jobs_clocks_and_logouts(tmp_path: Path) -> None:
+    state_file = tmp_path / "state.json"
+    with LiveMock(config=MockConfig(state_file=state_file, seed=1)) as first:
+        s1 = f"{first.url}/__session/s1"
+        made = requests.post(f"{s1}/__mock__/jobs", json={"title": "In s1", "status": "created"}).json()["uuid"]
+        requests.delete(f"{s1}/@jobs/{DOCUMENTED_ID}", headers=_login(s1))
+        ahead = requests.post(f"{s1}/__mock__/clock/advance", json={"seconds": 86400}).json()["now"]
+        out = _login(s1)
+        assert requests.post(f"{s1}/@logout", headers=out).status_code == 204
+        kept = _login(first.url)
+        jobs = requests.get(f"{s1}/@jobs", headers=kept).json()
+    saved = json.loads(state_file.read_text())
+    assert saved["version"] == 4 and list(saved["sessions"]) == ["s1"]
+    with LiveMock(config=MockConfig(state_file=state_file, seed=1)) as second:
+        s1 = f"{second.url}/__session/s1"
+        assert requests.get(f"{s1}/@jobs", headers=kept).json() == jobs
+        assert made in {job["uuid"] for job in jobs} and DOCUMENTED_ID not in {job["uuid"] for job in jobs}
+        assert requests.get(f"{s1}/__mock__/clock").json()["now"] >= ahead
+        assert requests.get(f"{s1}/@jobs", headers=out).status_code == 401, "logged out in the session, it stays out"
+        assert requests.get(f"{second.url}/@jobs", headers=out).status_code == 200, "but only there"
+        assert DOCUMENTED_ID in {job["uuid"] for job in requests.get(f"{second.url}/@jobs", headers=kept).json()}
+        assert requests.delete(f"{second.url}/__mock__/sessions/s1").status_code == 204
+    assert "sessions" not in json.loads(state_file.read_text()), "a deleted session is gone from the file"
+
+
+@pytest.mark.parametrize(
+    ("sessions", "needle"),
+    [
+        pytest.param({"bad name!": {}}, "sessions", id="name"),
+        pytest.param({"s1": {"clock": 0, "logouts": [], "pending": {}}}, "jobs", id="no-jobs"),
+        pytest.param({"s1": {"clock": 0, "logouts": [], "pending": {}, "jobs": [{"status": "nope"}]}}, "sessions.s1.jobs", id="bad-job"),
+        pytest.param({"s1": {"clock": 0, "logouts": ["x"], "pending": {}, "jobs": []}}, "logouts", id="logout"),
+    ],
+)  # fmt: skip
+def test_a_corrupt_session_in_a_state_file_is_refused_naming_it(tmp_path: Path, sessions: Any, needle: str) -> None:
+    state_file = tmp_path / "state.json"
+    text = json.dumps({**_saved_state(tmp_path), "version": 4, "sessions": sessions})
+    state_file.write_text(text)
+    with pytest.raises(DataError) as caught:
+        create_app(config=MockConfig(state_file=state_file))
+    assert needle in str(caught.value) and str(state_file) in str(caught.value)
+    assert state_file.read_text() == text

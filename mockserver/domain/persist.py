@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +19,36 @@ from mockserver.domain.state import MockState, collector_paused
 from mockserver.domain.validation import compile_schema, schema_problems
 
 FORMAT = "jobs-mock-state"
-# 3: the tokens held (digests, with whose and until when); 1 and 2 (still read) kept revocations instead: their jobs
-# and clock are taken back, their tokens are not (a token works while the mock holds it, and they held none).
-VERSION = 3
+# 4: the sessions too (each one's jobs, appointments, clock and logouts), written when there are sessions (a file
+# without is a 3, as earlier kits read it); 3: the tokens held (digests, with whose and until when); 1 and 2 (still
+# read) kept revocations instead: their jobs and clock are taken back, their tokens are not (a token works while the
+# mock holds it, and they held none).
+VERSION = 4
+WITHOUT_SESSIONS = 3
+SESSION_NAME = "^[A-Za-z0-9._-]{1,64}$"
 
 
-def snapshot(state: MockState) -> bytes:
-    """The state to save, as JSON bytes (the store adds its jobs and the worker's appointments)."""
+def snapshot(state: MockState, sessions: Mapping[str, MockState] | None = None) -> bytes:
+    """The state to save, as JSON bytes (the store adds its jobs and the worker's appointments), with `sessions`."""
     header = {
         "format": FORMAT,
-        "version": VERSION,
+        "version": VERSION if sessions else WITHOUT_SESSIONS,
         "clock": state.clock.now_ms(),
         "tokens": {key: list(held) for key, held in sorted(state.auth.held().items())},
     }
-    return state.store.encoded_snapshot(header)
+    whole = state.store.encoded_snapshot(header)
+    if not sessions:
+        return whole
+    held = state.auth.tokens.held
+    parts = [
+        json.dumps(name).encode()
+        + b":"
+        + session.store.encoded_snapshot(
+            {"clock": session.clock.now_ms(), "logouts": sorted(key for key in session.auth.logged_out if key in held)}
+        )
+        for name, session in sessions.items()
+    ]
+    return b"".join([whole[:-1], b',"sessions":{', b",".join(parts), b"}}"])
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -55,7 +71,7 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 
 def state_schema() -> dict[str, Any]:
-    """What a state file holds, version 1, 2 or 3: checked before anything in it is used."""
+    """What a state file holds, version 1 to 4: checked before anything in it is used."""
     due = {"type": "integer", "minimum": 0, "maximum": LATEST_MS + MAX_SECONDS * 1000}
     held = {
         "type": "array",
@@ -87,7 +103,7 @@ def state_schema() -> dict[str, Any]:
                 },
             },
             {
-                "if": {"properties": {"version": {"const": VERSION}}},
+                "if": {"properties": {"version": {"enum": [WITHOUT_SESSIONS, VERSION]}}},
                 "then": {
                     "required": ["tokens"],
                     "properties": {
@@ -95,7 +111,24 @@ def state_schema() -> dict[str, Any]:
                             "type": "object",
                             "propertyNames": {"pattern": "^[0-9a-f]{64}$"},
                             "additionalProperties": held,
-                        }
+                        },
+                        "sessions": {
+                            "type": "object",
+                            "propertyNames": {"pattern": SESSION_NAME},
+                            "additionalProperties": {
+                                "type": "object",
+                                "required": ["clock", "logouts", "pending", "jobs"],
+                                "properties": {
+                                    "clock": {"type": "integer", "minimum": 0, "maximum": LATEST_MS},
+                                    "logouts": {
+                                        "type": "array",
+                                        "items": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                                    },
+                                    "pending": {"type": "object", "additionalProperties": due},
+                                    "jobs": {"type": "array"},
+                                },
+                            },
+                        },
                     },
                 },
             },
@@ -122,7 +155,11 @@ def read(path: Path, state: MockState) -> dict[str, Any] | None:
         except documents.DocumentError as exc:
             raise _corrupt(path, str(exc)) from None
     del raw
-    if not isinstance(saved, dict) or saved.get("format") != FORMAT or saved.get("version") not in (1, 2, VERSION):
+    if (
+        not isinstance(saved, dict)
+        or saved.get("format") != FORMAT
+        or saved.get("version") not in (1, 2, WITHOUT_SESSIONS, VERSION)
+    ):
         raise _corrupt(path, f"not a {FORMAT} file of version 1 to {VERSION}")
     jobs = saved["jobs"] if isinstance(saved.get("jobs"), SavedJobs) else None
     problems = schema_problems(compile_schema(state_schema()), {**saved, "jobs": []} if jobs else saved, root="")
@@ -136,6 +173,11 @@ def read(path: Path, state: MockState) -> dict[str, Any] | None:
     else:
         validator = job_validator(state.spec)
         jobs.check = lambda index, job: _check_saved(validator, path, index, job)
+    for name, session in saved.get("sessions", {}).items():
+        try:
+            check_jobs(state.spec, session["jobs"], Path(f"sessions.{name}.jobs"))
+        except DataError as exc:
+            raise _corrupt(path, str(exc)) from None
     return saved
 
 
@@ -149,8 +191,20 @@ def restore(state: MockState, saved: dict[str, Any], path: Path) -> None:
             state.store.restore(saved["jobs"], saved["pending"], state.clock.now_ms())
     except BadRequest as exc:
         raise _corrupt(path, exc.message) from None
-    if saved["version"] == VERSION:
+    if saved["version"] >= WITHOUT_SESSIONS:
         state.auth.restore({key: Held(login, expires) for key, (login, expires) in saved["tokens"].items()})
+
+
+def restore_session(session: MockState, saved: Mapping[str, Any], path: Path) -> None:
+    """Put a saved session's jobs, appointments, clock and logouts back into a session just started."""
+    behind = saved["clock"] - session.clock.now_ms()
+    if behind > 0:
+        session.clock.advance(min(behind / 1000, session.clock.room()))
+    try:
+        session.store.restore(saved["jobs"], saved["pending"], session.clock.now_ms())
+    except BadRequest as exc:
+        raise _corrupt(path, exc.message) from None
+    session.auth.logged_out = set(saved["logouts"])
 
 
 class SavedJobs:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -40,9 +42,11 @@ def create_app(
     """
     spec = spec or load_spec()
     config = config or MockConfig()
-    state = _state(spec, config, clock or Clock(speed=config.speed), restore)
-    saver = Saver(state, config.state_file) if config.state_file is not None else None
+    state, saved = _state(spec, config, clock or Clock(speed=config.speed), restore)
     sessions = Sessions(state, idle=config.session_idle, limit=config.max_sessions)
+    if saved is not None and config.state_file is not None:
+        _restore_sessions(sessions, saved, config.state_file)
+    saver = Saver(state, config.state_file, sessions) if config.state_file is not None else None
     app = web.Application(client_max_size=MAX_BODY)
     app[STATE] = state
     app[SESSIONS] = sessions
@@ -76,8 +80,9 @@ def _pipeline(
     )
 
 
-def _state(spec: Spec, config: MockConfig, clock: Clock, restore: bool) -> MockState:
-    """The mock's state with its starting jobs loaded, its faults armed and any saved state restored."""
+def _state(spec: Spec, config: MockConfig, clock: Clock, restore: bool) -> tuple[MockState, dict[str, Any] | None]:
+    """The mock's state with its starting jobs loaded, its faults armed and any saved state restored (the saved state
+    too, for its sessions)."""
     jobs, source = data.load_jobs(spec, config.data)
     users = data.load_users(config.users) if config.users else list(DEFAULT_USERS)
     state = MockState(
@@ -101,7 +106,15 @@ def _state(spec: Spec, config: MockConfig, clock: Clock, restore: bool) -> MockS
     state.arm_faults()
     if config.state_file is not None and saved is not None:
         persist.restore(state, saved, config.state_file)
-    return state
+    return state, saved
+
+
+def _restore_sessions(sessions: Sessions, saved: dict[str, Any], path: Path) -> None:
+    """The sessions a state file kept, each started from the starting data and given its saved jobs back (beyond
+    --max-sessions: those used last)."""
+    kept = list(saved.get("sessions", {}).items())[-sessions.limit :]
+    for name, session in kept:
+        persist.restore_session(sessions.create(name), session, path)
 
 
 def _add_spec_routes(app: web.Application, spec: Spec) -> None:

@@ -14,6 +14,7 @@ from mockserver.domain.persist import snapshot, write_atomically
 from mockserver.domain.state import MockState
 from mockserver.http.answers import render
 from mockserver.http.context import STATE
+from mockserver.http.sessions import Sessions
 
 SAVE_EVERY = 0.25  # seconds between checks for changes
 SYNC_MODES = ("interval", "always")  # --state-sync: on a timer, or before every answer that reports a change
@@ -28,18 +29,19 @@ class Saver:
     commit), instead of writing in turn.
     """
 
-    def __init__(self, state: MockState, path: Path) -> None:
-        self.state, self.path = state, path
-        self.saved: tuple[int, int, int] | None = None  # the revision on disk
+    def __init__(self, state: MockState, path: Path, sessions: Sessions | None = None) -> None:
+        self.state, self.path, self.sessions = state, path, sessions
+        self.saved: tuple[int, int, int, int] | None = None  # the revision on disk
         self.begun = 0  # writes begun so far
         self._done = 0  # the number of the last write completed
         self._lock = asyncio.Lock()
         self._failing = False
 
-    def revision(self) -> tuple[int, int, int]:
-        """What the state file must reflect: the jobs, the revocations, and the clock to the minute."""
+    def revision(self) -> tuple[int, int, int, int]:
+        """What the state file must reflect: the jobs, the tokens, the clock to the minute, and the sessions."""
         state = self.state
-        return state.store.revision, state.auth.revision, state.clock.now_ms() // 60_000
+        sessions = self.sessions.revision() if self.sessions is not None else 0
+        return state.store.revision, state.auth.revision, state.clock.now_ms() // 60_000, sessions
 
     def changed(self) -> bool:
         """Whether something changed since the last write (cheap: three integers)."""
@@ -58,7 +60,8 @@ class Saver:
             if revision == self.saved:
                 return
             self.begun += 1
-            number, data = self.begun, snapshot(self.state)
+            number = self.begun
+            data = snapshot(self.state, self.sessions.states() if self.sessions is not None else None)
             await asyncio.to_thread(write_atomically, self.path, data)
             self.saved, self._done = revision, number
 

@@ -83,6 +83,7 @@ class Sessions(Sized):
     def __init__(self, base: MockState, *, idle: float, limit: int) -> None:
         self.base, self.idle, self.limit = base, idle, limit
         self.named: OrderedDict[str, Entry] = OrderedDict()
+        self.changes = 0  # sessions started, deleted or expired so far
         # The operations that start a session: those without credentials that change something (the login).
         self.logins = {name for name, op in base.spec.operations.items() if op.definition.get("security") == []}
         self._starting: Template | None = None
@@ -160,6 +161,7 @@ class Sessions(Sized):
             template = self.starting() if jobs is None else self.base.new_template(jobs)
         state = self._new_state(template, clock)
         self.named[name] = Entry(state, time.monotonic())
+        self.changes += 1
         return state
 
     def starting(self) -> Template:
@@ -193,6 +195,7 @@ class Sessions(Sized):
         """Forget a session; NotFound if there is none by that name."""
         if self.named.pop(check_name(name), None) is None:
             raise NotFound(f"No session {name!r}.")
+        self.changes += 1
 
     def get(self, name: str) -> MockState:
         """An existing session, without starting it; NotFound otherwise."""
@@ -210,6 +213,19 @@ class Sessions(Sized):
             if entry.used > horizon:
                 break
             del self.named[name]
+            self.changes += 1
+
+    def states(self) -> dict[str, MockState]:
+        """Each session's state, by name (what a state file keeps)."""
+        return {name: entry.state for name, entry in self.named.items()}
+
+    def revision(self) -> int:
+        """A number that grows with every change a state file must reflect: a session started, deleted or expired,
+        a session's jobs or logouts changed, or its clock into another minute."""
+        return self.changes + sum(
+            e.state.store.revision + e.state.auth.logouts + e.state.clock.now_ms() // 60_000
+            for e in self.named.values()
+        )
 
     def describe(self) -> dict[str, Any]:
         """The sessions and the limits, as the control API shows them."""

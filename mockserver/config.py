@@ -35,6 +35,7 @@ class MockConfig:
     idle_timeout: float = 60.0  # seconds a kept-alive connection may wait for its next request
     session_idle: float = 600.0  # seconds an unused session lives on (X-Mock-Session, /__session/NAME/)
     max_sessions: int = 1000  # sessions held at once; one more is a 503
+    memory_budget: int = 1024  # MB of jobs, lists and journal entries, the mock's and every session's; past it, 507
     allowed_hosts: tuple[str, ...] = ()  # Host names to answer besides the loopback ones and --host; "*": any
     # (the spec's x-rate-limit setting, requests per window); none: no limit
     rate_limits: tuple[tuple[str, int], ...] = ()

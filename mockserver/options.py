@@ -178,6 +178,12 @@ OPTIONS: tuple[MockOption, ...] = (
     ),
     MockOption("--max-sessions", "hold at most N sessions at once", "max_sessions", count, "N"),
     MockOption(
+        "--memory-budget",
+        "keep at most MB megabytes of jobs, job lists and journal entries, the mock's and every session's together: "
+        "past it a new job or session is a 507 and journals drop their oldest entries",
+        "memory_budget", count, "MB",
+    ),
+    MockOption(
         "--rate-limit",
         "enforce a rate limit of the spec as Nick does, N requests per window and client address, e.g. "
         "AUTH_RATE_LIMIT=5 (Nick's default for @login and @login-renew); repeatable",

@@ -151,6 +151,8 @@ def carry_over(old_app: web.Application, new_app: web.Application, *, data_chang
     for name, entry in before.named.items():
         restart = data_changed and before.from_starting_data(entry.state)
         template = None if before.from_starting_data(entry.state) else entry.state.template
+        if template is not None:
+            template.store.account.move_to(new.budget)
         state = after.create(name, clock=entry.state.clock, template=template)
         carry(entry.state, state, jobs=not restart)
         after.named[name].used = entry.used
@@ -161,6 +163,8 @@ def carry(old: MockState, new: MockState, *, jobs: bool) -> None:
     the limits are), and with `jobs` its jobs, where the new spec allows them."""
     if jobs:
         carry_jobs(old, new)
+    new.journal.account.release()
+    old.journal.account.move_to(new.budget)
     new.journal = old.journal
     new.auth.tokens, new.auth.logged_out = old.auth.tokens, old.auth.logged_out  # the new users, the same tokens
     if old.faults.operations == new.faults.operations:
@@ -178,6 +182,8 @@ def carry_jobs(old: MockState, new: MockState) -> None:
     (at once, however many jobs it holds). Otherwise each job is checked against the new spec.
     """
     if old.spec.lifecycle == new.spec.lifecycle and old.spec.schema("Job") == new.spec.schema("Job"):
+        new.store.account.release()
+        old.store.account.move_to(new.budget)
         new.store = old.store
         return
     saved = json.loads(persist.snapshot(old))

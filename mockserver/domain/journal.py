@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, TypeVar
 
+from mockserver.domain.budget import ENTRY_OVERHEAD, MAX_NOTE, Budget, Charged
+
 T = TypeVar("T")
 
 JOURNAL_SIZE = 10_000  # entries kept by default, and as many errors
@@ -85,19 +87,29 @@ class Ring(Generic[T]):
 class Journal:
     """Entries in order and the mock's own errors apart, each the newest `size` kept."""
 
-    def __init__(self, size: int = JOURNAL_SIZE) -> None:
+    def __init__(self, size: int = JOURNAL_SIZE, budget: Budget | None = None) -> None:
         # Entries are kept as plain tuples, made into `Entry`s when read: one is recorded per request.
         self._entries: deque[tuple[Any, ...]] = deque(maxlen=size)
         self.errors: Ring[MockError] = Ring(size)
+        self.account = Charged(budget)  # what the entries and errors keep, against the mock's memory budget
         self._seq = 0  # the last entry's sequence number
         self._cleared = 0  # entries forgotten by `clear`, not dropped
 
     def record(
         self, method: str, path: str, operation_id: str | None, status: int, job_id: str | None, note: str
     ) -> None:
-        """Note an answered request (`note`: faults applied, a forced response, a client that left)."""
+        """Note an answered request (`note`: faults applied, a forced response, a client that left); its path and note
+        kept to MAX_NOTE characters. Past the memory budget, the oldest entries make room."""
         self._seq = seq = self._seq + 1
-        self._entries.append((seq, time.time(), method, path, operation_id, status, job_id, note))
+        path, note = _bounded(path), _bounded(note)
+        entries = self._entries
+        if len(entries) == entries.maxlen:
+            self.account.charge(-_cost(entries[0]))
+        entries.append((seq, time.time(), method, path, operation_id, status, job_id, note))
+        self.account.charge(ENTRY_OVERHEAD + len(path) + len(note))
+        budget = self.account.budget
+        while budget is not None and budget.spent and entries:
+            self.account.charge(-_cost(entries.popleft()))  # counted as dropped: see `dropped`
 
     @property
     def entries(self) -> Iterator[Entry]:
@@ -110,8 +122,13 @@ class Journal:
         return self._seq - self._cleared - len(self._entries)
 
     def error(self, method: str, path: str, error: str) -> None:
-        """Note one of the mock's own errors."""
-        self.errors.append(MockError(time.time(), method, path, error))
+        """Note one of the mock's own errors (its path kept to MAX_NOTE characters, its text to twice that)."""
+        errors = self.errors.items
+        if len(errors) == errors.maxlen:
+            self.account.charge(-_error_cost(errors[0]))
+        entry = MockError(time.time(), method, _bounded(path), _bounded(error, 2 * MAX_NOTE))
+        self.errors.append(entry)
+        self.account.charge(_error_cost(entry))
 
     def since(self, seq: int) -> list[dict[str, Any]]:
         """Entries after `seq`, as JSON objects."""
@@ -130,3 +147,16 @@ class Journal:
         self._cleared += len(self._entries)
         self._entries.clear()
         self.errors.clear()
+        self.account.release()
+
+
+def _bounded(text: str, limit: int = MAX_NOTE) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _cost(entry: tuple[Any, ...]) -> int:
+    return ENTRY_OVERHEAD + len(entry[3]) + len(entry[7])
+
+
+def _error_cost(error: MockError) -> int:
+    return ENTRY_OVERHEAD + len(error.path) + len(error.error)

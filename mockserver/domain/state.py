@@ -14,6 +14,7 @@ from jobspec import Spec
 from mockserver.config import MockConfig
 from mockserver.domain import documents
 from mockserver.domain.auth import Authenticator
+from mockserver.domain.budget import MEMORY_BUDGET_MB, Budget
 from mockserver.domain.clock import Clock
 from mockserver.domain.faults import Faults
 from mockserver.domain.journal import Journal
@@ -66,6 +67,8 @@ class MockState:
     limits: Limits
     journal: Journal = field(default_factory=Journal)
     template: Template | None = None  # a session's starting jobs, shared; None: load them from `starting_jobs`
+    # What clients make it keep, the mock's and every session's together (see mockserver.domain.budget).
+    budget: Budget = field(default_factory=lambda: Budget(MEMORY_BUDGET_MB * 2**20))
 
     def catch_up(self) -> int:
         """Let the worker do what has come due by now (unless it is frozen); return the mock time."""
@@ -93,10 +96,10 @@ class MockState:
 
     def new_template(self, jobs: Iterable[Mapping[str, Any]] | None = None) -> Template:
         """`jobs` (default: the starting jobs, and the schedule) loaded into a store of their own, to be shared."""
-        store = JobStore(self.spec.lifecycle, seed=self.config.seed, speed=self.config.speed)
+        store = JobStore(self.spec.lifecycle, seed=self.config.seed, speed=self.config.speed, budget=self.budget)
         now = self.clock.now_ms()  # the server's time (a manual clock's too): sessions start from it
         if jobs is not None:
-            store.load(jobs, now)
+            store.load(jobs, now, client=True)  # a session's own jobs, from its client
             return Template(store, now)
         text = zlib.decompress(self.starting_jobs).decode()
         store.load(documents.array(text), now)

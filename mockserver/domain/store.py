@@ -15,6 +15,7 @@ from jobspec import Change, InconsistentJob, Lifecycle, Refusal, Removal, Transi
 from jobspec.invariants import invariant_problems, settle
 from jobspec.lifecycle import MAX_SECONDS
 from jobspec.timestamps import LATEST_MS, parse_timestamp, timestamp
+from mockserver.domain.budget import JOB_OVERHEAD, MAX_JOB_BYTES, MAX_JOBS, Budget, Charged, JobTooLarge, OutOfBudget
 from mockserver.domain.documents import decode, dump, encode
 from mockserver.domain.errors import BadRequest, JobNotFound, Refused
 from mockserver.domain.validation import compile_schema, schema_problems
@@ -51,8 +52,12 @@ class Job:
 class JobStore:
     """Jobs by uuid, moved only along the lifecycle's transitions."""
 
-    def __init__(self, lifecycle: Lifecycle, *, seed: int | None = None, speed: float = 1.0) -> None:
+    def __init__(
+        self, lifecycle: Lifecycle, *, seed: int | None = None, speed: float = 1.0, budget: Budget | None = None
+    ) -> None:
         self.lifecycle = lifecycle
+        self.account = Charged(budget)  # what it keeps, against the mock's memory budget (see mockserver.domain.budget)
+        self._cache_charged = 0  # of which the cached list
         self.field = lifecycle.status_field
         self.stamp_names = lifecycle.invariants.ordered_timestamps
         self._stamp_position = {name: index for index, name in enumerate(self.stamp_names)}
@@ -85,8 +90,20 @@ class JobStore:
     def encoded_list(self) -> bytes:
         """The whole list as JSON bytes, cached until any job changes."""
         if self._list_cache is None:  # one allocation: `b"[" + ... + b"]"` would copy 100,000 jobs twice more
-            self._list_cache = b"".join([b"[", b",".join([job.body for job in self.jobs.values()]), b"]"])
+            listed = b"".join([b"[", b",".join([job.body for job in self.jobs.values()]), b"]"])
+            budget = self.account.budget
+            if budget is not None and budget.used + len(listed) > budget.limit:
+                return listed  # answered, not kept: the budget is for what clients keep
+            self._list_cache, self._cache_charged = listed, len(listed)
+            self.account.charge(len(listed))
         return self._list_cache
+
+    def _forget_list(self) -> None:
+        """Drop the cached list (a job changed)."""
+        self._list_cache = None
+        if self._cache_charged:
+            self.account.charge(-self._cache_charged)
+            self._cache_charged = 0
 
     def encoded_job(self, job_id: str, url: str) -> bytes:
         """One job as JSON bytes, its absolute `url` first as `@id`; JobNotFound for an unknown id."""
@@ -111,7 +128,8 @@ class JobStore:
             job = self.jobs[job_id]
         if isinstance(outcome, Removal):
             del self.jobs[job_id]  # its pending work is forgotten with it
-            self._list_cache = None
+            self.account.charge(-JOB_OVERHEAD - len(job.body))
+            self._forget_list()
             self.revision += 1
         else:
             self._fire(job, outcome, now_ms)
@@ -195,11 +213,13 @@ class JobStore:
         """Write a working copy back into the job."""
         job.state = fields[self.field]
         job.stamps = tuple(fields[name] for name in self.stamp_names)
+        before = len(job.body)
         job.body, job.python = encode({**fields, **{name: _ts(fields[name]) for name in self.stamp_names}}, keep=True)
+        self.account.charge(len(job.body) - before)
 
     def _changed(self, job: Job, now_ms: int) -> None:
         job.version += 1
-        self._list_cache = None
+        self._forget_list()
         self.revision += 1
         self._schedule(job, now_ms)
 
@@ -230,11 +250,18 @@ class JobStore:
         """A version-4 UUID from the store's own generator (deterministic under a seed)."""
         return str(uuidlib.UUID(int=self.rng.getrandbits(128), version=4))
 
-    def add(self, given: Mapping[str, Any], now_ms: int) -> Job:
+    def add(self, given: Mapping[str, Any], now_ms: int, *, client: bool = False) -> Job:
         """Add a job from its representation, filling what is missing consistently.
 
-        Nothing of `given` is kept: it is encoded, and `params.mock` copied (see Job).
+        Nothing of `given` is kept: it is encoded, and `params.mock` copied (see Job). A `client`'s job
+        is held to the bounds of `mockserver.domain.budget` (OutOfBudget, JobTooLarge): starting data
+        and saved state are the operator's.
         """
+        if client:
+            if len(self.jobs) >= MAX_JOBS:
+                raise OutOfBudget(f"The store holds its maximum of {MAX_JOBS} jobs: delete some, or reset.")
+            if self.account.budget is not None:
+                self.account.budget.check(JOB_OVERHEAD)
         state = given.get(self.field, self.lifecycle.initial)
         if state not in self.lifecycle.states:
             raise BadRequest(f"{self.field}: {state!r} is not one of {', '.join(self.lifecycle.states)}")
@@ -260,6 +287,12 @@ class JobStore:
         # (params, and so params.mock, never change after this: the spec lists them as immutable.)
         job = Job(job_id.encode().decode(), fields[self.field], (), b"", copy.deepcopy(_mock(fields)))
         self._save(job, fields)
+        if client and len(job.body) > MAX_JOB_BYTES:
+            self.account.charge(-len(job.body))
+            raise JobTooLarge(
+                f"A job may take at most {MAX_JOB_BYTES // 1024} KB as JSON; this one takes {len(job.body) // 1024} KB."
+            )
+        self.account.charge(JOB_OVERHEAD)
         self.jobs[job.uuid] = job
         self._changed(job, now_ms)
         return job
@@ -305,16 +338,18 @@ class JobStore:
             problems = "; ".join(invariant_problems(self.lifecycle, shown))
             raise BadRequest(f"job {fields['uuid']} would break the lifecycle: {problems}") from None
 
-    def load(self, jobs: Iterable[Mapping[str, Any]], now_ms: int) -> None:
-        """Replace every job with these representations; BadRequest naming the first inconsistent one."""
+    def load(self, jobs: Iterable[Mapping[str, Any]], now_ms: int, *, client: bool = False) -> None:
+        """Replace every job with these representations; BadRequest naming the first inconsistent one (a `client`'s
+        jobs are held to the bounds, see `add`)."""
         self.jobs, self._due, self._shared, self._offset = {}, [], False, 0
-        self._list_cache = None
+        self._list_cache, self._cache_charged = None, 0
+        self.account.release()
         self.revision += 1
         for index, fields in enumerate(jobs):
             try:
-                self.add(fields, now_ms)
-            except BadRequest as exc:
-                raise BadRequest(f"{describe(index, fields)}: {exc.message}") from None
+                self.add(fields, now_ms, client=client)
+            except (BadRequest, JobTooLarge, OutOfBudget) as exc:  # the same refusal, naming the job
+                raise type(exc)(f"{describe(index, fields)}: {exc.message}") from None
 
     def pending(self) -> dict[str, int]:
         """When the worker will next move each job that is waiting for it (uuid -> ms)."""
@@ -329,7 +364,8 @@ class JobStore:
         `template` must not change afterwards: its jobs are read here until this store owns copies.
         """
         self.jobs, self._due, self._sequence = template.jobs, template._due, template._sequence
-        self._list_cache = template.encoded_list()
+        self.account.release()  # the template's jobs and list are counted once, as the template's
+        self._list_cache, self._cache_charged = template.encoded_list(), 0
         self._templates, self._schedule_every = template._templates, template._schedule_every
         self._next_spawn = template._next_spawn + offset_ms
         self._shared, self._offset = True, offset_ms
@@ -349,6 +385,7 @@ class JobStore:
             # The same offset on every entry keeps the heap a heap.
             self._due = [(due + self._offset, seq, key, version) for due, seq, key, version in self._due]
             self._shared, self._offset = False, 0
+            self.account.charge(sum(JOB_OVERHEAD + len(job.body) for job in self.jobs.values()))  # on the safe side
 
     def restore(self, jobs: Iterable[Mapping[str, Any]], pending: Mapping[str, int], now_ms: int) -> None:
         """Load saved jobs and put the worker's saved appointments back in place of fresh ones."""

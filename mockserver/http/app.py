@@ -14,6 +14,7 @@ from jobspec import Spec, load_spec
 from mockserver.config import MockConfig
 from mockserver.domain import data, persist
 from mockserver.domain.auth import DEFAULT_USERS, Authenticator
+from mockserver.domain.budget import Budget
 from mockserver.domain.clock import Clock
 from mockserver.domain.documents import dump
 from mockserver.domain.errors import BadRequest
@@ -85,17 +86,19 @@ def _state(spec: Spec, config: MockConfig, clock: Clock, restore: bool) -> tuple
     too, for its sessions)."""
     jobs, source = data.load_jobs(spec, config.data)
     users = data.load_users(config.users) if config.users else list(DEFAULT_USERS)
+    budget = Budget(config.memory_budget * 2**20)
     state = MockState(
         spec=spec,
         config=config,
-        store=JobStore(spec.lifecycle, seed=config.seed, speed=config.speed),
+        store=JobStore(spec.lifecycle, seed=config.seed, speed=config.speed, budget=budget),
         clock=clock,
         auth=Authenticator(users, secret=config.secret),
         validators=compile_validators(spec),
         starting_jobs=zlib.compress(json.dumps(jobs, separators=(",", ":")).encode(), 1),
         faults=Faults(frozenset(spec.operations)),
         limits=Limits(spec, dict(config.rate_limits)),
-        journal=Journal(config.journal_size),
+        journal=Journal(config.journal_size, budget),
+        budget=budget,
     )
     del jobs  # the parsed document goes before the store fills: see MockState.load
     saved = persist.read(config.state_file, state) if config.state_file is not None and restore else None

@@ -152,7 +152,7 @@ async def create_job(request: web.Request, validator: Any) -> web.StreamResponse
     problems = schema_problems(validator, fields)
     if problems:
         raise BadRequest("; ".join(problems))
-    job = state.store.add(fields, state.catch_up())
+    job = state.store.add(fields, state.catch_up(), client=True)
     return json_response(job.body, status=201)
 
 

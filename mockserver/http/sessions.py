@@ -152,6 +152,7 @@ class Sessions(Sized):
         SessionExists, TooManySessions. A reload's carried session brings its `clock` and `template`."""
         check_name(name)
         self.expire()
+        self.base.budget.check()  # a session's jobs and journal take memory from the one budget
         if name in self.named:
             raise SessionExists(f"A session {name!r} exists already; DELETE /__mock__/sessions/{name} first.")
         if len(self.named) >= self.limit:
@@ -179,12 +180,12 @@ class Sessions(Sized):
         auth = base.auth.fresh()  # the server's users and tokens; the logouts here are the session's own
         state = replace(
             base,
-            store=JobStore(base.spec.lifecycle, seed=base.config.seed, speed=base.config.speed),
+            store=JobStore(base.spec.lifecycle, seed=base.config.seed, speed=base.config.speed, budget=base.budget),
             clock=clock or Clock(speed=base.clock.speed, manual=base.clock.manual, start=base.clock.now()),
             auth=auth,
             faults=Faults(base.faults.operations),
             limits=base.limits.fresh(),
-            journal=Journal(base.config.journal_size),
+            journal=Journal(base.config.journal_size, base.budget),
             template=template,
         )
         state.load()
@@ -193,8 +194,10 @@ class Sessions(Sized):
 
     def delete(self, name: str) -> None:
         """Forget a session; NotFound if there is none by that name."""
-        if self.named.pop(check_name(name), None) is None:
+        entry = self.named.pop(check_name(name), None)
+        if entry is None:
             raise NotFound(f"No session {name!r}.")
+        self._forget(entry.state)
         self.changes += 1
 
     def get(self, name: str) -> MockState:
@@ -213,7 +216,15 @@ class Sessions(Sized):
             if entry.used > horizon:
                 break
             del self.named[name]
+            self._forget(entry.state)
             self.changes += 1
+
+    def _forget(self, state: MockState) -> None:
+        """Give back to the budget what a session forgotten kept: its jobs, its journal, the jobs it was given."""
+        state.store.account.release()
+        state.journal.account.release()
+        if state.template is not None and state.template is not self._starting:
+            state.template.store.account.release()
 
     def states(self) -> dict[str, MockState]:
         """Each session's state, by name (what a state file keeps)."""

@@ -15,12 +15,12 @@ from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from httpserving.hosts import check_host_names
 from jobspec.lifecycle import MAX_SECONDS
 from mockserver import logs
 from mockserver.config import MockConfig
 from mockserver.domain.faults import parse_latency
 from mockserver.http.cors import check_origins
-from mockserver.http.guard import check_host_names
 from mockserver.http.saver import SYNC_MODES
 
 LEVELS = ("debug", "info", "warning", "error")

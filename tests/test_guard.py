@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from httpserving.hosts import HostRule, check_host_names
 from mockserver.config import MockConfig
 from mockserver.domain.clock import Clock
-from mockserver.http.guard import allowed_hosts, check_host_names
 from mockserver.testing import LiveMock
 from tests.conftest import DOCUMENTED_ID
 from tests.helpers import fresh
@@ -88,10 +88,10 @@ def test_star_allows_any_host() -> None:
 
 
 def test_the_listening_host_is_one_of_the_mocks_names() -> None:
-    hosts = allowed_hosts("MyBox.lan", ["ci.example"])
+    hosts = HostRule("MyBox.lan", ["ci.example"]).names
     assert hosts is not None and {"mybox.lan", "ci.example", "localhost", "127.0.0.1", "[::1]"} <= hosts
-    assert "[::]" in (allowed_hosts("::", []) or set())
-    assert allowed_hosts("127.0.0.1", ["*"]) is None
+    assert "[::]" in (HostRule("::", []).names or set())
+    assert HostRule("127.0.0.1", ["*"]).names is None
 
 
 @pytest.mark.parametrize("name", ["http://dev.example", "dev.example:8080", "", "a b"])

@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from httpserving.hosts import HostRule
 from jobspec import Spec, load_spec
 from mockserver.config import MockConfig
 from mockserver.domain import data, persist
@@ -28,7 +29,7 @@ from mockserver.http import control, docs, pipeline, redirects, routes
 from mockserver.http.answers import MAX_BODY, json_response
 from mockserver.http.context import STATE
 from mockserver.http.cors import Cors
-from mockserver.http.guard import Guard, allowed_hosts
+from mockserver.http.guard import Guard
 from mockserver.http.saver import Saver
 from mockserver.http.sessions import SESSIONS, Sessions, add_prefix_routes
 
@@ -73,7 +74,7 @@ def _pipeline(
     return pipeline.Pipeline(
         operations=operations,
         cors=Cors(config.cors_origins),
-        guard=Guard(allowed_hosts(config.host, config.allowed_hosts), config.cors_origins),
+        guard=Guard(HostRule(config.host, config.allowed_hosts), config.cors_origins),
         state=state,
         sessions=sessions,
         strict=ReferenceValidator(spec) if config.strict else None,

@@ -10,20 +10,15 @@ its own name as the Host: every path refuses a Host that is not one of the mock'
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from collections.abc import Iterable
 
 from aiohttp import web
 
+from httpserving.hosts import HostRule, hostname
 from mockserver.domain.errors import ApiError
 from mockserver.http.answers import render
 
-LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
-ANY = "*"
 CONTROL = "/__mock__/"
-HOST_NAME = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_])?$|^\[[0-9A-Fa-f:.]+\]$")
-VERDICTS = 256  # Host values remembered with their verdict; more distinct ones are judged each time
 
 
 class HostRefused(ApiError):
@@ -47,56 +42,25 @@ class NotJson(ApiError):
     error_type = "Unsupported media type"
 
 
-def check_host_names(names: Iterable[str]) -> tuple[str, ...]:
-    """`--allowed-host` values as host names (lower case, no port); ValueError for one that is not a name."""
-    checked = []
-    for name in names:
-        if name != ANY and not HOST_NAME.match(name):
-            raise ValueError(f"--allowed-host: expected a host name without scheme or port (or '*'), got {name!r}")
-        checked.append(name.lower())
-    return tuple(checked)
-
-
-def allowed_hosts(listen_host: str, extra: Iterable[str]) -> frozenset[str] | None:
-    """The host names the mock answers to: loopback, the address it listens on, and `extra`; None: any."""
-    extra = tuple(extra)
-    if ANY in extra:
-        return None
-    listen = listen_host.lower()
-    bracketed = f"[{listen}]" if ":" in listen and not listen.startswith("[") else listen
-    return frozenset({*LOOPBACK_NAMES, bracketed, *extra})
-
-
 class Guard:
     """The Host rule on every path; the Origin and JSON rules on the control API."""
 
-    def __init__(self, hosts: frozenset[str] | None, origins: Iterable[str]) -> None:
-        self.hosts = hosts  # None: any
+    def __init__(self, hosts: HostRule, origins: Iterable[str]) -> None:
+        self.hosts = hosts
         self.origins = frozenset(origins)
-        self._verdicts: dict[str, bool] = {}
 
     def refusal(self, request: web.Request, path: str) -> web.Response | None:
         """The answer refusing the request (`path`: its path without a session prefix), or None to let it through."""
         host = request.headers.get("Host")
-        if host is not None and self.hosts is not None and not self._host_ok(host):
+        if host is not None and not self.hosts.allows(host):
             return render(
                 HostRefused(
                     f"Host {host!r} is not an address of this mock; "
-                    f"start it with --allowed-host {_hostname(host)} to allow it."
+                    f"start it with --allowed-host {hostname(host)} to allow it."
                 )
             )
         refusal = _control_refusal(request, self.origins, host) if path.startswith(CONTROL) else None
         return None if refusal is None else render(refusal)
-
-    def _host_ok(self, host: str) -> bool:
-        verdict = self._verdicts.get(host)
-        if verdict is None:
-            name = _hostname(host)
-            verdict = name in self.hosts if self.hosts is not None else True
-            verdict = verdict or _is_ip(name)  # no rebinding without a name: an address is always fine
-            if len(self._verdicts) < VERDICTS:
-                self._verdicts[host] = verdict
-        return verdict
 
 
 def _control_refusal(request: web.Request, allowed_origins: frozenset[str], host: str | None) -> ApiError | None:
@@ -121,20 +85,3 @@ def _control_refusal(request: web.Request, allowed_origins: frozenset[str], host
 def _navigation(request: web.Request) -> bool:
     """Whether a request is someone opening a control page (the live view) from a link: harmless reads."""
     return request.method in ("GET", "HEAD") and request.headers.get("Sec-Fetch-Mode") == "navigate"
-
-
-def _hostname(host: str) -> str:
-    """The name part of a Host header value, lower case, without port or final dot; IPv6 keeps its brackets."""
-    if host.startswith("["):
-        name = host[: host.find("]") + 1] if "]" in host else host
-    else:
-        name = host.rpartition(":")[0] if ":" in host else host
-    return name.lower().rstrip(".")
-
-
-def _is_ip(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name.strip("[]"))
-    except ValueError:
-        return False
-    return True

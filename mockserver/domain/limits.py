@@ -54,7 +54,7 @@ class Limiter:
 
     def headers(self, window: Window, now: float) -> dict[str, str]:
         """express-rate-limit's `standardHeaders` (draft 6): the policy, the limit, what is left and when it resets."""
-        reset = str(max(0, math.ceil(window.resets - now)))
+        reset = str(max(0, min(self.limit.window, math.ceil(window.resets - now))))  # floats: never window + 1
         return {
             "RateLimit-Policy": f"{self.allowed};w={self.limit.window}",
             "RateLimit-Limit": str(self.allowed),

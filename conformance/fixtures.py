@@ -100,7 +100,7 @@ class MockFixtures:
         frozen = clock.data.get("frozen") if clock.status == 200 and isinstance(clock.data, dict) else False
         self.timed = frozen is not True  # a frozen mock (`jobs-mock --frozen`) moves no job by itself
         made: dict[str, str | None] = {}
-        for end in [*worker_ends(lifecycle), None]:
+        for end in [*lifecycle.worker_ends(), None]:
             quick: dict[str, Any] = timings(lifecycle, QUICK) | ({"outcome": end} if end else {})
             body = {lifecycle.status_field: lifecycle.initial, "params": {"mock": quick}}
             job_id = self._control("jobs", body, self.id_field)[self.id_field]
@@ -154,7 +154,7 @@ class CommandFixtures:
 
     def moving(self, lifecycle: Lifecycle) -> dict[str, str | None]:
         """New jobs in the initial state, with $JOBS_CONFORMANCE_OUTCOME naming how each should end soon."""
-        return {self.obtain(lifecycle.initial, outcome=end): end for end in worker_ends(lifecycle)}
+        return {self.obtain(lifecycle.initial, outcome=end): end for end in lifecycle.worker_ends()}
 
     def forbidden_token(self) -> str | None:
         """None: a command makes jobs, not users."""
@@ -202,11 +202,6 @@ class ExistingFixtures:
 def timings(lifecycle: Lifecycle, seconds: float) -> dict[str, float]:
     """A mock job's `params.mock` that keeps it `seconds` in each state the worker moves jobs from."""
     return {step.setting: seconds for step in lifecycle.worker.values()}
-
-
-def worker_ends(lifecycle: Lifecycle) -> list[str]:
-    """The terminal states the worker itself can end a job in."""
-    return sorted({t.target for t in lifecycle.transitions if t.trigger.is_worker and t.target in lifecycle.terminal})
 
 
 def make_fixtures(options: Options, client: Client, lifecycle: Lifecycle, list_path: str, id_field: str) -> Fixtures:

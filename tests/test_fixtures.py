@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conformance.fixtures import OUTCOME_ENV, CommandFixtures, FixtureError, worker_ends
+from conformance.fixtures import OUTCOME_ENV, CommandFixtures, FixtureError
 from jobspec import load_spec
 
 LIFECYCLE = load_spec().lifecycle
@@ -26,7 +26,7 @@ def test_the_status_is_the_last_argument_and_the_last_line_is_the_id() -> None:
 def test_jobs_to_watch_are_asked_for_with_the_outcome_in_the_environment() -> None:
     fixtures = CommandFixtures(python(f"import os, sys; print(sys.argv[-1] + '-' + os.environ['{OUTCOME_ENV}'])"), 10)
     made = fixtures.moving(LIFECYCLE)
-    assert made == {f"{LIFECYCLE.initial}-{end}": end for end in worker_ends(LIFECYCLE)}
+    assert made == {f"{LIFECYCLE.initial}-{end}": end for end in LIFECYCLE.worker_ends()}
     assert made
 
 

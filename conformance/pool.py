@@ -2,9 +2,16 @@
 
 It knows nothing of what the work is: a function and its arguments, which must pickle (the function
 by its module's name: the module is in `preload`, imported once by the server helpers are forked
-from). A Ctrl-C (which a terminal sends the whole process group) is the suite's alone to act on: it
-is noted while helpers start and work, raised where the suite waits for them, and every helper is
-ended; a helper whose suite is gone (killed with SIGKILL) ends itself.
+from). Each item gets a fresh helper (`max_tasks_per_child=1`): work that may not run twice in one
+process (a `pytest.main`) runs in its own. A Ctrl-C (which a terminal sends the whole process group)
+is the suite's alone to act on: it is noted while helpers start and work, raised where the suite
+waits for them, and every helper is ended; a helper whose suite is gone (killed with SIGKILL) ends
+itself.
+
+Only documented APIs of `multiprocessing` and `concurrent.futures`: helpers are ended through a
+pipe each one watches (its reading end given through `initargs`), not through the pool's record of
+its processes. The suite closing its end, or dying, ends them: a pipe, unlike a shared Event, cannot
+be left locked by a helper killed while it waited on it.
 """
 
 from __future__ import annotations
@@ -13,11 +20,10 @@ import multiprocessing
 import os
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from multiprocessing import forkserver, resource_tracker
+from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
 from typing import TypeVar
 
@@ -42,25 +48,38 @@ def run_in_order(
     helper ended at once, in the middle of its work, before the exception goes on (a Ctrl-C as KeyboardInterrupt).
     """
     context = _start_method(preload)
+    watched, stop = context.Pipe(duplex=False)  # `stop` closed: every helper ends itself at once (`_helper_start`)
+    context.Lock()  # the resource tracker runs from here on (see `_start_server`)
     with ctrl_c_noted() as ctrl_c:
-        _start_server()
-        pool = ProcessPoolExecutor(processes, mp_context=context, initializer=_helper_start, initargs=(os.getpid(),))
+        with _sigint_held():  # the server helpers are made from may start here (see `_start_server`)
+            pool = ProcessPoolExecutor(
+                processes,
+                mp_context=context,
+                initializer=_helper_start,
+                initargs=(os.getpid(), watched),
+                max_tasks_per_child=1,
+            )
+            try:
+                done = [pool.submit(work, item) for item in items]
+            except BaseException:
+                _stop(pool, stop)
+                raise
         try:
-            done = [pool.submit(work, item) for item in items]
             for future in done:
                 take(_outcome(future, ctrl_c))
         except BaseException:
-            _stop(pool)  # Ctrl-C, or an error: no helper goes on with its work (sending requests to the deployment)
+            _stop(pool, stop)  # Ctrl-C, or an error: no helper goes on with its work (sending requests)
             raise
         pool.shutdown()
+        stop.close()
+        watched.close()
 
 
 def warm(preload: Sequence[str]) -> None:
     """Start the server helpers are made from (where there is one), importing `preload`, ahead of `run_in_order`:
     the imports then take place while the suite does other work."""
     if FORKSERVER:
-        _start_method(preload)  # for its preload list, which the server takes as it starts
-        _start_server()
+        _start_server(_start_method(preload))
 
 
 @contextmanager
@@ -69,9 +88,8 @@ def ctrl_c_noted() -> Iterator[threading.Event]:
     for them (`_outcome`), or on leaving.
 
     Raised wherever the main thread happens to be, it can land between a helper's start and the pool's record of
-    it: that helper is never ended, and multiprocessing waits for it as the suite exits, for ever (the helper
-    waits for the suite). It can also land in a callback, where Python prints it and drops it. Where SIGINT has
-    another handler than Python's own (ignored, or the host's), it is left alone.
+    it, or in a callback, where Python prints it and drops it. Where SIGINT has another handler than Python's own
+    (ignored, or the host's), it is left alone.
     """
     noted = threading.Event()
     if threading.current_thread() is not threading.main_thread() or (
@@ -98,51 +116,73 @@ def _outcome(future: Future[Result], ctrl_c: threading.Event) -> Result:
     raise KeyboardInterrupt
 
 
-def _stop(pool: ProcessPoolExecutor) -> None:
-    """Drop the tasks not begun and end the helpers now, in the middle of their tasks."""
-    helpers = list((pool._processes or {}).values())  # no public way before Python 3.14's terminate_workers
-    pool.shutdown(wait=False, cancel_futures=True)  # which forgets the processes
-    for helper in helpers:
-        helper.terminate()
+def _stop(pool: ProcessPoolExecutor, stop: Connection) -> None:
+    """Drop the tasks not begun and end the helpers now, in the middle of their tasks: each one, started or still
+    starting, ends itself as soon as it sees `stop` closed."""
+    stop.close()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _start_server() -> None:
-    """Start the forkserver (where there is one, and unless it runs) with SIGINT held back: it and the helpers
-    it makes keep that mask, so a Ctrl-C (which a terminal sends the whole process group) reaches the suite
-    alone. The suite decides, and ends them; it is not lost in the suite, only held until this returns.
-    Without this, a Ctrl-C while the server imports its preload list ends it with a traceback."""
-    if not FORKSERVER:
+@contextmanager
+def _sigint_held() -> Iterator[None]:
+    """SIGINT held back in this thread (and in the processes and threads it starts meanwhile, which keep the mask):
+    not lost, only delivered once this ends. Where there is no such mask, nothing."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
         return
-    # The server starts the resource tracker first, which unblocks SIGINT as it is started: so, started before.
-    resource_tracker.ensure_running()
     held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
-        forkserver.ensure_running()
+        yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
-def _helper_start(suite: int) -> None:
+def _start_server(context: BaseContext) -> None:
+    """Start the forkserver in the background (unless it runs), SIGINT held back: it and the helpers it makes keep
+    that mask, so a Ctrl-C (which a terminal sends the whole process group) reaches the suite alone. Without this,
+    a Ctrl-C while the server imports its preload list ends it with a traceback.
+
+    The server starts to make its first process: a throwaway one, made by a thread that holds SIGINT back from its
+    start. Before that, the resource tracker is started by the semaphore made here: multiprocessing starts it with
+    the signals it ignores blocked and unblocks them after, in whatever thread starts it, which would let SIGINT
+    reach the server if that happened inside the hold.
+    """
+    context.Lock()
+    with _sigint_held():
+        threading.Thread(target=_first_process, args=(context,), name="forkserver-start", daemon=True).start()
+
+
+def _first_process(context: BaseContext) -> None:
+    process = context.Process(target=_nothing, name="forkserver-start")  # type: ignore[attr-defined]
+    process.start()
+    process.join()
+
+
+def _nothing() -> None:
+    """What the throwaway process does."""
+
+
+def _helper_start(suite: int, watched: Connection) -> None:
     """A helper's first step: a Ctrl-C is the suite's to act on (it ends its helpers), and the helper ends itself
-    once the suite is gone."""
+    once the suite is gone or asks (closing the other end of `watched`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _orphan_watch(suite)
+    _watch(suite, watched)
 
 
-def _orphan_watch(suite: int) -> None:
-    """In a helper: end it once the suite (process `suite`) is gone.
+def _watch(suite: int, watched: Connection) -> None:
+    """In a helper: end it once the suite (process `suite`) is gone, or closes its end of `watched`.
 
-    A suite killed with SIGKILL, or interrupted while a helper was starting (before the pool knew
-    it), cannot end its helpers; such a helper would wait forever for a task, holding the suite's
-    output open (and the forkserver, which lives while any helper does).
+    A suite killed with SIGKILL cannot end its helpers; such a helper would wait forever for a task,
+    holding the suite's output open (and the forkserver, which lives while any helper does). Its end
+    of the pipe closes with it, and the process's number is looked at too.
     """
 
     def watch() -> None:
-        while _running(suite):
-            time.sleep(ORPHAN_CHECK)
-        os._exit(1)
+        while not watched.poll(ORPHAN_CHECK) and _running(suite):
+            pass
+        os.kill(os.getpid(), signal.SIGKILL)  # at once, in the middle of whatever the helper does
 
-    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
+    threading.Thread(target=watch, name="helper-watch", daemon=True).start()
 
 
 def _running(pid: int) -> bool:

@@ -1,9 +1,17 @@
 """HTTP as the suite sends it: one deadline per request (connect to last byte) and a cap on response size.
 
 `requests` bounds each socket read, not the request: a server sending a byte every few seconds
-never trips it. Here a watchdog timer shuts the request's socket down when the deadline passes,
-and the body is read in chunks and counted. The suite's own client and schemathesis (through
-`BoundedTransport`) send through the same adapter.
+never trips it. Here a watchdog timer interrupts the request when the deadline passes, and the
+body is counted as it is read. The suite's own client and every request schemathesis sends for
+it (`case.call(session=...)`, see `conformance.phases.schemathesis_run`) go through the same
+adapter, so every request the suite makes is bounded.
+
+Only public APIs of requests and urllib3: the adapter's documented subclassing hooks
+(`get_connection_with_tls_context`, requests >= 2.32.2, sets the pool's `ConnectionCls`;
+`build_response` wraps the urllib3 response that requests reads through `Response.raw`), and
+urllib3's `HTTPResponse.shutdown()` (urllib3 >= 2.3) to interrupt a body that comes too slowly.
+The one exception is `_AnswerAwaited`, below: before an answer's head has arrived, nothing public
+reaches the socket a request waits on.
 """
 
 from __future__ import annotations
@@ -11,19 +19,21 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol, cast
 
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.connectionpool import ConnectionPool, HTTPConnectionPool, HTTPSConnectionPool
 
 CHUNK = 64 * 1024
 _LOCAL = threading.local()  # the watch of the request this thread is sending
 TOO_MANY_REQUESTS = 429
 SHORT_WAIT = 10.0  # seconds: a 429 whose Retry-After is no longer is waited out and the request sent again
 WAITS = 3  # at most this many waits for one request
+SWITCHING_PROTOCOLS = b"101"  # the one 1xx that is an answer (to an Upgrade), not a note before one
 
 
 class DeadlineExceeded(requests.Timeout):
@@ -48,71 +58,203 @@ def retry_after(response: requests.Response) -> float | None:
     return float(value) if value.isdigit() else None
 
 
+class _Interruptible(Protocol):
+    def interrupt(self) -> None: ...
+
+
 class _Watch:
-    """Shuts the watched connection's socket down once `seconds` have passed."""
+    """Interrupts the request it watches once `seconds` have passed: its connection while the answer's head is
+    awaited, then the answer's body."""
 
     def __init__(self, seconds: float) -> None:
         self.fired = False
-        self._connection: HTTPConnection | None = None
+        self._target: _Interruptible | None = None
+        self._ended = False
         self._lock = threading.Lock()
         self._timer = threading.Timer(seconds, self._fire)
         self._timer.daemon = True
-
-    def __enter__(self) -> _Watch:
-        _LOCAL.watch = self
         self._timer.start()
-        return self
 
-    def __exit__(self, *_: object) -> None:
-        self._timer.cancel()
-        _LOCAL.watch = None
-
-    def attach(self, connection: HTTPConnection) -> None:
+    def attach(self, target: _Interruptible) -> None:
+        """From now on, `target` is what the deadline interrupts."""
         with self._lock:
-            self._connection = connection
-            if self.fired:
-                _shut(connection)
+            self._target = target
+            if self.fired and not self._ended:
+                target.interrupt()
+
+    def end(self) -> None:
+        """The request is over (answered, failed, or its body read): nothing is interrupted any more."""
+        with self._lock:
+            self._ended = True
+        self._timer.cancel()
 
     def _fire(self) -> None:
         with self._lock:
+            if self._ended:
+                return
             self.fired = True
-            if self._connection is not None:
-                _shut(self._connection)
+            if self._target is not None:
+                self._target.interrupt()
 
 
-def _shut(connection: HTTPConnection) -> None:
-    sock = getattr(connection, "sock", None)
-    if sock is not None:
+# ---------------------------------------------------------------------------------------------------------------
+# The one exception to "public APIs only" (issue 26): a security need without a public API.
+#
+# A server can keep a request waiting for ever before its answer's head arrives (a byte per read
+# defeats the read timeout), and neither requests nor urllib3 offers a way to interrupt a request
+# at that stage: urllib3's public `HTTPResponse.shutdown()` exists only once the head is there. The
+# deadline needs the socket the request waits on, which is the connection's `sock` (inherited from
+# http.client, not documented by either library). It is read, and only here:
+# - `interrupt` shuts it down when the deadline passes before the head has arrived;
+# - `getresponse` lends http.client, for the length of reading one answer's head, that socket with
+#   informational answers (1xx: `103 Early Hints`, `102 Processing`) left out of what it reads:
+#   http.client skips only `100 Continue` and would take any other 1xx for the answer (issue 27,
+#   item 17), and no public API of http.client, urllib3 or requests skips them.
+# ---------------------------------------------------------------------------------------------------------------
+class _AnswerAwaited(HTTPConnection):
+    """A connection whose request is interrupted by the sending thread's watch, and whose answer is the final one."""
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        watch = getattr(_LOCAL, "watch", None)
+        if watch is not None:
+            watch.attach(self)
+        super().request(*args, **kwargs)
+
+    def getresponse(self) -> urllib3.HTTPResponse:  # type: ignore[override]
+        sock = self.sock
+        if sock is None:
+            return super().getresponse()
+        lent = _FinalAnswerSocket(sock)
+        self.sock = lent
         try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass  # already closed: nothing left to interrupt
+            return super().getresponse()
+        finally:
+            if self.sock is lent:  # http.client drops the socket of an answer that closes the connection
+                self.sock = sock
+
+    def interrupt(self) -> None:
+        sock = self.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed: nothing left to interrupt
 
 
-def _watched(connection: HTTPConnection) -> None:
-    watch = getattr(_LOCAL, "watch", None)
-    if watch is not None:
-        watch.attach(connection)
+class _AnswerAwaitedTLS(_AnswerAwaited, HTTPSConnection):
+    pass
 
 
-class _WatchedHTTPConnection(HTTPConnection):
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _watched(self)
-        super().request(*args, **kwargs)
+class _FinalAnswerSocket:
+    """A socket as http.client reads an answer from it: the file it makes leaves out informational answers."""
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+
+    def makefile(self, *args: Any, **kwargs: Any) -> _FinalAnswerFile:
+        return _FinalAnswerFile(self._sock.makefile(*args, **kwargs))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
 
 
-class _WatchedHTTPSConnection(HTTPSConnection):
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _watched(self)
-        super().request(*args, **kwargs)
+class _FinalAnswerFile:
+    """An answer's stream, its first line read past any informational answers (each a status line and headers)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._begun = False
+
+    def readline(self, limit: int = -1) -> bytes:
+        line: bytes = self._stream.readline(limit)
+        while not self._begun and _informational(line):
+            while self._stream.readline(limit) not in (b"\r\n", b"\n", b""):
+                pass  # a header of the informational answer: it says nothing about the answer
+            line = self._stream.readline(limit)
+        self._begun = True
+        return line
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
-class _HTTPPool(HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
+def _informational(status_line: bytes) -> bool:
+    parts = status_line.split(None, 2)
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
+        return False
+    status = parts[1]
+    return len(status) == 3 and status.isdigit() and status.startswith(b"1") and status != SWITCHING_PROTOCOLS
 
 
-class _HTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
+class _Body:
+    """An answer's body as requests reads it (`Response.raw`): counted against the cap, and ended by the deadline
+    through urllib3's public `shutdown()`. Everything else is the urllib3 response's own."""
+
+    def __init__(self, raw: urllib3.BaseHTTPResponse, watch: _Watch, adapter: BoundedAdapter, request: Any) -> None:
+        self._raw = raw
+        self._watch = watch
+        self._adapter = adapter
+        self._request = request
+        self._size = 0
+
+    def __getattr__(self, name: str) -> Any:  # headers, status, version, release_conn, ...
+        return getattr(self._raw, name)
+
+    def interrupt(self) -> None:
+        try:
+            self._raw.shutdown()
+        except (OSError, ValueError, RuntimeError):
+            pass  # closed, or back in its pool: the body is no longer being read
+
+    def stream(self, amt: int = CHUNK, decode_content: bool | None = None) -> Iterator[bytes]:
+        try:
+            for chunk in self._raw.stream(amt, decode_content=decode_content):
+                yield self._counted(chunk)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            self._raise_if_late(exc)
+            raise
+        finally:
+            self._watch.end()
+        self._raise_if_late(None)  # a body without a length ends at the shutdown: that is no complete answer
+
+    def read(self, amt: int | None = None, decode_content: bool | None = None, cache_content: bool = False) -> bytes:
+        if amt is None:
+            return b"".join(self.stream(CHUNK, decode_content=decode_content))
+        return self._read(lambda: self._raw.read(amt, decode_content=decode_content))
+
+    def read1(self, amt: int | None = None, decode_content: bool | None = None) -> bytes:
+        return self._read(lambda: self._raw.read1(amt, decode_content=decode_content))
+
+    def close(self) -> None:
+        self._watch.end()
+        self._raw.close()
+
+    def _read(self, read: Any) -> bytes:
+        try:
+            data: bytes = read()
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            self._watch.end()
+            self._raise_if_late(exc)
+            raise
+        if not data:
+            self._watch.end()
+            self._raise_if_late(None)
+        return self._counted(data)
+
+    def _counted(self, chunk: bytes) -> bytes:
+        self._size += len(chunk)
+        if self._size > self._adapter.max_bytes:
+            self._watch.end()
+            self._raw.close()
+            raise ResponseTooLarge(
+                f"the response is larger than {self._adapter.max_bytes} bytes", request=self._request
+            )
+        return chunk
+
+    def _raise_if_late(self, exc: BaseException | None) -> None:
+        # A socket timeout (set to the same deadline) may beat the watch to it: the same event.
+        if self._watch.fired or isinstance(exc, urllib3.exceptions.TimeoutError | TimeoutError):
+            raise DeadlineExceeded(self._adapter.late(), request=self._request) from exc
 
 
 class BoundedAdapter(HTTPAdapter):
@@ -123,57 +265,84 @@ class BoundedAdapter(HTTPAdapter):
         self.max_bytes = max_bytes
         super().__init__()
 
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        """Pools whose connections report to the request's watch."""
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+    def get_connection_with_tls_context(
+        self,
+        request: requests.PreparedRequest,
+        verify: bool | str | None,
+        proxies: Mapping[str, str] | None = None,
+        cert: tuple[str, str] | str | None = None,
+    ) -> ConnectionPool:
+        """The pool requests would use, making its connections watched ones (`ConnectionCls`, urllib3's documented
+        pool attribute)."""
+        pool = super().get_connection_with_tls_context(request, verify, proxies=proxies, cert=cert)
+        if isinstance(pool, HTTPSConnectionPool):
+            pool.ConnectionCls = _AnswerAwaitedTLS
+        elif isinstance(pool, HTTPConnectionPool):
+            pool.ConnectionCls = _AnswerAwaited
+        return pool
 
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
-        """Send, read the whole body, and fail as a timeout or too large when it is either.
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        """Send within the deadline and the cap (the body read here unless `stream`).
 
         A 429 is the deployment's rate limit: when its `Retry-After` is short the request is sent
         again once that has passed; otherwise RateLimited, so the run stops instead of judging refusals.
         """
         for _ in range(WAITS):
-            response = self._send(request, *args, **kwargs)
+            response = self._send(request, verify, cert, proxies)
             if response.status_code != TOO_MANY_REQUESTS:
+                if not stream:
+                    response.content  # noqa: B018 (read now: a late or oversized body fails here, as a send)
                 return response
+            response.content  # noqa: B018 (the refusal's body, for the message)
             wait = retry_after(response)
             if wait is None or wait > SHORT_WAIT:
                 raise RateLimited(response)
             time.sleep(wait + 0.1)
         raise RateLimited(response)
 
-    def _send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
-        kwargs.update(stream=True, timeout=(self.timeout, self.timeout))
-        with _Watch(self.timeout) as watch:
-            try:
-                response = super().send(request, *args, **kwargs)
-                response._content = self._body(response, watch)  # noqa: SLF001 (requests' documented cache)
-            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-                # A socket timeout (set to the same deadline) may beat the watch to it: the same event.
-                if watch.fired or isinstance(exc, requests.Timeout | urllib3.exceptions.TimeoutError | TimeoutError):
-                    raise DeadlineExceeded(self._late(), request=request) from exc
-                if isinstance(exc, requests.RequestException):
-                    raise
-                raise requests.ConnectionError(exc, request=request) from exc
+    def _send(
+        self,
+        request: requests.PreparedRequest,
+        verify: bool | str,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None,
+        proxies: Mapping[str, str] | None,
+    ) -> requests.Response:
+        watch = _LOCAL.watch = _Watch(self.timeout)
+        try:
+            return super().send(
+                request, stream=True, timeout=(self.timeout, self.timeout), verify=verify, cert=cert, proxies=proxies
+            )
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            watch.end()
+            if watch.fired or isinstance(exc, requests.Timeout | urllib3.exceptions.TimeoutError | TimeoutError):
+                raise DeadlineExceeded(self.late(), request=request) from exc
+            if isinstance(exc, requests.RequestException):
+                raise
+            raise requests.ConnectionError(exc, request=request) from exc
+        finally:
+            _LOCAL.watch = None
+
+    def build_response(self, req: requests.PreparedRequest, resp: urllib3.BaseHTTPResponse) -> requests.Response:
+        """requests' response, reading its body through the cap and the deadline (`Response.raw`)."""
+        response = super().build_response(req, resp)
+        watch = getattr(_LOCAL, "watch", None)
+        if watch is not None:
+            body = _Body(resp, watch, self, req)
+            watch.attach(body)  # the head is here: from now on the deadline ends the body
+            response.raw = cast(Any, body)
         return response
 
-    def _late(self) -> str:
+    def late(self) -> str:
+        """Why a request failed at its deadline."""
         return f"no complete answer within {self.timeout:g} s"
-
-    def _body(self, response: requests.Response, watch: _Watch) -> bytes:
-        chunks, size = [], 0
-        for chunk in response.raw.stream(CHUNK, decode_content=True):
-            size += len(chunk)
-            if size > self.max_bytes:
-                response.close()
-                raise ResponseTooLarge(f"the response is larger than {self.max_bytes} bytes", response=response)
-            chunks.append(chunk)
-        if watch.fired:  # a body without a length ends at the shutdown: that is no complete answer
-            raise DeadlineExceeded(self._late(), request=response.request)
-        setattr(response, "_content_consumed", True)  # noqa: B010 (requests' flag: the body is read)
-        return b"".join(chunks)
 
 
 def bounded_session(
@@ -186,33 +355,3 @@ def bounded_session(
     session.headers.update(dict(headers))
     session.verify = verify
     return session
-
-
-class BoundedTransport:
-    """schemathesis's requests transport, sending through a bounded adapter."""
-
-    def __init__(self, adapter: BoundedAdapter) -> None:
-        from schemathesis.transport.requests import REQUESTS_TRANSPORT
-
-        self.inner = REQUESTS_TRANSPORT
-        self.adapter = adapter
-        self.limited: RateLimited | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def send(self, case: Any, *, session: requests.Session | None = None, **kwargs: Any) -> Any:
-        """Send a case on the engine's session, with the adapter mounted on it."""
-        own = session is None
-        session = session or requests.Session()
-        if session.get_adapter("http://") is not self.adapter:
-            session.mount("http://", self.adapter)
-            session.mount("https://", self.adapter)
-        try:
-            return self.inner.send(case, session=session, **kwargs)
-        except RateLimited as exc:
-            self.limited = exc  # the phase ends the run with it (see phases.schema)
-            raise
-        finally:
-            if own:
-                session.close()

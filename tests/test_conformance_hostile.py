@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -262,3 +263,107 @@ def test_a_429_without_retry_after_ends_the_run_saying_so(capsys: pytest.Capture
     error = json.loads(out.read_text())["error"]
     assert code == 2
     assert "answered 429" in error and "Retry-After not given" in error and "AUTH_RATE_LIMIT" in error, error
+
+
+EARLY_HINTS = b"HTTP/1.1 103 Early Hints\r\nLink: </static/app.css>; rel=preload; as=style\r\n\r\n"
+
+
+async def trickle_a_byte_a_second(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await response.prepare(request)
+    try:
+        for byte in b'{"message": "' + b"a" * 1000:
+            await response.write(bytes([byte]))
+            await asyncio.sleep(1)
+    except ConnectionResetError:
+        pass  # the suite gave up at its deadline, as it should
+    return response
+
+
+class EndlessWithoutCredentials(JobsServer):
+    """fakejobs whose jobs list, asked without credentials, answers a body that never ends: what schemathesis's own
+    probes meet (`ignored_auth` sends a request again without them), and no request of the suite's own here."""
+
+    async def list_jobs(self, request: web.Request) -> web.StreamResponse:  # type: ignore[override]
+        if "Authorization" not in request.headers:
+            return await endless(request)
+        return await super().list_jobs(request)
+
+
+class TrickledWithoutCredentials(JobsServer):
+    """The same, a byte a second."""
+
+    async def list_jobs(self, request: web.Request) -> web.StreamResponse:  # type: ignore[override]
+        if "Authorization" not in request.headers:
+            return await trickle_a_byte_a_second(request)
+        return await super().list_jobs(request)
+
+
+@pytest.mark.parametrize(
+    ("server", "argv", "message"),
+    [
+        pytest.param(
+            EndlessWithoutCredentials,
+            ["--max-response-bytes", "1000000"],
+            "larger than 1000000 bytes (--max-response-bytes)",
+            id="endless-body",
+        ),
+        pytest.param(
+            TrickledWithoutCredentials, ["--timeout", "3"], "no complete answer within 3 s (--timeout)", id="trickles"
+        ),
+    ],
+)
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_a_schemathesis_probe_without_an_end_is_cut_and_is_a_failed_check(
+    server: type[JobsServer],
+    argv: list[str],
+    message: str,
+    processes: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """Issue 27, item 14: the requests schemathesis sends on its own (`ignored_auth`'s probes, its cases without
+    credentials) are bounded as the suite's are: the probe that never ends fails the check that sent it, a case that
+    never ends is a failed request of its operation, and the run goes on."""
+    out = tmp_path / "report.json"
+    with server() as hostile:
+        argv = ["--base-url", hostile.url, "--phases", "schema", "--fixtures", "mock", "--max-examples", "5", *argv]
+        code, _ = finishes([*argv, "--seed", "1", "--processes", processes, "--report", str(out)], capsys, within=90)
+    report = json.loads(out.read_text())
+    failed = [c for c in report["checks"] if c["outcome"] == "failed"]
+    assert code == 1, report["error"] or failed
+    # `ignored_auth` fails on its probe; schemathesis's own cases without credentials are failed requests.
+    assert {c["subject"] for c in failed} == {"GET /@jobs"}, failed
+    assert {c["name"] for c in failed} <= {"ignored_auth", "schemathesis_error"}, failed
+    assert "ignored_auth" in {c["name"] for c in failed}, failed
+    assert all(message in finding["message"] for c in failed for finding in c["findings"]), failed
+    passed = {c["name"] for c in report["checks"] if c["outcome"] == "passed" and c["subject"] == "GET /@jobs"}
+    assert "response_schema_conformance" in passed
+
+
+class EarlyHints(JobsServer):
+    """fakejobs sending `103 Early Hints` before every answer, as a CDN may."""
+
+    def _middlewares(self) -> list[Any]:
+        return [hints_first, *super()._middlewares()]
+
+
+@web.middleware
+async def hints_first(request: web.Request, handler: Any) -> web.StreamResponse:
+    assert request.transport is not None
+    request.transport.write(EARLY_HINTS)
+    response: web.StreamResponse = await handler(request)
+    return response
+
+
+def test_an_informational_answer_before_each_answer_is_not_the_answer(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Issue 27, item 17: a `103 Early Hints` before the login's answer ended the run ("answered 103")."""
+    out = tmp_path / "report.json"
+    with EarlyHints() as server:
+        argv = ["--base-url", server.url, "--phases", "auth,schema", "--fixtures", "mock", "--max-examples", "3"]
+        code, _ = finishes([*argv, "--seed", "1", "--report", str(out)], capsys, within=120)
+    report = json.loads(out.read_text())
+    assert code == 0, report["error"] or [c for c in report["checks"] if c["outcome"] == "failed"]
+    assert any(c["phase"] == "schema" and c["outcome"] == "passed" for c in report["checks"])

@@ -201,13 +201,17 @@ def test_processes__a_helper_that_dies_ends_the_run_as_an_error() -> None:
 
 
 def _helper_pid(deadline: float) -> int:
-    """A helper of the schema phase: a child of the forkserver this process started."""
+    """A helper of the schema phase: a child of the forkserver this process started, still there a moment later (the
+    first process the server makes, as it starts, ends at once)."""
+    seen: set[int] = set()
     while time.monotonic() < deadline:
         servers = [pid for pid in _children(os.getpid()) if b"forkserver" in _cmdline(pid)]
         grandchildren = [pid for server in servers for pid in _children(server)]
-        if grandchildren:
-            return grandchildren[0]
-        time.sleep(0.05)
+        lasting = [pid for pid in grandchildren if pid in seen]
+        if lasting:
+            return lasting[0]
+        seen.update(grandchildren)
+        time.sleep(0.3)
     raise AssertionError("no helper process appeared")
 
 

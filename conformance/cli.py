@@ -7,7 +7,9 @@ error (also: the run stopped early, and any unexpected failure of the suite).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 import traceback
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -24,6 +26,7 @@ from verdicts.report import Report, render, to_html, to_json, to_junit, to_markd
 USAGE_ERROR = 2
 INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 DISTRIBUTION = "nick-jobs-kit"
+HYPOTHESIS_STORAGE = "HYPOTHESIS_STORAGE_DIRECTORY"  # where Hypothesis keeps its files (default: ./.hypothesis)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,6 +38,7 @@ class _Parser(argparse.ArgumentParser):
 def parser() -> argparse.ArgumentParser:
     """The command line, built from the options table."""
     p = _Parser(
+        allow_abbrev=False,  # an abbreviation is a typo, not a flag: --fixture is no --fixtures
         prog="jobs-conformance",
         description="Check a deployment of the Nick jobs API against its spec and lifecycle.",
         epilog="Exit codes: 0 conformant; 1 violations found or coverage below --require; 2 usage or setup error.",
@@ -63,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if exc.code == 0 else USAGE_ERROR
     console = Console(stderr=False, highlight=False)
     errors = Console(stderr=True, highlight=False)
+    _keep_hypothesis_out_of_the_cwd()
     try:
         options = parse(vars(args), verbosity=args.verbose - args.quiet)
         report = run(options, _progress(console, options))
@@ -78,12 +83,22 @@ def main(argv: list[str] | None = None) -> int:
             errors.print(traceback.format_exc(), markup=False, highlight=False)
         return USAGE_ERROR
     write_reports(report, options)
-    render(report, console, options.verbosity)
+    if report.started or not report.error:  # a run stopped reaching the deployment or logging in: its error line alone
+        render(report, console, options.verbosity)
     if report.error:
         _error(errors, report.error)
         if report.trace and options.verbosity > 0:
             errors.print(report.trace, markup=False, highlight=False)
     return report.exit_code
+
+
+def _keep_hypothesis_out_of_the_cwd() -> None:
+    """Hypothesis keeps a cache (`.hypothesis/`) in the current directory unless told where: this process is the
+    suite's, so it is told the user's cache directory (a setting of the user's own wins)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    if not os.path.isabs(cache):  # no home directory to expand
+        cache = tempfile.gettempdir()
+    os.environ.setdefault(HYPOTHESIS_STORAGE, os.path.join(cache, "jobs-conformance", "hypothesis"))
 
 
 def _progress(console: Console, options: Options) -> Any:

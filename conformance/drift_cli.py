@@ -38,6 +38,7 @@ class _Parser(argparse.ArgumentParser):
 def parser() -> argparse.ArgumentParser:
     """The command line."""
     p = _Parser(
+        allow_abbrev=False,  # an abbreviation is a typo, not a flag
         prog="jobs-drift",
         description="Send the same requests to a deployment and to the mock, and print every way they answer "
         "differently (the mock's known, deliberate differences aside).",

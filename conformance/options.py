@@ -12,6 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from verdicts.exchanges import mask_url
 
 DEFAULT_MAX_EXAMPLES = 100
 DEFAULT_TIMEOUT = 10.0
@@ -67,6 +70,20 @@ class Options:
     def flag(self, name: str) -> str:
         """How the user spells the option `name` in the front end that made these options."""
         return self.flag_prefix + name.replace("_", "-")
+
+
+def _base_url(text: str) -> str:
+    shown = mask_url(text if "://" in text else f"http://{text}")  # no password of a user part in the message
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError:
+        raise ValueError(f"not a valid URL: {shown!r}") from None
+    if "://" not in text:
+        raise ValueError(f"must be an http(s) URL, not {shown.removeprefix('http://')!r}: did you mean {shown!r}?")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"must be an http(s) URL, not {shown!r}")
+    return text
 
 
 def _positive(text: str) -> int:
@@ -130,7 +147,7 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("base_url", "the deployment, e.g. http://localhost:8080 or https://cms.example.org/api", metavar="URL"),
+    Option("base_url", "the deployment, e.g. http://localhost:8080 or https://cms.example.org/api", _base_url, "URL"),
     Option("spec", "the spec to check against (default: the packaged spec/jobs.yaml)", Path, "FILE"),
     Option("login", "a user who may manage jobs (default: admin)"),
     Option("password", "that user's password (default: admin)"),
@@ -161,7 +178,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_examples", f"schemathesis examples per operation (default: {DEFAULT_MAX_EXAMPLES})", _positive, "N"),
     Option("seed", "schemathesis seed, to repeat a run (default: random, printed)", int, "N"),
     Option(
-        "workers", "schemathesis worker threads for its stateless phases, in each process (default: 1)", _positive, "N"
+        "workers",
+        "no effect, kept so that existing command lines run: schemathesis sends one case at a time in each process "
+        "(its pytest integration has no worker threads); --processes shares the phase (default: 1)",
+        _positive,
+        "N",
     ),
     Option(
         "processes",

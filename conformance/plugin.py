@@ -5,14 +5,16 @@
 Registered through the `pytest11` entry point, so installing the kit is enough. Every CLI option
 has a `--jobs-*` twin, built from the one table in `options.py` and validated by the same code.
 
-Collection only reads the spec: one test per check of the auth and lifecycle phases, one per
-operation for the schema phase, one for reaching the deployment. The suite runs at test time,
-each phase in the first test that needs it (so JUnit shows where the time went), never during
-collection or session start: schemathesis builds Hypothesis strategies, and doing that inside
-pytest's initialisation is what made Hypothesis warn once per strategy.
+Collection only reads the spec: one test for reaching the deployment, one per check of the auth
+and lifecycle phases, one per operation for the schema phase, and with `--jobs-require` one for the
+coverage gate, last. The suite runs at test time, each phase in the first test that needs it,
+never during collection or session start: schemathesis builds Hypothesis strategies, and doing that
+inside pytest's initialisation is what made Hypothesis warn once per strategy. A test's duration is
+the time the run spent on its check (as the CLI's JUnit has it), not the whole phase that ran inside
+it; its JUnit class name is `jobs-conformance.<phase>`.
 
-Exit codes are pytest's: 0 every check passed or skipped, 1 a check failed (a setup error fails
-every test with its message), 4 an option pytest could not take.
+Exit codes are pytest's: 0 every check passed or skipped, 1 a check failed or the coverage gate was
+missed (a setup error fails every test with its message), 4 an option pytest could not take.
 
 It also ships `jobs_mock`, for a user's own tests of a frontend or client: a live mock (a
 `mockserver.testing.LiveMock` on a loopback port) started once per session and reset before each
@@ -23,7 +25,7 @@ assertions (`jobs_mock.assert_called("abortJob", job=..., times=1)`). Override t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -41,7 +43,15 @@ PREFIX = "--jobs-"
 CHECK_FIXTURE = "jobs_check"
 RUN_KEY = pytest.StashKey["Run"]()
 OPTIONS_KEY = pytest.StashKey[Options]()
+SECONDS_KEY = pytest.StashKey[float]()  # the time the run spent on a test's check, its reported duration
 OTHER = "(other checks)"  # an item for results of a phase that no item names
+TOOL = "jobs-conformance"  # JUnit's class names, as the CLI's JUnit has them: jobs-conformance.<phase>
+# The class name is set through pytest's `record_xml_attribute` (the nodeid of a test in an installed package names
+# no file, so pytest's own would be empty): an experimental fixture, and one its junit_family does not expect.
+QUIET_JUNIT = (
+    pytest.mark.filterwarnings("ignore:record_xml_attribute is an experimental:pytest.PytestExperimentalApiWarning"),
+    pytest.mark.filterwarnings("ignore:record_xml_attribute is incompatible:pytest.PytestWarning"),
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -83,6 +93,7 @@ def expected_items(options: Options) -> list[tuple[str, str]]:
     from conformance.client import SetupError
     from conformance.phases import PHASES
     from conformance.runner import chosen, load
+    from verdicts.report import GATE_CASE, GATE_SUITE
     from verdicts.results import SETUP
 
     try:
@@ -92,6 +103,8 @@ def expected_items(options: Options) -> list[tuple[str, str]]:
     keys = [(SETUP, "reachable and logged in")]
     for phase in chosen(options):
         keys += [(phase, group) for group in PHASES[phase].groups(spec)] + [(phase, OTHER)]
+    if options.require is not None:
+        keys.append((GATE_SUITE, GATE_CASE))
     return keys
 
 
@@ -110,7 +123,7 @@ def results_of(run: Run, phase: str, group: str) -> list[CheckResult]:
     from conformance.phases import PHASES
     from verdicts.results import SETUP
 
-    report = run.until(None if phase == SETUP else phase)
+    report = run.until(phase)  # SETUP: reach the deployment and log in, no phase yet
     if report.error:
         pytest.fail(f"jobs-conformance could not run to the end: {report.error}", pytrace=False)
     mine = [r for r in report.results.of_phase(phase) if group in (r.name, r.subject) or phase == SETUP]
@@ -118,6 +131,55 @@ def results_of(run: Run, phase: str, group: str) -> list[CheckResult]:
         known = set(PHASES[phase].groups(run.spec))
         mine = [r for r in report.results.of_phase(phase) if r.name not in known and r.subject not in known]
     return mine
+
+
+def judge(
+    run: Run, key: tuple[str, str], test: pytest.Item, record_xml_attribute: Callable[[str, object], None]
+) -> None:
+    """The verdict of one test: its check's results (running the suite as far as they need), or the coverage gate.
+
+    Fails with the findings, skips with why the check was not exercised; the test's duration becomes the time spent
+    on its check, its JUnit class name `jobs-conformance.<phase>`.
+    """
+    from verdicts.report import GATE_CASE, GATE_SUITE
+    from verdicts.results import Outcome
+
+    phase, group = key
+    record_xml_attribute("classname", f"{TOOL}.{phase}")
+    if key == (GATE_SUITE, GATE_CASE):
+        test.stash[SECONDS_KEY] = 0.0  # judging the gate takes no time; the phases it waited for are their checks'
+        _gate(run)
+        return
+    results = results_of(run, phase, group)
+    test.stash[SECONDS_KEY] = sum(result.seconds or 0.0 for result in results)
+    failed = [r for r in results if r.outcome is Outcome.FAILED]
+    if failed:
+        pytest.fail("\n\n".join(_failure(result) for result in failed), pytrace=False)
+    if results and all(r.outcome is Outcome.NOT_EXERCISED for r in results):
+        pytest.skip(f"not exercised: {'; '.join(sorted({r.reason for r in results}))}")
+
+
+def _gate(run: Run) -> None:
+    report = run.until()
+    if report.error:
+        pytest.fail(f"jobs-conformance could not run to the end: {report.error}", pytrace=False)
+    failure = report.gate_failure()
+    if failure:
+        pytest.fail(failure, pytrace=False)
+
+
+def _failure(result: CheckResult) -> str:
+    findings = [f.message + (f"\nreproduce: {f.curl}" if f.curl else "") for f in result.findings]
+    return f"{result.phase}: {result.title}\n" + "\n".join(filter(None, findings))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A check's test lasts the time the run spent on its check: the phase that ran inside it is the others' too."""
+    report = yield
+    if report.when == "call" and SECONDS_KEY in item.stash:
+        report.duration = item.stash[SECONDS_KEY]
+    return report
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -135,10 +197,15 @@ QUIET_JWT = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWa
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that use `jobs_mock` do not see the warning about the mock's own short secret."""
+    """Tests that use `jobs_mock` do not see the warning about the mock's own short secret, nor the checks' tests
+    pytest's about the fixture that names their JUnit class."""
     for item in items:
-        if "jobs_mock" in getattr(item, "fixturenames", ()):
+        fixtures = getattr(item, "fixturenames", ())
+        if "jobs_mock" in fixtures:
             item.add_marker(QUIET_JWT)
+        if CHECK_FIXTURE in fixtures:
+            for mark in QUIET_JUNIT:
+                item.add_marker(mark)
 
 
 @pytest.fixture(scope="session")

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import re
 import time
 import traceback
 
 from conformance import budget
-from conformance.client import Client, SetupError, make_client, mask_url, setup_problem
+from conformance.client import Client, SetupError, make_client, setup_problem
 from conformance.fixtures import make_fixtures
 from conformance.options import Options
 from conformance.phases import PHASES
@@ -20,7 +21,7 @@ from conformance.target import Progress, Target
 from jobspec import LifecycleError, Spec, SpecError, load_spec
 from jobspec.operations import find_operations
 from verdicts.coverage import columns, expected_cells
-from verdicts.exchanges import MIN_SECRET, Exchange
+from verdicts.exchanges import MIN_SECRET, Exchange, mask_url
 from verdicts.report import Report
 from verdicts.results import SETUP, Results
 
@@ -129,17 +130,19 @@ class Run:
         )
 
     def until(self, phase: str | None = None) -> Report:
-        """Connect, then run the chosen phases in order up to `phase` (all when None); never raises."""
+        """Connect, then run the chosen phases in order up to `phase` (all when None, none when SETUP); never raises."""
         names = chosen(self.options)
-        wanted = names[: names.index(phase) + 1] if phase in names else names
+        wanted = names[: names.index(phase) + 1] if phase in names else () if phase == SETUP else names
         try:
             if self.target is None and not self.report.error:
+                self.report.results.start()
                 self.target = connect(self.options, self.spec, self.report.results, self.progress)
                 for name in names:
                     PHASES[name].prepare(self.options)
             for name in wanted:
                 if name not in self.done and not self.report.error:
                     self.done.append(name)
+                    self.report.results.start()  # the time since the last phase (a pytest session's) is none of this one's
                     PHASES[name].run(self.target, self.progress)  # type: ignore[arg-type]
         except SetupError as exc:
             self.report.error = str(exc)
@@ -164,9 +167,15 @@ def run(options: Options, progress: Progress = lambda _: None) -> Report:
 
 
 def mask_options(options: Options, text: str) -> str:
-    """`text` without the secrets the options carry (for errors raised before the client knew them)."""
+    """`text` without the secrets the options carry (for errors raised before the client knew them).
+
+    A login name is no secret: it stays where it stands, also when a password is the same word (admin/admin)."""
     secrets = [options.token, options.password, options.forbidden_password, options.mock_token, options.jwt_secret]
+    logins = [name for name in (options.login, options.forbidden_login) if name]
     for secret in [*secrets, *(value for _, value in options.header)]:
-        if secret and len(secret) >= MIN_SECRET:
-            text = text.replace(secret, "***")
+        if secret and len(secret) >= MIN_SECRET and secret not in logins:
+            # At each place the longest of the secret and the login names wins: `editor123` is masked, `admin` kept.
+            words = sorted([secret, *logins], key=len, reverse=True)
+            pattern = "|".join(f"(?P<secret>{re.escape(w)})" if w == secret else re.escape(w) for w in words)
+            text = re.sub(pattern, lambda match: "***" if match.group("secret") else match.group(0), text)
     return text

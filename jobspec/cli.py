@@ -17,7 +17,9 @@ FORMATS: dict[str, Callable[[Lifecycle], str]] = {"mermaid": diagram.mermaid, "d
 
 def parser() -> argparse.ArgumentParser:
     """The command line of `jobs-lifecycle`."""
-    p = argparse.ArgumentParser(prog="jobs-lifecycle", description="Draw a spec's job lifecycle as a state diagram.")
+    p = argparse.ArgumentParser(
+        prog="jobs-lifecycle", description="Draw a spec's job lifecycle as a state diagram.", allow_abbrev=False
+    )
     p.add_argument("--spec", type=Path, help="the spec whose x-job-lifecycle to draw (default: the packaged one)")
     p.add_argument("--format", choices=sorted(FORMATS), default="mermaid", help="mermaid (default), dot or svg")
     p.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE instead of standard output")

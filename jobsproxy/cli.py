@@ -47,6 +47,7 @@ class _Parser(argparse.ArgumentParser):
 def parser() -> argparse.ArgumentParser:
     """The command line of `jobs-proxy`."""
     p = _Parser(
+        allow_abbrev=False,  # an abbreviation is a typo, not a flag
         prog="jobs-proxy",
         description="Forward every request to the upstream unchanged; check the traffic against the spec and its lifecycle.",
         epilog="Exit codes: 0 stopped; 1 violations seen with --fail-on-violation; 2 usage or setup error.",

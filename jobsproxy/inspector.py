@@ -49,7 +49,7 @@ class Inspector:
         self.lifecycle = spec.lifecycle
         self.journal = journal
         self.operations = OperationMap(spec)
-        self.results = Results()
+        self.results = Results(timed=False)  # the time between exchanges of the traffic is no check's
         self.tracker = JobTracker(spec.lifecycle, shared=shared, max_jobs=max_jobs)
         self.sessions = Sessions()
         self.login, self.renew, self.logout = session_operations(spec)

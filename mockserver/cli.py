@@ -35,7 +35,9 @@ DISTRIBUTION = "nick-jobs-kit"
 
 def parser() -> argparse.ArgumentParser:
     """The command line of `jobs-mock`, from the options table (`mockserver.options`)."""
-    p = argparse.ArgumentParser(prog="jobs-mock", description="A stateful mock of the Nick CMS jobs API.")
+    p = argparse.ArgumentParser(
+        prog="jobs-mock", description="A stateful mock of the Nick CMS jobs API.", allow_abbrev=False
+    )
     options.add_arguments(p)
     p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     return p

@@ -61,6 +61,17 @@ class Exchange:
     response: Response
 
 
+def mask_url(url: str) -> str:
+    """The URL with the password of its user part shown as `$JOBS_URL_PASSWORD`: the user part ends the URL's
+    authority, before any path (`http://host/@jobs` has none)."""
+    scheme, sep, rest = url.partition("://")
+    end = min((at for at in (rest.find(mark) for mark in "/?#") if at >= 0), default=len(rest))
+    userinfo, at, host = rest[:end].rpartition("@")
+    if not sep or not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:{VARIABLE_PREFIX}URL_PASSWORD@{host}{rest[end:]}"
+
+
 def _quote(part: str) -> str:
     """Shell-quote a curl argument; one naming a token variable in double quotes, so the shell expands it."""
     if VARIABLE_PREFIX not in part:

@@ -13,13 +13,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from jobspec import Lifecycle, diagram
-from verdicts.results import CheckResult, Outcome, Results
+from verdicts.results import SETUP, CheckResult, Outcome, Results
 
 TOKEN_HINT = (
     "The curl lines read tokens from shell variables: export JOBS_TOKEN (and JOBS_FORBIDDEN_TOKEN) "
     "to tokens from POST /@login first."
 )
 MARKS = {Outcome.PASSED: "pass", Outcome.FAILED: "FAIL", Outcome.NOT_EXERCISED: "-"}
+# The coverage gate (--require) as reports name it: JUnit's test suite and test case, the pytest plugin's test.
+GATE_SUITE = "coverage"
+GATE_CASE = "require"
 STYLES = {Outcome.PASSED: "green", Outcome.FAILED: "bold red", Outcome.NOT_EXERCISED: "yellow"}
 
 
@@ -79,6 +82,11 @@ class Report:
             for s in self.states
         }
 
+    @property
+    def started(self) -> bool:
+        """Whether a phase recorded anything: a run that stopped while reaching the deployment or logging in did not."""
+        return any(result.phase != SETUP for result in self.results)
+
     def verdicts(self) -> dict[tuple[str, str], str]:
         """Each lifecycle cell's verdict (passed, failed, not exercised), for the coloured diagram."""
         cells = self.results.cells
@@ -103,6 +111,21 @@ class Report:
         wanted = float(self.require.rstrip("%"))
         return f"{share:.0f}% of the checks exercised, {wanted:g}% required" if share < wanted else ""
 
+    def gate_shortfall(self) -> list[str]:
+        """What the coverage gate counted as missing, one line each: the lifecycle cells for `cells`, else the checks
+        not exercised, with why."""
+        if self.require == "cells":
+            missing = Outcome.NOT_EXERCISED
+            return [f"{s} x {c}" for s, c in self.cells if self.results.cells.get((s, c), missing) is missing]
+        return [f"{r.phase}: {r.title}: {r.reason}" for r in self.results if r.outcome is Outcome.NOT_EXERCISED]
+
+    def gate_failure(self) -> str:
+        """Why the run fails its coverage gate, with what it misses; empty when it does not."""
+        problem = self.gate_problem()
+        if not problem:
+            return ""
+        return f"coverage below {self.require_flag} {self.require}: {problem}\n" + "\n".join(self.gate_shortfall())
+
     def verdict(self) -> str:
         """The closing line: the verdict and what it rests on."""
         passed, failed = self.results.count(Outcome.PASSED), self.results.count(Outcome.FAILED)
@@ -119,8 +142,7 @@ class Report:
 
 def render(report: Report, console: Console, verbosity: int = 0) -> None:
     """The terminal summary: per phase, the coverage matrix, failures with curl, and the verdict."""
-    started = any(True for _ in report.results)
-    if verbosity >= 0 and started:
+    if verbosity >= 0 and report.started:  # no tables of zeros for a run that stopped before its first phase
         console.print(_summary(report))
         console.print(_matrix(report))
     for result in report.results:
@@ -195,33 +217,57 @@ def _indent(text: str, width: int) -> str:
 
 
 def to_junit(report: Report) -> str:
-    """JUnit XML: one test suite per phase, one test case per check."""
+    """JUnit XML: one test suite per phase, one test case per check with the time spent on it; the coverage gate
+    (`--require`) a test case of its own, failed when the run misses it; a run that stopped early an error."""
     root = ET.Element("testsuites", name=report.tool, time=f"{report.elapsed:.3f}")
     for phase in report.phases:
         results = report.results.of_phase(phase)
         counts = report.counts(phase)
-        suite = ET.SubElement(
-            root,
-            "testsuite",
-            name=phase,
-            tests=str(len(results)),
-            failures=str(counts[Outcome.FAILED]),
-            skipped=str(counts[Outcome.NOT_EXERCISED]),
-            errors="0",
-        )
+        suite = _suite(root, phase, len(results), counts[Outcome.FAILED], counts[Outcome.NOT_EXERCISED])
+        spent = [r.seconds for r in results if r.seconds is not None]
+        if spent:
+            suite.set("time", f"{sum(spent):.3f}")
         for result in results:
-            case = ET.SubElement(suite, "testcase", classname=f"{report.tool}.{phase}", name=result.title)
+            case = _case(suite, report, phase, result.title, result.seconds)
             if result.outcome is Outcome.FAILED:
                 failure = ET.SubElement(case, "failure", message=result.findings[0].message.splitlines()[0])
                 failure.text = "\n\n".join(_finding_text(f) for f in result.findings)
             elif result.outcome is Outcome.NOT_EXERCISED:
                 ET.SubElement(case, "skipped", message=result.reason)
+    if report.require is not None:
+        _gate_case(root, report)
     if report.error:  # the run stopped early: a CI's report step shows why
-        suite = ET.SubElement(root, "testsuite", name="run", tests="1", failures="0", skipped="0", errors="1")
-        case = ET.SubElement(suite, "testcase", classname=f"{report.tool}.run", name="run to the end")
+        suite = _suite(root, "run", 1, errors=1)
+        case = _case(suite, report, "run", "run to the end")
         ET.SubElement(case, "error", message=report.error).text = report.trace or report.error
+    for total in ("tests", "failures", "skipped", "errors"):
+        root.set(total, str(sum(int(suite.get(total, "0")) for suite in root)))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True)
+
+
+def _suite(root: ET.Element, name: str, tests: int, failures: int = 0, skipped: int = 0, errors: int = 0) -> ET.Element:
+    counts = {"tests": tests, "failures": failures, "skipped": skipped, "errors": errors}
+    return ET.SubElement(root, "testsuite", {"name": name, **{key: str(value) for key, value in counts.items()}})
+
+
+def _case(suite: ET.Element, report: Report, group: str, name: str, seconds: float | None = None) -> ET.Element:
+    case = ET.SubElement(suite, "testcase", classname=f"{report.tool}.{group}", name=name)
+    if seconds is not None:
+        case.set("time", f"{seconds:.3f}")
+    return case
+
+
+def _gate_case(root: ET.Element, report: Report) -> None:
+    """The coverage gate's test case: failed when the run misses it, skipped when the run stopped before its end."""
+    failure = "" if report.error else report.gate_failure()
+    suite = _suite(root, GATE_SUITE, 1, failures=int(bool(failure)), skipped=int(bool(report.error)))
+    case = _case(suite, report, GATE_SUITE, GATE_CASE)
+    if report.error:
+        ET.SubElement(case, "skipped", message="the run stopped early: its coverage was not judged")
+    elif failure:
+        message = failure.splitlines()[0]
+        ET.SubElement(case, "failure", message=message).text = failure
 
 
 def _finding_text(finding: Any) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -61,6 +62,7 @@ class CheckResult:
     findings: list[Finding] = field(default_factory=list)
     reason: str = ""
     runs: int = 0
+    seconds: float | None = None  # the time spent on it (see Results); None when its results are not timed
 
     @property
     def title(self) -> str:
@@ -69,14 +71,25 @@ class CheckResult:
 
 
 class Results:
-    """Collects check results, merging repeated runs of the same check on the same subject."""
+    """Collects check results, merging repeated runs of the same check on the same subject.
 
-    def __init__(self) -> None:
+    Timed (the suite's): each record takes the time since the one before it, or since `start`, so a check's
+    `seconds` is the time the run spent until each of its results was known. The proxy's are not: the time between
+    two exchanges of someone else's traffic is no check's.
+    """
+
+    def __init__(self, *, timed: bool = True) -> None:
         self._results: dict[tuple[str, str, str], CheckResult] = {}
         self.cells: dict[tuple[str, str], Outcome] = {}
+        self.timed = timed
+        self._since = time.monotonic()
 
     def __iter__(self) -> Iterator[CheckResult]:
         return iter(self._results.values())
+
+    def start(self) -> None:
+        """Time the next record from now (a phase starts): what came before is no check's time."""
+        self._since = time.monotonic()
 
     def _get(self, phase: str, name: str, subject: str) -> CheckResult:
         key = (phase, name, subject)
@@ -84,9 +97,18 @@ class Results:
             self._results[key] = CheckResult(phase, name, subject, Outcome.NOT_EXERCISED)
         return self._results[key]
 
+    def _record(self, phase: str, name: str, subject: str) -> CheckResult:
+        """The result to record a run of, charged the time since the last record when timed."""
+        result = self._get(phase, name, subject)
+        if self.timed:
+            now = time.monotonic()
+            result.seconds = (result.seconds or 0.0) + now - self._since
+            self._since = now
+        return result
+
     def passed(self, phase: str, name: str, subject: str) -> CheckResult:
         """Record a passing run."""
-        result = self._get(phase, name, subject)
+        result = self._record(phase, name, subject)
         result.runs += 1
         if result.outcome is Outcome.NOT_EXERCISED:
             result.outcome, result.reason = Outcome.PASSED, ""
@@ -94,7 +116,7 @@ class Results:
 
     def failed(self, phase: str, name: str, subject: str, finding: Finding) -> CheckResult:
         """Record a failing run and its finding."""
-        result = self._get(phase, name, subject)
+        result = self._record(phase, name, subject)
         result.runs += 1
         result.outcome, result.reason = Outcome.FAILED, ""
         result.findings.append(finding)
@@ -119,7 +141,7 @@ class Results:
 
     def not_exercised(self, phase: str, name: str, subject: str, reason: str) -> CheckResult:
         """Record that a check could not run, and why (kept only if it never ran)."""
-        result = self._get(phase, name, subject)
+        result = self._record(phase, name, subject)
         if result.outcome is Outcome.NOT_EXERCISED:
             result.reason = reason
         return result
@@ -137,6 +159,8 @@ class Results:
             mine = self._get(theirs.phase, theirs.name, theirs.subject)
             mine.runs += theirs.runs
             mine.findings += theirs.findings
+            if theirs.seconds is not None:
+                mine.seconds = (mine.seconds or 0.0) + theirs.seconds
             if theirs.outcome is Outcome.FAILED or mine.outcome is Outcome.NOT_EXERCISED:
                 mine.outcome, mine.reason = theirs.outcome, theirs.reason
         for (state, operation), outcome in other.cells.items():

@@ -1,16 +1,22 @@
 """`jobs-conformance`: check a deployment against the spec.
 
 Exit codes: 0 conformant, 1 violations found or coverage below `--require`, 2 usage or setup
-error (also: the run stopped early, and any unexpected failure of the suite).
+error (also: the run stopped early, at its deadline or when the deployment stopped answering, and
+any unexpected failure of the suite); 130 on a Ctrl-C and 143 on a SIGTERM, the reports written
+with what was done, marked interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
+import threading
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, NoReturn
@@ -20,11 +26,12 @@ from rich.markup import escape
 
 from conformance.client import SetupError
 from conformance.options import OPTIONS, OptionError, Options, argparse_settings, parse
-from conformance.runner import run
+from conformance.runner import Run
 from verdicts.report import Report, render, to_html, to_json, to_junit, to_markdown
 
 USAGE_ERROR = 2
 INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+TERMINATED = 143  # 128 + SIGTERM
 DISTRIBUTION = "nick-jobs-kit"
 HYPOTHESIS_STORAGE = "HYPOTHESIS_STORAGE_DIRECTORY"  # where Hypothesis keeps its files (default: ./.hypothesis)
 
@@ -41,7 +48,8 @@ def parser() -> argparse.ArgumentParser:
         allow_abbrev=False,  # an abbreviation is a typo, not a flag: --fixture is no --fixtures
         prog="jobs-conformance",
         description="Check a deployment of the Nick jobs API against its spec and lifecycle.",
-        epilog="Exit codes: 0 conformant; 1 violations found or coverage below --require; 2 usage or setup error.",
+        epilog="Exit codes: 0 conformant; 1 violations found or coverage below --require; 2 usage or setup error, or "
+        "the run stopped (--deadline, a deployment no longer answering); 130 Ctrl-C, 143 SIGTERM (reports written).",
     )
     for option in OPTIONS:
         flags = [option.short] if option.short else []
@@ -68,15 +76,25 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=False, highlight=False)
     errors = Console(stderr=True, highlight=False)
     _keep_hypothesis_out_of_the_cwd()
+    started: Run | None = None
     try:
         options = parse(vars(args), verbosity=args.verbose - args.quiet)
-        report = run(options, _progress(console, options))
+        with _terminable():
+            started = Run(options, _progress(console, options))
+            report = started.until()
     except (OptionError, SetupError) as exc:
         _error(errors, str(exc))
         return USAGE_ERROR
-    except KeyboardInterrupt:  # Ctrl-C: no verdict, no report; helper processes already stopped
-        _error(errors, "interrupted: no verdict")
-        return INTERRUPTED
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: no verdict; helper processes already stopped
+        code = TERMINATED if isinstance(exc, Terminated) else INTERRUPTED
+        if started is None:
+            _error(errors, "interrupted: no verdict")
+            return code
+        with _signals_ignored():  # the reports are written whole, a second Ctrl-C or not
+            report = started.interrupted("SIGTERM" if code == TERMINATED else "Ctrl-C")
+            write_reports(report, options)
+        _error(errors, report.error if _asked_for_reports(options) else "interrupted: no verdict")
+        return code
     except Exception as exc:  # noqa: BLE001 (the suite itself failed before the run started: one line, exit 2)
         _error(errors, f"the suite failed: {type(exc).__name__}: {exc}")
         if args.verbose:
@@ -90,6 +108,45 @@ def main(argv: list[str] | None = None) -> int:
         if report.trace and options.verbosity > 0:
             errors.print(report.trace, markup=False, highlight=False)
     return report.exit_code
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, what a CI's timeout sends: the run ends where it stands, as on a Ctrl-C, its reports written."""
+
+
+def _terminate(number: int, frame: Any) -> None:
+    raise Terminated
+
+
+@contextmanager
+def _terminable() -> Iterator[None]:
+    """SIGTERM raises Terminated while the run goes on (this process is the suite's; a caller's handler comes back
+    after)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _signals_ignored() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {number: signal.signal(number, signal.SIG_IGN) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _asked_for_reports(options: Options) -> bool:
+    return any(path is not None for path in (options.junit, options.report, options.markdown, options.html))
 
 
 def _keep_hypothesis_out_of_the_cwd() -> None:

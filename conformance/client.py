@@ -12,7 +12,16 @@ import requests
 from conformance.options import Options
 from conformance.transport import BoundedAdapter, DeadlineExceeded, RateLimited, ResponseTooLarge, bounded_session
 from jobspec.loader import RateLimit
-from verdicts.exchanges import EXCERPT, MIN_SECRET, TOKEN_FIELD, VARIABLE_PREFIX, Exchange, Request, Response
+from verdicts.exchanges import (
+    EXCERPT,
+    MIN_SECRET,
+    TOKEN_FIELD,
+    VARIABLE_PREFIX,
+    Exchange,
+    Request,
+    Response,
+    mask_url,
+)
 
 REDIRECTS_ALLOWED = False
 
@@ -194,7 +203,13 @@ class Client:
 
 def make_client(options: Options) -> Client:
     """The suite's client for the deployment, with the deadline, cap, headers and TLS the options give."""
-    adapter = BoundedAdapter(options.timeout, options.max_response_bytes)
+    adapter = BoundedAdapter(
+        options.timeout,
+        options.max_response_bytes,
+        ends=options.ends,
+        probe=options.base_url.rstrip("/") + "/",  # what the run reached first (`runner.connect`)
+        why=f"{options.flag('deadline')} {options.deadline:g} s",
+    )
     verify: bool | str = str(options.cacert) if options.cacert else not options.insecure
     return Client(options.base_url, adapter=adapter, headers=options.header, verify=verify)
 
@@ -226,15 +241,6 @@ def _split(url: str) -> SplitResult:
     except ValueError:
         raise SetupError(f"--base-url is not a valid URL: {mask_url(url)!r}") from None
     return parts
-
-
-def mask_url(url: str) -> str:
-    """The URL with the password of its user part replaced, for messages."""
-    head, sep, rest = url.partition("://")
-    userinfo, at, host = rest.rpartition("@")
-    if not at or ":" not in userinfo:
-        return url
-    return f"{head}{sep}{userinfo.split(':', 1)[0]}:{VARIABLE_PREFIX}URL_PASSWORD@{host}"
 
 
 def _usable(token: str) -> bool:

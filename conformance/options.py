@@ -18,6 +18,9 @@ from verdicts.exchanges import mask_url
 
 DEFAULT_MAX_EXAMPLES = 100
 DEFAULT_TIMEOUT = 10.0
+# A run's own deadline: a full run at the defaults takes minutes against a slow deployment; half an hour ends it, its
+# reports written, well within a CI job's own limit (GitLab's default is an hour).
+DEFAULT_DEADLINE = 1800.0
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 AUTO_PROCESSES = 2  # the schema phase's default processes, where the machine has the cores
 MOCK_TOKEN_ENV = "JOBS_MOCK_TOKEN"  # the mock's --control-token, when it was started with one
@@ -54,6 +57,7 @@ class Options:
     workers: int = 1
     processes: int | None = None  # None: as many as the machine has cores, at most AUTO_PROCESSES
     timeout: float = DEFAULT_TIMEOUT
+    deadline: float = DEFAULT_DEADLINE
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     phases: tuple[str, ...] = ()  # empty: every registered phase
     require: str | None = None
@@ -66,6 +70,7 @@ class Options:
     html: Path | None = None
     verbosity: int = 0
     flag_prefix: str = field(default="--", compare=False)
+    ends: float | None = None  # when the run must end (`time.time()`), set by the run from `deadline`; no option
 
     def flag(self, name: str) -> str:
         """How the user spells the option `name` in the front end that made these options."""
@@ -193,6 +198,13 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "timeout",
         f"seconds for each request, connect to last byte, and the worker watch's budget (default: {DEFAULT_TIMEOUT:g})",
+        _seconds,
+        "S",
+    ),
+    Option(
+        "deadline",
+        "seconds the whole run may take: then it stops, exit 2, its reports written with what was done (default: "
+        f"{DEFAULT_DEADLINE:g}); a run also stops once the deployment has stopped answering",
         _seconds,
         "S",
     ),

@@ -4,9 +4,9 @@ It knows nothing of what the work is: a function and its arguments, which must p
 by its module's name: the module is in `preload`, imported once by the server helpers are forked
 from). Each item gets a fresh helper (`max_tasks_per_child=1`): work that may not run twice in one
 process (a `pytest.main`) runs in its own. A Ctrl-C (which a terminal sends the whole process group)
-is the suite's alone to act on: it is noted while helpers start and work, raised where the suite
-waits for them, and every helper is ended; a helper whose suite is gone (killed with SIGKILL) ends
-itself.
+or a SIGTERM (which a CI's timeout may send it too) is the suite's alone to act on: it is noted while
+helpers start and work, acted on where the suite waits for them, and every helper is ended; a helper
+whose suite is gone (killed with SIGKILL) ends itself.
 
 Only documented APIs of `multiprocessing` and `concurrent.futures`: helpers are ended through a
 pipe each one watches (its reading end given through `initargs`), not through the pool's record of
@@ -25,11 +25,13 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
-from typing import TypeVar
+from typing import Any, TypeVar
 
 FORKSERVER = "forkserver" in multiprocessing.get_all_start_methods()
 ORPHAN_CHECK = 0.5  # seconds between a helper's looks at whether the process that made it is still there
 CTRL_C_CHECK = 0.1  # seconds between the suite's looks for a Ctrl-C while it waits for its helpers
+# The signals that end a run, the suite's alone to act on: a terminal's Ctrl-C, and what a CI's timeout sends.
+INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
 
 Work = TypeVar("Work")
 Result = TypeVar("Result")
@@ -51,7 +53,7 @@ def run_in_order(
     watched, stop = context.Pipe(duplex=False)  # `stop` closed: every helper ends itself at once (`_helper_start`)
     context.Lock()  # the resource tracker runs from here on (see `_start_server`)
     with ctrl_c_noted() as ctrl_c:
-        with _sigint_held():  # the server helpers are made from may start here (see `_start_server`)
+        with _interrupts_held():  # the server helpers are made from may start here (see `_start_server`)
             pool = ProcessPoolExecutor(
                 processes,
                 mp_context=context,
@@ -82,38 +84,63 @@ def warm(preload: Sequence[str]) -> None:
         _start_server(_start_method(preload))
 
 
+class Noted(threading.Event):
+    """A signal of INTERRUPTS noted while helpers work, and the handler it had, to act on it later."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.number: int | None = None
+        self.handlers: dict[int, Callable[[int, Any], Any]] = {}
+
+    def note(self, number: int, frame: Any) -> None:
+        self.number = number
+        self.set()
+
+    def act(self) -> None:
+        """Call the handler the noted signal had (Python's own for SIGINT raises KeyboardInterrupt); if it returns,
+        the signal is no longer noted."""
+        number, self.number = self.number, None
+        self.clear()
+        if number is not None:
+            self.handlers[number](number, None)
+
+
 @contextmanager
-def ctrl_c_noted() -> Iterator[threading.Event]:
-    """While helpers start and work, a Ctrl-C is noted, and raised as KeyboardInterrupt only where the suite waits
-    for them (`_outcome`), or on leaving.
+def ctrl_c_noted() -> Iterator[Noted]:
+    """While helpers start and work, a Ctrl-C or a SIGTERM is noted, and its handler called (Python's raises
+    KeyboardInterrupt) only where the suite waits for them (`_outcome`), or on leaving.
 
     Raised wherever the main thread happens to be, it can land between a helper's start and the pool's record of
-    it, or in a callback, where Python prints it and drops it. Where SIGINT has another handler than Python's own
-    (ignored, or the host's), it is left alone.
+    it, or in a callback, where Python prints it and drops it. Only a signal with a handler in Python is noted
+    (SIGINT's own, SIGTERM's where the suite's command line gave it one); an ignored or default one is left alone.
     """
-    noted = threading.Event()
-    if threading.current_thread() is not threading.main_thread() or (
-        signal.getsignal(signal.SIGINT) is not signal.default_int_handler
-    ):
+    noted = Noted()
+    if threading.current_thread() is not threading.main_thread():
         yield noted
         return
-    previous = signal.signal(signal.SIGINT, lambda number, frame: noted.set())
+    for number in INTERRUPTS:
+        handler = signal.getsignal(number)
+        if callable(handler):
+            noted.handlers[number] = handler
+            signal.signal(number, noted.note)
     try:
         yield noted
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for taken, handler in noted.handlers.items():
+            signal.signal(taken, handler)
     if noted.is_set():
-        raise KeyboardInterrupt
+        noted.act()
 
 
-def _outcome(future: Future[Result], ctrl_c: threading.Event) -> Result:
-    """A helper's result, once it is there; KeyboardInterrupt once a Ctrl-C is noted."""
-    while not ctrl_c.is_set():
+def _outcome(future: Future[Result], ctrl_c: Noted) -> Result:
+    """A helper's result, once it is there; a noted signal's handler called (KeyboardInterrupt) meanwhile."""
+    while True:
+        if ctrl_c.is_set():
+            ctrl_c.act()
         try:
             return future.result(timeout=CTRL_C_CHECK)
         except TimeoutError:
             continue
-    raise KeyboardInterrupt
 
 
 def _stop(pool: ProcessPoolExecutor, stop: Connection) -> None:
@@ -124,13 +151,13 @@ def _stop(pool: ProcessPoolExecutor, stop: Connection) -> None:
 
 
 @contextmanager
-def _sigint_held() -> Iterator[None]:
-    """SIGINT held back in this thread (and in the processes and threads it starts meanwhile, which keep the mask):
-    not lost, only delivered once this ends. Where there is no such mask, nothing."""
+def _interrupts_held() -> Iterator[None]:
+    """SIGINT and SIGTERM held back in this thread (and in the processes and threads it starts meanwhile, which keep
+    the mask): not lost, only delivered once this ends. Where there is no such mask, nothing."""
     if not hasattr(signal, "pthread_sigmask"):
         yield
         return
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, set(INTERRUPTS))
     try:
         yield
     finally:
@@ -138,9 +165,9 @@ def _sigint_held() -> Iterator[None]:
 
 
 def _start_server(context: BaseContext) -> None:
-    """Start the forkserver in the background (unless it runs), SIGINT held back: it and the helpers it makes keep
-    that mask, so a Ctrl-C (which a terminal sends the whole process group) reaches the suite alone. Without this,
-    a Ctrl-C while the server imports its preload list ends it with a traceback.
+    """Start the forkserver in the background (unless it runs), SIGINT and SIGTERM held back: it and the helpers it
+    makes keep that mask, so a Ctrl-C (which a terminal sends the whole process group) or a CI's SIGTERM reaches the
+    suite alone. Without this, a Ctrl-C while the server imports its preload list ends it with a traceback.
 
     The server starts to make its first process: a throwaway one, made by a thread that holds SIGINT back from its
     start. Before that, the resource tracker is started by the semaphore made here: multiprocessing starts it with
@@ -148,7 +175,7 @@ def _start_server(context: BaseContext) -> None:
     reach the server if that happened inside the hold.
     """
     context.Lock()
-    with _sigint_held():
+    with _interrupts_held():
         threading.Thread(target=_first_process, args=(context,), name="forkserver-start", daemon=True).start()
 
 
@@ -163,9 +190,10 @@ def _nothing() -> None:
 
 
 def _helper_start(suite: int, watched: Connection) -> None:
-    """A helper's first step: a Ctrl-C is the suite's to act on (it ends its helpers), and the helper ends itself
-    once the suite is gone or asks (closing the other end of `watched`)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """A helper's first step: a Ctrl-C or a SIGTERM is the suite's to act on (it ends its helpers), and the helper
+    ends itself once the suite is gone or asks (closing the other end of `watched`)."""
+    for number in INTERRUPTS:
+        signal.signal(number, signal.SIG_IGN)
     _watch(suite, watched)
 
 

@@ -1,7 +1,9 @@
 """Runs the registered phases in order against one deployment and returns the report.
 
-A run that has started always ends in a report, also when a phase stops it: a setup error or an
-unexpected exception becomes the report's `error` (exit 2), with what was done until then.
+A run that has started always ends in a report, also when a phase stops it: a setup error, an
+unexpected exception, the run's deadline, a deployment that has stopped answering, or (through the
+CLI) a SIGINT or SIGTERM becomes the report's `error` (exit 2; 130 or 143 for the signals), with
+what was done until then.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from conformance.fixtures import make_fixtures
 from conformance.options import Options
 from conformance.phases import PHASES
 from conformance.target import Progress, Target
+from conformance.transport import RunStopped
 from jobspec import LifecycleError, Spec, SpecError, load_spec
 from jobspec.operations import find_operations
 from verdicts.coverage import columns, expected_cells
@@ -109,11 +112,14 @@ class Run:
         self.started = time.monotonic()
         if options.seed is None:
             options = dataclasses.replace(options, seed=random.randrange(2**31))
+        if options.ends is None:  # one end for every process of the run
+            options = dataclasses.replace(options, ends=time.time() + options.deadline)
         self.options, self.progress = options, progress
         spec = load(options)
         self.spec = spec
         self.target: Target | None = None
         self.done: list[str] = []
+        self.now = "its setup"  # what the run is doing, for a message saying where it stopped
         self.report = Report(
             base_url=mask_url(options.base_url),
             spec=str(spec.path),
@@ -135,6 +141,7 @@ class Run:
         wanted = names[: names.index(phase) + 1] if phase in names else () if phase == SETUP else names
         try:
             if self.target is None and not self.report.error:
+                self.now = "its setup"
                 self.report.results.start()
                 self.target = connect(self.options, self.spec, self.report.results, self.progress)
                 for name in names:
@@ -142,13 +149,25 @@ class Run:
             for name in wanted:
                 if name not in self.done and not self.report.error:
                     self.done.append(name)
+                    self.now = f"the {name} phase"
                     self.report.results.start()  # the time since the last phase (a pytest session's) is none of this one's
                     PHASES[name].run(self.target, self.progress)  # type: ignore[arg-type]
         except SetupError as exc:
             self.report.error = str(exc)
+        except RunStopped as exc:
+            self.report.error = f"{exc}; the run stopped in {self.now}, and its reports hold what it did until then"
         except Exception as exc:  # noqa: BLE001 (any failure of the suite ends the run as an error, with a report)
             self.report.error = f"the suite failed: {type(exc).__name__}: {exc}"
             self.report.trace = traceback.format_exc()
+        return self.finish()
+
+    def interrupted(self, how: str) -> Report:
+        """The report of a run ended by a signal (`how`: Ctrl-C, SIGTERM) wherever it was: no verdict, and what was
+        done until then."""
+        self.report.interrupted = how
+        self.report.error = (
+            f"interrupted ({how}) in {self.now}: no verdict; the reports hold what the run did until then"
+        )
         return self.finish()
 
     def finish(self) -> Report:

@@ -34,6 +34,10 @@ TOO_MANY_REQUESTS = 429
 SHORT_WAIT = 10.0  # seconds: a 429 whose Retry-After is no longer is waited out and the request sent again
 WAITS = 3  # at most this many waits for one request
 SWITCHING_PROTOCOLS = b"101"  # the one 1xx that is an answer (to an Upgrade), not a note before one
+# Requests in a row left unanswered (no answer within the deadline, or no connection) before the deployment's root is
+# asked whether it still answers: when it does not either, the deployment has stopped answering and the run stops.
+MISSES = 3
+PROBE_DROPPED = ("authorization", "content-type", "content-length", "transfer-encoding", "cookie")
 
 
 class DeadlineExceeded(requests.Timeout):
@@ -42,6 +46,15 @@ class DeadlineExceeded(requests.Timeout):
 
 class ResponseTooLarge(requests.RequestException):
     """The response is larger than the cap."""
+
+
+class RunStopped(KeyboardInterrupt):
+    """The run stops where it stands: its deadline has passed, or the deployment has stopped answering.
+
+    A KeyboardInterrupt, as a Ctrl-C is, so that it passes every `except Exception` between a request and the run
+    (the phases', schemathesis's, Hypothesis's, pytest's): the run turns it into its error (exit 2), with the
+    results so far and every report written. Once raised it is raised again by every later request of the adapter.
+    """
 
 
 class RateLimited(requests.RequestException):
@@ -258,11 +271,25 @@ class _Body:
 
 
 class BoundedAdapter(HTTPAdapter):
-    """A requests adapter whose every request ends within `timeout` seconds and `max_bytes` of body."""
+    """A requests adapter whose every request ends within `timeout` seconds and `max_bytes` of body, and which
+    stops the run (RunStopped) once its end has come or the deployment has stopped answering.
 
-    def __init__(self, timeout: float, max_bytes: int) -> None:
+    `ends`: when the run must end (`time.time()`, one clock for every process of the run); None for never.
+    `probe`: what is asked after MISSES requests in a row went unanswered (the deployment's root, which answered
+    when the run began); only when it goes unanswered too has the deployment stopped answering. A deployment that
+    hangs on one operation only is that operation's failed checks, not the end of the run.
+    """
+
+    def __init__(
+        self, timeout: float, max_bytes: int, *, ends: float | None = None, probe: str | None = None, why: str = ""
+    ) -> None:
         self.timeout = timeout
         self.max_bytes = max_bytes
+        self.ends = ends
+        self.probe = probe
+        self.why_ends = why  # how the run's end was set, for the message (the option that set it)
+        self.misses = 0  # requests in a row without an answer
+        self.stopped = ""  # why the run stopped: every later request is refused with it
         super().__init__()
 
     def get_connection_with_tls_context(
@@ -294,7 +321,27 @@ class BoundedAdapter(HTTPAdapter):
 
         A 429 is the deployment's rate limit: when its `Retry-After` is short the request is sent
         again once that has passed; otherwise RateLimited, so the run stops instead of judging refusals.
+        RunStopped when the run's end has come, or when this request is the last straw of a deployment that has
+        stopped answering.
         """
+        self._go_on()
+        try:
+            response = self._answer(request, stream, verify, cert, proxies)
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            if _unanswered(exc):
+                self._missed(request, verify, cert, proxies, exc)
+            raise
+        self.misses = 0
+        return response
+
+    def _answer(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool,
+        verify: bool | str,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None,
+        proxies: Mapping[str, str] | None,
+    ) -> requests.Response:
         for _ in range(WAITS):
             response = self._send(request, verify, cert, proxies)
             if response.status_code != TOO_MANY_REQUESTS:
@@ -343,6 +390,60 @@ class BoundedAdapter(HTTPAdapter):
     def late(self) -> str:
         """Why a request failed at its deadline."""
         return f"no complete answer within {self.timeout:g} s"
+
+    def _go_on(self) -> None:
+        """RunStopped when the run has stopped, or its end has come."""
+        if not self.stopped and self.ends is not None and time.time() >= self.ends:
+            self.stopped = f"the run's time is up ({self.why_ends})" if self.why_ends else "the run's time is up"
+        if self.stopped:
+            raise RunStopped(self.stopped)
+
+    def _missed(
+        self,
+        request: requests.PreparedRequest,
+        verify: bool | str,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None,
+        proxies: Mapping[str, str] | None,
+        exc: BaseException,
+    ) -> None:
+        """One more request unanswered; after MISSES in a row, RunStopped unless the deployment's root answers."""
+        self.misses += 1
+        if self.misses < MISSES or self.probe is None:
+            return
+        asked = requests.Request("GET", self.probe, headers=_probe_headers(request)).prepare()
+        try:
+            self._answer(asked, False, verify, cert, proxies)
+        except requests.RequestException as failed:
+            if _unanswered(failed):
+                self.stopped = (
+                    f"the deployment has stopped answering: {self.misses} requests in a row, the last "
+                    f"{request.method} {request.url}, and then GET {self.probe}, had {_what(failed, self)}"
+                )
+                raise RunStopped(self.stopped) from exc
+            # Some answer (a broken one, one too large, a rate limit's): the deployment is there.
+        self.misses = 0
+
+
+def _unanswered(exc: BaseException) -> bool:
+    """Whether a request failed for want of an answer: none within the deadline, or no connection at all (refused,
+    unreachable). A connection the server broke, or an answer too large, is an answer of sorts."""
+    if isinstance(exc, requests.Timeout):
+        return True
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError carries the cause as its `reason`
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
+
+
+def _what(exc: BaseException, adapter: BoundedAdapter) -> str:
+    if isinstance(exc, requests.Timeout):
+        return f"no complete answer within {adapter.timeout:g} s (--timeout)"
+    return "no connection"
+
+
+def _probe_headers(request: requests.PreparedRequest) -> dict[str, str]:
+    """The headers of the request that went unanswered (a gateway's, Accept-Language) without its credentials and
+    body."""
+    return {name: value for name, value in request.headers.items() if name.lower() not in PROBE_DROPPED}
 
 
 def bounded_session(

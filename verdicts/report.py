@@ -44,6 +44,7 @@ class Report:
     cells: tuple[tuple[str, str], ...] = ()  # every cell of the matrix with something to exercise
     error: str = ""  # why the run stopped early (exit 2)
     trace: str = ""  # the traceback of an unexpected exception
+    interrupted: str = ""  # the signal that ended the run where it stood (Ctrl-C, SIGTERM), if one did
     lifecycle: Lifecycle | None = None  # the spec's lifecycle, for the reports' diagram
     tool = "jobs-conformance"  # the command the reports name (JUnit's suites, Markdown's title)
 
@@ -239,7 +240,10 @@ def to_junit(report: Report) -> str:
     if report.error:  # the run stopped early: a CI's report step shows why
         suite = _suite(root, "run", 1, errors=1)
         case = _case(suite, report, "run", "run to the end")
-        ET.SubElement(case, "error", message=report.error).text = report.trace or report.error
+        error = ET.SubElement(case, "error", message=report.error)
+        error.text = report.trace or report.error
+        if report.interrupted:
+            error.set("type", "interrupted")
     for total in ("tests", "failures", "skipped", "errors"):
         root.set(total, str(sum(int(suite.get(total, "0")) for suite in root)))
     ET.indent(root)
@@ -292,6 +296,7 @@ def to_json(report: Report) -> str:
         "exit_code": report.exit_code,
         "verdict": report.verdict(),
         "error": report.error,
+        "interrupted": report.interrupted or None,
         "require": report.require,
         "summary": {phase: {o.value: n for o, n in report.counts(phase).items()} for phase in report.phases},
         "matrix": report.matrix(),

@@ -27,6 +27,7 @@ from conformance.phases.schemathesis_run import (
     session_operation_ids,
 )
 from conformance.target import Progress, Target
+from conformance.transport import RunStopped
 from jobspec import Spec
 from jobspec.operations import find_operations
 from jobspec.operations import session_operations as spec_session_operations
@@ -67,6 +68,8 @@ def run(target: Target, progress: Progress) -> None:
         target.client.secrets.update(handed.secrets)
         for line in handed.progress:
             progress(line)
+        if handed.stopped:  # the helper's share of the run ended it: the others are ended too
+            raise RunStopped(handed.stopped)
 
     try:
         pool.run_in_order(_helper, handovers, helpers, HELPER_IMPORTS, take)
@@ -175,6 +178,7 @@ class Handed:
     results: Results
     progress: list[str]
     secrets: dict[str, str]
+    stopped: str = ""  # why the run stopped in the helper (RunStopped), with its results until then
 
 
 def _handover(target: Target, task: Task, number: int) -> Handover:
@@ -195,7 +199,10 @@ def _helper(handover: Handover) -> Handed:
     fixtures.owned.update(handover.owned)
     target = Target(options, spec, client, fixtures, Results(), login, listing, item, id_field)
     lines: list[str] = []
-    _run_task(target, handover.task, lines.append, first=handover.number)
+    try:
+        _run_task(target, handover.task, lines.append, first=handover.number)
+    except RunStopped as exc:
+        return Handed(target.results, lines, client.secrets, str(exc))
     return Handed(target.results, lines, client.secrets)
 
 

@@ -78,6 +78,9 @@ PYTEST_ARGS = (
     *("-c", os.devnull, "--rootdir", str(CASES_FILE.parent), "--noconftest", "--import-mode=importlib"),
     *("--assert=plain", "--capture=sys", "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:faulthandler"),
     *("-p", "schemathesis", "-p", "hypothesispytest"),  # the two entry points it needs, by name
+    # A test that cannot be collected is its operation's error (`_Reporter`), not the end of the run: without this,
+    # pytest ends the session with its `Interrupted`, a KeyboardInterrupt, which is no Ctrl-C.
+    "--continue-on-collection-errors",
 )
 PYTEST_ENVIRONMENT = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")  # the host's, kept from the run's pytest
 NO_AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
@@ -215,8 +218,8 @@ class Recording:
         finally:
             _current = None
             sys.modules.pop(CASES, None)
-        if reporter.interrupted:
-            raise KeyboardInterrupt
+        if reporter.interrupted is not None:
+            raise reporter.interrupted  # a Ctrl-C, or the run stopped (RunStopped): the run's to act on
         if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and not reporter.errors:
             self.failed_run(f"schemathesis's pytest run ended with {code!r}")
 
@@ -407,7 +410,7 @@ class _Reporter:
 
     def __init__(self, recording: Recording) -> None:
         self.recording = recording
-        self.interrupted = False
+        self.interrupted: KeyboardInterrupt | None = None
         self.errors = 0
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -420,8 +423,9 @@ class _Reporter:
             self.errors += 1
             self.recording.failed_run(f"schemathesis's tests could not be collected: {report.longreprtext[-2000:]}")
 
-    def pytest_keyboard_interrupt(self) -> None:
-        self.interrupted = True
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        stopped = excinfo.value
+        self.interrupted = stopped if isinstance(stopped, KeyboardInterrupt) else KeyboardInterrupt()
 
 
 @contextmanager

@@ -28,7 +28,6 @@ from jobspec import Transition
 from tests.fakejobs import (
     LIFETIME,
     REFUSALS,
-    SECRET,
     UNAUTHORIZED,
     USERS,
     JobNotFound,
@@ -140,7 +139,7 @@ class BrokenJobsServer(JobsServer):
             self.held[token] = (login, time.time() + LIFETIME)
         elif B.TOKEN_WITHOUT_EXP in self:
             claims = {"sub": login, "fullname": login.title(), "iat": int(time.time()), "jti": secrets.token_hex(8)}
-            token = jwt.encode(claims, SECRET, algorithm="HS256")
+            token = jwt.encode(claims, self.secret, algorithm="HS256")
             self.held[token] = (login, math.inf)
         else:
             return super()._issue(login)
@@ -170,7 +169,7 @@ class BrokenJobsServer(JobsServer):
         elif B.UNKNOWN_USER_ACCEPTED not in self:
             return None
         try:
-            found: dict[str, Any] = jwt.decode(token, SECRET, algorithms=["HS256"], options=options)
+            found: dict[str, Any] = jwt.decode(token, self.secret, algorithms=["HS256"], options=options)
         except jwt.PyJWTError:
             return None
         return found

@@ -138,8 +138,11 @@ class JobsServer(ThreadedServer):
     """The server, its jobs, its worker and its journal; runs on its own thread on 127.0.0.1.
 
     `jobs_api=False` serves login, renewal and logout alone, as stock Nick 2.8.0 (no jobs API: GET /@jobs is
-    Nick's 404 for a path it does not have).
+    Nick's 404 for a path it does not have). `secret` signs its tokens: Nick's development one, or a production
+    deployment's own (a subclass's).
     """
+
+    secret = SECRET
 
     def __init__(
         self,
@@ -342,7 +345,7 @@ class JobsServer(ThreadedServer):
     def _issue(self, login: str) -> str:
         now = int(time.time())
         claims = {"sub": login, "fullname": login.title(), "iat": now, "exp": now + LIFETIME}
-        token = jwt.encode({**claims, "jti": secrets.token_hex(8)}, SECRET, algorithm="HS256")
+        token = jwt.encode({**claims, "jti": secrets.token_hex(8)}, self.secret, algorithm="HS256")
         self.held[token] = (login, float(now + LIFETIME))
         self.issued.append(token)
         return token

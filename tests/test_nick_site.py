@@ -20,8 +20,6 @@ import requests
 from tests.helpers import assert_invariants
 from tests.nick import EDITOR, MAKE_JOB, NickUnavailable, RealNick
 
-pytestmark = pytest.mark.nick
-
 REQUIRED = os.environ.get("CI") == "true"
 FIELDS = {"uuid", "title", "description", "params", "actor", "created", "started", "finished", "status", "result"}
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")

@@ -28,8 +28,6 @@ from tests.test_nick_site import started
 from verdicts.checks import documented_problems
 from verdicts.exchanges import Exchange, Request, Response
 
-pytestmark = pytest.mark.nick
-
 SEED = "20261206"
 FORBIDDEN = ["--forbidden-login", EDITOR[0], "--forbidden-password", EDITOR[1]]
 JOB_OPERATIONS = (

@@ -7,7 +7,6 @@ import gzip
 import hashlib
 import json
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -164,14 +163,15 @@ def test_the_request__body_streamed_whole_headers_end_to_end_only_and_forwarding
 def test_answers_never_wait_for_the_checks(upstream: Upstream) -> None:
     busy = threading.Event()
     with LiveProxy(upstream.url) as proxy:
-        proxy.proxy.executor.submit(busy.wait, 10)  # the checks' one thread, held
-        started = time.monotonic()
-        statuses = [requests.get(f"{proxy.url}/@jobs?n=1", headers=AUTH, timeout=10).status_code for _ in range(5)]
-        elapsed = time.monotonic() - started
-        judged_meanwhile = proxy.proxy.journal.count("violation")
-        busy.set()
+        # The checks' one thread, held until the answers are in: had they waited for it, they would time out.
+        proxy.proxy.executor.submit(busy.wait, 120)
+        try:
+            statuses = [requests.get(f"{proxy.url}/@jobs?n=1", headers=AUTH, timeout=30).status_code for _ in range(5)]
+            judged_meanwhile = proxy.proxy.journal.count("violation")
+        finally:
+            busy.set()
         violations = proxy.violations()
-    assert statuses == [200] * 5 and elapsed < 5
+    assert statuses == [200] * 5
     assert judged_meanwhile == 0 and len(violations) == 5, "judged afterwards, each"
 
 

@@ -446,11 +446,24 @@ def _probe_headers(request: requests.PreparedRequest) -> dict[str, str]:
     return {name: value for name, value in request.headers.items() if name.lower() not in PROBE_DROPPED}
 
 
+class _OwnTlsSession(requests.Session):
+    """A session whose own TLS verification (`--insecure`, `--cacert`) holds: requests lets a CA bundle named by the
+    environment ($REQUESTS_CA_BUNDLE, $CURL_CA_BUNDLE, set on many CI machines) override a session's `verify`."""
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        """requests' settings for one request; the session's `verify` where the request names none and the session
+        does not just verify as usual."""
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if verify is None and self.verify is not True:
+            settings["verify"] = self.verify
+        return settings
+
+
 def bounded_session(
     adapter: BoundedAdapter, *, headers: tuple[tuple[str, str], ...] = (), verify: bool | str = True
 ) -> requests.Session:
     """A session sending through `adapter`, with the given headers and TLS verification."""
-    session = requests.Session()
+    session = _OwnTlsSession()
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers.update(dict(headers))

@@ -31,9 +31,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from conformance.options import OPTIONS, OptionError, Options, argparse_settings, parse
+from conformance.storage import keep_hypothesis_out_of_the_cwd
 
 if TYPE_CHECKING:
     from conformance.runner import Run
+    from jobspec import Spec
     from mockserver.config import MockConfig
     from mockserver.testing import LiveMock
     from verdicts.results import CheckResult
@@ -43,6 +45,7 @@ PREFIX = "--jobs-"
 CHECK_FIXTURE = "jobs_check"
 RUN_KEY = pytest.StashKey["Run"]()
 OPTIONS_KEY = pytest.StashKey[Options]()
+SPEC_KEY = pytest.StashKey["Spec"]()  # the spec the options name, read once they are validated
 SECONDS_KEY = pytest.StashKey[float]()  # the time the run spent on a test's check, its reported duration
 OTHER = "(other checks)"  # an item for results of a phase that no item names
 TOOL = "jobs-conformance"  # JUnit's class names, as the CLI's JUnit has them: jobs-conformance.<phase>
@@ -52,6 +55,7 @@ QUIET_JUNIT = (
     pytest.mark.filterwarnings("ignore:record_xml_attribute is an experimental:pytest.PytestExperimentalApiWarning"),
     pytest.mark.filterwarnings("ignore:record_xml_attribute is incompatible:pytest.PytestWarning"),
 )
+QUIET_TLS = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")  # --jobs-insecure asked
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -65,14 +69,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Validate the options as the CLI does; a wrong one stops pytest before collection."""
+    """Validate the options as the CLI does, the spec they name read; a wrong one stops pytest before collection.
+
+    Hypothesis is told to keep its files out of the current directory (as the CLI tells it), until the session ends.
+    """
     if not config.getoption("jobs_base_url"):
         return
     values = {option.name: config.getoption(f"jobs_{option.name}") for option in OPTIONS}
     try:
-        config.stash[OPTIONS_KEY] = parse(values, flag_prefix=PREFIX)
+        options = parse(values, flag_prefix=PREFIX)
     except OptionError as exc:
         raise pytest.UsageError(f"jobs-conformance: {exc}") from None
+    from conformance.client import SetupError
+    from conformance.runner import load
+
+    try:
+        config.stash[SPEC_KEY] = load(options)
+    except SetupError as exc:
+        raise pytest.UsageError(f"jobs-conformance: {exc}") from None
+    config.stash[OPTIONS_KEY] = options
+    config.add_cleanup(keep_hypothesis_out_of_the_cwd())
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -84,22 +100,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         skip = pytest.mark.skip(reason=f"pass {PREFIX}base-url URL to check a deployment")
         metafunc.parametrize(CHECK_FIXTURE, [pytest.param(None, marks=skip, id="no-deployment")])
         return
-    keys = expected_items(options)
+    keys = expected_items(options, metafunc.config.stash[SPEC_KEY])
     metafunc.parametrize(CHECK_FIXTURE, keys, ids=[f"{phase}:{group}" for phase, group in keys])
 
 
-def expected_items(options: Options) -> list[tuple[str, str]]:
+def expected_items(options: Options, spec: Spec) -> list[tuple[str, str]]:
     """(phase, group) of every test: a check name, or an operation for the schema phase."""
-    from conformance.client import SetupError
     from conformance.phases import PHASES
-    from conformance.runner import chosen, load
+    from conformance.runner import chosen
     from verdicts.report import GATE_CASE, GATE_SUITE
     from verdicts.results import SETUP
 
-    try:
-        spec = load(options)
-    except SetupError as exc:
-        raise pytest.UsageError(f"jobs-conformance: {exc}") from None
     keys = [(SETUP, "reachable and logged in")]
     for phase in chosen(options):
         keys += [(phase, group) for group in PHASES[phase].groups(spec)] + [(phase, OTHER)]
@@ -196,15 +207,18 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 QUIET_JWT = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests that use `jobs_mock` do not see the warning about the mock's own short secret, nor the checks' tests
-    pytest's about the fixture that names their JUnit class."""
+    pytest's about the fixture that names their JUnit class, nor, under `--jobs-insecure`, urllib3's about every
+    request it asked for (which `-W error` made a failure of every request)."""
+    options = config.stash.get(OPTIONS_KEY, None)
+    quiet = (*QUIET_JUNIT, QUIET_TLS) if options is not None and options.insecure else QUIET_JUNIT
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
         if "jobs_mock" in fixtures:
             item.add_marker(QUIET_JWT)
         if CHECK_FIXTURE in fixtures:
-            for mark in QUIET_JUNIT:
+            for mark in quiet:
                 item.add_marker(mark)
 
 

@@ -106,9 +106,68 @@ def test_unreachable_deployment_exits_2_with_a_clear_message(capsys: pytest.Capt
     assert "unreachable" in capsys.readouterr().err
 
 
-def test_wrong_password_exits_2(live: LiveMock, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--base-url", live.url, "--password", "wrong"]) == 2
-    assert "login as 'admin' failed" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    ("login", "password"),
+    [
+        pytest.param("admin", "wrong", id="wrong-password"),
+        pytest.param("editor", "editor", id="password-like-the-login"),  # the login name is no secret to mask
+    ],
+)
+def test_a_refused_login_exits_2_with_its_one_line_alone_naming_the_user(
+    login: str, password: str, live: LiveMock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 28, item 4: a wrong password printed a 20-line empty table before its line (and the line again in the
+    verdict), and a password like the login name masked the name: "login as '***'"."""
+    assert main(["--base-url", live.url, "--login", login, "--password", password]) == 2
+    out, err = capsys.readouterr()
+    line = f"jobs-conformance: login as '{login}' failed: POST /@login answered 401"
+    assert err.startswith(line) and len(err.strip().splitlines()) == 1, err
+    assert (out + err).count("failed") == 1 and "***" not in err
+    assert [text for text in out.splitlines() if not text.startswith("> ")] == [], out  # its progress alone
+
+
+def test_a_base_url_without_a_scheme_is_one_line_saying_it_once(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 28, item 4: a missing scheme was reported twice."""
+    assert main(["--base-url", "localhost:8080", "--phases", "auth"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 1, err
+    assert err.count("must be an http(s) URL") == 1 and err.count("did you mean 'http://localhost:8080'?") == 1, err
+
+
+def test_junit__a_missed_coverage_gate_is_a_failed_case_the_failures_count(live: LiveMock, tmp_path: Path) -> None:
+    """Issue 28, item 3: a run that exits 1 for --require showed failures="0", no test case naming the gate."""
+    junit = tmp_path / "junit.xml"
+    assert main(["--base-url", live.url, "--phases", "auth", "--require", "all", "-q", "--junit", str(junit)]) == 1
+    root = ET.parse(junit).getroot()
+    assert root.get("failures") == "1" and root.get("errors") == "0"
+    failure = root.find("testsuite[@name='coverage']/testcase[@name='require']/failure")
+    assert failure is not None and failure.get("message") == "coverage below --require all: 5 checks not exercised"
+    assert "auth: auth_forbidden_user [GET /@jobs]: no user who may not manage jobs" in (failure.text or "")
+    for suite in root:
+        for case in suite:
+            assert case.get("classname") == f"jobs-conformance.{suite.get('name')}", ET.tostring(case)
+    timed = [case for case in root.iterfind("testsuite[@name='auth']/testcase") if case.get("time") is not None]
+    assert timed and len(timed) == len(root.findall("testsuite[@name='auth']/testcase"))
+
+
+def test_a_run_leaves_no_hypothesis_directory_where_it_started(live: LiveMock, tmp_path: Path) -> None:
+    """Issue 28, item 4: every run left `.hypothesis/` in the current directory; its files go to the user's cache."""
+    script = Path(sys.executable).with_name("jobs-conformance")
+    unset = ("HYPOTHESIS_STORAGE_DIRECTORY", "JOBS_MOCK_TOKEN", "JOBS_JWT_SECRET")
+    env = {name: value for name, value in os.environ.items() if name not in unset}
+    argv = [str(script), "--base-url", live.url, "--phases", "schema", "--max-examples", "1", "--seed", "1", "-q"]
+    done = subprocess.run(
+        argv,
+        cwd=tmp_path,
+        env={**env, "XDG_CACHE_HOME": str(tmp_path / "cache")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not (tmp_path / ".hypothesis").exists()
+    assert (tmp_path / "cache" / "jobs-conformance" / "hypothesis").is_dir()
 
 
 @pytest.mark.parametrize(

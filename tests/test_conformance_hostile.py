@@ -22,8 +22,9 @@ import pytest
 from aiohttp import web
 
 from conformance.cli import main
+from mockserver.testing import LiveMock
 from tests import brokenjobs
-from tests.fakejobs import JobsServer, serve
+from tests.fakejobs import JobsServer, Violation, serve
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -196,6 +197,41 @@ def test_secrets_never_appear_in_any_output(capsys: pytest.CaptureFixture[str], 
     assert code == 2
     for secret in ("pa55word-in-url", "gateway-secret-1", "tok\r\nen", "tok\\r\\nen"):
         assert secret not in written, secret
+
+
+def test_an_at_sign_in_the_path_is_no_password__the_lines_the_reports_and_the_curl_lines_show_the_url(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Issue 28, item 4: the masker took `http://host/@jobs` for a user part, `http://host:$JOBS_URL_PASSWORD@jobs`."""
+    files = [tmp_path / name for name in ("r.json", "j.xml", "r.md")]
+    with serve(Violation.LOGOUT_KEEPS_TOKEN) as server, running(_proxy(server.url, prefix="/@site")) as url:
+        argv = ["--base-url", f"{url}/@site", "--phases", "auth", "--report", str(files[0]), "--junit", str(files[1])]
+        code, output = finishes([*argv, "--markdown", str(files[2])], capsys)
+    written = output + "".join(path.read_text() for path in files)
+    report = json.loads(files[0].read_text())
+    curls = [finding["curl"] for check in report["checks"] for finding in check["findings"] if finding["curl"]]
+    assert code == 1, report["error"]
+    assert "URL_PASSWORD" not in written
+    assert f"> reachability: {url}/@site\n" in output and report["base_url"] == f"{url}/@site"
+    assert curls and all(f" {url}/@site/@" in curl for curl in curls), curls
+
+
+def test_a_base_url_ending_in_a_jobs_path_is_named_as_given(capsys: pytest.CaptureFixture[str]) -> None:
+    """The issue's own example, `--base-url http://localhost:8080/@jobs`: the message names that URL."""
+    with LiveMock() as mock:
+        code, output = finishes(["--base-url", f"{mock.url}/@jobs", "--phases", "auth"], capsys)
+    assert code == 2
+    assert f"{mock.url}/@jobs does not look like the Nick jobs API" in output and "URL_PASSWORD" not in output
+
+
+def test_a_user_part_shows_its_name_and_its_password_as_a_variable_before_a_path_with_an_at_sign(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with serve() as server, running(_proxy(server.url, prefix="/@site")) as url:
+        given = url.replace("http://", "http://someone:pa55word-in-url@") + "/@site"
+        _, output = finishes(["--base-url", given, "--phases", "auth"], capsys)
+    shown = url.replace("http://", "http://someone:$JOBS_URL_PASSWORD@") + "/@site"
+    assert f"> reachability: {shown}\n" in output and "pa55word-in-url" not in output
 
 
 SPENT = {"Retry-After": "900", "RateLimit-Limit": "5", "RateLimit-Remaining": "0", "RateLimit-Reset": "900"}

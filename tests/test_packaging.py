@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from importlib import metadata
+import tomllib
+from importlib import import_module, metadata
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -97,3 +99,33 @@ def test_the_dependencies_bring_no_web_framework_but_aiohttp() -> None:
                 todo.append(requirement.name)
     assert "swagger-ui-bundle-v2" in seen
     assert seen.isdisjoint({"django", "flask", "fastapi", "starlette", "tornado"}), sorted(seen)
+
+
+# Each installed command: a flag it takes, spelled in full and cut short (with what else it needs to parse).
+ABBREVIATED = {
+    "jobs-mock": (["--frozen"], ["--froz"]),
+    "jobs-conformance": (
+        ["--base-url", "http://x", "--fixtures", "mock"],
+        ["--base-url", "http://x", "--fixture", "mock"],
+    ),
+    "jobs-lifecycle": (["--format", "dot"], ["--form", "dot"]),
+    "jobs-proxy": (["--upstream", "http://x", "--fail-on-violation"], ["--upstream", "http://x", "--fail-on"]),
+    "jobs-drift": (
+        ["--base-url", "http://x", "--mock-url", "http://y"],
+        ["--base-url", "http://x", "--mock", "http://y"],
+    ),
+}
+
+
+@pytest.mark.parametrize("script", sorted(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]))
+def test_no_command_takes_an_abbreviated_flag(script: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 28, item 4: `--fixture` was taken for `--fixtures`; an abbreviation is a typo, not a flag."""
+    assert script in ABBREVIATED, f"add {script}'s flag, in full and cut short, to ABBREVIATED"
+    entry = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"][script]
+    parser = import_module(entry.partition(":")[0]).parser()
+    full, short = ABBREVIATED[script]
+    parser.parse_args(full)
+    with pytest.raises(SystemExit) as refused:
+        parser.parse_args(short)
+    assert refused.value.code == 2
+    assert "unrecognized arguments" in capsys.readouterr().err

@@ -21,6 +21,7 @@ any text; `Date:` and `Server:` headers and timestamps are compared by shape onl
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -30,8 +31,11 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+import requests
+import yaml
 
 from conformance.options import OPTIONS as SUITE_OPTIONS
 from jobspec import diagram, load_spec
@@ -268,3 +272,63 @@ def matches(documented: str, printed: str) -> bool:
         for line in normal(documented).splitlines()
     )
     return re.fullmatch(pattern, normal(printed)) is not None
+
+
+def _block(page: str, marker: str, language: str) -> Example:
+    """The one fenced block of `page` in `language` whose code holds `marker`."""
+    found = [
+        example
+        for example in ALL
+        if isinstance(example, Example)
+        and example.path == ROOT / "docs" / page
+        and example.language == language
+        and marker in example.code
+    ]
+    assert len(found) == 1, f"docs/{page}: {len(found)} {language} blocks with {marker!r}"
+    return found[0]
+
+
+def test_compose__the_mock_answers_the_name_the_proxy_reaches_it_by() -> None:
+    """Issue 28, item 4: the compose file put the proxy in front of the mock by the name `jobs-api` without
+    `--allowed-host jobs-api`, and the mock answered the proxy 403. The mock starts as the file says, and is asked
+    with the Host header the proxy's `--upstream` gives."""
+    services = yaml.safe_load(_block("guides/frontend.md", "services:", "yaml").code)["services"]
+    proxy = services["jobs-proxy"]["command"]
+    upstream = urlsplit(proxy[proxy.index("--upstream") + 1])
+    command = services[upstream.hostname]["command"]
+    assert command[0] == "jobs-mock"
+    with LiveMock(config=mock_cli.config_from(mock_cli.parser().parse_args(command[1:]))) as mock:
+        answer = requests.get(f"{mock.url}/@jobs", headers={"Host": upstream.netloc}, timeout=10)
+    assert answer.status_code == 401, answer.text  # no token; not the Host rule's 403
+
+
+STUB = '    raise NotImplementedError("your database, admin endpoint or management command")\n'
+
+
+def test_deployment_guide__the_fixture_command_skeleton_holds_jobs_or_runs_them_as_the_suite_asks(
+    tmp_path: Path,
+) -> None:
+    """Issue 28, item 4: the example `command:` fixture ignored JOBS_CONFORMANCE_OUTCOME. The guide's skeleton, its
+    `make_job` made through the mock's control API, gives the suite every lifecycle cell and the worker's runs."""
+    from conformance.cli import main  # the suite, imported only by this test
+
+    skeleton = _block("guides/deployment.md", "JOBS_CONFORMANCE_OUTCOME", "python").code
+    assert skeleton.count(STUB) == 1, "the skeleton's make_job changed: update STUB"
+    with LiveMock() as mock:  # its clock running: its worker runs the jobs the skeleton asks it to
+        made = (
+            "    import json, urllib.request\n"
+            f"    body = json.dumps({{'status': state, 'params': {{'mock': worker}}}}).encode()\n"
+            f"    asked = urllib.request.Request('{mock.url}/__mock__/jobs', body, {{'Content-Type': 'application/json'}})\n"
+            "    with urllib.request.urlopen(asked, timeout=10) as answer:\n"
+            "        return json.load(answer)['uuid']\n"
+        )
+        (tmp_path / "make-job").write_text(skeleton.replace(STUB, made), encoding="utf-8")
+        fixtures = f"command:{sys.executable} {tmp_path / 'make-job'}"
+        report = tmp_path / "report.json"
+        argv = ["--base-url", mock.url, "--fixtures", fixtures, "--phases", "lifecycle", "--timeout", "5", "-q"]
+        code = main([*argv, "--report", str(report)])
+    checks = json.loads(report.read_text())["checks"]
+    assert code == 0, [check for check in checks if check["outcome"] != "passed"]
+    assert [
+        check for check in checks if check["name"] == "worker_follows_lifecycle" and check["outcome"] != "passed"
+    ] == []

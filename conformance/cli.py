@@ -9,31 +9,31 @@ with what was done, marked interrupted.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
-import tempfile
 import threading
 import traceback
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, NoReturn
 
+import urllib3
 from rich.console import Console
 from rich.markup import escape
 
 from conformance.client import SetupError
 from conformance.options import OPTIONS, OptionError, Options, argparse_settings, parse
 from conformance.runner import Run
+from conformance.storage import keep_hypothesis_out_of_the_cwd
 from verdicts.report import Report, render, to_html, to_json, to_junit, to_markdown
 
 USAGE_ERROR = 2
 INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 TERMINATED = 143  # 128 + SIGTERM
 DISTRIBUTION = "nick-jobs-kit"
-HYPOTHESIS_STORAGE = "HYPOTHESIS_STORAGE_DIRECTORY"  # where Hypothesis keeps its files (default: ./.hypothesis)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -73,9 +73,19 @@ def main(argv: list[str] | None = None) -> int:
         args = parser().parse_args(argv)
     except SystemExit as exc:
         return 0 if exc.code == 0 else USAGE_ERROR
+    undo = keep_hypothesis_out_of_the_cwd()
+    try:
+        with warnings.catch_warnings():
+            if args.insecure:  # asked for: urllib3's warning on every request would say it again and again
+                warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+            return _main(args)
+    finally:
+        undo()
+
+
+def _main(args: argparse.Namespace) -> int:
     console = Console(stderr=False, highlight=False)
     errors = Console(stderr=True, highlight=False)
-    _keep_hypothesis_out_of_the_cwd()
     started: Run | None = None
     try:
         options = parse(vars(args), verbosity=args.verbose - args.quiet)
@@ -147,15 +157,6 @@ def _signals_ignored() -> Iterator[None]:
 
 def _asked_for_reports(options: Options) -> bool:
     return any(path is not None for path in (options.junit, options.report, options.markdown, options.html))
-
-
-def _keep_hypothesis_out_of_the_cwd() -> None:
-    """Hypothesis keeps a cache (`.hypothesis/`) in the current directory unless told where: this process is the
-    suite's, so it is told the user's cache directory (a setting of the user's own wins)."""
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    if not os.path.isabs(cache):  # no home directory to expand
-        cache = tempfile.gettempdir()
-    os.environ.setdefault(HYPOTHESIS_STORAGE, os.path.join(cache, "jobs-conformance", "hypothesis"))
 
 
 def _progress(console: Console, options: Options) -> Any:

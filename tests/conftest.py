@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -131,20 +132,46 @@ def admin(mock: LiveMock) -> Iterator[requests.Session]:
         yield session
 
 
-@pytest.hookimpl(tryfirst=True)  # before -m deselects, and before xdist reads the groups
+def tiers_of(module: str, function: str) -> tuple[str, ...]:
+    """The markers TIERS gives the test `function` (its name without parameters) of `module` (a file name)."""
+    return TIERS.get(module, ()) + TIERS.get(f"{module}::{function}", ())
+
+
+def group_of(nodeid: str) -> str | None:
+    """The worker group of a test, from its id: "serial", the module of a ONE_WORKER tier, or None (any worker)."""
+    path, _, rest = nodeid.partition("::")
+    function = rest.partition("[")[0].rpartition("::")[2].partition("@")[0]  # "@": xdist's suffix, pytest < 9.2
+    tiers = tiers_of(path.rpartition("/")[2], function)
+    if "serial" in tiers:
+        return "serial"
+    return path if set(tiers) & set(ONE_WORKER) else None
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Each test's tier markers from TIERS; `extended` on every test outside the default tier; xdist groups."""
+    """Each test's tier markers from TIERS, and `extended` on every test outside the default tier."""
     for item in items:
-        module = item.path.name
-        for name in TIERS.get(module, ()) + TIERS.get(f"{module}::{getattr(item, 'originalname', item.name)}", ()):
+        for name in tiers_of(item.path.name, getattr(item, "originalname", item.name)):
             item.add_marker(name)
-        marks = {mark.name for mark in item.iter_markers()}
-        if marks & set(EXTENDED):
+        if {mark.name for mark in item.iter_markers()} & set(EXTENDED):
             item.add_marker("extended")
-        if "serial" in marks:
-            item.add_marker(pytest.mark.xdist_group("serial"))
-        elif marks & set(ONE_WORKER):
-            item.add_marker(pytest.mark.xdist_group(item.path.stem))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """--dist loadgroup, each test's group worked out from its id by group_of (a test it leaves alone is grouped by its
+    xdist_group mark, where that still works). The mark no longer groups anything from pytest 9.2 on: xdist tells its
+    scheduler a test's group by a suffix to the node id, which pytest no longer lets it write
+    (pytest-dev/pytest-xdist#1386)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class TierScheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid) or super()._split_scope(nodeid)
+
+    return TierScheduling(config, log)
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,9 @@ import ast
 import tomllib
 from typing import Any
 
-from tests.conftest import EXTENDED, ONE_WORKER, TIERS
+import pytest
+
+from tests.conftest import EXTENDED, ONE_WORKER, TIERS, group_of
 from tests.helpers import ROOT
 
 
@@ -43,3 +45,23 @@ def test_every_tier_is_a_registered_marker_and_plain_pytest_leaves_the_extended_
     addopts = settings["addopts"]
     assert addopts[addopts.index("-m") + 1] == "not extended"
     assert addopts[addopts.index("--dist") + 1] == "loadgroup"  # the xdist group "serial" is kept together
+
+
+@pytest.mark.parametrize(
+    ("nodeid", "group"),
+    [
+        pytest.param("tests/test_connections.py::test_x[a::b]", "serial", id="serial-module"),
+        pytest.param("tests/test_faults.py::test_x@serial", "serial", id="xdist-suffix"),
+        pytest.param("tests/test_docker.py::test_x", "tests/test_docker.py", id="one-worker-module"),
+        pytest.param(
+            "tests/test_report.py::test_results__a_check_is_charged_the_time_since_the_record_before_and_absorbs_a_helpers_time",
+            "serial",
+            id="serial-test",
+        ),
+        pytest.param("tests/test_report.py::test_x", None, id="any-worker"),
+        pytest.param("tests/test_runner.py::test_accept_language__every_request_asks_for_english", None, id="slow"),
+    ],
+)
+def test_the_worker_group_of_a_test_comes_from_its_id(nodeid: str, group: str | None) -> None:
+    """Under -n the timing-sensitive tests share one worker, and an outside tool's module keeps to one."""
+    assert group_of(nodeid) == group

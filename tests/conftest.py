@@ -6,6 +6,7 @@ file adds to each test that TIERS (or a marker in its module) puts in another ti
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Iterator
 from typing import Any
@@ -54,7 +55,7 @@ TIERS: dict[str, tuple[str, ...]] = {
     "test_proxy_cli.py::test_script__violations_printed_as_they_happen_reports_at_exit_and_exit_1": ("sigint",),
     # Sweeps: a whole suite run for each of many cases (every broken variant, every option of the plugin).
     "test_conformance_variants.py::test_variant__the_suite_fails_naming_the_check": ("slow",),
-    # More than about 8 s alone, each beside quicker tests of the same thing in the default tier.
+    # From 5 to 20 s alone, each beside a quicker test of the same thing in the default tier.
     "test_schemathesis_mock.py": ("slow",),
     "test_runner.py::test_undeclared_methods__never_judged_against_the_packaged_spec_whatever_the_server_answers": (
         "slow",
@@ -88,6 +89,14 @@ TIERS: dict[str, tuple[str, ...]] = {
     "test_run_ends.py::test_a_deployment_hanging_on_one_operation_alone_is_its_failed_checks_and_the_run_goes_on": (
         "slow",
     ),
+    "test_conformance_cli.py::test_read_only_against_the_mock_changes_no_job": ("slow",),
+    "test_conformance_cli.py::test_fixtures_none_against_the_mock_data_passes_and_says_what_it_could_not_exercise": (
+        "slow",
+    ),
+    "test_runner.py::test_allow_destructive__schemathesis_acts_on_existing_jobs": ("slow",),
+    "test_runner.py::test_processes__helpers_share_the_schema_phase_and_their_findings_reach_the_report": ("slow",),
+    "test_conveniences.py::test_the_suite_passes_against_the_mock_under_a_content_path": ("slow",),
+    "test_reload.py::test_a_reload_reads_and_checks_off_the_event_loop": ("slow",),
     # Deadlines of a second or less, measured on the wall clock: one at a time.
     "test_connections.py": ("serial",),
     "test_proxy_connections.py": ("serial",),
@@ -172,6 +181,13 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return group_of(nodeid) or super()._split_scope(nodeid)
 
     return TierScheduling(config, log)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: two workers a core, at most 16. The tests mostly wait (for servers, deadlines, child processes): on
+    two cores, two workers kept 0.6 of a core busy and took 250 s, four took 190 s."""
+    return min(16, 2 * len(os.sched_getaffinity(0)))
 
 
 @pytest.fixture(autouse=True)

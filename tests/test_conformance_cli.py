@@ -185,16 +185,13 @@ def test_bad_spec_exits_2(tmp_path: Path, content: str) -> None:
 
 def test_full_default_run_against_the_mock_passes_with_every_cell_exercised(live: LiveMock, tmp_path: Path) -> None:
     files = {name: tmp_path / name for name in ("junit.xml", "report.json", "report.md")}
-    started = time.monotonic()
     code = main(
-        ["--base-url", live.url, "--fixtures", "mock", *FORBIDDEN, "-q"]
+        ["--base-url", live.url, "--fixtures", "mock", *FORBIDDEN, "-q", "--deadline", "600"]  # a hang is exit 2
         + ["--junit", str(files["junit.xml"]), "--report", str(files["report.json"])]
         + ["--markdown", str(files["report.md"])]
     )
-    elapsed = time.monotonic() - started
     report = report_of(files["report.json"])
-    assert code == 0, [c for c in report["checks"] if c["outcome"] == "failed"]
-    assert elapsed < 60
+    assert code == 0, report["error"] or [c for c in report["checks"] if c["outcome"] == "failed"]
     cells = [mark for row in report["matrix"].values() for mark in row.values() if mark]
     assert cells and set(cells) == {"pass"}
     assert [c for c in report["checks"] if c["outcome"] != "passed"] == []

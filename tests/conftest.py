@@ -55,6 +55,10 @@ TIERS: dict[str, tuple[str, ...]] = {
     "test_proxy_cli.py::test_script__violations_printed_as_they_happen_reports_at_exit_and_exit_1": ("sigint",),
     # Sweeps: a whole suite run for each of many cases (every broken variant, every option of the plugin).
     "test_conformance_variants.py::test_variant__the_suite_fails_naming_the_check": ("slow",),
+    "test_plugin.py::test_every_option_takes_effect_through_the_plugin_and_a_wrong_value_is_a_usage_error": ("slow",),
+    "test_plugin.py::test_require__a_missed_gate_is_one_failed_test_naming_what_is_missing_in_every_junit_and_a_met_one_passes": (
+        "slow",
+    ),
     # From 5 to 20 s alone, each beside a quicker test of the same thing in the default tier.
     "test_schemathesis_mock.py": ("slow",),
     "test_runner.py::test_undeclared_methods__never_judged_against_the_packaged_spec_whatever_the_server_answers": (

@@ -15,8 +15,12 @@ that forwards every event to it and, until a request's head is complete:
   is no number are refused in Nick's shape (400, 501, 414, 431), before aiohttp's parser (whose own
   limits are set higher) sees them. What else the parser refuses it answers itself, in plain text.
 
-The app tells a connection that its request is answered through `finished` (a middleware of the
-app: `request.transport.get_protocol()` is the Guard). What aiohttp's parser refuses it logs with a
+The app tells a connection that its request is answered through `finished` (`answered(request)`:
+`request.transport.get_protocol()` is the Guard), from a middleware `Serving` adds, or from the app's own
+(an app that says so with `TELLS_CONNECTION`: the mock's pipeline, one coroutine fewer per request).
+A request's head costs no timer of its own: the connection's one timer, when it fires, finds the
+deadline gone (the head arrived) or moved on. A head that arrives whole, as clients send them, is
+screened in one pass, its lines split only where one may be too long, too many or a Content-Length. What aiohttp's parser refuses it logs with a
 traceback, as if the server had failed: through `Serving`, that is one line at debug level (the
 client's fault, not the server's), and the server's own failures keep their tracebacks. Out of file descriptors, asyncio logs a
 traceback for every failed accept, thousands a second: where the server owns the event loop (the mock's
@@ -30,7 +34,7 @@ import errno
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from aiohttp import web
@@ -48,9 +52,13 @@ METHODS = frozenset(
     "REBIND UNBIND ACL REPORT MKACTIVITY CHECKOUT MERGE M-SEARCH NOTIFY SUBSCRIBE UNSUBSCRIBE PATCH PURGE "
     "MKCALENDAR LINK UNLINK SOURCE QUERY".split()
 )
+KNOWN = frozenset(method.encode() for method in METHODS)
 TOKEN = re.compile(rb"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 VERSION = re.compile(rb"^HTTP/1\.[01]$")
-TLS_HANDSHAKE = 0x16  # the first byte of a TLS record carrying a ClientHello
+VERSIONS = frozenset({b"HTTP/1.1", b"HTTP/1.0"})  # what VERSION matches, but for a trailing newline
+# The only headers whose values a head's screen and its body's framing read, lower case.
+CONTENT_LENGTH, TRANSFER_ENCODING = b"content-length", b"transfer-encoding"
+TLS_RECORD = b"\x16"  # the first byte of a TLS record carrying a ClientHello
 HEAD_END = b"\r\n\r\n"
 
 
@@ -69,7 +77,7 @@ TIMED_OUT = refusal(408, "Request timeout", "The request did not arrive in time.
 
 def screen(head: bytes) -> bytes | None:
     """The refusal of what has arrived of a request's head, or None while nothing is wrong with it (yet)."""
-    if head[:1] == bytes([TLS_HANDSHAKE]):
+    if head[:1] == TLS_RECORD:
         return refusal(400, "Bad Request", "The request is not valid HTTP: a TLS handshake (https to an http port?).")
     end = head.find(HEAD_END)
     if end >= 0:
@@ -81,24 +89,40 @@ def screen(head: bytes) -> bytes | None:
         return refusal(414, "URI too long", "The request's URL is too long.")
     parts = line.split(b" ")
     method = parts[0]
-    if not TOKEN.match(method):
-        return refusal(400, "Bad Request", "The request is not valid HTTP: its request line is malformed.")
-    if method.decode() not in METHODS:
+    if method not in KNOWN:  # a method it knows is a token
+        if not TOKEN.match(method):
+            return refusal(400, "Bad Request", "The request is not valid HTTP: its request line is malformed.")
         return refusal(501, "Not implemented", "The request's method is not one this server knows.")
-    if len(parts) != 3 or not VERSION.match(parts[2]):
+    if len(parts) != 3 or (parts[2] not in VERSIONS and not VERSION.match(parts[2])):
         return refusal(400, "Bad Request", "The request is not valid HTTP: its request line or version is malformed.")
-    fields = rest.split(b"\r\n")
-    complete = HEAD_END in head
-    lines = fields[:-2] if complete else fields  # the last one may be still arriving
-    if any(len(field) > MAX_LINE for field in lines):
-        return refusal(431, "Request header fields too large", "A header of the request is too long.")
-    if len([field for field in lines if field]) > MAX_HEADERS:
-        return refusal(431, "Request header fields too large", "The request has too many headers.")
-    for field in lines:
-        name, _, value = field.partition(b":")
-        if name.strip().lower() == b"content-length" and not value.strip().isdigit():
-            return refusal(400, "Bad Request", "The request is not valid HTTP: its Content-Length is no number.")
+    if len(rest) > MAX_LINE or rest.count(b"\r\n") >= MAX_HEADERS:  # else no line can be too long, nor too many
+        fields = rest.split(b"\r\n")
+        lines = fields[:-2] if end >= 0 else fields  # the last one may be still arriving
+        if any(len(field) > MAX_LINE for field in lines):
+            return refusal(431, "Request header fields too large", "A header of the request is too long.")
+        if len([field for field in lines if field]) > MAX_HEADERS:
+            return refusal(431, "Request header fields too large", "The request has too many headers.")
+    lowered = rest.lower()
+    if CONTENT_LENGTH in lowered:
+        for field in naming(rest, CONTENT_LENGTH, lowered):
+            name, _, value = field.partition(b":")
+            if name.strip().lower() == CONTENT_LENGTH and not value.strip().isdigit():
+                return refusal(400, "Bad Request", "The request is not valid HTTP: its Content-Length is no number.")
     return None
+
+
+def naming(head: bytes, name: bytes, lowered: bytes | None = None) -> Iterator[bytes]:
+    """The lines of `head` (split at CRLF) in which `name` (lower case) occurs in any case, in order: every header
+    line that can be named so, without splitting the others (`lowered`: `head.lower()`, when already made)."""
+    lowered = head.lower() if lowered is None else lowered
+    found = lowered.find(name)
+    while found >= 0:
+        start = lowered.rfind(b"\r\n", 0, found)
+        start = 0 if start < 0 else start + 2
+        end = lowered.find(b"\r\n", found)
+        end = len(head) if end < 0 else end
+        yield head[start:end]
+        found = lowered.find(name, end)
 
 
 class ClientFaults(logging.Filter):
@@ -133,13 +157,17 @@ class Body:
     @classmethod
     def of(cls, head: bytes) -> Body | None:
         """The body a (screened, complete) head announces, or None if it announces none."""
+        lowered = head.lower()
+        if CONTENT_LENGTH not in lowered and TRANSFER_ENCODING not in lowered:
+            return None  # the common head: no body
         length, chunked = 0, False
-        for field in head.split(b"\r\n")[1:]:
+        for field in naming(head, CONTENT_LENGTH, lowered):
             name, _, value = field.partition(b":")
-            name = name.strip().lower()
-            if name == b"content-length" and value.strip().isdigit():
-                length = int(value.strip())
-            elif name == b"transfer-encoding" and value.strip().lower().endswith(b"chunked"):
+            if name.strip().lower() == CONTENT_LENGTH and value.strip().isdigit():
+                length = int(value.strip())  # the last one counts
+        for field in naming(head, TRANSFER_ENCODING, lowered):
+            name, _, value = field.partition(b":")
+            if name.strip().lower() == TRANSFER_ENCODING and value.strip().lower().endswith(b"chunked"):
                 chunked = True
         body = cls(length, chunked)
         return None if body.done else body
@@ -191,12 +219,17 @@ class Guard(asyncio.Protocol):
 
     def __init__(self, inner: asyncio.Protocol, serving: Serving) -> None:
         self.inner, self.serving = inner, serving
+        self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.pending = 0  # requests whose head has arrived and that are not answered yet
         self.answered = 0  # requests answered on it so far
         self.head = bytearray()  # what has arrived of the next request's head
         self.body: Body | None = None  # the body being received, when it has one
-        self.waiting_since = asyncio.get_running_loop().time()  # when it last started waiting for a request
+        self.waiting_since = self.loop.time()  # when it last started waiting for a request
+        # When the head under way must have arrived by (None: no deadline runs), and the timer that enforces it. The
+        # timer is not cancelled when a head arrives in time: it finds the deadline gone (or moved on) when it fires,
+        # and stops (or waits for the new one), so a request costs no timer of its own.
+        self.deadline: float | None = None
         self.timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -222,8 +255,20 @@ class Guard(asyncio.Protocol):
 
     def _head(self, data: bytes) -> bytes:
         """Take what arrives of a request's head, screened; what follows it (its body, the next request)."""
-        if not self.head and self.timer is None:
-            self._arm()  # from its first byte, the head is due within the timeout
+        if not self.head:
+            end = data.find(HEAD_END)
+            if end >= 0:  # a whole head at once, as clients send them: screened once, no copy of it kept
+                head = data[: end + len(HEAD_END)]
+                refused = screen(head)
+                if refused is not None:
+                    self._refuse(refused)
+                    return b""
+                self.deadline = None
+                self.pending += 1
+                self.body = Body.of(head)
+                return data[end + len(HEAD_END) :]
+            if self.deadline is None:
+                self._arm()  # from its first byte, the head is due within the timeout
         first = not self.head
         self.head += data
         # Screened as it begins, when a line may have ended, or one grew too long: not for every byte of a trickle.
@@ -236,7 +281,7 @@ class Guard(asyncio.Protocol):
             return b""
         head, rest = bytes(self.head[: end + len(HEAD_END)]), bytes(self.head[end + len(HEAD_END) :])
         self.head.clear()
-        self._disarm()
+        self.deadline = None
         self.pending += 1
         self.body = Body.of(head)
         return rest
@@ -264,7 +309,7 @@ class Guard(asyncio.Protocol):
         """The request's answer is on its way: the connection waits for the next one (aiohttp's idle timeout)."""
         self.pending = max(0, self.pending - 1)
         self.answered += 1
-        self.waiting_since = asyncio.get_running_loop().time()
+        self.waiting_since = self.loop.time()
 
     @property
     def quiet(self) -> bool:
@@ -273,16 +318,27 @@ class Guard(asyncio.Protocol):
         return not self.busy and self.answered > 0 and not self.head and self.body is None
 
     def _arm(self) -> None:
-        self.timer = asyncio.get_running_loop().call_later(self.serving.request_timeout, self._expire)
+        """The head under way is due within the request timeout from now."""
+        self.deadline = self.loop.time() + self.serving.request_timeout
+        if self.timer is None:
+            self.timer = self.loop.call_at(self.deadline, self._expire)
 
     def _disarm(self) -> None:
+        self.deadline = None
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
 
     def _expire(self) -> None:
-        """The request's head did not arrive in time: say so if it had begun, and close."""
+        """The timer: the head under way did not arrive in time (say so if it had begun, and close); or the deadline
+        it was set for has gone or moved on (heads arrived meanwhile), and it stops or waits for the new one."""
         self.timer = None
+        if self.deadline is None:
+            return
+        if self.loop.time() < self.deadline:
+            self.timer = self.loop.call_at(self.deadline, self._expire)
+            return
+        self.deadline = None
         if self.busy or self.transport is None:
             return
         if self.head:
@@ -299,16 +355,26 @@ class Guard(asyncio.Protocol):
         self.head.clear()
 
 
+# Set on an app whose own middleware calls `answered` for each request (the mock's pipeline does): one coroutine fewer
+# per request than `tell_connection`, which `Serving` adds to any other app.
+TELLS_CONNECTION = web.AppKey("httpserving.tells_connection", bool)
+
+
+def answered(request: web.BaseRequest) -> None:
+    """Tell the request's connection (where `Serving` made it) that its answer is ready."""
+    transport = request.transport
+    protocol = transport.get_protocol() if transport is not None else None
+    if isinstance(protocol, Guard):
+        protocol.finished()
+
+
 @web.middleware
 async def tell_connection(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> Any:
     """Tell the request's connection (where `Serving` made it) when its answer is ready."""
     try:
         return await handler(request)
     finally:
-        transport = request.transport
-        protocol = transport.get_protocol() if transport is not None else None
-        if isinstance(protocol, Guard):
-            protocol.finished()
+        answered(request)
 
 
 class Serving:
@@ -322,7 +388,7 @@ class Serving:
         idle_timeout: float,
         access_log: logging.Logger | None = None,
     ) -> None:
-        if tell_connection not in app.middlewares:
+        if not app.get(TELLS_CONNECTION, False) and tell_connection not in app.middlewares:
             app.middlewares.insert(0, tell_connection)
         # aiohttp's own limits above the Guard's, so that the Guard refuses first, in Nick's shape. After an answer
         # given before the body was read (a 408, a 413), aiohttp reads and drops the rest for up to

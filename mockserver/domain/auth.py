@@ -18,6 +18,7 @@ import binascii
 import hashlib
 import hmac
 import math
+import random
 import secrets
 import time
 from collections.abc import Iterable, Mapping
@@ -33,6 +34,7 @@ PRUNE_FLOOR = 1024  # tokens held before the first sweep for expired ones
 SCHEME = "Bearer "  # what Nick reads: `authorization.match(/^Bearer (.*)$/)`, the rest of the header is the token
 HEADER = dump({"alg": "HS256", "typ": "JWT"})  # the JOSE header of every token the mock issues, as PyJWT writes it
 TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+JTI = random.Random(secrets.randbits(128))  # the `jti` of each token issued (see Authenticator.issue)
 # The example token of the published documentation (signed with Nick's development secret `secret`), admin's.
 DOCUMENTED_TOKEN = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhZG1pbiIsImZ1bGxuYW1lIjoiQWRtaW4iLCJpYXQiOjE2NDkzMTI0NDl9"
@@ -86,10 +88,15 @@ class Identity(NamedTuple):
 
 
 class Tokens:
-    """The tokens issued and not expired, as digests: shared by a server and its sessions (see the module's doc)."""
+    """The tokens issued and not expired, as digests: shared by a server and its sessions (see the module's doc).
+
+    They are held in the order they were issued (a state file's are taken back in the order they expire, see
+    `Authenticator.restore`), which is the order they expire in: the expired ones, and past MAX_TOKENS those issued
+    longest ago, are the first ones, forgotten without looking at the others.
+    """
 
     def __init__(self) -> None:
-        self.held: dict[str, Held] = {}  # digest of a token's text -> whose it is, until when
+        self.held: dict[str, Held] = {}  # digest of a token's text -> whose it is, until when; oldest first
         self.revision = 0  # grows with every change, for savers
         self._prune_at = PRUNE_FLOOR
 
@@ -103,14 +110,19 @@ class Tokens:
     def prune(self) -> dict[str, Held]:
         """Forget tokens that have expired, and past MAX_TOKENS the ones issued longest ago; the tokens held."""
         now = time.time()
-        self.held = {key: held for key, held in self.held.items() if held.expires is None or held.expires > now}
-        if len(self.held) > MAX_TOKENS:
-            latest = sorted(
-                self.held.items(), key=lambda item: math.inf if item[1].expires is None else item[1].expires
-            )
-            self.held = dict(latest[-MAX_TOKENS:])
-        self._prune_at = max(PRUNE_FLOOR, min(2 * len(self.held), MAX_TOKENS + MAX_TOKENS // 10))
-        return self.held
+        held = self.held
+        excess = len(held) - MAX_TOKENS
+        forgotten: list[str] = []
+        for key, value in held.items():  # oldest first; the documented token (no expiry) stays
+            if value.expires is None:
+                continue
+            if value.expires > now and excess <= len(forgotten):
+                break
+            forgotten.append(key)
+        for key in forgotten:
+            del held[key]
+        self._prune_at = max(PRUNE_FLOOR, min(2 * len(held), MAX_TOKENS + MAX_TOKENS // 10))
+        return held
 
 
 class Authenticator:
@@ -122,7 +134,7 @@ class Authenticator:
         # A mapping is shared as it is (a session's users are its server's: see `fresh`).
         self.users = users if isinstance(users, Mapping) else {user.login: user for user in users}
         self.secret = secret
-        self._key = secret.encode()
+        self._mac = hmac.new(secret.encode(), digestmod="sha256")  # keyed once: each token's MAC starts from a copy
         self.tokens = tokens or Tokens()
         self.logged_out: set[str] = set()  # digests of tokens logged out here (this server, or this session)
         self.logouts = 0  # grows with every logout here
@@ -159,10 +171,14 @@ class Authenticator:
             "fullname": user.fullname,
             "iat": now,
             "exp": now + TOKEN_LIFETIME,
-            "jti": secrets.token_hex(16),  # two logins in one second still get distinct tokens
+            # Two logins in one second still get distinct tokens. Not a secret (the signature is what no one can forge),
+            # so drawn from a generator seeded from the system's randomness once, not with a system call each.
+            "jti": f"{JTI.getrandbits(128):032x}",
         }
         signing_input = base64url_encode(HEADER) + b"." + base64url_encode(dump(claims))
-        signature = hmac.digest(self._key, signing_input, "sha256")
+        mac = self._mac.copy()
+        mac.update(signing_input)
+        signature = mac.digest()
         token = (signing_input + b"." + base64url_encode(signature)).decode()
         self.tokens.add(digest(token), Held(user.login, float(now + TOKEN_LIFETIME)))
         return token
@@ -209,7 +225,7 @@ class Authenticator:
     def restore(self, held: Mapping[str, Held]) -> None:
         """Take back the tokens a state file kept (digest -> whose, until when): those work, and the documented token
         only if it is among them (it was logged out otherwise)."""
-        for key, value in held.items():
+        for key, value in sorted(held.items(), key=_expiry):  # in the order they expire: see Tokens
             self.tokens.add(key, value)
         self.logged_out -= held.keys()
         documented = digest(DOCUMENTED_TOKEN)
@@ -223,6 +239,10 @@ class Authenticator:
         key = digest(DOCUMENTED_TOKEN)
         if DOCUMENTED_LOGIN in self.users and key not in self.tokens.held:
             self.tokens.add(key, Held(DOCUMENTED_LOGIN, None))
+
+
+def _expiry(item: tuple[str, Held]) -> float:
+    return math.inf if item[1].expires is None else item[1].expires
 
 
 def base64url_encode(data: bytes) -> bytes:

@@ -101,12 +101,17 @@ class Journal:
         """Note an answered request (`note`: faults applied, a forced response, a client that left); its path and note
         kept to MAX_NOTE characters. Past the memory budget, the oldest entries make room."""
         self._seq = seq = self._seq + 1
-        path, note = _bounded(path), _bounded(note)
+        if len(path) > MAX_NOTE:
+            path = _bounded(path)
+        if len(note) > MAX_NOTE:
+            note = _bounded(note)
         entries = self._entries
+        cost = ENTRY_OVERHEAD + len(path) + len(note)
         if len(entries) == entries.maxlen:
-            self.account.charge(-_cost(entries[0]))
+            oldest = entries[0]  # which makes room
+            cost -= ENTRY_OVERHEAD + len(oldest[3]) + len(oldest[7])
         entries.append((seq, time.time(), method, path, operation_id, status, job_id, note))
-        self.account.charge(ENTRY_OVERHEAD + len(path) + len(note))
+        self.account.charge(cost)
         budget = self.account.budget
         while budget is not None and budget.spent and entries:
             self.account.charge(-_cost(entries.popleft()))  # counted as dropped: see `dropped`

@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from httpserving import TELLS_CONNECTION
 from httpserving.hosts import HostRule
 from jobspec import Spec, load_spec
 from mockserver.config import MockConfig
@@ -60,6 +61,7 @@ def create_app(
     if config.control:
         control.add_routes(app)
     app.middlewares.append(pipeline.middleware(_pipeline(state, saver, sessions, operations)))
+    app[TELLS_CONNECTION] = True  # the pipeline tells each request's connection when its answer is ready
     if saver is not None:
         app.cleanup_ctx.append(saver.running)
     return app

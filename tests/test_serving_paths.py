@@ -1,0 +1,122 @@
+"""The mock's cheaper paths (issue 26, item 6) do what the longer ones did.
+
+- A head that arrives whole is screened in one pass, and only the lines that can be a Content-Length
+  or a Transfer-Encoding are split; a connection keeps one timer, not one per request, and a head
+  that trickles in after whole ones still has its deadline.
+- Tokens are forgotten oldest first without sorting them, a state file's too (it lists them by digest).
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+
+from httpserving import Body, screen
+from mockserver.config import MockConfig
+from mockserver.domain import auth
+from mockserver.testing import LiveMock
+from tests.helpers import SLACK
+
+REQUEST_TIMEOUT, IDLE_TIMEOUT = 0.5, 2.0
+
+
+@pytest.fixture(scope="module")
+def hasty_mock() -> Iterator[LiveMock]:
+    """Half a second for a request's head to arrive, two seconds of idle keep-alive."""
+    with LiveMock(config=MockConfig(request_timeout=REQUEST_TIMEOUT, idle_timeout=IDLE_TIMEOUT)) as server:
+        yield server
+
+
+def _get(mock: LiveMock) -> bytes:
+    return f"GET /openapi.json HTTP/1.1\r\nHost: {urlsplit(mock.url).netloc}\r\n\r\n".encode()
+
+
+def _read_answer(sock: socket.socket) -> bytes:
+    """One whole answer (it has a Content-Length)."""
+    received = b""
+    while b"\r\n\r\n" not in received:
+        received += sock.recv(65536)
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head
+
+
+def _trickle(sock: socket.socket, request: bytes) -> tuple[int, float]:
+    """Send `request` a byte every 50 ms until the server closes; how much was sent, and how long it took."""
+    began, sent = time.monotonic(), 0
+    sock.settimeout(0.2)
+    try:
+        for byte in request:
+            sock.sendall(bytes([byte]))
+            sent += 1
+            time.sleep(0.05)
+    except OSError:
+        pass  # closed while we were still sending: the deadline
+    return sent, time.monotonic() - began
+
+
+@pytest.mark.parametrize("pause", [0.0, REQUEST_TIMEOUT * 1.6], ids=["young-connection", "after-its-first-deadline"])
+def test_a_head_trickled_after_whole_ones_still_has_its_deadline(hasty_mock: LiveMock, pause: float) -> None:
+    netloc = urlsplit(hasty_mock.url)
+    assert netloc.hostname is not None and netloc.port is not None
+    with socket.create_connection((netloc.hostname, netloc.port), timeout=10) as sock:
+        for _ in range(3):
+            sock.sendall(_get(hasty_mock))
+            assert _read_answer(sock).startswith(b"HTTP/1.1 200")
+        time.sleep(pause)  # within the idle timeout: the connection stays open
+        slow = _get(hasty_mock)[:-2] + b"X-Slow: " + b"a" * 400 + b"\r\n\r\n"
+        sent, took = _trickle(sock, slow)
+    assert sent < len(slow), "the head had a deadline"
+    assert took <= REQUEST_TIMEOUT + SLACK
+
+
+def test_a_head_that_arrives_whole_frames_its_body_as_before() -> None:
+    def body(*headers: bytes) -> tuple[int, bool] | None:
+        head = b"\r\n".join([b"POST /content-length HTTP/1.1", b"Host: x", *headers]) + b"\r\n\r\n"
+        assert screen(head) is None
+        found = Body.of(head)
+        return None if found is None else (found.left, found.chunked)
+
+    assert body() is None, "a path naming a header is no header"
+    assert body(b"Content-Length: 12") == (12, False)
+    assert body(b"CONTENT-length :  7 ") == (7, False), "any case, spaces around"
+    assert body(b"Content-Length: 3", b"X-Content-Length: 9", b"content-length: 5") == (5, False), "the last one"
+    assert body(b"Content-Length: 0") is None
+    assert body(b"Transfer-Encoding: gzip, Chunked") == (0, True)
+    assert body(b"X-Transfer-Encoding: chunked") is None
+
+
+def test_a_content_length_that_is_no_number_is_refused_wherever_it_stands() -> None:
+    for line in (b"Content-Length: 1x", b"content-LENGTH: ", b" Content-Length : -1"):
+        head = b"POST /@login HTTP/1.1\r\nHost: x\r\n" + line + b"\r\nX-After: y\r\n\r\n"
+        refused = screen(head)
+        assert refused is not None and refused.startswith(b"HTTP/1.1 400 "), line
+        assert screen(head[: head.index(line) + len(line)]) is not None, "also before the head is complete"
+
+
+def test_tokens_are_forgotten_oldest_first_a_state_files_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(auth, "MAX_TOKENS", 10)
+    monkeypatch.setattr(auth, "PRUNE_FLOOR", 1)
+    now = time.time()
+    # As a state file lists them: by digest, which is no order of time.
+    saved = {f"{index * 7919 % 64:02x}{index}": auth.Held("admin", now + 100 + index) for index in range(8)}
+    saved["expired"] = auth.Held("admin", now - 1)
+    authenticator = auth.Authenticator(auth.DEFAULT_USERS, secret="secret")
+    authenticator.restore(saved)
+    assert "expired" not in authenticator.tokens.held
+    issued = [authenticator.issue(auth.DEFAULT_USERS[0]) for _ in range(4)]
+    held = authenticator.tokens.held
+    assert len(held) <= 11
+    kept = {key for key in saved if key in held}
+    by_expiry = sorted((key for key in saved if key != "expired"), key=lambda key: saved[key].expires or 0)
+    assert kept == set(by_expiry[len(by_expiry) - len(kept) :]), "the file's tokens that expire last stay"
+    assert all(authenticator.identify(f"Bearer {token}") for token in issued), "the newest stay"
+    assert auth.digest(auth.DOCUMENTED_TOKEN) in held, "it never expires: held (a state file without it logs it out)"

@@ -20,7 +20,7 @@ The app tells a connection that its request is answered through `finished` (`ans
 (an app that says so with `TELLS_CONNECTION`: the mock's pipeline, one coroutine fewer per request).
 A request's head costs no timer of its own: the connection's one timer, when it fires, finds the
 deadline gone (the head arrived) or moved on. A head that arrives whole, as clients send them, is
-screened in one pass, its lines split only where one may be too long, too many or a Content-Length. What aiohttp's parser refuses it logs with a
+screened in one pass (`examine`): the common head, a request line every parser takes in a head too short for a line to be too long, leaves only its framing headers to read; any other is split into lines. What aiohttp's parser refuses it logs with a
 traceback, as if the server had failed: through `Serving`, that is one line at debug level (the
 client's fault, not the server's), and the server's own failures keep their tracebacks. Out of file descriptors, asyncio logs a
 traceback for every failed accept, thousands a second: where the server owns the event loop (the mock's
@@ -73,6 +73,10 @@ def refusal(status: int, error_type: str, message: str) -> bytes:
 
 
 TIMED_OUT = refusal(408, "Request timeout", "The request did not arrive in time.")
+NOT_A_LENGTH = refusal(400, "Bad Request", "The request is not valid HTTP: its Content-Length is no number.")
+# The request line of a head that needs no screening line by line (see `examine`): a method every parser knows, a
+# URL without whitespace, HTTP/1.0 or 1.1.
+COMMON_LINE = re.compile(rb"(?:GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) [^\s]+ HTTP/1\.[01]\r\n")
 
 
 def screen(head: bytes) -> bytes | None:
@@ -107,8 +111,33 @@ def screen(head: bytes) -> bytes | None:
         for field in naming(rest, CONTENT_LENGTH, lowered):
             name, _, value = field.partition(b":")
             if name.strip().lower() == CONTENT_LENGTH and not value.strip().isdigit():
-                return refusal(400, "Bad Request", "The request is not valid HTTP: its Content-Length is no number.")
+                return NOT_A_LENGTH
     return None
+
+
+def examine(head: bytes) -> tuple[bytes | None, Body | None]:
+    """A whole head (its blank line included): its refusal (what `screen` refuses), else the body it announces.
+
+    The head clients send takes one pass: a request line of a method every parser knows, one URL and
+    HTTP/1.x, in a head too short for any line of it to be too long and with too few lines to be too
+    many, leaves only its framing headers to be read, in one lowered copy. Any other head is screened
+    line by line (`screen`)."""
+    if len(head) <= MAX_LINE and head.count(b"\n") <= MAX_HEADERS and COMMON_LINE.match(head) is not None:
+        lowered = head.lower()
+        length = 0
+        if CONTENT_LENGTH in lowered:
+            for field in naming(head, CONTENT_LENGTH, lowered):
+                name, _, value = field.partition(b":")
+                if name.strip().lower() == CONTENT_LENGTH:
+                    value = value.strip()
+                    if not value.isdigit():
+                        return NOT_A_LENGTH, None
+                    length = int(value)  # the last one counts
+        if TRANSFER_ENCODING in lowered:
+            return None, Body.of(head, lowered)
+        return None, Body(length, chunked=False) if length else None
+    refused = screen(head)
+    return (refused, None) if refused is not None else (None, Body.of(head))
 
 
 def naming(head: bytes, name: bytes, lowered: bytes | None = None) -> Iterator[bytes]:
@@ -155,9 +184,10 @@ class Body:
         self.done = not chunked and length == 0
 
     @classmethod
-    def of(cls, head: bytes) -> Body | None:
-        """The body a (screened, complete) head announces, or None if it announces none."""
-        lowered = head.lower()
+    def of(cls, head: bytes, lowered: bytes | None = None) -> Body | None:
+        """The body a (screened, complete) head announces, or None if it announces none (`lowered`: `head.lower()`,
+        when already made)."""
+        lowered = head.lower() if lowered is None else lowered
         if CONTENT_LENGTH not in lowered and TRANSFER_ENCODING not in lowered:
             return None  # the common head: no body
         length, chunked = 0, False
@@ -258,14 +288,12 @@ class Guard(asyncio.Protocol):
         if not self.head:
             end = data.find(HEAD_END)
             if end >= 0:  # a whole head at once, as clients send them: screened once, no copy of it kept
-                head = data[: end + len(HEAD_END)]
-                refused = screen(head)
+                refused, self.body = examine(data[: end + len(HEAD_END)])
                 if refused is not None:
                     self._refuse(refused)
                     return b""
                 self.deadline = None
                 self.pending += 1
-                self.body = Body.of(head)
                 return data[end + len(HEAD_END) :]
             if self.deadline is None:
                 self._arm()  # from its first byte, the head is due within the timeout

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from httpserving import Body, screen
+from httpserving import MAX_HEADERS, MAX_LINE, Body, examine, screen
 from mockserver.config import MockConfig
 from mockserver.domain import auth
 from mockserver.testing import LiveMock
@@ -94,11 +94,66 @@ def test_a_head_that_arrives_whole_frames_its_body_as_before() -> None:
     assert body(b"X-Transfer-Encoding: chunked") is None
 
 
+def _framing(body: Body | None) -> tuple[int, bool, str, bool] | None:
+    return None if body is None else (body.left, body.chunked, body.stage, body.done)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"GET /@jobs HTTP/1.1",
+        b"POST /@jobs/1/abort HTTP/1.0",
+        b"OPTIONS * HTTP/1.1",
+        b"PATCH /x?content-length=5 HTTP/1.1",
+        b"get /@jobs HTTP/1.1",  # a method in lower case: unknown to the parser
+        b"PROPFIND /x HTTP/1.1",  # known, but not among the common ones: screened line by line
+        b"BREW /pot HTTP/1.1",
+        b"GET /a b HTTP/1.1",
+        b"GET  /a HTTP/1.1",
+        b"GET /a HTTP/2.0",
+        b"GET /a HTTP/1.1 ",
+        b"GET /a",
+        b"\x16\x03\x01 GET",
+        b"GET /" + b"a" * MAX_LINE + b" HTTP/1.1",
+    ],
+)
+@pytest.mark.parametrize(
+    "headers",
+    [
+        (),
+        (b"Host: x",),
+        (b"Host: x", b"Content-Length: 12"),
+        (b"CONTENT-length :  7 ", b"X-Content-Length: 9"),
+        (b"Content-Length: 3", b"content-length: 5"),
+        (b"Content-Length: 0",),
+        (b"Content-Length: 1x",),
+        (b" Content-Length : -1",),
+        (b"Transfer-Encoding: gzip, Chunked",),
+        (b"Transfer-Encoding: chunked", b"Content-Length: 4"),
+        (b"X-Transfer-Encoding: chunked",),
+        (b"X-Long: " + b"v" * MAX_LINE,),
+        tuple(b"X-%d: v" % i for i in range(MAX_HEADERS + 1)),
+        tuple(b"X-%d: v" % i for i in range(MAX_HEADERS - 1)),
+    ],
+)
+def test_a_whole_head_is_examined_as_screening_it_and_framing_its_body_would(
+    line: bytes, headers: tuple[bytes, ...]
+) -> None:
+    """`examine` (one pass for a whole head) refuses what `screen` refuses, with the same answer, and frames the same
+    body as `Body.of`: on the common heads it takes a shortcut, on the others it screens line by line."""
+    head = b"\r\n".join([line, *headers]) + b"\r\n\r\n"
+    refused, body = examine(head)
+    expected = screen(head)
+    assert refused == expected
+    assert _framing(body) == (None if expected is not None else _framing(Body.of(head)))
+
+
 def test_a_content_length_that_is_no_number_is_refused_wherever_it_stands() -> None:
     for line in (b"Content-Length: 1x", b"content-LENGTH: ", b" Content-Length : -1"):
         head = b"POST /@login HTTP/1.1\r\nHost: x\r\n" + line + b"\r\nX-After: y\r\n\r\n"
         refused = screen(head)
         assert refused is not None and refused.startswith(b"HTTP/1.1 400 "), line
+        assert examine(head) == (refused, None), "the same in one pass"
         assert screen(head[: head.index(line) + len(line)]) is not None, "also before the head is complete"
 
 

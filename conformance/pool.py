@@ -145,9 +145,13 @@ def _outcome(future: Future[Result], ctrl_c: Noted) -> Result:
 
 def _stop(pool: ProcessPoolExecutor, stop: Connection) -> None:
     """Drop the tasks not begun and end the helpers now, in the middle of their tasks: each one, started or still
-    starting, ends itself as soon as it sees `stop` closed."""
+    starting, ends itself as soon as it sees `stop` closed (at once: it kills itself).
+
+    The pool is waited for, which takes as long as its helpers take to end: a pool left to end on its own may
+    still be ending when the interpreter exits, and Python 3.11's exit hook for pools then writes to a pipe the
+    pool has just closed, printing a traceback (OSError: Bad file descriptor) after the run's last line."""
     stop.close()
-    pool.shutdown(wait=False, cancel_futures=True)
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 @contextmanager

@@ -20,9 +20,11 @@ The app tells a connection that its request is answered through `finished` (`ans
 (an app that says so with `TELLS_CONNECTION`: the mock's pipeline, one coroutine fewer per request).
 A request's head costs no timer of its own: the connection's one timer, when it fires, finds the
 deadline gone (the head arrived) or moved on. A head that arrives whole, as clients send them, is
-screened in one pass (`examine`): the common head, a request line every parser takes in a head too short for a line to be too long, leaves only its framing headers to read; any other is split into lines. What aiohttp's parser refuses it logs with a
-traceback, as if the server had failed: through `Serving`, that is one line at debug level (the
-client's fault, not the server's), and the server's own failures keep their tracebacks. Out of file descriptors, asyncio logs a
+screened in one pass (`examine`): the common head, a request line every parser takes in a head too
+short for a line to be too long, leaves only its framing headers to read; any other is split into
+lines. What aiohttp's parser refuses it logs with a traceback, as if the server had failed: through
+`Serving`, that is one line at debug level (the client's fault, not the server's), and the server's
+own failures keep their tracebacks. Out of file descriptors, asyncio logs a
 traceback for every failed accept, thousands a second: where the server owns the event loop (the mock's
 CLI and `LiveMock`, the proxy's CLI), `DescriptorAlarm` turns that into one line now and then and closes idle connections.
 """
@@ -106,12 +108,8 @@ def screen(head: bytes) -> bytes | None:
             return refusal(431, "Request header fields too large", "A header of the request is too long.")
         if len([field for field in lines if field]) > MAX_HEADERS:
             return refusal(431, "Request header fields too large", "The request has too many headers.")
-    lowered = rest.lower()
-    if CONTENT_LENGTH in lowered:
-        for field in naming(rest, CONTENT_LENGTH, lowered):
-            name, _, value = field.partition(b":")
-            if name.strip().lower() == CONTENT_LENGTH and not value.strip().isdigit():
-                return NOT_A_LENGTH
+    if any(not value.isdigit() for value in values(rest, CONTENT_LENGTH)):
+        return NOT_A_LENGTH
     return None
 
 
@@ -125,14 +123,10 @@ def examine(head: bytes) -> tuple[bytes | None, Body | None]:
     if len(head) <= MAX_LINE and head.count(b"\n") <= MAX_HEADERS and COMMON_LINE.match(head) is not None:
         lowered = head.lower()
         length = 0
-        if CONTENT_LENGTH in lowered:
-            for field in naming(head, CONTENT_LENGTH, lowered):
-                name, _, value = field.partition(b":")
-                if name.strip().lower() == CONTENT_LENGTH:
-                    value = value.strip()
-                    if not value.isdigit():
-                        return NOT_A_LENGTH, None
-                    length = int(value)  # the last one counts
+        for value in values(head, CONTENT_LENGTH, lowered):
+            if not value.isdigit():
+                return NOT_A_LENGTH, None
+            length = int(value)  # the last one counts
         if TRANSFER_ENCODING in lowered:
             return None, Body.of(head, lowered)
         return None, Body(length, chunked=False) if length else None
@@ -140,9 +134,9 @@ def examine(head: bytes) -> tuple[bytes | None, Body | None]:
     return (refused, None) if refused is not None else (None, Body.of(head))
 
 
-def naming(head: bytes, name: bytes, lowered: bytes | None = None) -> Iterator[bytes]:
-    """The lines of `head` (split at CRLF) in which `name` (lower case) occurs in any case, in order: every header
-    line that can be named so, without splitting the others (`lowered`: `head.lower()`, when already made)."""
+def values(head: bytes, name: bytes, lowered: bytes | None = None) -> Iterator[bytes]:
+    """The values, stripped, of the header lines of `head` named `name` (lower case) in any case, in order; only the
+    lines in which `name` occurs are split (`lowered`: `head.lower()`, when already made)."""
     lowered = head.lower() if lowered is None else lowered
     found = lowered.find(name)
     while found >= 0:
@@ -150,7 +144,8 @@ def naming(head: bytes, name: bytes, lowered: bytes | None = None) -> Iterator[b
         start = 0 if start < 0 else start + 2
         end = lowered.find(b"\r\n", found)
         end = len(head) if end < 0 else end
-        yield head[start:end]
+        if lowered[start:end].partition(b":")[0].strip() == name:
+            yield head[start:end].partition(b":")[2].strip()
         found = lowered.find(name, end)
 
 
@@ -188,17 +183,11 @@ class Body:
         """The body a (screened, complete) head announces, or None if it announces none (`lowered`: `head.lower()`,
         when already made)."""
         lowered = head.lower() if lowered is None else lowered
-        if CONTENT_LENGTH not in lowered and TRANSFER_ENCODING not in lowered:
-            return None  # the common head: no body
-        length, chunked = 0, False
-        for field in naming(head, CONTENT_LENGTH, lowered):
-            name, _, value = field.partition(b":")
-            if name.strip().lower() == CONTENT_LENGTH and value.strip().isdigit():
-                length = int(value.strip())  # the last one counts
-        for field in naming(head, TRANSFER_ENCODING, lowered):
-            name, _, value = field.partition(b":")
-            if name.strip().lower() == TRANSFER_ENCODING and value.strip().lower().endswith(b"chunked"):
-                chunked = True
+        length = 0
+        for value in values(head, CONTENT_LENGTH, lowered):
+            if value.isdigit():
+                length = int(value)  # the last one counts
+        chunked = any(value.lower().endswith(b"chunked") for value in values(head, TRANSFER_ENCODING, lowered))
         body = cls(length, chunked)
         return None if body.done else body
 

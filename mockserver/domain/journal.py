@@ -106,11 +106,11 @@ class Journal:
         if len(note) > MAX_NOTE:
             note = _bounded(note)
         entries = self._entries
-        cost = ENTRY_OVERHEAD + len(path) + len(note)
+        entry = (seq, time.time(), method, path, operation_id, status, job_id, note)
+        cost = _cost(entry)
         if len(entries) == entries.maxlen:
-            oldest = entries[0]  # which makes room
-            cost -= ENTRY_OVERHEAD + len(oldest[3]) + len(oldest[7])
-        entries.append((seq, time.time(), method, path, operation_id, status, job_id, note))
+            cost -= _cost(entries[0])  # the oldest, which makes room
+        entries.append(entry)
         self.account.charge(cost)
         budget = self.account.budget
         while budget is not None and budget.spent and entries:

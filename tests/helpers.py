@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 import threading
+import time
 import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +25,21 @@ ROOT = Path(__file__).resolve().parents[1]
 HOLD = {"mock": {"delay": 86400, "duration": 86400}}
 # What a loaded machine may add to a deadline a test waits for: no test holds a server to less (issue 28).
 SLACK = 5.0
+
+
+def trickle_until_closed(sock: socket.socket, request: bytes) -> tuple[int, float]:
+    """Send `request` a byte every 50 ms until it is all sent or the server closes the connection (a deadline): how
+    many bytes were sent, and how long it took. Leaves `sock`'s timeout at 0.2 s."""
+    began, sent = time.monotonic(), 0
+    sock.settimeout(0.2)
+    try:
+        for byte in request:
+            sock.sendall(bytes([byte]))
+            sent += 1
+            time.sleep(0.05)
+    except OSError:
+        pass  # closed while we were still sending: the deadline
+    return sent, time.monotonic() - began
 
 
 def create(mock: LiveMock, status: str, **fields: Any) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from mockserver.config import MockConfig
 from mockserver.domain.clock import Clock
 from mockserver.testing import LiveMock
 from tests.conftest import DOCUMENTED_ID
-from tests.helpers import SLACK, fresh
+from tests.helpers import SLACK, fresh, trickle_until_closed
 
 REQUEST_TIMEOUT, IDLE_TIMEOUT = 0.5, 1.0
 UTF8_JSON = "application/json; charset=utf-8"  # a routed JSON answer, as Express sends it
@@ -78,16 +78,8 @@ def test_a_silent_connection_is_closed_after_the_request_timeout(mock: LiveMock)
 def test_a_head_trickled_a_byte_at_a_time_is_cut_off_with_a_408(mock: LiveMock) -> None:
     # 20 bytes a second: 25 s for the whole head, 50 times the deadline (a byte never waits anywhere near it).
     request = b"GET /openapi.json HTTP/1.1\r\n" + _head_of(mock) + b"X-Slow: " + b"a" * 450
-    sent = 0
     with _connect(mock.url) as sock:
-        sock.settimeout(0.2)
-        try:
-            for byte in request:
-                sock.sendall(bytes([byte]))
-                sent += 1
-                time.sleep(0.05)
-        except OSError:
-            pass  # the server closed the connection while we were still sending: that is the point
+        sent, _ = trickle_until_closed(sock, request)  # the server closes the connection meanwhile: that is the point
         sock.settimeout(10)
         try:
             received, _ = _read_until_closed(sock)

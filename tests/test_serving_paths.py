@@ -19,7 +19,7 @@ from httpserving import MAX_HEADERS, MAX_LINE, Body, examine, screen
 from mockserver.config import MockConfig
 from mockserver.domain import auth
 from mockserver.testing import LiveMock
-from tests.helpers import SLACK
+from tests.helpers import SLACK, trickle_until_closed
 
 REQUEST_TIMEOUT, IDLE_TIMEOUT = 0.5, 2.0
 
@@ -49,20 +49,6 @@ def _read_answer(sock: socket.socket) -> bytes:
     return head
 
 
-def _trickle(sock: socket.socket, request: bytes) -> tuple[int, float]:
-    """Send `request` a byte every 50 ms until the server closes; how much was sent, and how long it took."""
-    began, sent = time.monotonic(), 0
-    sock.settimeout(0.2)
-    try:
-        for byte in request:
-            sock.sendall(bytes([byte]))
-            sent += 1
-            time.sleep(0.05)
-    except OSError:
-        pass  # closed while we were still sending: the deadline
-    return sent, time.monotonic() - began
-
-
 @pytest.mark.parametrize("pause", [0.0, REQUEST_TIMEOUT * 1.6], ids=["young-connection", "after-its-first-deadline"])
 def test_a_head_trickled_after_whole_ones_still_has_its_deadline(hasty_mock: LiveMock, pause: float) -> None:
     netloc = urlsplit(hasty_mock.url)
@@ -73,7 +59,7 @@ def test_a_head_trickled_after_whole_ones_still_has_its_deadline(hasty_mock: Liv
             assert _read_answer(sock).startswith(b"HTTP/1.1 200")
         time.sleep(pause)  # within the idle timeout: the connection stays open
         slow = _get(hasty_mock)[:-2] + b"X-Slow: " + b"a" * 400 + b"\r\n\r\n"
-        sent, took = _trickle(sock, slow)
+        sent, took = trickle_until_closed(sock, slow)
     assert sent < len(slow), "the head had a deadline"
     assert took <= REQUEST_TIMEOUT + SLACK
 

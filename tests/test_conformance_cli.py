@@ -472,8 +472,16 @@ def test_in_the_schema_phase_a_ctrl_c_reaches_the_suite_alone(live: LiveMock) ->
     """The processes the suite makes for the phase hold SIGINT back from their start (a Ctrl-C while the server
     imports would end it with a traceback), and its helpers ignore it: the suite decides, and ends them."""
     with _in_schema_phase(live, subprocess.DEVNULL) as suite:
-        made = {pid: parent for pid, parent in _group(suite.pid).items() if pid != suite.pid}
-        helpers = [pid for pid, parent in made.items() if parent != suite.pid]
+        # Each helper does one task and is replaced: one caught between its fork and its first step still holds
+        # SIGINT back, as the server it was forked from does. Looked at again until every helper has taken its step.
+        deadline = time.monotonic() + 10
+        while True:
+            made = {pid: parent for pid, parent in _group(suite.pid).items() if pid != suite.pid}
+            helpers = [pid for pid, parent in made.items() if parent != suite.pid]
+            starting = [pid for pid in helpers if _sigint(pid, "SigBlk") and not _sigint(pid, "SigIgn")]
+            if not starting or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         servers = {made[pid] for pid in helpers}
         assert len(made) == 4, made  # the resource tracker, the server, and the two helpers it forked
         assert len(helpers) == 2 and len(servers) == 1, made

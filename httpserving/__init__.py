@@ -16,7 +16,7 @@ that forwards every event to it and, until a request's head is complete:
   limits are set higher) sees them. What else the parser refuses it answers itself, in plain text.
 
 The app tells a connection that its request is answered through `finished` (`answered(request)`:
-`request.transport.get_protocol()` is the Guard), from a middleware `Serving` adds, or from the app's own
+`request.transport` is the Guard's `Loan` of its transport), from a middleware `Serving` adds, or from the app's own
 (an app that says so with `TELLS_CONNECTION`: the mock's pipeline, one coroutine fewer per request).
 A request's head costs no timer of its own: the connection's one timer, when it fires, finds the
 deadline gone (the head arrived) or moved on. A head that arrives whole, as clients send them, is
@@ -232,6 +232,79 @@ class Body:
             self.stage, self.left = "data", size
 
 
+class Loan(asyncio.Transport):
+    """A connection's transport as the app's protocol (aiohttp's) holds it: every call goes through to it until the
+    loan `end`s, when a reload hands the connection to a new app. From then on the old protocol can neither write to
+    the connection, nor close it, nor pause its reading: it is told its connection is lost (asyncio's
+    `connection_lost`), and the connection goes on with the new app's protocol, on a loan of its own."""
+
+    def __init__(self, transport: asyncio.Transport, guard: Guard) -> None:
+        super().__init__()
+        self.transport: asyncio.Transport | None = transport
+        self.guard = guard
+
+    def end(self) -> None:
+        """The protocol holding this loan no longer reaches the connection."""
+        self.transport = None
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default if self.transport is None else self.transport.get_extra_info(name, default)
+
+    def is_closing(self) -> bool:
+        return self.transport is None or self.transport.is_closing()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        if self.transport is not None:
+            self.transport.set_protocol(protocol)
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self.guard
+
+    def is_reading(self) -> bool:
+        return self.transport is not None and self.transport.is_reading()
+
+    def pause_reading(self) -> None:
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.transport is not None:
+            self.transport.resume_reading()
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        if self.transport is not None:
+            self.transport.set_write_buffer_limits(high, low)
+
+    def get_write_buffer_size(self) -> int:
+        return 0 if self.transport is None else self.transport.get_write_buffer_size()
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return (0, 0) if self.transport is None else self.transport.get_write_buffer_limits()
+
+    def write(self, data: Any) -> None:
+        if self.transport is not None:
+            self.transport.write(data)
+
+    def writelines(self, list_of_data: Any) -> None:
+        if self.transport is not None:
+            self.transport.writelines(list_of_data)
+
+    def write_eof(self) -> None:
+        if self.transport is not None:
+            self.transport.write_eof()
+
+    def can_write_eof(self) -> bool:
+        return self.transport is not None and self.transport.can_write_eof()
+
+
 class Guard(asyncio.Protocol):
     """One client's connection: aiohttp's protocol, which every event is forwarded to, with a deadline and a screen
     for each request's head (see the module's docstring)."""
@@ -250,12 +323,15 @@ class Guard(asyncio.Protocol):
         # and stops (or waits for the new one), so a request costs no timer of its own.
         self.deadline: float | None = None
         self.timer: asyncio.TimerHandle | None = None
+        self.loan: Loan | None = None  # the transport as `inner` holds it
+        self.writing = True  # False while the transport's buffer is above its high-water mark
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         self.serving.connections.add(self)
-        self.inner.connection_made(transport)
+        self.loan = Loan(transport, self)
+        self.inner.connection_made(self.loan)
         self._arm()  # the first request is due within the timeout
 
     def data_received(self, data: bytes) -> None:
@@ -312,9 +388,11 @@ class Guard(asyncio.Protocol):
         self.inner.connection_lost(exc)
 
     def pause_writing(self) -> None:
+        self.writing = False
         self.inner.pause_writing()
 
     def resume_writing(self) -> None:
+        self.writing = True
         self.inner.resume_writing()
 
     @property
@@ -329,10 +407,41 @@ class Guard(asyncio.Protocol):
         self.waiting_since = self.loop.time()
 
     @property
-    def quiet(self) -> bool:
-        """Whether closing the connection now fails no request: it has answered one, and no other has begun to
-        arrive (a new connection's first request has every reason to come, and one being handled to finish)."""
-        return not self.busy and self.answered > 0 and not self.head and self.body is None
+    def between_requests(self) -> bool:
+        """Whether no request is being received or handled on it (its last answer may still be on its way)."""
+        return not self.busy and not self.head and self.body is None
+
+    @property
+    def idle(self) -> bool:
+        """Whether the connection is between requests and its last answer wholly handed to the kernel, so that another
+        app's protocol can take it over (`release`, then `attach`)."""
+        return (
+            self.between_requests
+            and self.writing
+            and self.transport is not None
+            and not self.transport.is_closing()
+            and self.transport.get_write_buffer_size() == 0
+        )
+
+    def release(self) -> None:
+        """Take the idle connection from its app's protocol, which is told it is lost; what arrives meanwhile waits
+        in the kernel until `attach` gives it to another app."""
+        assert self.transport is not None and self.loan is not None
+        self.transport.pause_reading()
+        self.loan.end()
+        inner, self.inner, self.loan = self.inner, asyncio.Protocol(), None
+        inner.connection_lost(None)
+
+    def attach(self, serving: Serving) -> None:
+        """Give the released connection to `serving`'s app, as if it had just been accepted there."""
+        assert self.transport is not None
+        self.serving.connections.discard(self)
+        self.serving = serving
+        serving.connections.add(self)
+        self.inner = serving.protocol()
+        self.loan = Loan(self.transport, self)
+        self.inner.connection_made(self.loan)
+        self.transport.resume_reading()
 
     def _arm(self) -> None:
         """The head under way is due within the request timeout from now."""
@@ -380,9 +489,8 @@ TELLS_CONNECTION = web.AppKey("httpserving.tells_connection", bool)
 def answered(request: web.BaseRequest) -> None:
     """Tell the request's connection (where `Serving` made it) that its answer is ready."""
     transport = request.transport
-    protocol = transport.get_protocol() if transport is not None else None
-    if isinstance(protocol, Guard):
-        protocol.finished()
+    if isinstance(transport, Loan):
+        transport.guard.finished()
 
 
 @web.middleware
@@ -437,48 +545,68 @@ class Serving:
         """Run the app's start-up and listen; with `owns_loop`, also take the loop's exception handler."""
         loop = asyncio.get_running_loop()
         await self.runner.setup()
-        self.servers = [await loop.create_server(self._protocol, host, port, reuse_port=reuse_port)]
+        self.servers = [await loop.create_server(self._guarded, host, port, reuse_port=reuse_port)]
         self._own(owns_loop)
 
     async def take_over(self, old: Serving, between: Callable[[], Awaitable[None]] | None = None) -> None:
-        """Serve on the sockets `old` listens on, refusing no connection meanwhile.
+        """Serve on the sockets `old` listens on, and on its kept-alive connections, refusing no connection meanwhile.
 
         `old` stops accepting (new connections wait in the kernel's queue of the still open socket),
-        lets its requests in flight finish (a few seconds at most) and runs its app's clean-up; then
-        `between` runs (whatever must see the old app's last word before the new one speaks), and this
-        serving starts its app and accepts, the waiting connections first. No moment has two apps
-        answering, and none has the port closed.
+        lets its requests in flight finish (a few seconds at most), lets go of its connections that
+        are between requests (what their clients send meanwhile waits in the kernel too) and runs its
+        app's clean-up, closing those whose requests did not finish in time; then `between` runs
+        (whatever must see the old app's last word before the new one speaks), and this serving
+        starts its app, takes the connections let go and accepts, the waiting connections first. No
+        moment has two apps answering, none has the port closed, and no client finds its kept-alive
+        connection closed under it.
         """
         loop = asyncio.get_running_loop()
         sockets = [sock.dup() for server in old.servers for sock in server.sockets]
+        held: list[Guard] = []
         try:
             for server in old.servers:
                 server.close()
             await old.quieten()
+            held = [connection for connection in old.connections if connection.idle]
+            for connection in held:
+                connection.release()
             await old.stop()
             if between is not None:
                 await between()
             await self.runner.setup()
-            self.servers = [await loop.create_server(self._protocol, sock=sock) for sock in sockets]
+            for connection in held:
+                if connection.transport is not None and not connection.transport.is_closing():
+                    connection.attach(self)
+            self.servers = [await loop.create_server(self._guarded, sock=sock) for sock in sockets]
         except BaseException:
             for sock in sockets:
                 sock.close()
+            for connection in held:
+                if connection.transport is not None:
+                    connection.transport.close()
             raise
         self._own(old.owns_loop)
 
     async def quieten(self, limit: float = SHUTDOWN_GRACE) -> None:
-        """Wait (at most `limit` seconds) until every connection accepted is quiet (see `Guard.quiet`) or closed,
-        so that stopping fails no request a client has sent or is sending; the listening must have stopped."""
+        """Wait (at most `limit` seconds) until every connection accepted is between requests or closed, so that
+        letting go of them or closing them fails no request a client has sent or is sending (an answer still on its
+        way is sent before its connection closes); the listening must have stopped."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
         await asyncio.sleep(0.01)  # connections accepted just before the listening stopped get their protocols
-        while not all(connection.quiet for connection in self.connections) and loop.time() < deadline:
+        while not all(connection.between_requests for connection in self.connections):
+            if loop.time() >= deadline:
+                return
             await asyncio.sleep(0.005)
 
-    def _protocol(self) -> Guard:
+    def protocol(self) -> asyncio.Protocol:
+        """A new protocol of the app's (aiohttp's, for one connection)."""
         server = self.runner.server
         assert server is not None
-        return Guard(server(), self)
+        return server()
+
+    def _guarded(self) -> Guard:
+        return Guard(self.protocol(), self)
 
     def _own(self, owns_loop: bool) -> None:
         self.owns_loop = owns_loop

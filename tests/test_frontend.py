@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
+from mockserver.http.docs import swagger_ui_dir
 from mockserver.testing import LiveMock
 from tests.conftest import DOCUMENTED_ID
 
@@ -68,8 +69,17 @@ def test_docs_page_and_assets_are_served_offline(mock: LiveMock) -> None:
     page = requests.get(f"{mock.url}/docs")
     assert page.status_code == 200 and "<title>Nick jobs API – jobs-mock</title>" in page.text
     bundle = requests.get(f"{mock.url}/docs/assets/swagger-ui-bundle.js")
-    assert bundle.status_code == 200 and len(bundle.content) > 100_000
-    assert requests.get(f"{mock.url}/docs/assets/swagger-ui.css").status_code == 200
+    assets = swagger_ui_dir()
+    assert assets is not None and bundle.status_code == 200
+    assert bundle.content == (assets / "swagger-ui-bundle.js").read_bytes()
+    assert bundle.headers["Content-Type"].startswith(("text/javascript", "application/javascript"))
+    css = requests.get(f"{mock.url}/docs/assets/swagger-ui.css")
+    assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
+    again = requests.get(f"{mock.url}/docs/assets/swagger-ui.css", headers={"If-None-Match": css.headers["ETag"]})
+    assert again.status_code == 304 and again.content == b""
+    for name in ("nope.js", "..%2Fswagger-ui.css", "%2E%2E", ""):
+        missing = requests.get(f"{mock.url}/docs/assets/{name}")
+        assert missing.status_code == 404 and "error" in missing.json(), (name, missing.text)
 
 
 def test_docs_spec_points_at_this_mock(mock: LiveMock) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -157,21 +160,23 @@ def test_an_invalid_edit_is_refused_and_the_last_good_version_served(running: Ru
 
 def test_a_users_edit_is_served_with_no_request_refused_meanwhile(running: Running) -> None:
     kept = running.create("Kept")
-    answers: list[int | str] = []
+    answers: dict[str, list[int | str]] = {"new": [], "kept": []}
     done = threading.Event()
 
-    def hammer() -> None:
-        # A new connection each time: one kept alive across the swap is closed by the old app, and a request
-        # sent at that very moment fails as after any server's keep-alive timeout (browsers retry those).
+    def hammer(connections: str) -> None:
+        # "new": a new connection for each request; "kept": one connection kept alive across the swap.
+        headers = HEADERS if connections == "new" else {}
         with requests.Session() as session:
             while not done.is_set():
                 try:
-                    answers.append(session.get(f"{running.url}/openapi.json", timeout=15, headers=HEADERS).status_code)
+                    answer = session.get(f"{running.url}/openapi.json", timeout=15, headers=headers)
+                    answers[connections].append(answer.status_code)
                 except requests.RequestException as exc:  # recorded, so the assertion below names it
-                    answers.append(type(exc).__name__)
+                    answers[connections].append(type(exc).__name__)
 
-    thread = threading.Thread(target=hammer)
-    thread.start()
+    threads = [threading.Thread(target=hammer, args=(connections,)) for connections in answers]
+    for thread in threads:
+        thread.start()
     try:
         ops = {"login": "ops", "password": "pw", "fullname": "O", "manageJobs": True}
         running.edit(running.users, lambda document: document["users"].append(ops))
@@ -179,10 +184,37 @@ def test_a_users_edit_is_served_with_no_request_refused_meanwhile(running: Runni
         time.sleep(0.3)
     finally:
         done.set()
-        thread.join(timeout=10)
+        for thread in threads:
+            thread.join(timeout=10)
     assert running.admin("ops", "pw").get(f"{running.url}/@jobs/{kept}").status_code == 200
     assert running.jobs()[kept] == "Kept"
-    assert len(answers) > 10 and set(answers) == {200}, [a for a in answers if a != 200][:5]
+    for kind, got in answers.items():
+        assert len(got) > 10 and set(got) == {200}, (kind, [a for a in got if a != 200][:5])
+
+
+def test_a_reload_hands_each_connection_between_requests_to_the_new_app(running: Running) -> None:
+    """A connection kept alive, and one opened that has sent nothing yet, go on after a reload on the same socket,
+    answered by the new app (a reload used to close them: a request sent at that moment failed)."""
+    host, port = running.url.removeprefix("http://").split(":")
+    kept = http.client.HTTPConnection(host, int(port), timeout=15)
+    kept.request("GET", "/openapi.json")
+    assert kept.getresponse().read() and kept.sock is not None
+    address = kept.sock.getsockname()
+    fresh = socket.create_connection((host, int(port)), timeout=15)
+    running.edit(running.spec, _short_titles)
+    running.logged("reloaded:")
+    kept.request("GET", "/openapi.json")  # on a closed connection: RemoteDisconnected, or a new socket
+    answer = kept.getresponse()
+    assert answer.status == 200 and json.loads(answer.read())["info"]["title"] == "Edited"
+    assert kept.sock is not None and kept.sock.getsockname() == address
+    fresh.sendall(f"GET /openapi.json HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode())
+    received = b""
+    while chunk := fresh.recv(65536):
+        received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and json.loads(body)["info"]["title"] == "Edited", head
+    kept.close()
+    fresh.close()
 
 
 def test_a_users_edit_keeps_the_tokens_of_the_users_kept_and_ends_those_of_the_users_removed(

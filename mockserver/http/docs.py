@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import mimetypes
 from importlib import resources
 from pathlib import Path
 
@@ -76,8 +77,9 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/docs/openapi.json", serve_spec)
     app.router.add_get(LIFECYCLE_SVG, serve_lifecycle)
     if assets is not None:
-        app.router.add_static("/docs/assets", assets)
-        app.router.add_get("/favicon.ico", serve_favicon)
+        files = Assets(assets)
+        app.router.add_get("/docs/assets/{name}", files.serve)
+        app.router.add_get("/favicon.ico", files.favicon)
 
 
 async def serve_page(request: web.Request) -> web.StreamResponse:
@@ -86,9 +88,35 @@ async def serve_page(request: web.Request) -> web.StreamResponse:
     return web.Response(text=page, content_type="text/html")
 
 
-async def serve_favicon(request: web.Request) -> web.StreamResponse:
-    """Swagger UI's icon, so browsers stop asking."""
-    assets = swagger_ui_dir()
-    if assets is None:
-        raise web.HTTPNotFound()
-    return web.FileResponse(assets / "favicon-32x32.png")
+class Assets:
+    """Swagger UI's files, each answered whole from memory's reach: no file outside the folder's own can be named.
+
+    Not aiohttp's static route nor its `FileResponse`: those hand the file to `loop.sendfile`, which
+    takes only the event loop's own transports, and a connection served through `httpserving`
+    holds a `Loan` of one (so that a reload can hand it over). An `ETag` lets a browser keep what
+    it fetched (a 304 for what it has).
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.files = {path.name: path for path in folder.iterdir() if path.is_file()}
+
+    async def serve(self, request: web.Request) -> web.StreamResponse:
+        """The asset the path names, or Nick's 404."""
+        path = self.files.get(request.match_info["name"])
+        if path is None:
+            raise NotFound(f"No such asset: {request.match_info['name']}")
+        return self.answer(request, path)
+
+    async def favicon(self, request: web.Request) -> web.StreamResponse:
+        """Swagger UI's icon, so browsers stop asking."""
+        return self.answer(request, self.files["favicon-32x32.png"])
+
+    @staticmethod
+    def answer(request: web.Request, path: Path) -> web.StreamResponse:
+        status = path.stat()
+        tag = f'"{status.st_mtime_ns:x}-{status.st_size:x}"'
+        headers = {"ETag": tag, "Cache-Control": "no-cache"}  # kept, and asked again with its tag each time
+        if tag in request.headers.get("If-None-Match", ""):
+            return web.Response(status=304, headers=headers)
+        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return web.Response(body=path.read_bytes(), content_type=kind, headers=headers)

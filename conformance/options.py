@@ -88,6 +88,11 @@ def _base_url(text: str) -> str:
         raise ValueError(f"must be an http(s) URL, not {shown.removeprefix('http://')!r}: did you mean {shown!r}?")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"must be an http(s) URL, not {shown!r}")
+    if parts.username is not None or parts.password is not None:  # sent as Basic authentication, not the token
+        raise ValueError(
+            f"must carry no user or password, not {shown!r}: the suite logs in with its own token "
+            "(a gateway's credentials go in a header)"
+        )
     return text
 
 

@@ -75,6 +75,9 @@ def unused_port() -> int:
         pytest.param(["--base-url", "ftp://x"], "must be an http(s) URL", id="not-http"),
         pytest.param(["--base-url", "http://[::1"], "not a valid URL", id="broken-url"),
         pytest.param(
+            ["--base-url", "http://ops:s3cret@x"], "--base-url: must carry no user or password", id="credentials"
+        ),
+        pytest.param(
             ["--base-url", "http://x", "--read-only", "--allow-destructive"], "contradict", id="contradiction"
         ),
         pytest.param(
@@ -94,6 +97,7 @@ def test_usage_errors_exit_2_naming_the_problem(
     err = capsys.readouterr().err
     assert message in err, err
     assert "Traceback" not in err and len(err.strip().splitlines()) <= 3
+    assert "s3cret" not in err  # a password given in the URL is never shown
 
 
 def test_version_is_printed(capsys: pytest.CaptureFixture[str]) -> None:

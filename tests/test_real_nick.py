@@ -84,7 +84,9 @@ def test_the_suite_fails_nick_with_the_jobs_route_on_nicks_own_bugs_only(nick: R
     report = tmp_path / "report.json"
     code = conformance(
         ["--base-url", nick.url, "--fixtures", nick.fixture_command, *FORBIDDEN, "--seed", SEED]
-        + ["--report", str(report), "--require", "all", "-q"]
+        # The worker watch's budget (--timeout) for a loaded CI machine: the site's worker is one of Nick's tasks, run
+        # on its own schedule; the watch ends as soon as the jobs made to watch have settled.
+        + ["--report", str(report), "--require", "all", "--timeout", "30", "-q"]
     )
     failed = failed_checks(report)
     assert code == 1
@@ -93,7 +95,8 @@ def test_the_suite_fails_nick_with_the_jobs_route_on_nicks_own_bugs_only(nick: R
     assert SUITE_FINDS.keys() <= failed, f"Nick bugs the suite no longer finds: {sorted(SUITE_FINDS.keys() - failed)}"
     assert set(SUITE_FINDS.values()) | set(SCHEMA_MAY_FIND.values()) <= NICK_BUGS.keys()
     data = json.loads(report.read_text())
-    assert all(phase["not exercised"] == 0 for phase in data["summary"].values()), "every check ran against the site"
+    idle = [check for check in data["checks"] if check["outcome"] == "not exercised"]
+    assert all(phase["not exercised"] == 0 for phase in data["summary"].values()), f"not exercised: {idle}"
 
 
 def test_drift_between_nick_with_the_jobs_route_and_the_mock_is_only_the_known_differences(

@@ -216,6 +216,40 @@ def test_command_fixtures_against_the_mock_exercise_every_cell(live: LiveMock, t
     assert len(cells) == len(expected_cells(load_spec())) and set(cells) == {"pass"}
 
 
+# A fixture command slower than the worker: the job it makes to watch has left `created` before it prints the id.
+LATE = """
+import json, os, sys, time, urllib.request
+url, status, outcome = sys.argv[1], sys.argv[2], os.environ.get("JOBS_CONFORMANCE_OUTCOME")
+timing = {"delay": 0.05, "duration": 3, "outcome": outcome} if outcome else {"delay": 86400, "duration": 86400}
+made = {"status": status, "params": {"mock": timing}}
+request = urllib.request.Request(url + "/__mock__/jobs", json.dumps(made).encode(), {"Content-Type": "application/json"})
+job_id = json.load(urllib.request.urlopen(request, timeout=10))["uuid"]
+while outcome and status == "created":
+    jobs = json.load(urllib.request.urlopen(url + "/__mock__/jobs", timeout=10))
+    if next(job["status"] for job in jobs if job["uuid"] == job_id) != "created":
+        break
+    time.sleep(0.02)
+print(job_id)
+"""
+
+
+def test_a_job_the_worker_moved_before_the_suite_first_read_it_shows_the_worker_starting_it(
+    live: LiveMock, tmp_path: Path
+) -> None:
+    """The jobs made to watch are made `created`: first read `running`, the worker started them (in CI, Nick's
+    worker did so before the suite's first read and `start` went unexercised)."""
+    script = tmp_path / "late.py"
+    script.write_text(LATE)
+    command = f"command:{shlex.quote(sys.executable)} {shlex.quote(str(script))} {live.url}"
+    out = tmp_path / "report.json"
+    code = main(["--base-url", live.url, "--fixtures", command, "--phases", "lifecycle", "-q", "--report", str(out)])
+    report = report_of(out)
+    assert code == 0, [c for c in report["checks"] if c["outcome"] != "passed"]
+    worker = {c["subject"]: c["outcome"] for c in report["checks"] if c["name"] == "worker_follows_lifecycle"}
+    assert worker["start: created -> running"] == "passed", worker
+    assert set(worker.values()) == {"passed"}, worker
+
+
 @pytest.mark.parametrize(
     ("code", "cause"),
     [

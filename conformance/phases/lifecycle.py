@@ -239,7 +239,10 @@ class WorkerWatch:
                 continue
             before = self.seen.get(job_id)
             self.seen[job_id] = job
-            if before is None or before == job:
+            if before is None:
+                self._first_seen(job_id, job)
+                continue
+            if before == job:
                 continue
             was, now = before.get(self.lifecycle.status_field), job.get(self.lifecycle.status_field)
             problems = self.problems(job_id, before, job)
@@ -247,6 +250,15 @@ class WorkerWatch:
                 self.target.results.cell(str(was), WORKER, Outcome.FAILED)
             if was != now and isinstance(was, str) and isinstance(now, str):
                 self.moves.add((was, now))
+
+    def _first_seen(self, job_id: str, job: Job) -> None:
+        """A job made to watch is made in the initial state: first read in a state the worker alone takes a job to
+        from there (a slow fixture, a quick worker, a loaded machine), it was moved by the worker, from the initial
+        state, between the making and the read. Any other state proves nothing (the fixture may not be what it says)."""
+        initial, now = self.lifecycle.initial, job.get(self.lifecycle.status_field)
+        if job_id in self.untouched and isinstance(now, str) and now != initial:
+            if now in self.lifecycle.worker_reachable(initial):
+                self.moves.add((initial, now))
 
     def problems(self, job_id: str, before: Job, after: Job) -> list[str]:
         """What is wrong with a job's change between two reads: invariants, edges, and a step's changes."""

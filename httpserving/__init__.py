@@ -242,6 +242,7 @@ class Loan(asyncio.Transport):
         super().__init__()
         self.transport: asyncio.Transport | None = transport
         self.guard = guard
+        self.held = False  # the connection's reading is paused for a hand-over: the protocol may not resume it
 
     def end(self) -> None:
         """The protocol holding this loan no longer reaches the connection."""
@@ -272,11 +273,11 @@ class Loan(asyncio.Transport):
         return self.transport is not None and self.transport.is_reading()
 
     def pause_reading(self) -> None:
-        if self.transport is not None:
+        if self.transport is not None and not self.held:
             self.transport.pause_reading()
 
     def resume_reading(self) -> None:
-        if self.transport is not None:
+        if self.transport is not None and not self.held:
             self.transport.resume_reading()
 
     def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
@@ -405,6 +406,16 @@ class Guard(asyncio.Protocol):
         self.pending = max(0, self.pending - 1)
         self.answered += 1
         self.waiting_since = self.loop.time()
+        if self.serving.draining:
+            self.hold()
+
+    def hold(self) -> None:
+        """Between requests while its app is being stopped: read nothing more (the next request waits in the kernel,
+        for the app that takes the connection over), so that the connection stays between requests."""
+        if self.between_requests and self.loan is not None and not self.loan.held and self.transport is not None:
+            self.loan.held = True
+            if not self.transport.is_closing():
+                self.transport.pause_reading()
 
     @property
     def between_requests(self) -> bool:
@@ -532,6 +543,7 @@ class Serving:
             max_headers=2 * MAX_HEADERS,
         )
         self.request_timeout = request_timeout
+        self.draining = False  # being stopped: each connection reads no new request once between requests
         self.connections: set[Guard] = set()
         self.servers: list[asyncio.Server] = []
         self.owns_loop = False
@@ -590,10 +602,15 @@ class Serving:
     async def quieten(self, limit: float = SHUTDOWN_GRACE) -> None:
         """Wait (at most `limit` seconds) until every connection accepted is between requests or closed, so that
         letting go of them or closing them fails no request a client has sent or is sending (an answer still on its
-        way is sent before its connection closes); the listening must have stopped."""
+        way is sent before its connection closes); the listening must have stopped. Each connection reads no new
+        request from the moment it is between requests: a client that sends its next request at once, on a kept-alive
+        connection, finds it waiting for the app that takes over (or closed, when none does), never half-served."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
         await asyncio.sleep(0.01)  # connections accepted just before the listening stopped get their protocols
+        self.draining = True  # a connection that finishes its request reads no next one (see `Guard.hold`)
+        for connection in self.connections:
+            connection.hold()
         while not all(connection.between_requests for connection in self.connections):
             if loop.time() >= deadline:
                 return

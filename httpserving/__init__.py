@@ -310,8 +310,11 @@ class Guard(asyncio.Protocol):
     """One client's connection: aiohttp's protocol, which every event is forwarded to, with a deadline and a screen
     for each request's head (see the module's docstring)."""
 
-    def __init__(self, inner: asyncio.Protocol, serving: Serving) -> None:
-        self.inner, self.serving = inner, serving
+    def __init__(self, inner: asyncio.Protocol | None, serving: Serving) -> None:
+        """`inner` None: accepted while `serving` is being handed the listening sockets; the connection waits (reading
+        nothing) for `serving`'s app to start (`attach`)."""
+        self.inner, self.serving = inner or asyncio.Protocol(), serving
+        self.waiting = inner is None
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.pending = 0  # requests whose head has arrived and that are not answered yet
@@ -326,14 +329,23 @@ class Guard(asyncio.Protocol):
         self.timer: asyncio.TimerHandle | None = None
         self.loan: Loan | None = None  # the transport as `inner` holds it
         self.writing = True  # False while the transport's buffer is above its high-water mark
+        # Counted from its making, which the loop does the moment it accepts the connection (`connection_made` comes
+        # a step later): a hand-over then waits for a connection accepted just before it began.
+        serving.connections.add(self)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-        self.serving.connections.add(self)
+        if self.waiting:
+            transport.pause_reading()
+            if self.serving.ready:  # its app started between the accepting and now
+                self.attach(self.serving)
+            return
         self.loan = Loan(transport, self)
         self.inner.connection_made(self.loan)
         self._arm()  # the first request is due within the timeout
+        if self.serving.draining:
+            self.hold()  # its first request is for the app that takes over
 
     def data_received(self, data: bytes) -> None:
         if self.transport is not None:
@@ -444,7 +456,7 @@ class Guard(asyncio.Protocol):
         inner.connection_lost(None)
 
     def attach(self, serving: Serving) -> None:
-        """Give the released connection to `serving`'s app, as if it had just been accepted there."""
+        """Give the released (or waiting) connection to `serving`'s app, as if it had just been accepted there."""
         assert self.transport is not None
         self.serving.connections.discard(self)
         self.serving = serving
@@ -452,6 +464,9 @@ class Guard(asyncio.Protocol):
         self.inner = serving.protocol()
         self.loan = Loan(self.transport, self)
         self.inner.connection_made(self.loan)
+        if self.waiting:
+            self.waiting = False
+            self._arm()  # its first request is due within the timeout, from now
         self.transport.resume_reading()
 
     def _arm(self) -> None:
@@ -513,6 +528,18 @@ async def tell_connection(request: web.Request, handler: Callable[[web.Request],
         answered(request)
 
 
+class Listener:
+    """The listening sockets' protocol factory: a Guard for the Serving that serves them now. A hand-over changes the
+    serving and never closes a listening socket, so no connection the kernel has accepted is dropped."""
+
+    def __init__(self, serving: Serving) -> None:
+        self.serving = serving
+        self.servers: list[asyncio.Server] = []
+
+    def __call__(self) -> Guard:
+        return self.serving.accept()
+
+
 class Serving:
     """The app on a host and port, through aiohttp's AppRunner and a Guard on each connection."""
 
@@ -544,9 +571,15 @@ class Serving:
         )
         self.request_timeout = request_timeout
         self.draining = False  # being stopped: each connection reads no new request once between requests
+        self.ready = False  # its app started: a connection accepted before waits (see `Guard.waiting`)
         self.connections: set[Guard] = set()
-        self.servers: list[asyncio.Server] = []
+        self.listener = Listener(self)
         self.owns_loop = False
+
+    @property
+    def servers(self) -> list[asyncio.Server]:
+        """The listening servers (shared with the servings it took them over from, or hands them to)."""
+        return self.listener.servers
 
     @property
     def app(self) -> web.Application:
@@ -557,61 +590,62 @@ class Serving:
         """Run the app's start-up and listen; with `owns_loop`, also take the loop's exception handler."""
         loop = asyncio.get_running_loop()
         await self.runner.setup()
-        self.servers = [await loop.create_server(self._guarded, host, port, reuse_port=reuse_port)]
+        self.ready = True
+        self.listener.servers = [await loop.create_server(self.listener, host, port, reuse_port=reuse_port)]
         self._own(owns_loop)
 
     async def take_over(self, old: Serving, between: Callable[[], Awaitable[None]] | None = None) -> None:
         """Serve on the sockets `old` listens on, and on its kept-alive connections, refusing no connection meanwhile.
 
-        `old` stops accepting (new connections wait in the kernel's queue of the still open socket),
-        lets its requests in flight finish (a few seconds at most), lets go of its connections that
-        are between requests (what their clients send meanwhile waits in the kernel too) and runs its
-        app's clean-up, closing those whose requests did not finish in time; then `between` runs
-        (whatever must see the old app's last word before the new one speaks), and this serving
-        starts its app, takes the connections let go and accepts, the waiting connections first. No
-        moment has two apps answering, none has the port closed, and no client finds its kept-alive
-        connection closed under it.
+        The listening sockets stay open and accepting: a connection accepted from now on waits (reading
+        nothing) for this serving's app. `old` lets its requests in flight finish (a few seconds at
+        most), lets go of its connections that are between requests (what their clients send
+        meanwhile waits in the kernel too) and runs its app's clean-up, closing those whose requests
+        did not finish in time; then `between` runs (whatever must see the old app's last word
+        before the new one speaks), and this serving starts its app and takes every connection let go
+        or waiting. No moment has two apps answering, none has the port closed, and no client finds
+        its kept-alive connection closed under it.
         """
-        loop = asyncio.get_running_loop()
-        sockets = [sock.dup() for server in old.servers for sock in server.sockets]
+        self.listener = old.listener
+        self.listener.serving = self  # connections accepted from now on wait for this app
         held: list[Guard] = []
         try:
-            for server in old.servers:
-                server.close()
             await old.quieten()
             held = [connection for connection in old.connections if connection.idle]
             for connection in held:
                 connection.release()
-            await old.stop()
+            await old.runner.cleanup()
             if between is not None:
                 await between()
             await self.runner.setup()
-            for connection in held:
-                if connection.transport is not None and not connection.transport.is_closing():
-                    connection.attach(self)
-            self.servers = [await loop.create_server(self._guarded, sock=sock) for sock in sockets]
         except BaseException:
-            for sock in sockets:
-                sock.close()
-            for connection in held:
+            for server in self.servers:
+                server.close()
+            for connection in [*held, *self.connections]:
                 if connection.transport is not None:
                     connection.transport.close()
             raise
+        self.ready = True
+        for connection in [*held, *self.connections]:
+            if connection.transport is not None and not connection.transport.is_closing():
+                connection.attach(self)
         self._own(old.owns_loop)
 
     async def quieten(self, limit: float = SHUTDOWN_GRACE) -> None:
         """Wait (at most `limit` seconds) until every connection accepted is between requests or closed, so that
         letting go of them or closing them fails no request a client has sent or is sending (an answer still on its
-        way is sent before its connection closes); the listening must have stopped. Each connection reads no new
+        way is sent before its connection closes); new connections must go elsewhere (`take_over`). Each connection reads no new
         request from the moment it is between requests: a client that sends its next request at once, on a kept-alive
         connection, finds it waiting for the app that takes over (or closed, when none does), never half-served."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
-        await asyncio.sleep(0.01)  # connections accepted just before the listening stopped get their protocols
+        await asyncio.sleep(0.01)  # connections accepted just before get their transports (or are waited for below)
         self.draining = True  # a connection that finishes its request reads no next one (see `Guard.hold`)
         for connection in self.connections:
             connection.hold()
-        while not all(connection.between_requests for connection in self.connections):
+        while not all(
+            connection.transport is not None and connection.between_requests for connection in self.connections
+        ):
             if loop.time() >= deadline:
                 return
             await asyncio.sleep(0.005)
@@ -622,8 +656,9 @@ class Serving:
         assert server is not None
         return server()
 
-    def _guarded(self) -> Guard:
-        return Guard(self.protocol(), self)
+    def accept(self) -> Guard:
+        """The Guard of a connection just accepted: around a protocol of the app's, or waiting for the app to start."""
+        return Guard(self.protocol() if self.ready else None, self)
 
     def _own(self, owns_loop: bool) -> None:
         self.owns_loop = owns_loop

@@ -5,10 +5,11 @@ dependency, and it works on every file system, network mounts and editors that r
 included). On a change a whole new app is built from the files, in a thread (with the bounds of
 `jobspec.files`), while the running app goes on answering; if any file is invalid the edit is
 refused with a log line and the running app stays. Otherwise the new app takes over the
-listening socket (`Serving.take_over`): the old one stops accepting, finishes its requests and
-saves its state file; its state is carried over (the jobs where the new spec allows them, or the
-new data file's after a data edit; the clock, journal, tokens, faults and every session); then
-the new one accepts, the connections that waited meanwhile first. No connection is refused, no
+listening socket and the kept-alive connections (`Serving.take_over`): connections accepted from
+then on wait for it; the old one finishes its requests, lets go of its connections and saves its
+state file; its state is carried over (the jobs where the new spec allows them, or the new data
+file's after a data edit; the clock, journal, tokens, faults and every session); then the new one
+answers, the connections that waited meanwhile first. No connection is refused or closed, no
 acknowledged change is lost, and `--state-sync always` stays as durable as before.
 """
 

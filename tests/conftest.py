@@ -101,6 +101,7 @@ TIERS: dict[str, tuple[str, ...]] = {
     "test_runner.py::test_processes__helpers_share_the_schema_phase_and_their_findings_reach_the_report": ("slow",),
     "test_conveniences.py::test_the_suite_passes_against_the_mock_under_a_content_path": ("slow",),
     "test_reload.py::test_a_reload_reads_and_checks_off_the_event_loop": ("slow",),
+    "test_reload.py::test_many_reloads_under_clients_that_never_pause_refuse_and_drop_nothing": ("slow",),
     # Deadlines of a second or less, measured on the wall clock: one at a time.
     "test_connections.py": ("serial",),
     "test_proxy_connections.py": ("serial",),

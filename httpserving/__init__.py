@@ -24,7 +24,11 @@ screened in one pass (`examine`): the common head, a request line every parser t
 short for a line to be too long, leaves only its framing headers to read; any other is split into
 lines. What aiohttp's parser refuses it logs with a traceback, as if the server had failed: through
 `Serving`, that is one line at debug level (the client's fault, not the server's), and the server's
-own failures keep their tracebacks. Out of file descriptors, asyncio logs a
+own failures keep their tracebacks. A reload hands the port and every connection between requests
+to a new app (`Serving.take_over`): the listening sockets' protocol factory (`Listener`) is shared
+and never closed, and aiohttp's protocol holds a `Loan` of its connection's transport, which the
+hand-over ends (so no `loop.sendfile`, which takes only the loop's own transports: an app answers
+files from memory). Out of file descriptors, asyncio logs a
 traceback for every failed accept, thousands a second: where the server owns the event loop (the mock's
 CLI and `LiveMock`, the proxy's CLI), `DescriptorAlarm` turns that into one line now and then and closes idle connections.
 """

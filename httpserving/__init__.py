@@ -317,7 +317,7 @@ class Guard(asyncio.Protocol):
     def __init__(self, inner: asyncio.Protocol | None, serving: Serving) -> None:
         """`inner` None: accepted while `serving` is being handed the listening sockets; the connection waits (reading
         nothing) for `serving`'s app to start (`attach`)."""
-        self.inner, self.serving = inner or asyncio.Protocol(), serving
+        self.inner, self.serving = inner if inner is not None else asyncio.Protocol(), serving
         self.waiting = inner is None
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
@@ -332,7 +332,6 @@ class Guard(asyncio.Protocol):
         self.deadline: float | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.loan: Loan | None = None  # the transport as `inner` holds it
-        self.writing = True  # False while the transport's buffer is above its high-water mark
         # Counted from its making, which the loop does the moment it accepts the connection (`connection_made` comes
         # a step later): a hand-over then waits for a connection accepted just before it began.
         serving.connections.add(self)
@@ -405,11 +404,9 @@ class Guard(asyncio.Protocol):
         self.inner.connection_lost(exc)
 
     def pause_writing(self) -> None:
-        self.writing = False
         self.inner.pause_writing()
 
     def resume_writing(self) -> None:
-        self.writing = True
         self.inner.resume_writing()
 
     @property
@@ -440,11 +437,11 @@ class Guard(asyncio.Protocol):
 
     @property
     def idle(self) -> bool:
-        """Whether the connection is between requests and its last answer wholly handed to the kernel, so that another
-        app's protocol can take it over (`release`, then `attach`)."""
+        """Whether the connection is between requests and its last answer wholly handed to the kernel (an empty buffer:
+        its writing is not paused either), so that another app's protocol can take it over (`release`, then
+        `attach`)."""
         return (
             self.between_requests
-            and self.writing
             and self.transport is not None
             and not self.transport.is_closing()
             and self.transport.get_write_buffer_size() == 0
@@ -638,9 +635,10 @@ class Serving:
     async def quieten(self, limit: float = SHUTDOWN_GRACE) -> None:
         """Wait (at most `limit` seconds) until every connection accepted is between requests or closed, so that
         letting go of them or closing them fails no request a client has sent or is sending (an answer still on its
-        way is sent before its connection closes); new connections must go elsewhere (`take_over`). Each connection reads no new
-        request from the moment it is between requests: a client that sends its next request at once, on a kept-alive
-        connection, finds it waiting for the app that takes over (or closed, when none does), never half-served."""
+        way is sent before its connection closes); new connections must go elsewhere (`take_over`). Each connection
+        reads no new request from the moment it is between requests: a client that sends its next request at once,
+        on a kept-alive connection, finds it waiting for the app that takes over (or closed, when none does), never
+        half-served."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
         await asyncio.sleep(0.01)  # connections accepted just before get their transports (or are waited for below)

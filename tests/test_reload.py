@@ -159,14 +159,34 @@ def test_an_invalid_edit_is_refused_and_the_last_good_version_served(running: Ru
 
 
 class Hammers:
-    """Two clients asking for the spec without a pause while files are edited: "new" opens a connection for each
-    request, "kept" keeps one alive throughout. Each answer's status, or the name of the exception it ended in."""
+    """Clients asking without a pause while files are edited, each in a thread: "new" asks for the spec on a new
+    connection each time, "kept" on one connection kept alive throughout, "tight" for the clock on one connection
+    with no more than http.client between an answer and the next request. Each answer's status, or the name of the
+    exception it ended in."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, kinds: tuple[str, ...] = ("new", "kept")) -> None:
         self.url = url
-        self.answers: dict[str, list[int | str]] = {"new": [], "kept": []}
+        self.answers: dict[str, list[int | str]] = {kind: [] for kind in kinds}
         self.done = threading.Event()
-        self.threads = [threading.Thread(target=self.hammer, args=(kind,)) for kind in self.answers]
+        self.threads = [
+            threading.Thread(target=self.tight if kind == "tight" else self.hammer, args=(kind,)) for kind in kinds
+        ]
+
+    def tight(self, kind: str) -> None:
+        host, port = self.url.removeprefix("http://").split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        try:
+            while not self.done.is_set():
+                try:
+                    connection.request("GET", "/__mock__/clock")
+                    answer = connection.getresponse()
+                    answer.read()
+                    self.answers[kind].append(answer.status)
+                except (OSError, http.client.HTTPException) as exc:  # recorded; the next request connects anew
+                    self.answers[kind].append(type(exc).__name__)
+                    connection.close()
+        finally:
+            connection.close()
 
     def hammer(self, kind: str) -> None:
         headers = HEADERS if kind == "new" else {}
@@ -189,8 +209,10 @@ class Hammers:
             thread.join(timeout=30)
 
     def go_on(self, answers: int = 3) -> None:
-        """Wait until each client has had `answers` more answers (or 30 s), so that both went on past a reload."""
-        now = {kind: len(got) for kind, got in self.answers.items()}
+        """Wait until each client, which has had an answer already, has had `answers` more (or 30 s), so that each
+        went on past a reload."""
+        now = self.counts()
+        assert all(now.values()), now
         deadline = time.monotonic() + 30
         while any(len(self.answers[k]) < now[k] + answers for k in now) and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -232,37 +254,11 @@ def test_a_client_that_sends_its_next_request_at_once_is_answered_through_the_re
     """A client that sends each request the moment the last answer is in leaves its connection between requests for
     no time at all: the old app stops reading it once it is, so the swap neither waits for it (5 s, then closing it
     under the client) nor fails a request."""
-    host, port = running.url.removeprefix("http://").split(":")
-    statuses: list[int | str] = []
-    done = threading.Event()
-
-    def tight() -> None:
-        connection = http.client.HTTPConnection(host, int(port), timeout=30)
-        try:
-            while not done.is_set():
-                connection.request("GET", "/__mock__/clock")
-                answer = connection.getresponse()
-                answer.read()
-                statuses.append(answer.status)
-        except (OSError, http.client.HTTPException) as exc:
-            statuses.append(type(exc).__name__)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=tight)
-    thread.start()
-    try:
+    with Hammers(running.url, ("tight",)) as hammers:
         running.edit(running.spec, _short_titles)
         running.logged("reloaded:")
-        reloaded = len(statuses)
-        deadline = time.monotonic() + 30
-        while len(statuses) < reloaded + 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        done.set()
-        thread.join(timeout=30)
-    assert reloaded >= 1 and len(statuses) >= reloaded + 3, (reloaded, len(statuses))
-    assert set(statuses) == {200}, [status for status in statuses if status != 200][:5]
+        hammers.go_on()
+    hammers.assert_all_answered()
     log = running.log.read_text()
     assert "Edited" in requests.get(f"{running.url}/openapi.json", timeout=5).json()["info"]["title"], log
 

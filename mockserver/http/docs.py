@@ -89,7 +89,7 @@ async def serve_page(request: web.Request) -> web.StreamResponse:
 
 
 class Assets:
-    """Swagger UI's files, each answered whole from memory's reach: no file outside the folder's own can be named.
+    """Swagger UI's files, each answered whole in one body; only the names of the folder's own files can be asked for.
 
     Not aiohttp's static route nor its `FileResponse`: those hand the file to `loop.sendfile`, which
     takes only the event loop's own transports, and a connection served through `httpserving`

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import urllib.error
 from pathlib import Path
 
@@ -146,6 +147,49 @@ def test_frozen_worker_moves_only_when_the_clock_is_advanced() -> None:
         assert requests.get(f"{server.url}/@jobs/{job['uuid']}", headers=headers).json()["status"] == "created"
         server.control("POST", "clock/advance", {"seconds": 1})
         assert requests.get(f"{server.url}/@jobs/{job['uuid']}", headers=headers).json()["status"] == "completed"
+
+
+def test_changes_read_at_once_or_one_by_one_read_the_same() -> None:
+    """A transition is written into a job's JSON when the job is next read: jobs read after every move of the
+    worker's and every change of a client's, or only at the end, read the same, byte for byte (every field in
+    its place), alone and in the list."""
+    one_by_one, at_once = _changes(look=True), _changes(look=False)
+    assert one_by_one == at_once
+    jobs = [json.loads(body) for body in at_once[0][:3]]
+    assert [job["status"] for job in jobs] == ["completed", "aborted", "created"]
+    assert list(jobs[1]) == list(jobs[0])  # the fields in the order every job has them
+    for job in jobs:
+        assert_invariants(job)
+
+
+def _changes(look: bool) -> tuple[list[bytes], bytes]:
+    """Four jobs moved by the worker and by a client (read after each step when told to `look`): each job's answer
+    and the list's, as bytes."""
+    outcomes = ["completed", "failed", "failed", "completed"]
+    clock = Clock(manual=True, start=1_767_225_600.0)  # 2026-01-01: the same times in every run
+    with LiveMock(config=MockConfig(seed=9, data=None), clock=clock) as server:
+        admin = server.admin
+        ids = [
+            server.control(
+                "POST", "jobs", {"title": f"job {i}", "params": {"mock": {"delay": 1, "duration": 2 + i, "outcome": o}}}
+            )["uuid"]
+            for i, o in enumerate(outcomes)
+        ]
+        steps: list[tuple[str, str] | None] = [None] * 6  # created -> running -> completed or failed, a second each
+        steps += [("retry", ids[1]), None, ("abort", ids[1]), ("retry", ids[2])]  # None: a second goes by
+        for step in steps:
+            if step is None:
+                server.control("POST", "clock/advance", {"seconds": 1})
+            else:
+                assert admin.post(f"{server.url}/@jobs/{step[1]}/{step[0]}").status_code == 204
+            if look:
+                for job_id in ids:
+                    read(admin, server, job_id)
+                listed(admin, server)
+        assert admin.delete(f"{server.url}/@jobs/{ids[3]}").status_code == 204
+        url = server.url.encode()  # on a port of its own each time
+        jobs = [admin.get(f"{server.url}/@jobs/{job_id}").content.replace(url, b"URL") for job_id in ids]
+        return jobs, admin.get(f"{server.url}/@jobs").content
 
 
 def test_seed_makes_ids_deterministic() -> None:

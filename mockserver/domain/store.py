@@ -33,16 +33,30 @@ class Job:
     """One job, kept as its JSON encoding plus what the store reads often.
 
     The encoding is the only copy of `title`, `params`, `result` and the rest: 100,000 jobs as
-    parsed dictionaries would take several times the memory. A change decodes, edits, re-encodes.
+    parsed dictionaries would take several times the memory. An edit (the control API's) decodes,
+    edits, re-encodes. A transition only notes the fields it sets (`changed`), which are written into
+    the encoding when the job is next read (`written`): the worker's moves and a client's abort cost
+    no decoding and encoding each, and several changes between two reads cost one.
     """
 
     uuid: str
     state: str  # the value of the lifecycle's status field
     stamps: tuple[int | None, ...]  # the lifecycle's ordered timestamps, in milliseconds
-    body: bytes  # the representation (without `@id`) as compact JSON
+    body: bytes  # the representation (without `@id`) as compact JSON, as last written: read it through `written`
     mock: dict[str, Any] | None  # params.mock: the worker's instructions for this job
     version: int = 0
     python: bool = False  # `body` written by Python's JSON encoder, not orjson: see mockserver.domain.documents.encode
+    changed: Fields | None = None  # top-level fields set since `body` was written, in the order they were first set
+
+    def written(self) -> bytes:
+        """The representation as compact JSON: `body`, with the fields changed since it was written (then written)."""
+        changed = self.changed
+        if changed is not None:
+            fields: Fields = decode(self.body, self.python)
+            fields.update(changed)  # a field it has keeps its place; a new one goes last, as an edit puts it
+            self.body, self.python = encode(fields, keep=True)
+            self.changed = None
+        return self.body
 
     def mock_setting(self, key: str) -> Any:
         """A setting of `params.mock` (the outcome, a worker step's timing setting, result, error), if given."""
@@ -90,7 +104,8 @@ class JobStore:
     def encoded_list(self) -> bytes:
         """The whole list as JSON bytes, cached until any job changes."""
         if self._list_cache is None:  # one allocation: `b"[" + ... + b"]"` would copy 100,000 jobs twice more
-            listed = b"".join([b"[", b",".join([job.body for job in self.jobs.values()]), b"]"])
+            bodies = [job.body if job.changed is None else job.written() for job in self.jobs.values()]
+            listed = b"".join([b"[", b",".join(bodies), b"]"])
             budget = self.account.budget
             if budget is not None and budget.used + len(listed) > budget.limit:
                 return listed  # answered, not kept: the budget is for what clients keep
@@ -107,7 +122,7 @@ class JobStore:
 
     def encoded_job(self, job_id: str, url: str) -> bytes:
         """One job as JSON bytes, its absolute `url` first as `@id`; JobNotFound for an unknown id."""
-        body = self.get(job_id).body
+        body = self.get(job_id).written()
         return b'{"@id":' + dump(url) + b"," + body[1:]
 
     def encoded_snapshot(self, header: Mapping[str, Any]) -> bytes:
@@ -185,27 +200,29 @@ class JobStore:
         heapq.heappush(self._due, (now_ms + int(seconds * 1000), self._sequence, job.uuid, job.version))
 
     def _fire(self, job: Job, transition: Transition, now_ms: int) -> None:
-        """Move a job along `transition`, working out only the fields it changes (timestamps: text and milliseconds)."""
-        fields: Fields = decode(job.body, job.python)  # timestamps as text: the unchanged ones stay as they are
+        """Move a job along `transition`, working out only the fields it changes (timestamps: text and milliseconds),
+        which the job's JSON takes when it is next read (see Job)."""
+        changed: Fields = {} if job.changed is None else dict(job.changed)  # a copy: sessions may share the old one
         stamps = list(job.stamps)
         positions = self._stamp_position
         for name, change in transition.changes.items():
             # "now" is never before the job's latest timestamp: its timestamps stay in order.
-            value = max(now_ms, _latest(stamps)) if change.kind == "now" else self._value(fields, change)
+            value = max(now_ms, _latest(stamps)) if change.kind == "now" else self._value(job.mock, change)
             position = positions.get(name)
             if position is None:
-                fields[name] = value
+                changed[name] = value
             else:
                 stamps[position] = value
-                fields[name] = None if value is None else timestamp(value)
-        fields[self.field] = job.state = transition.target
+                changed[name] = None if value is None else timestamp(value)
+        changed[self.field] = job.state = transition.target
         job.stamps = tuple(stamps)
-        job.body, job.python = encode(fields, keep=True)
+        job.changed = changed
         self._changed(job, now_ms)
 
     def _open(self, job: Job) -> Fields:
         """A working copy of a job to edit: its representation, timestamps in milliseconds."""
-        fields: Fields = decode(job.body, job.python)
+        body = job.written()
+        fields: Fields = decode(body, job.python)
         fields.update(zip(self.stamp_names, job.stamps, strict=True))
         return fields
 
@@ -214,6 +231,7 @@ class JobStore:
         job.state = fields[self.field]
         job.stamps = tuple(fields[name] for name in self.stamp_names)
         before = len(job.body)
+        job.changed = None  # `fields` has them
         job.body, job.python = encode({**fields, **{name: _ts(fields[name]) for name in self.stamp_names}}, keep=True)
         self.account.charge(len(job.body) - before)
 
@@ -223,25 +241,26 @@ class JobStore:
         self.revision += 1
         self._schedule(job, now_ms)
 
-    def _value(self, fields: Fields, change: Change) -> Any:
-        """What `change` (of any kind but "now") sets a field of this job to."""
+    def _value(self, mock: dict[str, Any] | None, change: Change) -> Any:
+        """What `change` (of any kind but "now") sets a field of a job to (`mock`: its `params.mock`)."""
         if change.kind == "output":
-            return self._output(fields)
+            return self._output(mock)
         if change.kind == "error":
-            return self._error(fields)
+            return self._error(mock)
         value = change.value
         if value is None or isinstance(value, str | int | float):
             return value
         return type(value)() if not value else copy.deepcopy(value)  # `result: {}` on every retry: no deepcopy
 
-    def _output(self, fields: Fields) -> dict[str, Any]:
-        """What `$output` is for this job: its `params.mock.result`, else the spec's default."""
-        result = (_mock(fields) or {}).get(RESULT)
+    def _output(self, mock: dict[str, Any] | None) -> dict[str, Any]:
+        """What `$output` is for a job (`mock`: its `params.mock`): its `params.mock.result`, else the spec's default."""
+        result = (mock or {}).get(RESULT)
         return copy.deepcopy(result if isinstance(result, dict) else dict(self.lifecycle.worker_output))
 
-    def _error(self, fields: Fields) -> dict[str, Any]:
-        """What `$error` is for this job: the spec's default, with `params.mock.error` as its message if given."""
-        message = (_mock(fields) or {}).get(ERROR)
+    def _error(self, mock: dict[str, Any] | None) -> dict[str, Any]:
+        """What `$error` is for a job (`mock`: its `params.mock`): the spec's default, with `params.mock.error` as its
+        message if given."""
+        message = (mock or {}).get(ERROR)
         return self.lifecycle.worker_error(message if isinstance(message, str) else None)
 
     # -- seeding and the control API ---------------------------------------------------
@@ -327,8 +346,8 @@ class JobStore:
                 state,
                 now_ms,
                 given=given,
-                output=self._output(fields),
-                error=self._error(fields),
+                output=self._output(_mock(fields)),
+                error=self._error(_mock(fields)),
             )
         except InconsistentJob:
             shown = {
@@ -380,7 +399,8 @@ class JobStore:
         """Copy the shared jobs and appointments before a first change (Job objects change in place)."""
         if self._shared:
             self.jobs = {
-                key: Job(j.uuid, j.state, j.stamps, j.body, j.mock, j.version, j.python) for key, j in self.jobs.items()
+                key: Job(j.uuid, j.state, j.stamps, j.body, j.mock, j.version, j.python, j.changed)
+                for key, j in self.jobs.items()
             }
             # The same offset on every entry keeps the heap a heap.
             self._due = [(due + self._offset, seq, key, version) for due, seq, key, version in self._due]

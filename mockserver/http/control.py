@@ -153,7 +153,7 @@ async def create_job(request: web.Request, validator: Any) -> web.StreamResponse
     if problems:
         raise BadRequest("; ".join(problems))
     job = state.store.add(fields, state.catch_up(), client=True)
-    return json_response(job.body, status=201)
+    return json_response(job.written(), status=201)
 
 
 async def move_job(request: web.Request) -> web.StreamResponse:
@@ -164,7 +164,7 @@ async def move_job(request: web.Request) -> web.StreamResponse:
     if not isinstance(target, str):
         raise BadRequest(f'body: expected {{"{field}": "<state>"}}')
     job = state.store.move(request.match_info["id"], target, state.catch_up())
-    return json_response(job.body)
+    return json_response(job.written())
 
 
 async def reset(request: web.Request) -> web.StreamResponse:

@@ -64,6 +64,7 @@ VERSION = re.compile(rb"^HTTP/1\.[01]$")
 VERSIONS = frozenset({b"HTTP/1.1", b"HTTP/1.0"})  # what VERSION matches, but for a trailing newline
 # The only headers whose values a head's screen and its body's framing read, lower case.
 CONTENT_LENGTH, TRANSFER_ENCODING = b"content-length", b"transfer-encoding"
+LENGTH_LINE = b"\r\ncontent-length:"  # a Content-Length header as clients write it, in a lowered head
 TLS_RECORD = b"\x16"  # the first byte of a TLS record carrying a ClientHello
 HEAD_END = b"\r\n\r\n"
 
@@ -127,10 +128,18 @@ def examine(head: bytes) -> tuple[bytes | None, Body | None]:
     if len(head) <= MAX_LINE and head.count(b"\n") <= MAX_HEADERS and COMMON_LINE.match(head) is not None:
         lowered = head.lower()
         length = 0
-        for value in values(head, CONTENT_LENGTH, lowered):
+        named = lowered.count(CONTENT_LENGTH)
+        line = lowered.find(LENGTH_LINE) if named == 1 else -1
+        if line >= 0:  # the one line that names it, as clients write it: its value up to the line's end
+            value = head[line + len(LENGTH_LINE) : head.find(b"\r\n", line + 2)].strip()
             if not value.isdigit():
                 return NOT_A_LENGTH, None
-            length = int(value)  # the last one counts
+            length = int(value)
+        elif named:
+            for value in values(head, CONTENT_LENGTH, lowered):
+                if not value.isdigit():
+                    return NOT_A_LENGTH, None
+                length = int(value)  # the last one counts
         if TRANSFER_ENCODING in lowered:
             return None, Body.of(head, lowered)
         return None, Body(length, chunked=False) if length else None

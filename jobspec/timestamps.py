@@ -9,8 +9,10 @@ from datetime import datetime
 LATEST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: a Timestamp has four digits of year
 
 
+@functools.lru_cache(maxsize=256)
 def timestamp(ms: int) -> str:
-    """Nick's timestamp of a time in milliseconds since the epoch."""
+    """Nick's timestamp of a time in milliseconds since the epoch (the last few remembered: under load, many changes
+    fall in one millisecond)."""
     seconds, millis = divmod(ms, 1000)
     return f"{_second(seconds)}.{millis:03d}Z"
 

@@ -2,10 +2,12 @@
 
 Nick stores every token it issues with its user and accepts exactly those
 (`src/helpers/handler/handler.ts`: the user's `tokens`); logging out removes the token. The mock
-does the same, keeping a digest of each token it issued (never the token itself), with whose it
-is and when it expires: a well-signed token the mock never issued is refused like any other,
-and so is any other text of one it did issue. The one exception is a documented convenience:
-the token printed in the published documentation is admin's until it is logged out.
+does the same, keeping a digest of each token it issued (never the token itself: a state file
+holds none; the texts of the last few thousand tokens presented are remembered in memory only, to
+spare each request a SHA-256), with whose it is and when it expires: a well-signed token the mock
+never issued is refused like any other, and so is any other text of one it did issue. The one
+exception is a documented convenience: the token printed in the published documentation is
+admin's until it is logged out.
 
 Sessions (`X-Mock-Session`, `/__session/NAME/`) share the users and the tokens issued, as one
 Nick's user store: a token issued in one session works in every other (a test run may log in
@@ -15,6 +17,7 @@ once and use the token in each test's session); a logout ends it in the session 
 from __future__ import annotations
 
 import binascii
+import functools
 import hashlib
 import hmac
 import math
@@ -34,6 +37,9 @@ PRUNE_FLOOR = 1024  # tokens held before the first sweep for expired ones
 SCHEME = "Bearer "  # what Nick reads: `authorization.match(/^Bearer (.*)$/)`, the rest of the header is the token
 HEADER = dump({"alg": "HS256", "typ": "JWT"})  # the JOSE header of every token the mock issues, as PyJWT writes it
 TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+# Tokens presented again and again (a client's one token on each request): their digests are remembered, the last
+# DIGESTS of them up to DIGESTED_LENGTH characters (a few MB at most), so that each request costs no SHA-256.
+DIGESTS, DIGESTED_LENGTH = 4096, 1024
 JTI = random.Random(secrets.randbits(128))  # the `jti` of each token issued (see Authenticator.issue)
 # The example token of the published documentation (signed with Nick's development secret `secret`), admin's.
 DOCUMENTED_TOKEN = (
@@ -134,7 +140,7 @@ class Authenticator:
         # A mapping is shared as it is (a session's users are its server's: see `fresh`).
         self.users = users if isinstance(users, Mapping) else {user.login: user for user in users}
         self.secret = secret
-        self._mac = hmac.new(secret.encode(), digestmod="sha256")  # keyed once: each token's MAC starts from a copy
+        self._key = secret.encode()  # what each token's HMAC-SHA256 is keyed with
         self.tokens = tokens or Tokens()
         self.logged_out: set[str] = set()  # digests of tokens logged out here (this server, or this session)
         self.logouts = 0  # grows with every logout here
@@ -173,14 +179,13 @@ class Authenticator:
             "exp": now + TOKEN_LIFETIME,
             # Two logins in one second still get distinct tokens. Not a secret (the signature is what no one can forge),
             # so drawn from a generator seeded from the system's randomness once, not with a system call each.
-            "jti": f"{JTI.getrandbits(128):032x}",
+            "jti": JTI.randbytes(16).hex(),
         }
-        signing_input = base64url_encode(HEADER) + b"." + base64url_encode(dump(claims))
-        mac = self._mac.copy()
-        mac.update(signing_input)
-        signature = mac.digest()
+        signing_input = SIGNED_HEADER + base64url_encode(dump(claims))
+        signature = hmac.digest(self._key, signing_input, "sha256")  # in one call: no HMAC object a token
         token = (signing_input + b"." + base64url_encode(signature)).decode()
-        self.tokens.add(digest(token), Held(user.login, float(now + TOKEN_LIFETIME)))
+        # Not remembered (see `digest`): a burst of logins would push out the digests of the tokens in use.
+        self.tokens.add(_digest(token), Held(user.login, float(now + TOKEN_LIFETIME)))
         return token
 
     def identify(self, authorization: str | None) -> Identity:
@@ -251,5 +256,14 @@ def base64url_encode(data: bytes) -> bytes:
 
 
 def digest(token: str) -> str:
-    """The SHA-256 of a token's text: what the mock holds and saves instead of the token."""
+    """The SHA-256 of a token's text: what the mock holds and saves instead of the token (remembered for tokens of a
+    usual length: the one a client presents on each request costs one SHA-256, not one a request)."""
+    return _remembered_digest(token) if len(token) <= DIGESTED_LENGTH else _digest(token)
+
+
+def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+_remembered_digest = functools.lru_cache(maxsize=DIGESTS)(_digest)
+SIGNED_HEADER = base64url_encode(HEADER) + b"."  # the first segment of every token the mock issues, and its dot

@@ -82,9 +82,10 @@ class Pipeline:
             )
             request[CONTEXT] = context
             origin = request.headers.get("Origin")
-            preflight = self.cors.preflight(request, origin)
-            if preflight is not None:
-                return preflight
+            if origin is not None:  # a request without one is no preflight
+                preflight = self.cors.preflight(request, origin)
+                if preflight is not None:
+                    return preflight
             refusal = self.guard.refusal(request, context.path) or self.sessions.enter(request, context)
             response: web.StreamResponse
             if refusal is not None:

@@ -104,6 +104,7 @@ class JobStore:
     def encoded_list(self) -> bytes:
         """The whole list as JSON bytes, cached until any job changes."""
         if self._list_cache is None:  # one allocation: `b"[" + ... + b"]"` would copy 100,000 jobs twice more
+            # `written` called only for the jobs changed since they were written: not once for each of 100,000 jobs.
             bodies = [job.body if job.changed is None else job.written() for job in self.jobs.values()]
             listed = b"".join([b"[", b",".join(bodies), b"]"])
             budget = self.account.budget

@@ -340,6 +340,7 @@ class JobStore:
 
     def _place(self, fields: Fields, state: str, now_ms: int, given: set[str]) -> None:
         """Put a working copy in `state` as jobspec's `settle` says, with this job's output and error; BadRequest if it cannot be."""
+        mock = _mock(fields)
         try:
             settle(
                 self.lifecycle,
@@ -347,8 +348,8 @@ class JobStore:
                 state,
                 now_ms,
                 given=given,
-                output=self._output(_mock(fields)),
-                error=self._error(_mock(fields)),
+                output=self._output(mock),
+                error=self._error(mock),
             )
         except InconsistentJob:
             shown = {

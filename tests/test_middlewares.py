@@ -58,7 +58,7 @@ def test_without_strict_mode_the_same_answer_goes_out_unchecked(tmp_path: Path) 
 
 
 def test_the_app_served_by_aiohttps_own_runner_answers_as_under_the_mocks_runner() -> None:
-    """`create_app` is the pipeline as aiohttp's middleware: any runner gets the mock's answers, not aiohttp's."""
+    """`create_app` routes every request through the pipeline: any runner gets the mock's answers, not aiohttp's."""
     app = create_app(config=MockConfig(), clock=Clock(manual=True))
 
     async def requests_through(runner: web.AppRunner) -> list[tuple[int, str, Any]]:

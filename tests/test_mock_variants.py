@@ -207,6 +207,34 @@ def test_a_copy_documenting_405_on_a_path_gets_405_with_allow_there_and_404_else
     assert admin.get(f"{mock.url}/@jobs/{job['uuid']}").json()["status"] == "created"
 
 
+def test_the_405_a_copy_documents_holds_under_a_content_path_a_session_prefix_and_a_preflight(served: Any) -> None:
+    """The router's 405 answered in Nick's shape wherever the path is reached, its methods named to a preflight, and
+    journaled; a path no route takes stays Nick's 404 there too."""
+    mock, admin = served(documented_405)
+    job = _held(mock, "created")
+    mock.control("POST", "sessions", {"name": "s"})
+    origin = {"Origin": "http://localhost:3000"}
+    paths = [f"/news/@jobs/{job['uuid']}", f"/__session/s/@jobs/{job['uuid']}"]
+    for path in paths:
+        response = admin.put(f"{mock.url}{path}", headers=origin)
+        assert (response.status_code, response.json()["error"]["type"]) == (405, "Method not allowed"), path
+        assert response.json()["error"]["message"].startswith("PUT is not allowed on ")
+        assert response.headers["Allow"] == "DELETE, GET, HEAD"
+        assert response.headers["Access-Control-Allow-Origin"] == origin["Origin"]
+        asked = {**origin, "Access-Control-Request-Method": "DELETE"}
+        preflight = requests.options(f"{mock.url}{path}", headers=asked)
+        assert preflight.status_code == 204, path
+        assert preflight.headers["Access-Control-Allow-Methods"] == "DELETE, GET, HEAD"
+    missing = admin.put(f"{mock.url}/__session/s/no/such/@thing")
+    assert (missing.status_code, missing.json()) == (404, {"error": "Not found: /no/such/@thing"})
+    journal = [(entry["method"], entry["path"], entry["status"]) for entry in mock.control("GET", "journal")]
+    assert journal[-3:] == [  # a preflight answered is not journaled
+        *[("PUT", path, 405) for path in paths],
+        ("PUT", "/__session/s/no/such/@thing", 404),
+    ]
+    assert mock.errors() == []
+
+
 def test_a_copy_whose_states_are_named_otherwise_starts_alone_with_jobs_in_its_own_states(tmp_path: Path) -> None:
     # Issue 27, item 19: no --data file of its own needed; the built-in jobs are made over into its states.
     variant = write_variant("renamed-states", tmp_path)

@@ -13,6 +13,7 @@ from mockserver.domain.errors import ApiError, PayloadTooLarge, RequestTimeout
 from mockserver.domain.languages import DEFAULT, translate
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Through = Callable[[Handler], Handler]  # a handler called through the pipeline (mockserver.http.pipeline)
 JSON = "application/json"
 MAX_BODY = 1024 * 1024  # request bodies over this are a 413
 SAFE_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")

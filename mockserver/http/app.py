@@ -26,8 +26,8 @@ from mockserver.domain.limits import Limits
 from mockserver.domain.state import MockState
 from mockserver.domain.store import JobStore
 from mockserver.domain.validation import ReferenceValidator, compile_validators
-from mockserver.http import control, docs, pipeline, redirects, routes
-from mockserver.http.answers import MAX_BODY, json_response
+from mockserver.http import control, docs, pipeline, redirects, routes, unrouted
+from mockserver.http.answers import MAX_BODY, Through, json_response
 from mockserver.http.context import STATE
 from mockserver.http.cors import Cors
 from mockserver.http.guard import Guard
@@ -53,14 +53,17 @@ def create_app(
     app = web.Application(client_max_size=MAX_BODY)
     app[STATE] = state
     app[SESSIONS] = sessions
+    # Every route's handler is called through the pipeline (no aiohttp middleware: see mockserver.http.pipeline).
+    operations: dict[object, str] = {}  # each route of the jobs API -> its operationId, filled as they are added
+    through = _pipeline(state, saver, sessions, operations).through
     add_prefix_routes(app)
-    operations = routes.add_routes(app, spec)
-    _add_spec_routes(app, spec)
-    docs.add_routes(app)
-    redirects.add_routes(app, control=config.control)
+    operations.update(routes.add_routes(app, spec, through))
+    _add_spec_routes(app, spec, through)
+    docs.add_routes(app, through)
+    redirects.add_routes(app, through, control=config.control)
     if config.control:
-        control.add_routes(app)
-    app.middlewares.append(pipeline.middleware(_pipeline(state, saver, sessions, operations)))
+        control.add_routes(app, through)
+    unrouted.add_route(app, through)  # last: whatever no route above takes
     app[TELLS_CONNECTION] = True  # the pipeline tells each request's connection when its answer is ready
     if saver is not None:
         app.cleanup_ctx.append(saver.running)
@@ -70,7 +73,7 @@ def create_app(
 def _pipeline(
     state: MockState, saver: Saver | None, sessions: Sessions, operations: Mapping[object, str]
 ) -> pipeline.Pipeline:
-    """What every request passes through: the stages of `mockserver.http.pipeline`, as one middleware."""
+    """What every request passes through: the stages of `mockserver.http.pipeline`, then its route's handler."""
     spec, config = state.spec, state.config
     synced = saver is not None and config.state_sync == "always"
     return pipeline.Pipeline(
@@ -123,7 +126,7 @@ def _restore_sessions(sessions: Sessions, saved: dict[str, Any], path: Path) -> 
         persist.restore_session(sessions.create(name), session, path)
 
 
-def _add_spec_routes(app: web.Application, spec: Spec) -> None:
+def _add_spec_routes(app: web.Application, spec: Spec, through: Through) -> None:
     """/openapi.yaml and /openapi.json: the document as it was loaded, even if its file changes later."""
     text, encoded = spec.text(), dump(spec.raw)
 
@@ -133,5 +136,5 @@ def _add_spec_routes(app: web.Application, spec: Spec) -> None:
     async def serve_json(request: web.Request) -> web.StreamResponse:
         return json_response(encoded)
 
-    app.router.add_get("/openapi.yaml", serve_yaml)
-    app.router.add_get("/openapi.json", serve_json)
+    app.router.add_get("/openapi.yaml", through(serve_yaml))
+    app.router.add_get("/openapi.json", through(serve_json))

@@ -11,11 +11,14 @@ from mockserver.domain.state import MockState
 STATE = web.AppKey("state", MockState)
 PATH_PREFIX = "/__session/"  # /__session/NAME/...: a request in the session NAME (see mockserver.http.sessions)
 PREFIXED = web.RequestKey("prefixed", tuple[str, str])  # the session a path prefix named, and the path without it
+# What the router would have answered a request no route takes (a 404, or a 405 with the path's methods): see
+# mockserver.http.unrouted.
+UNROUTED = web.RequestKey("unrouted", web.HTTPException)
 
 
 @dataclass(slots=True)
 class Context:
-    """What the middlewares work out about one request once, for each other and for its handler."""
+    """What the pipeline's stages work out about one request once, for each other and for its handler."""
 
     state: MockState  # what it works on: the mock's shared state, or its session's (see sessions.Sessions.enter)
     path: str  # its path without a /__session/NAME prefix: the spec's path for the operation it reached
@@ -37,7 +40,7 @@ def state_of(request: web.Request) -> MockState:
     """The state a request works on: its session's, or the mock's shared state when it names no session."""
     try:
         return request[CONTEXT].state
-    except KeyError:  # a request the middlewares never saw
+    except KeyError:  # a request the pipeline never saw
         return request.app[STATE]
 
 

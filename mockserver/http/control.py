@@ -20,7 +20,7 @@ from mockserver.domain.journal import Query
 from mockserver.domain.state import MockState
 from mockserver.domain.store import describe, mock_settings_schema
 from mockserver.domain.validation import compile_schema, schema_problems
-from mockserver.http.answers import Handler, json_response, read_body
+from mockserver.http.answers import Handler, Through, json_response, read_body
 from mockserver.http.context import STATE, state_of
 from mockserver.http.sessions import SESSIONS
 
@@ -38,8 +38,9 @@ class ControlUnauthorized(ApiError):
     error_type = "Unauthorized"
 
 
-def add_routes(app: web.Application) -> None:
-    """Mount the control API (its own OpenAPI document at /__mock__/openapi.yaml)."""
+def add_routes(app: web.Application, through: Through) -> None:
+    """Mount the control API (its own OpenAPI document at /__mock__/openapi.yaml), each handler called `through` the
+    pipeline."""
     spec = app[STATE].spec
     new_job = compile_schema(new_job_schema(spec))
     document = control_document(spec)
@@ -48,31 +49,36 @@ def add_routes(app: web.Application) -> None:
         """The control API's own OpenAPI document."""
         return web.Response(text=document, content_type="application/yaml")
 
-    app.router.add_routes(
-        [
-            web.get(f"{PREFIX}/", serve_live_view),
-            web.get(f"{PREFIX}/openapi.yaml", serve_document),
-            web.get(f"{PREFIX}/jobs", guarded(list_jobs)),
-            web.post(f"{PREFIX}/jobs", guarded(lambda r: create_job(r, new_job))),
-            web.post(f"{PREFIX}/jobs/{{id}}/move", guarded(move_job)),
-            web.post(f"{PREFIX}/reset", guarded(reset)),
-            web.get(f"{PREFIX}/clock", guarded(read_clock)),
-            web.post(f"{PREFIX}/clock/advance", guarded(advance_clock)),
-            web.get(f"{PREFIX}/journal", guarded(read_journal)),
-            web.get(f"{PREFIX}/journal/count", guarded(count_journal)),
-            web.delete(f"{PREFIX}/journal", guarded(clear_journal)),
-            web.get(f"{PREFIX}/errors", guarded(read_errors)),
-            web.get(f"{PREFIX}/faults", guarded(list_faults)),
-            web.post(f"{PREFIX}/faults", guarded(add_fault)),
-            web.delete(f"{PREFIX}/faults", guarded(clear_faults)),
-            web.delete(f"{PREFIX}/faults/{{id}}", guarded(remove_fault)),
-            web.post(f"{PREFIX}/tokens", guarded(issue_token)),
-            web.get(f"{PREFIX}/sessions", guarded(list_sessions)),
-            web.post(f"{PREFIX}/sessions", guarded(lambda r: create_session(r, new_job))),
-            web.post(f"{PREFIX}/sessions/{{name}}/reset", guarded(reset_session)),
-            web.delete(f"{PREFIX}/sessions/{{name}}", guarded(delete_session)),
-        ]
-    )
+    table = [
+        web.get(f"{PREFIX}/", serve_live_view),
+        web.get(f"{PREFIX}/openapi.yaml", serve_document),
+        web.get(f"{PREFIX}/jobs", guarded(list_jobs)),
+        web.post(f"{PREFIX}/jobs", guarded(lambda r: create_job(r, new_job))),
+        web.post(f"{PREFIX}/jobs/{{id}}/move", guarded(move_job)),
+        web.post(f"{PREFIX}/reset", guarded(reset)),
+        web.get(f"{PREFIX}/clock", guarded(read_clock)),
+        web.post(f"{PREFIX}/clock/advance", guarded(advance_clock)),
+        web.get(f"{PREFIX}/journal", guarded(read_journal)),
+        web.get(f"{PREFIX}/journal/count", guarded(count_journal)),
+        web.delete(f"{PREFIX}/journal", guarded(clear_journal)),
+        web.get(f"{PREFIX}/errors", guarded(read_errors)),
+        web.get(f"{PREFIX}/faults", guarded(list_faults)),
+        web.post(f"{PREFIX}/faults", guarded(add_fault)),
+        web.delete(f"{PREFIX}/faults", guarded(clear_faults)),
+        web.delete(f"{PREFIX}/faults/{{id}}", guarded(remove_fault)),
+        web.post(f"{PREFIX}/tokens", guarded(issue_token)),
+        web.get(f"{PREFIX}/sessions", guarded(list_sessions)),
+        web.post(f"{PREFIX}/sessions", guarded(lambda r: create_session(r, new_job))),
+        web.post(f"{PREFIX}/sessions/{{name}}/reset", guarded(reset_session)),
+        web.delete(f"{PREFIX}/sessions/{{name}}", guarded(delete_session)),
+    ]
+    app.router.add_routes([web.RouteDef(r.method, r.path, through(handler(r)), r.kwargs) for r in table])
+
+
+def handler(route: web.RouteDef) -> Handler:
+    """A route's handler (never a class-based view here)."""
+    assert not isinstance(route.handler, type)
+    return route.handler
 
 
 def new_job_schema(spec: Spec) -> dict[str, Any]:

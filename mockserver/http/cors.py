@@ -8,6 +8,7 @@ from aiohttp import hdrs, web
 
 from mockserver.domain.errors import ApiError
 from mockserver.http.answers import render
+from mockserver.http.context import UNROUTED
 
 ALLOW_HEADERS = "Authorization, Content-Type, X-Mock-Session"  # the last: a session per browser context
 EXPOSE_HEADERS = "Allow, Content-Length, Content-Type"
@@ -74,9 +75,9 @@ def _refused(origin: str) -> web.StreamResponse:
 def _allowed_methods(request: web.Request) -> set[str]:
     """The methods the path's routes take: from the router's 405, or (where undeclared methods have Nick's 404)
     from the resource OPTIONS reached."""
-    error = request.match_info.http_exception
-    if isinstance(error, web.HTTPMethodNotAllowed):
-        return set(error.allowed_methods)
+    error = request.get(UNROUTED)
+    if error is not None:  # no route takes the request: the methods of the router's 405, none for its 404
+        return set(error.allowed_methods) if isinstance(error, web.HTTPMethodNotAllowed) else set()
     resource = request.match_info.route.resource
     return {route.method for route in resource} - {hdrs.METH_ANY} if resource is not None else set()
 

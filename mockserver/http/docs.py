@@ -13,7 +13,7 @@ from swagger_ui_bundle import swagger_ui_path
 from jobspec import Lifecycle, diagram
 from mockserver.domain.documents import dump
 from mockserver.domain.errors import NotFound
-from mockserver.http.answers import base_url, json_response
+from mockserver.http.answers import Through, base_url, json_response
 from mockserver.http.context import STATE
 
 LIFECYCLE_SVG = "/docs/lifecycle.svg"
@@ -45,8 +45,8 @@ def swagger_ui_dir() -> Path | None:
     return path if (path / "swagger-ui-bundle.js").is_file() else None
 
 
-def add_routes(app: web.Application) -> None:
-    """Mount /docs, its spec (servers pointing at this mock) and its assets."""
+def add_routes(app: web.Application, through: Through) -> None:
+    """Mount /docs, its spec (servers pointing at this mock) and its assets (each called `through` the pipeline)."""
     assets = swagger_ui_dir()
     document = json.loads(dump(app[STATE].spec.raw))  # a copy as loaded, whatever happens to the shared spec later
     picture = Picture(app[STATE].spec.lifecycle)
@@ -73,13 +73,13 @@ def add_routes(app: web.Application) -> None:
             raise NotFound(f"The lifecycle diagram cannot be drawn here: {picture.problem}")
         return web.Response(text=svg, content_type="image/svg+xml")
 
-    app.router.add_get("/docs", serve_page)
-    app.router.add_get("/docs/openapi.json", serve_spec)
-    app.router.add_get(LIFECYCLE_SVG, serve_lifecycle)
+    app.router.add_get("/docs", through(serve_page))
+    app.router.add_get("/docs/openapi.json", through(serve_spec))
+    app.router.add_get(LIFECYCLE_SVG, through(serve_lifecycle))
     if assets is not None:
         files = Assets(assets)
-        app.router.add_get("/docs/assets/{name}", files.serve)
-        app.router.add_get("/favicon.ico", files.favicon)
+        app.router.add_get("/docs/assets/{name}", through(files.serve))
+        app.router.add_get("/favicon.ico", through(files.favicon))
 
 
 async def serve_page(request: web.Request) -> web.StreamResponse:

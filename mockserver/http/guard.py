@@ -17,6 +17,7 @@ from aiohttp import web
 from httpserving.hosts import HostRule, hostname
 from mockserver.domain.errors import ApiError
 from mockserver.http.answers import render
+from mockserver.http.context import UNROUTED
 
 CONTROL = "/__mock__/"
 
@@ -75,7 +76,7 @@ def _control_refusal(request: web.Request, allowed_origins: frozenset[str], host
             )
     elif request.headers.get("Sec-Fetch-Site") == "cross-site" and not _navigation(request):
         return OriginRefused("The control API does not answer requests another site's page makes.")
-    routed = request.match_info.http_exception is None  # a POST no route takes is a 405, whatever its body
+    routed = UNROUTED not in request  # a POST no route takes is a 405, whatever its body
     if request.method == "POST" and routed and request.content_type != "application/json":
         declared = request.headers.get("Content-Type")
         return NotJson(f"The control API takes application/json bodies, not {declared or 'a body without a type'}.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from mockserver.http.answers import Handler
+from mockserver.http.answers import Handler, Through
 
 # 308 keeps the method and body (301 lets clients turn a POST into a GET); browsers and curl -L follow both.
 STATUS = 308
@@ -21,8 +21,9 @@ def to(canonical: str) -> Handler:
     return redirect
 
 
-def add_routes(app: web.Application, *, control: bool) -> None:
-    """The redirects to /docs, and to the control API's live view when it is on."""
-    app.router.add_get("/docs/", to("/docs"))
+def add_routes(app: web.Application, through: Through, *, control: bool) -> None:
+    """The redirects to /docs, and to the control API's live view when it is on (each called `through` the
+    pipeline)."""
+    app.router.add_get("/docs/", through(to("/docs")))
     if control:
-        app.router.add_get("/__mock__", to("/__mock__/"))
+        app.router.add_get("/__mock__", through(to("/__mock__/")))

@@ -17,7 +17,7 @@ from mockserver.domain.errors import (
     Unauthorized,
 )
 from mockserver.domain.state import MockState
-from mockserver.http.answers import Handler, base_url, json_response, media_type, read_body
+from mockserver.http.answers import Handler, Through, base_url, json_response, media_type, read_body
 from mockserver.http.context import PATH_PREFIX, context_of, inner_path, state_of
 
 # Nick mounts every view under any content path: /news/@jobs is /@jobs, /a/b/@jobs/{id}/abort too.
@@ -148,15 +148,17 @@ def handlers(spec: Spec) -> dict[str, Handler]:
     return table
 
 
-def add_routes(app: web.Application, spec: Spec) -> dict[object, str]:
-    """Route every operation of the spec, at the root and under any content path; each route -> its operationId.
+def add_routes(app: web.Application, spec: Spec, through: Through) -> dict[object, str]:
+    """Route every operation of the spec, at the root and under any content path, each handler called `through` the
+    pipeline; each route -> its operationId.
 
     The operations of one path share one resource: the router tries a path's resources one after
     another, each a regular expression, so `/@jobs/{id}` with GET, HEAD and DELETE is one try, not
     two, on the way to `/@jobs/{id}/abort`. Routes carry no names (aiohttp would take only Python
     identifiers, and the spec's operationIds need not be); the mapping returned gives each its operationId.
     """
-    table = handlers(spec)
+    table = {name: through(handler) for name, handler in handlers(spec).items()}
+    refused = through(undeclared)
     operations: dict[object, str] = {}
     views = {name: operation for name, operation in spec.operations.items() if operation.path.startswith("/@")}
     # The root forms first, so that they match first; then every view (a path starting with /@) under a content path.
@@ -176,5 +178,5 @@ def add_routes(app: web.Application, spec: Spec) -> dict[object, str]:
         # Any other method: Nick's 404, unless the spec promises 405 on the path (then the router's own 405).
         for path, resource in resources.items():
             if not spec.promises_405(path.removeprefix(prefix)):
-                resource.add_route(hdrs.METH_ANY, undeclared)
+                resource.add_route(hdrs.METH_ANY, refused)
     return operations

@@ -28,7 +28,7 @@ from mockserver.domain.journal import Journal
 from mockserver.domain.state import MockState, Template
 from mockserver.domain.store import JobStore
 from mockserver.http.answers import render
-from mockserver.http.context import PATH_PREFIX, PREFIXED, Context
+from mockserver.http.context import PATH_PREFIX, PREFIXED, UNROUTED, Context
 from mockserver.sessionclient import HEADER
 
 CONTROL_PREFIX = "/__mock__/"  # the control API, under a session's prefix too
@@ -278,9 +278,10 @@ class PrefixResource(web.AbstractResource):
         if ("/" + rest).startswith(PATH_PREFIX):  # one session per request: a prefix inside a prefix names no path
             return None, set()
         inner = URL.build(path="/" + rest, query_string=request.rel_url.query_string)
-        match: AbstractMatchInfo = await self._router.resolve(request.clone(rel_url=inner))
-        if not isinstance(match, web.UrlMappingMatchInfo) or match.http_exception is not None:
-            error = match.http_exception
+        routed = request.clone(rel_url=inner)
+        match: AbstractMatchInfo = await self._router.resolve(routed)
+        error = routed.get(UNROUTED) or match.http_exception  # no route takes the path (see unrouted.Unrouted)
+        if error is not None or not isinstance(match, web.UrlMappingMatchInfo):
             return None, set(getattr(error, "allowed_methods", ()) or ())
         request[PREFIXED] = (name, "/" + rest)
         return match, set()

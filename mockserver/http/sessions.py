@@ -260,6 +260,10 @@ class Sessions(Sized):
 SESSIONS = web.AppKey("sessions", Sessions)
 
 
+# The methods the path after a session prefix takes, where no route takes the request: worked out once a request.
+UNROUTED_INNER = web.RequestKey("unrouted_inner", frozenset[str])
+
+
 class PrefixResource(web.AbstractResource):
     """`/__session/NAME/...`: routed as `...` would be, the name noted for the session stage."""
 
@@ -277,12 +281,16 @@ class PrefixResource(web.AbstractResource):
             return None, set()
         if ("/" + rest).startswith(PATH_PREFIX):  # one session per request: a prefix inside a prefix names no path
             return None, set()
+        tried = request.get(UNROUTED_INNER)
+        if tried is not None:  # asked again by the resource of unrouted requests: the path no route takes, as before
+            return None, set(tried)
         inner = URL.build(path="/" + rest, query_string=request.rel_url.query_string)
         routed = request.clone(rel_url=inner)
         match: AbstractMatchInfo = await self._router.resolve(routed)
         error = routed.get(UNROUTED) or match.http_exception  # no route takes the path (see unrouted.Unrouted)
         if error is not None or not isinstance(match, web.UrlMappingMatchInfo):
-            return None, set(getattr(error, "allowed_methods", ()) or ())
+            request[UNROUTED_INNER] = allowed = frozenset(getattr(error, "allowed_methods", ()) or ())
+            return None, set(allowed)
         request[PREFIXED] = (name, "/" + rest)
         return match, set()
 

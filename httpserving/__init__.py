@@ -16,8 +16,9 @@ that forwards every event to it and, until a request's head is complete:
   limits are set higher) sees them. What else the parser refuses it answers itself, in plain text.
 
 The app tells a connection that its request is answered through `finished` (`answered(request)`:
-`request.transport` is the Guard's `Loan` of its transport), from a middleware `Serving` adds, or from the app's own
-(an app that says so with `TELLS_CONNECTION`: the mock's pipeline, one coroutine fewer per request).
+`request.transport` is the Guard's `Loan` of its transport), from a middleware `Serving` adds, or by the app itself
+(an app that says so with `TELLS_CONNECTION`: the mock's pipeline, around each route's handler, one coroutine fewer
+per request).
 A request's head costs no timer of its own: the connection's one timer, when it fires, finds the
 deadline gone (the head arrived) or moved on. A head that arrives whole, as clients send them, is
 screened in one pass (`examine`): the common head, a request line every parser takes in a head too
@@ -517,8 +518,8 @@ class Guard(asyncio.Protocol):
         self.head.clear()
 
 
-# Set on an app whose own middleware calls `answered` for each request (the mock's pipeline does): one coroutine fewer
-# per request than `tell_connection`, which `Serving` adds to any other app.
+# Set on an app that calls `answered` for each request itself (the mock's pipeline, around each route's handler, does):
+# one coroutine fewer per request than `tell_connection`, which `Serving` adds to any other app.
 TELLS_CONNECTION = web.AppKey("httpserving.tells_connection", bool)
 
 
